@@ -1,0 +1,2 @@
+/* crawler/cli.c: being written */
+typedef int mc_unit_cli;

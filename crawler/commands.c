@@ -1,0 +1,2 @@
+/* crawler/commands.c: being written */
+typedef int mc_unit_commands;

@@ -1,0 +1,2 @@
+/* crawler/config.c: being written */
+typedef int mc_unit_config;

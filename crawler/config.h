@@ -1,0 +1,150 @@
+/*
+ * config.h — metacrawl.yml: loading (libyaml), validation and the secret
+ * sources.  Every key is a row in one table in config.c (name, type,
+ * required, default); a mistake is reported with file, line and column and,
+ * for a misspelt key, the key that was probably meant.  docs/configuration.md
+ * is the reference for every key.
+ */
+#ifndef MC_CONFIG_H
+#define MC_CONFIG_H
+
+#include "mc_base.h"
+
+/* Where a value came from, for error messages about it after loading. */
+typedef struct cfg_pos {
+    const char *file;
+    int line, column; /* 1-based */
+} cfg_pos;
+
+/* A secret's source.  Nothing is read at load time except to check that
+ * it exists (the variable is set, the file is readable); cfg_secret_resolve
+ * reads the value when it is needed. */
+typedef enum cfg_secret_kind {
+    CFG_SECRET_NONE = 0,
+    CFG_SECRET_LITERAL, /* written in the file; discouraged, allowed */
+    CFG_SECRET_ENV,     /* ${env:NAME} */
+    CFG_SECRET_FILE,    /* ${file:/path}; trailing newline trimmed */
+    CFG_SECRET_COMMAND, /* argv list, run without a shell, stdout trimmed */
+} cfg_secret_kind;
+
+typedef struct cfg_secret {
+    cfg_secret_kind kind;
+    char *ref;      /* LITERAL: the value (wiped by cfg_free); ENV: name; FILE: path */
+    char **argv;    /* COMMAND: NULL-terminated */
+    size_t argc;
+    cfg_pos pos;
+} cfg_secret;
+
+/* Reads the secret now.  A missing variable, unreadable file, or a command
+ * that fails (non-zero exit, killed, empty output) is a MC_EXIT_CONFIG
+ * error naming the key's position.  out is wiped by the caller. */
+int cfg_secret_resolve(const cfg_secret *src, mc_secret *out, mc_error *err);
+
+typedef enum cfg_host_key_policy {
+    CFG_HOST_KEY_STRICT = 0,
+    CFG_HOST_KEY_ACCEPT_NEW,
+} cfg_host_key_policy;
+
+typedef struct cfg_hop {
+    char *host;
+    int port;               /* default 22 */
+    char *user;
+    char *private_key;      /* path, ~ expanded; NULL with agent or password */
+    cfg_secret passphrase;
+    cfg_secret password;    /* SSH password / keyboard-interactive */
+    bool agent;
+    char *known_hosts;      /* default ~/.ssh/known_hosts, ~ expanded */
+    cfg_host_key_policy host_key_policy;
+    cfg_pos pos;
+} cfg_hop;
+
+typedef struct cfg_tunnel {
+    bool present;
+    cfg_hop first;          /* the tunnel: block itself */
+    cfg_hop *jump;          /* further hops, crossed in order after first */
+    size_t n_jump;
+    int keepalive_s;        /* default 30 */
+} cfg_tunnel;
+
+typedef struct cfg_globs {
+    char **include;         /* NULL = everything */
+    size_t n_include;
+    char **exclude;
+    size_t n_exclude;
+} cfg_globs;
+/* include (empty = all) and not exclude */
+bool cfg_globs_match(const cfg_globs *g, const char *name);
+
+typedef struct cfg_datastore {
+    char *name;             /* [a-z0-9_-]+, unique */
+    char *host;
+    int port;               /* default 5439 */
+    char *database;
+    char *user;             /* default "metamapper" */
+    cfg_secret password;    /* NONE = libpq's own (PGPASSWORD, .pgpass) */
+    char *sslmode;          /* NULL = libpq's default / PGSSLMODE */
+    cfg_globs schemas;
+    cfg_globs containers;
+    cfg_tunnel tunnel;
+    char *schedule;         /* cron text, NULL = not scheduled */
+    char *timezone;         /* default: defaults.timezone */
+    double max_removed_pct; /* fail_safe.max_removed_pct, default 20 */
+    int connect_timeout_s;  /* default: defaults.connect_timeout */
+    int statement_timeout_ms;
+    cfg_pos pos;            /* of the datastore's mapping */
+    cfg_pos schedule_pos;
+} cfg_datastore;
+
+typedef struct cfg_alert {
+    char *name;
+    unsigned on_mask;       /* bit per mc_change_kind; default all */
+    char **match;           /* globs on "datastore.schema.container" */
+    size_t n_match;
+    bool breaking_only;
+    char *webhook;          /* exactly one of webhook, file, command */
+    char *file;
+    char **command;         /* NULL-terminated argv */
+    size_t n_command;
+    char *format;           /* webhook: "json" (default) or "slack" */
+    int timeout_s;          /* default 10 */
+    cfg_pos pos;
+} cfg_alert;
+
+typedef struct cfg {
+    char *path;             /* the file loaded */
+    char *store;            /* default ./catalog.db, relative to the cwd */
+    char *timezone;         /* defaults.timezone, default "UTC" */
+    int connect_timeout_s;  /* defaults.connect_timeout, default 10 */
+    int statement_timeout_ms; /* defaults.statement_timeout, default 300000 */
+    cfg_datastore *datastores;
+    size_t n_datastores;
+    cfg_alert *alerts;
+    size_t n_alerts;
+} cfg;
+
+/* Loads and validates a config file.  Every error is MC_EXIT_CONFIG with a
+ * message "FILE:LINE:COLUMN: what is wrong" and, for a misspelt key, a hint
+ * "did you mean 'KEY'?". */
+int cfg_load(const char *path, cfg **out, mc_error *err);
+/* The same from a string (tests); name is used in messages as the file. */
+int cfg_load_string(const char *name, const char *text, size_t len, cfg **out,
+                    mc_error *err);
+void cfg_free(cfg *c); /* NULL is a no-op; wipes literal secrets */
+
+/* The default search: ./metacrawl.yml, then
+ * $XDG_CONFIG_HOME/metacrawl/metacrawl.yml (~/.config when unset).
+ * Returns a malloc'd path of the first that exists, or NULL. */
+char *cfg_default_path(void);
+
+const cfg_datastore *cfg_find_datastore(const cfg *c, const char *name);
+
+/* The commented starter file `metacrawl init` writes. */
+const char *cfg_starter_text(void);
+/* Writes the starter file; refuses to overwrite unless force. */
+int cfg_write_starter(const char *path, bool force, mc_error *err);
+
+/* Parses "10s", "5m", "1h", "250ms", "2d" or a bare number of seconds into
+ * milliseconds; -1 when malformed. */
+int64_t cfg_parse_duration_ms(const char *text);
+
+#endif

@@ -1,0 +1,2 @@
+/* crawler/crawl.c: being written */
+typedef int mc_unit_crawl;

@@ -1,0 +1,2 @@
+/* crawler/diff.c: being written */
+typedef int mc_unit_diff;

@@ -1,0 +1,2 @@
+/* crawler/discover.c: being written */
+typedef int mc_unit_discover;

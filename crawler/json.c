@@ -1,0 +1,2 @@
+/* crawler/json.c: being written */
+typedef int mc_unit_json;

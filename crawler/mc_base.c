@@ -1,0 +1,436 @@
+/*
+ * mc_base.c — errors, logging, allocation, buffers, the arena, secrets,
+ * hashing, globs and clocks shared by every module.  No dependencies beyond
+ * libc.
+ */
+#define _GNU_SOURCE
+#include "mc_base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int mc_error_set(mc_error *err, int code, const char *fmt, ...)
+{
+    if (!err || err->code != 0)
+        return -1;
+    err->code = code ? code : 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->hint[0] = '\0';
+    return -1;
+}
+
+void mc_error_hint(mc_error *err, const char *fmt, ...)
+{
+    if (!err || err->code == 0 || err->hint[0] != '\0')
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->hint, sizeof err->hint, fmt, ap);
+    va_end(ap);
+}
+
+void mc_error_clear(mc_error *err)
+{
+    if (!err)
+        return;
+    err->code = 0;
+    err->message[0] = '\0';
+    err->hint[0] = '\0';
+}
+
+int mc_log_threshold = MC_LOG_WARN;
+
+void mc_log_write(int level, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    /* One write per line, so concurrent crawls do not interleave mid-line. */
+    fprintf(stderr, "metacrawl: %s: %s\n",
+            names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+}
+
+static void out_of_memory(size_t n)
+{
+    fprintf(stderr, "metacrawl: out of memory (allocating %zu bytes)\n", n);
+    abort();
+}
+
+void *mc_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory(n);
+    return p;
+}
+
+void *mc_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(n * size);
+    return p;
+}
+
+void *mc_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n);
+    return q;
+}
+
+char *mc_strdup(const char *s)
+{
+    return s ? mc_strndup(s, strlen(s)) : NULL;
+}
+
+char *mc_strndup(const char *s, size_t n)
+{
+    char *p = mc_malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *mc_asprintf(const char *fmt, ...)
+{
+    mc_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return mc_strdup("");
+    if ((size_t)n < sizeof small)
+        return mc_strdup(small);
+    b.cap = (size_t)n + 1;
+    b.data = mc_malloc(b.cap);
+    va_start(ap, fmt);
+    vsnprintf(b.data, b.cap, fmt, ap);
+    va_end(ap);
+    return b.data;
+}
+
+/* ---- mc_buf -------------------------------------------------------------- */
+
+static void buf_reserve(mc_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    b->data = mc_realloc(b->data, cap);
+    b->cap = cap;
+}
+
+void mc_buf_append(mc_buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void mc_buf_puts(mc_buf *b, const char *s)
+{
+    mc_buf_append(b, s, strlen(s));
+}
+
+void mc_buf_putc(mc_buf *b, char c)
+{
+    mc_buf_append(b, &c, 1);
+}
+
+void mc_buf_printf(mc_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+const char *mc_buf_str(mc_buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+char *mc_buf_steal(mc_buf *b)
+{
+    char *p = b->data ? b->data : mc_strdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void mc_buf_reset(mc_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void mc_buf_free(mc_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- arena ---------------------------------------------------------------- */
+
+/* Blocks of 64 KiB (or one block the size of a larger request), chained. */
+struct arena_block {
+    struct arena_block *next;
+    size_t used, size;
+    _Alignas(8) unsigned char data[];
+};
+
+struct mc_arena {
+    struct arena_block *head;
+    size_t total;
+};
+
+mc_arena *mc_arena_new(void)
+{
+    return mc_calloc(1, sizeof(mc_arena));
+}
+
+void mc_arena_free(mc_arena *a)
+{
+    if (!a)
+        return;
+    struct arena_block *b = a->head;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(a);
+}
+
+void *mc_arena_alloc(mc_arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    struct arena_block *b = a->head;
+    if (!b || b->size - b->used < n) {
+        size_t size = n > 65536 - sizeof *b ? n : 65536 - sizeof *b;
+        b = mc_malloc(sizeof *b + size);
+        b->used = 0;
+        b->size = size;
+        /* A large one-off block goes behind the head so the head's free
+         * space is not abandoned. */
+        if (a->head && n > 4096) {
+            b->next = a->head->next;
+            a->head->next = b;
+        } else {
+            b->next = a->head;
+            a->head = b;
+        }
+        a->total += sizeof *b + size;
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+const char *mc_arena_strndup(mc_arena *a, const char *s, size_t n)
+{
+    char *p = mc_arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+const char *mc_arena_strdup(mc_arena *a, const char *s)
+{
+    return s ? mc_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+size_t mc_arena_bytes(const mc_arena *a)
+{
+    return a ? a->total : 0;
+}
+
+/* ---- secrets -------------------------------------------------------------- */
+
+void mc_secret_set(mc_secret *s, const char *value, size_t len)
+{
+    mc_secret_wipe(s);
+    s->value = mc_malloc(len + 1);
+    memcpy(s->value, value, len);
+    s->value[len] = '\0';
+    s->len = len;
+}
+
+void mc_secret_wipe(mc_secret *s)
+{
+    if (!s || !s->value)
+        return;
+    explicit_bzero(s->value, s->len + 1);
+    free(s->value);
+    s->value = NULL;
+    s->len = 0;
+}
+
+/* ---- hashing -------------------------------------------------------------- */
+
+uint64_t mc_hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+uint64_t mc_hash_str(uint64_t h, const char *s)
+{
+    if (!s) {
+        static const unsigned char null_mark[2] = {0xff, 0x00};
+        return mc_hash_bytes(h, null_mark, sizeof null_mark);
+    }
+    return mc_hash_bytes(h, s, strlen(s) + 1);
+}
+
+/* ---- globs ---------------------------------------------------------------- */
+
+const char *mc_glob_problem(const char *p)
+{
+    if (!p || !*p)
+        return "empty pattern";
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if (!p[1])
+                return "pattern ends with a lone backslash";
+            p++;
+        } else if (*p == '[') {
+            const char *q = p + 1;
+            if (*q == '!' || *q == '^')
+                q++;
+            if (*q == ']')
+                q++;
+            while (*q && *q != ']')
+                q++;
+            if (!*q)
+                return "'[' without a closing ']'";
+            p = q;
+        }
+    }
+    return NULL;
+}
+
+/* Matches a bracket expression at p against c; sets *end past the ']'. */
+static bool glob_class(const char *p, unsigned char c, const char **end)
+{
+    bool negate = false, hit = false;
+    if (*p == '!' || *p == '^') {
+        negate = true;
+        p++;
+    }
+    bool first = true;
+    while (*p && (first || *p != ']')) {
+        first = false;
+        unsigned char lo = (unsigned char)*p, hi = lo;
+        if (p[1] == '-' && p[2] && p[2] != ']') {
+            hi = (unsigned char)p[2];
+            p += 3;
+        } else {
+            p++;
+        }
+        if (c >= lo && c <= hi)
+            hit = true;
+    }
+    *end = *p ? p + 1 : p;
+    return hit != negate;
+}
+
+bool mc_glob_match(const char *p, const char *s)
+{
+    /* Iterative matcher with one backtrack point for the last '*': linear
+     * in practice and no recursion on hostile patterns. */
+    const char *star_p = NULL, *star_s = NULL;
+    while (*s) {
+        if (*p == '*') {
+            while (*p == '*')
+                p++;
+            if (!*p)
+                return true;
+            star_p = p;
+            star_s = s;
+            continue;
+        }
+        if (*p == '?') {
+            p++;
+            s++;
+            continue;
+        }
+        if (*p == '[') {
+            const char *end;
+            if (glob_class(p + 1, (unsigned char)*s, &end)) {
+                p = end;
+                s++;
+                continue;
+            }
+        } else {
+            const char *lit = p;
+            if (*lit == '\\' && lit[1])
+                lit++;
+            if (*lit && *lit == *s) {
+                p = lit + 1;
+                s++;
+                continue;
+            }
+        }
+        if (!star_p)
+            return false;
+        p = star_p;
+        s = ++star_s;
+    }
+    while (*p == '*')
+        p++;
+    return *p == '\0';
+}
+
+/* ---- clocks --------------------------------------------------------------- */
+
+void mc_time_iso(int64_t t, char buf[21])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int64_t mc_time_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+double mc_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,122 @@
+/*
+ * mc_base.h — the foundation every metacrawl module includes: the error
+ * object, exit codes, logging, secrets, growable strings and the arena that
+ * catalog strings live in.  It depends on nothing but libc, so tunnel/ and
+ * store/ may include it without depending on the rest of crawler/.
+ */
+#ifndef MC_BASE_H
+#define MC_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes of SPEC §2.  Only main() turns an mc_error into one of these. */
+enum mc_exit {
+    MC_EXIT_OK = 0,
+    MC_EXIT_CHANGES = 1,   /* changes found, only with --exit-code */
+    MC_EXIT_USAGE = 2,
+    MC_EXIT_CONFIG = 3,
+    MC_EXIT_CONNECT = 4,   /* network, tunnel, host key */
+    MC_EXIT_AUTH = 5,      /* authentication or permission */
+    MC_EXIT_STORE = 6,
+    MC_EXIT_PARTIAL = 7,   /* some schemas could not be read */
+};
+
+/*
+ * An error: the exit code it maps to, a one-line lower-case message and a
+ * hint that says what the user can do next.  The first error set wins:
+ * later mc_error_set calls on an error that is already set do nothing, so
+ * the root cause survives the unwinding.
+ */
+typedef struct mc_error {
+    int code;            /* enum mc_exit; 0 = no error */
+    char message[512];
+    char hint[512];
+} mc_error;
+
+#define MC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Sets code and message (printf-style) unless err is NULL or already set.
+ * Always returns -1, so "return mc_error_set(...)" reads naturally. */
+int mc_error_set(mc_error *err, int code, const char *fmt, ...) MC_PRINTF(3, 4);
+/* Sets the hint of an error that is set and has none yet. */
+void mc_error_hint(mc_error *err, const char *fmt, ...) MC_PRINTF(2, 3);
+void mc_error_clear(mc_error *err);
+static inline bool mc_error_is_set(const mc_error *err) { return err && err->code != 0; }
+
+/* Logging: one line per message on stderr.  The level is checked before
+ * anything is formatted. */
+enum mc_log_level { MC_LOG_ERROR = 0, MC_LOG_WARN = 1, MC_LOG_INFO = 2, MC_LOG_DEBUG = 3 };
+extern int mc_log_threshold; /* default MC_LOG_WARN; -q lowers, -v raises */
+void mc_log_write(int level, const char *fmt, ...) MC_PRINTF(2, 3);
+#define mc_log(level, ...)                                                     \
+    do {                                                                       \
+        if ((level) <= mc_log_threshold) mc_log_write((level), __VA_ARGS__);   \
+    } while (0)
+
+/* Allocation that never returns NULL (it aborts with a message instead:
+ * a crawler that runs out of memory cannot do anything useful). */
+void *mc_malloc(size_t n);
+void *mc_calloc(size_t n, size_t size);
+void *mc_realloc(void *p, size_t n);
+char *mc_strdup(const char *s);          /* NULL -> NULL */
+char *mc_strndup(const char *s, size_t n);
+char *mc_asprintf(const char *fmt, ...) MC_PRINTF(1, 2);
+
+/* A growable NUL-terminated string. */
+typedef struct mc_buf {
+    char *data;  /* NULL until the first append */
+    size_t len, cap;
+} mc_buf;
+void mc_buf_append(mc_buf *b, const char *s, size_t n);
+void mc_buf_puts(mc_buf *b, const char *s);
+void mc_buf_putc(mc_buf *b, char c);
+void mc_buf_printf(mc_buf *b, const char *fmt, ...) MC_PRINTF(2, 3);
+const char *mc_buf_str(mc_buf *b);       /* "" when empty, never NULL */
+char *mc_buf_steal(mc_buf *b);           /* caller frees; buffer reset */
+void mc_buf_reset(mc_buf *b);
+void mc_buf_free(mc_buf *b);
+
+/* An arena: strings and small objects that live exactly as long as the
+ * catalog that owns them.  mc_arena_free releases everything at once. */
+typedef struct mc_arena mc_arena;
+mc_arena *mc_arena_new(void);
+void mc_arena_free(mc_arena *a);          /* NULL is a no-op */
+void *mc_arena_alloc(mc_arena *a, size_t n);  /* 8-byte aligned, zeroed */
+const char *mc_arena_strdup(mc_arena *a, const char *s);  /* NULL -> NULL */
+const char *mc_arena_strndup(mc_arena *a, const char *s, size_t n);
+size_t mc_arena_bytes(const mc_arena *a);
+
+/*
+ * A secret (password, passphrase).  Held in one place, wiped with
+ * explicit_bzero when freed, and never formatted into a log line or error:
+ * code that must mention one writes MC_REDACTED instead.
+ */
+#define MC_REDACTED "[redacted]"
+typedef struct mc_secret {
+    char *value;  /* NUL-terminated; NULL = none */
+    size_t len;
+} mc_secret;
+void mc_secret_set(mc_secret *s, const char *value, size_t len);
+void mc_secret_wipe(mc_secret *s);       /* zeroes and frees; safe twice */
+
+/* 64-bit FNV-1a, used to fingerprint a container's definition. */
+#define MC_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t mc_hash_bytes(uint64_t h, const void *p, size_t n);
+/* Hashes a string and its terminator, so ("ab","c") != ("a","bc");
+ * NULL hashes differently from "". */
+uint64_t mc_hash_str(uint64_t h, const char *s);
+
+/* fnmatch-style glob over the whole name: * ? [...] and backslash escape. */
+bool mc_glob_match(const char *pattern, const char *name);
+/* NULL when the pattern is well formed, else what is wrong with it. */
+const char *mc_glob_problem(const char *pattern);
+
+/* Wall clock, UTC, as ISO-8601 "2026-11-21T16:06:42Z" into buf[21]. */
+void mc_time_iso(int64_t unix_seconds, char buf[21]);
+int64_t mc_time_now(void);
+double mc_monotonic(void); /* seconds */
+
+#endif

@@ -1,0 +1,2 @@
+/* store/catalog.c: being written */
+typedef int mc_unit_catalog;

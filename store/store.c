@@ -1,0 +1,2 @@
+/* store/store.c: being written */
+typedef int mc_unit_store;

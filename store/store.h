@@ -1,0 +1,279 @@
+/*
+ * store.h — the SQLite catalog and the in-memory catalog model it stores.
+ *
+ * The model (mc_catalog) is what discovery produces and what the store loads
+ * back: plain arrays of plain structs whose strings live in the catalog's
+ * arena.  The store keeps every crawl as a run and every object as versions
+ * valid from the run that saw it to the run that saw it change or disappear
+ * (docs/store.md has the tables).  No sqlite3 type leaks through this header.
+ *
+ * Invariants a caller can rely on:
+ *  1. mc_catalog.containers are sorted by (schema, name), byte order;
+ *     a container's fields are fields[first_field .. first_field+n_fields)
+ *     in position order.
+ *  2. store_commit_run writes everything of a run in one transaction: after
+ *     a crash the store is as it was before, plus at most a run whose status
+ *     is still "running" (reported as failed; store_open marks it so).
+ */
+#ifndef MC_STORE_H
+#define MC_STORE_H
+
+#include "../crawler/mc_base.h"
+
+/* ---- the catalog model -------------------------------------------------- */
+
+typedef enum mc_kind {
+    MC_KIND_TABLE = 0,
+    MC_KIND_VIEW,
+    MC_KIND_MATVIEW,
+    MC_KIND_PARTITIONED,
+    MC_KIND_FOREIGN,
+    MC_KIND_EXTERNAL,          /* Redshift Spectrum */
+    MC_KIND_LATE_BINDING_VIEW, /* Redshift WITH NO SCHEMA BINDING */
+    MC_KIND__COUNT
+} mc_kind;
+/* "table", "view", "materialized_view", "partitioned_table",
+ * "foreign_table", "external_table", "late_binding_view" */
+const char *mc_kind_name(mc_kind k);
+int mc_kind_parse(const char *s); /* -1 when unknown */
+
+typedef struct mc_schema {
+    const char *name;
+    const char *owner;   /* NULL = unknown */
+    const char *comment; /* NULL = none */
+    int64_t oid;         /* 0 = unknown */
+    bool usable;         /* discovery: the crawler user has USAGE */
+    bool external;       /* Redshift external (Spectrum) schema */
+} mc_schema;
+
+typedef struct mc_field {
+    const char *name;
+    const char *type;         /* format_type() text */
+    const char *default_expr; /* NULL = none */
+    const char *comment;      /* NULL = none */
+    const char *encoding;     /* Redshift column encoding; NULL elsewhere */
+    int32_t attnum;           /* database column id; 0 = unknown */
+    int32_t position;         /* 1-based among the container's columns */
+    bool not_null;
+    int64_t store_id;         /* loaded from the store: field version row id */
+} mc_field;
+
+typedef struct mc_container {
+    const char *schema;
+    const char *name;
+    mc_kind kind;
+    const char *owner;
+    const char *comment;
+    const char *definition;   /* view / materialized view text */
+    const char *primary_key;  /* canonical JSON array of column names, NULL = none */
+    const char *foreign_keys; /* canonical JSON array (docs/store.md), NULL = none */
+    const char *dist_style;   /* Redshift, e.g. "KEY(id)", "EVEN", "ALL", "AUTO" */
+    const char *sort_key;     /* Redshift, canonical JSON, NULL = none */
+    int64_t oid;              /* database object id; 0 = unknown */
+    double row_estimate;      /* < 0 = unknown */
+    size_t first_field, n_fields;
+    uint64_t hash;            /* mc_container_hash(); from the store: as recorded */
+    int64_t store_key;        /* loaded from the store: stable container id */
+    int64_t store_id;         /* loaded from the store: container version row id */
+    bool fields_loaded;       /* from the store: fields are present */
+} mc_container;
+
+typedef struct mc_catalog {
+    mc_schema *schemas;
+    size_t n_schemas;
+    mc_container *containers;
+    size_t n_containers;
+    mc_field *fields;
+    size_t n_fields;
+    mc_arena *arena;          /* owns every string above */
+    /* what the crawl could not read, for the partial-crawl rule */
+    size_t n_unusable_schemas;
+} mc_catalog;
+
+mc_catalog *mc_catalog_new(void);
+void mc_catalog_free(mc_catalog *c); /* NULL is a no-op */
+/* Appends (arrays grow geometrically); returns the new element, zeroed
+ * except that containers start with row_estimate = -1. */
+mc_schema *mc_catalog_add_schema(mc_catalog *c);
+mc_container *mc_catalog_add_container(mc_catalog *c);
+mc_field *mc_catalog_add_field(mc_catalog *c);
+/* Sorts containers by (schema, name) keeping each one's fields with it,
+ * sorts schemas by name, and fills in every container's hash. */
+void mc_catalog_finish(mc_catalog *c);
+/* Fingerprint of everything the diff compares for one container and its
+ * fields (not the row estimate, not store ids). */
+uint64_t mc_container_hash(const mc_catalog *c, const mc_container *k);
+/* Binary search by (schema, name); NULL when absent. */
+const mc_container *mc_catalog_find(const mc_catalog *c, const char *schema,
+                                    const char *name);
+const mc_schema *mc_catalog_find_schema(const mc_catalog *c, const char *name);
+
+/* ---- changes ------------------------------------------------------------ */
+
+typedef enum mc_change_kind {
+    MC_SCHEMA_ADDED = 0,
+    MC_SCHEMA_REMOVED,
+    MC_SCHEMA_CHANGED,   /* owner, comment (an extension of SPEC §5; docs/changes.md) */
+    MC_CONTAINER_ADDED,
+    MC_CONTAINER_REMOVED,
+    MC_CONTAINER_RENAMED,
+    MC_CONTAINER_CHANGED,
+    MC_FIELD_ADDED,
+    MC_FIELD_REMOVED,
+    MC_FIELD_RENAMED,
+    MC_FIELD_CHANGED,
+    MC_CHANGE__COUNT
+} mc_change_kind;
+const char *mc_change_kind_name(mc_change_kind k); /* "schema_added", ... */
+int mc_change_kind_parse(const char *s);           /* -1 when unknown */
+
+/*
+ * One change.  The path names the object as it is after the change (as it
+ * was, for a removal).  before/after are JSON texts: for added/removed the
+ * whole object, for renames the old and new name (a JSON string for a field,
+ * {"schema":..,"name":..} for a container), for *_changed the attribute's
+ * value (NULL JSON text = the attribute had no value, e.g. no comment).
+ *
+ * The *_index/_id members tie a change to the catalogs it came from, so the
+ * store can write versions without comparing anything again.
+ */
+typedef struct mc_change {
+    mc_change_kind kind;
+    const char *schema;
+    const char *container; /* NULL for schema changes */
+    const char *field;     /* NULL unless a field change */
+    const char *attribute; /* for *_changed: "type", "comment", ...; else NULL */
+    const char *before;    /* JSON text or NULL */
+    const char *after;     /* JSON text or NULL */
+    bool breaking;
+    /* links into the catalogs (-1 / 0 when not applicable) */
+    ptrdiff_t prev_index;  /* index in prev: schema, container or field array */
+    ptrdiff_t cur_index;   /* index in cur: schema, container or field array */
+    ptrdiff_t cur_container; /* for field changes: container index in cur */
+    ptrdiff_t prev_container;/* for field changes: container index in prev */
+} mc_change;
+
+typedef struct mc_changes {
+    mc_change *items;
+    size_t n, cap;
+    mc_arena *arena; /* owns the JSON texts */
+} mc_changes;
+void mc_changes_init(mc_changes *cs);
+void mc_changes_free(mc_changes *cs);
+mc_change *mc_changes_add(mc_changes *cs);
+
+/* ---- the store ---------------------------------------------------------- */
+
+typedef struct store store;
+
+/* Opens (creating and migrating as needed) the SQLite store at path.
+ * WAL mode, foreign keys on, busy timeout.  Marks runs left "running" by a
+ * process that died as "failed".  Errors are MC_EXIT_STORE. */
+int store_open(const char *path, store **out, mc_error *err);
+void store_close(store *s); /* NULL is a no-op */
+int store_schema_version(store *s); /* PRAGMA user_version */
+
+typedef enum mc_run_status {
+    MC_RUN_RUNNING = 0, MC_RUN_OK, MC_RUN_PARTIAL, MC_RUN_FAILED
+} mc_run_status;
+const char *mc_run_status_name(mc_run_status s); /* "running", "ok", ... */
+
+typedef struct mc_run {
+    int64_t id;
+    const char *datastore;
+    int64_t started_at, finished_at; /* unix seconds; finished 0 = not yet */
+    mc_run_status status;
+    const char *dialect;        /* "postgresql" / "redshift" / NULL */
+    const char *server_version; /* NULL until known */
+    int64_t n_schemas, n_containers, n_fields, n_changes;
+    int64_t n_held_back;        /* removals held back (partial or fail_safe) */
+    const char *error;          /* NULL when none */
+    int64_t scheduled_for;      /* unix seconds, 0 = manual */
+} mc_run;
+
+/* Inserts a run with status "running" in its own small transaction and
+ * returns its id.  Creates the datastore row on first use. */
+int store_run_begin(store *s, const char *datastore, int64_t scheduled_for,
+                    int64_t *run_id_out, mc_error *err);
+/* Marks a run failed with an error text (its own transaction; the catalog
+ * is untouched). */
+int store_run_fail(store *s, int64_t run_id, const char *error_text,
+                   mc_error *err);
+
+/* The current catalog of a datastore (the versions still valid), without
+ * fields: every container has hash, store_key, store_id set and
+ * fields_loaded false.  An unknown datastore gives an empty catalog. */
+int store_load_current(store *s, const char *datastore, mc_catalog **out,
+                       mc_error *err);
+/* Loads the current fields of the given containers of a catalog that came
+ * from store_load_current, appending them to cat->fields and setting
+ * first_field/n_fields/fields_loaded. */
+int store_load_fields(store *s, mc_catalog *cat, const size_t *container_idx,
+                      size_t n, mc_error *err);
+/* The full catalog (with fields) as it was after run_id; run_id 0 = the
+ * latest.  Row estimates are the latest known. */
+int store_load_as_of(store *s, const char *datastore, int64_t run_id,
+                     mc_catalog **out, mc_error *err);
+
+typedef struct mc_run_summary {
+    mc_run_status status;       /* OK or PARTIAL */
+    const char *dialect;
+    const char *server_version;
+    int64_t n_held_back;
+    const char *error;          /* warning text for a partial run, or NULL */
+} mc_run_summary;
+
+/*
+ * Records a crawl: in ONE transaction, applies the changes (closing and
+ * opening versions as they say), stores container hashes (0 for a container
+ * with anything held back, so the next crawl compares it again), updates row
+ * estimates that moved, inserts the change events, and finishes the run with
+ * the counts of cur.  prev must be the catalog store_load_current returned
+ * (with fields loaded for every container a change touches).
+ * hold_back_containers: indices into prev whose hash must be cleared.
+ */
+int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
+                     const mc_catalog *cur, const mc_changes *changes,
+                     const size_t *hold_back_containers, size_t n_hold_back,
+                     const mc_run_summary *summary, mc_error *err);
+
+/* Runs, newest first; datastore NULL = all; limit 0 = all.  The array and
+ * its strings are owned by the returned arena-backed list. */
+typedef struct mc_run_list {
+    mc_run *runs;
+    size_t n;
+    mc_arena *arena;
+} mc_run_list;
+int store_list_runs(store *s, const char *datastore, size_t limit,
+                    mc_run_list *out, mc_error *err);
+void mc_run_list_free(mc_run_list *l);
+int store_get_run(store *s, int64_t run_id, mc_run_list *out, mc_error *err); /* n = 0 or 1 */
+
+/* The change events recorded by runs in (from_run, to_run] of a datastore,
+ * in recording order.  Used by alerts and the docs site. */
+int store_list_changes(store *s, const char *datastore, int64_t from_run,
+                       int64_t to_run, mc_changes *out, int64_t **run_ids_out,
+                       mc_error *err);
+
+/* Search current containers and fields whose name or comment contains text
+ * (case-insensitive).  One hit per line of the result. */
+typedef struct mc_search_hit {
+    const char *datastore, *schema, *container;
+    const char *field;   /* NULL when the container itself matched */
+    const char *kind;    /* container kind or field type */
+    const char *comment;
+} mc_search_hit;
+typedef struct mc_search_result {
+    mc_search_hit *hits;
+    size_t n;
+    mc_arena *arena;
+} mc_search_result;
+int store_search(store *s, const char *text, size_t limit,
+                 mc_search_result *out, mc_error *err);
+void mc_search_result_free(mc_search_result *r);
+
+/* Names of datastores that have runs, sorted. */
+int store_list_datastores(store *s, char ***names_out, size_t *n_out,
+                          mc_error *err);
+
+#endif
