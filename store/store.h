@@ -44,6 +44,7 @@ typedef struct mc_schema {
     int64_t oid;         /* 0 = unknown */
     bool usable;         /* discovery: the crawler user has USAGE */
     bool external;       /* Redshift external (Spectrum) schema */
+    int64_t store_id;    /* loaded from the store: schema version row id */
 } mc_schema;
 
 typedef struct mc_field {
@@ -230,10 +231,13 @@ typedef struct mc_run_summary {
  * estimates that moved, inserts the change events, and finishes the run with
  * the counts of cur.  prev must be the catalog store_load_current returned
  * (with fields loaded for every container a change touches).
- * hold_back_containers: indices into prev whose hash must be cleared.
+ * cur_to_prev[i] is the prev index of cur container i, or -1 when it is new:
+ * for every pair the stored hash becomes cur's hash (0 when the prev index
+ * is in hold_back_containers) and a moved row estimate is updated.
  */
 int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
                      const mc_catalog *cur, const mc_changes *changes,
+                     const ptrdiff_t *cur_to_prev,
                      const size_t *hold_back_containers, size_t n_hold_back,
                      const mc_run_summary *summary, mc_error *err);
 

@@ -1,0 +1,2 @@
+/* schedules/cron.c: being written */
+typedef int mc_unit_cron;

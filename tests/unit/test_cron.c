@@ -1,0 +1,2 @@
+#include <criterion/criterion.h>
+Test(cron, builds) { cr_assert(1 + 1 == 2); }
