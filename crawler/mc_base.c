@@ -3,7 +3,6 @@
  * hashing, globs and clocks shared by every module.  No dependencies beyond
  * libc.
  */
-#define _GNU_SOURCE
 #include "mc_base.h"
 
 #include <stdio.h>
