@@ -1,2 +1,1931 @@
-/* store/store.c: being written */
-typedef int mc_unit_store;
+/*
+ * store.c — the SQLite catalog (store.h; the tables are in docs/store.md).
+ *
+ * This file owns the database handle, the schema and its migrations, runs,
+ * the versioned objects and the change events.  Nothing else in metacrawl
+ * sees SQL.
+ *
+ * Invariants:
+ *  1. An object version (schema, container, field) is valid for the runs R
+ *     with valid_from <= R and (valid_to IS NULL OR valid_to > R).  At most
+ *     one version of an object is valid for any run; the current one has
+ *     valid_to NULL.
+ *  2. A container's identity is its containers row: renames and changes add
+ *     container_versions under the same container_id, and field_versions
+ *     hang off the container_id, so a renamed table keeps its columns.
+ *  3. store_commit_run is one BEGIN IMMEDIATE ... COMMIT.  Any failure rolls
+ *     back, so the store is byte-for-byte what it was, and the run row stays
+ *     'running' for the caller to fail.
+ *  4. A re-crawl that found nothing writes only the run row (and row
+ *     estimates that moved): the comparison happened in the diff, and the
+ *     store never rewrites a version that did not change.
+ *  5. Every value reaches SQL as a bound parameter.  The one exception is
+ *     "PRAGMA user_version = N" in migrate(), where SQLite accepts no
+ *     parameter and N is this file's own migration counter.
+ *
+ * Run states:   run_begin            commit_run
+ *             ----------> running ---------------> ok | partial
+ *                            |  run_fail, or store_open finding
+ *                            |  the recording process dead
+ *                            +-------------------> failed
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <sqlite3.h>
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    char host[256];
+};
+
+/* ---- the schema ----------------------------------------------------------- */
+
+/* Migration i upgrades user_version i to i + 1.  Never edit a released step:
+ * add a new one (docs/store.md, "Migrations"). */
+static const char *const migrations[] = {
+    /* 0 -> 1: the first schema. */
+    "CREATE TABLE datastores (\n"
+    "  id    INTEGER PRIMARY KEY,\n"
+    "  name  TEXT NOT NULL UNIQUE\n"
+    ");\n"
+    "CREATE TABLE runs (\n"
+    "  id             INTEGER PRIMARY KEY,\n"
+    "  datastore_id   INTEGER NOT NULL REFERENCES datastores(id),\n"
+    "  started_at     INTEGER NOT NULL,\n"
+    "  finished_at    INTEGER,\n"
+    "  status         TEXT NOT NULL DEFAULT 'running'\n"
+    "                 CHECK (status IN ('running', 'ok', 'partial', 'failed')),\n"
+    "  dialect        TEXT,\n"
+    "  server_version TEXT,\n"
+    "  n_schemas      INTEGER NOT NULL DEFAULT 0,\n"
+    "  n_containers   INTEGER NOT NULL DEFAULT 0,\n"
+    "  n_fields       INTEGER NOT NULL DEFAULT 0,\n"
+    "  n_changes      INTEGER NOT NULL DEFAULT 0,\n"
+    "  n_held_back    INTEGER NOT NULL DEFAULT 0,\n"
+    "  error          TEXT,\n"
+    "  scheduled_for  INTEGER,\n"
+    "  pid            INTEGER,\n"
+    "  host           TEXT\n"
+    ");\n"
+    "CREATE INDEX runs_datastore ON runs(datastore_id, id);\n"
+    "CREATE INDEX runs_running ON runs(status) WHERE status = 'running';\n"
+    "CREATE TABLE schema_versions (\n"
+    "  id            INTEGER PRIMARY KEY,\n"
+    "  datastore_id  INTEGER NOT NULL REFERENCES datastores(id),\n"
+    "  name          TEXT NOT NULL,\n"
+    "  oid           INTEGER,\n"
+    "  owner         TEXT,\n"
+    "  comment       TEXT,\n"
+    "  external      INTEGER NOT NULL DEFAULT 0,\n"
+    "  valid_from    INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  valid_to      INTEGER REFERENCES runs(id)\n"
+    ");\n"
+    "CREATE INDEX schema_versions_current ON schema_versions(datastore_id, name)\n"
+    "  WHERE valid_to IS NULL;\n"
+    "CREATE INDEX schema_versions_history\n"
+    "  ON schema_versions(datastore_id, name, valid_from);\n"
+    "CREATE TABLE containers (\n"
+    "  id            INTEGER PRIMARY KEY,\n"
+    "  datastore_id  INTEGER NOT NULL REFERENCES datastores(id),\n"
+    "  current_hash  INTEGER NOT NULL DEFAULT 0,\n"
+    "  row_estimate  REAL\n"
+    ");\n"
+    "CREATE INDEX containers_datastore ON containers(datastore_id);\n"
+    "CREATE TABLE container_versions (\n"
+    "  id            INTEGER PRIMARY KEY,\n"
+    "  container_id  INTEGER NOT NULL REFERENCES containers(id),\n"
+    "  schema_name   TEXT NOT NULL,\n"
+    "  name          TEXT NOT NULL,\n"
+    "  oid           INTEGER,\n"
+    "  kind          TEXT NOT NULL,\n"
+    "  owner         TEXT,\n"
+    "  comment       TEXT,\n"
+    "  definition    TEXT,\n"
+    "  primary_key   TEXT,\n"
+    "  foreign_keys  TEXT,\n"
+    "  dist_style    TEXT,\n"
+    "  sort_key      TEXT,\n"
+    "  valid_from    INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  valid_to      INTEGER REFERENCES runs(id)\n"
+    ");\n"
+    "CREATE INDEX container_versions_current ON container_versions(container_id)\n"
+    "  WHERE valid_to IS NULL;\n"
+    "CREATE INDEX container_versions_history\n"
+    "  ON container_versions(container_id, valid_from);\n"
+    "CREATE INDEX container_versions_name ON container_versions(schema_name, name);\n"
+    "CREATE TABLE field_versions (\n"
+    "  id            INTEGER PRIMARY KEY,\n"
+    "  container_id  INTEGER NOT NULL REFERENCES containers(id),\n"
+    "  name          TEXT NOT NULL,\n"
+    "  attnum        INTEGER,\n"
+    "  position      INTEGER NOT NULL,\n"
+    "  type          TEXT,\n"
+    "  not_null      INTEGER NOT NULL DEFAULT 0,\n"
+    "  default_expr  TEXT,\n"
+    "  comment       TEXT,\n"
+    "  encoding      TEXT,\n"
+    "  valid_from    INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  valid_to      INTEGER REFERENCES runs(id)\n"
+    ");\n"
+    "CREATE INDEX field_versions_current ON field_versions(container_id, position)\n"
+    "  WHERE valid_to IS NULL;\n"
+    "CREATE INDEX field_versions_history ON field_versions(container_id, valid_from);\n"
+    "CREATE TABLE changes (\n"
+    "  id              INTEGER PRIMARY KEY,\n"
+    "  run_id          INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  datastore_id    INTEGER NOT NULL REFERENCES datastores(id),\n"
+    "  container_id    INTEGER REFERENCES containers(id),\n"
+    "  kind            TEXT NOT NULL,\n"
+    "  schema_name     TEXT NOT NULL,\n"
+    "  container_name  TEXT,\n"
+    "  field_name      TEXT,\n"
+    "  attribute       TEXT,\n"
+    "  \"before\"        TEXT,\n"
+    "  \"after\"         TEXT,\n"
+    "  breaking        INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE INDEX changes_run ON changes(datastore_id, run_id);\n"
+    "CREATE INDEX changes_container ON changes(container_id);\n",
+};
+
+#define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- small helpers -------------------------------------------------------- */
+
+/* Reports the connection's last error as a store error, naming what failed. */
+static int db_fail(store *s, mc_error *err, const char *what)
+{
+    int rc = sqlite3_extended_errcode(s->db) & 0xff;
+    mc_error_set(err, MC_EXIT_STORE, "store: cannot %s: %s", what,
+                 sqlite3_errmsg(s->db));
+    switch (rc) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        mc_error_hint(err, "another metacrawl process is writing to %s; "
+                      "try again when it has finished", s->path);
+        break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+        mc_error_hint(err, "check that %s and its directory are writable "
+                      "by this user", s->path);
+        break;
+    case SQLITE_FULL:
+        mc_error_hint(err, "the disk holding %s is full", s->path);
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        mc_error_hint(err, "%s is damaged; restore it from a backup", s->path);
+        break;
+    default:
+        break;
+    }
+    return -1;
+}
+
+static sqlite3_stmt *prep(store *s, const char *sql, const char *what,
+                          mc_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, err, what);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Bind helpers return nonzero on failure, so a statement's binds can be
+ * collected with |= and checked once. */
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC)
+             : sqlite3_bind_null(st, i);
+}
+
+static int bind_i64(sqlite3_stmt *st, int i, int64_t v)
+{
+    return sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+}
+
+/* 0 means "none" for ids, oids and times, and is stored as NULL. */
+static int bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v)
+{
+    return v ? bind_i64(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static int bind_estimate(sqlite3_stmt *st, int i, double v)
+{
+    return v >= 0 ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static int bind_fail(store *s, mc_error *err, const char *what)
+{
+    return db_fail(s, err, what);
+}
+
+/* Runs a statement that returns no rows (or whose rows are not wanted). */
+static int run_stmt(store *s, sqlite3_stmt *st, const char *what, mc_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        db_fail(s, err, what);
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int exec_sql(store *s, const char *sql, const char *what, mc_error *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, err, what);
+    return 0;
+}
+
+/* Ends a failed transaction, if one is open; the original error stays. */
+static void rollback(store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i, mc_arena *a)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t)
+        return NULL;
+    return mc_arena_strndup(a, (const char *)t,
+                            (size_t)sqlite3_column_bytes(st, i));
+}
+
+static int64_t col_i64(sqlite3_stmt *st, int i)
+{
+    return (int64_t)sqlite3_column_int64(st, i);
+}
+
+static bool in_range(ptrdiff_t i, size_t n)
+{
+    return i >= 0 && (size_t)i < n;
+}
+
+/* Single-integer query with at most one text parameter; *found tells
+ * whether a row came back. */
+static int query_i64(store *s, const char *sql, const char *param,
+                     int64_t *out, bool *found, const char *what, mc_error *err)
+{
+    sqlite3_stmt *st = prep(s, sql, what, err);
+    if (!st)
+        return -1;
+    if (param && bind_text(st, 1, param) != SQLITE_OK) {
+        bind_fail(s, err, what);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        *out = col_i64(st, 0);
+        if (found)
+            *found = true;
+    } else if (rc == SQLITE_DONE) {
+        *out = 0;
+        if (found)
+            *found = false;
+    } else {
+        ret = db_fail(s, err, what);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* The id of a datastore by name; 0 (and no error) when it has none. */
+static int datastore_id(store *s, const char *name, int64_t *id, mc_error *err)
+{
+    return query_i64(s, "SELECT id FROM datastores WHERE name = ?1", name, id,
+                     NULL, "look up the datastore", err);
+}
+
+/* ---- open, migrate, close ------------------------------------------------ */
+
+static int migrate(store *s, mc_error *err)
+{
+    for (;;) {
+        int64_t v = 0;
+        if (query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
+                      "read the store's schema version", err) < 0)
+            return -1;
+        if (v >= STORE_SCHEMA_VERSION)
+            return 0;
+        /* Re-read under the write lock: another process opening the same
+         * new store may have migrated it while we waited. */
+        if (exec_sql(s, "BEGIN IMMEDIATE", "start a migration", err) < 0)
+            return -1;
+        if (query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
+                      "read the store's schema version", err) < 0)
+            goto fail;
+        if (v >= STORE_SCHEMA_VERSION) {
+            if (exec_sql(s, "COMMIT", "finish a migration", err) < 0)
+                goto fail;
+            return 0;
+        }
+        char what[64], bump[64];
+        snprintf(what, sizeof what, "migrate the store to schema %d", (int)v + 1);
+        /* Invariant 5: PRAGMA takes no parameter; v + 1 is our own counter. */
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", (int)v + 1);
+        if (exec_sql(s, migrations[v], what, err) < 0 ||
+            exec_sql(s, bump, what, err) < 0 ||
+            exec_sql(s, "COMMIT", what, err) < 0)
+            goto fail;
+        mc_log(MC_LOG_INFO, "store %s migrated to schema %d", s->path, (int)v + 1);
+    }
+fail:
+    rollback(s);
+    return -1;
+}
+
+/*
+ * A run still 'running' whose process is gone will never finish: mark it
+ * failed.  Only runs recorded on this host can be checked (a pid means
+ * nothing elsewhere), and a live process's run is left alone.
+ */
+static void fail_abandoned_runs(store *s)
+{
+    mc_error err = {0};
+    int64_t *dead = NULL;
+    size_t n_dead = 0, cap = 0;
+    sqlite3_stmt *upd = NULL;
+    sqlite3_stmt *sel = prep(s,
+        "SELECT id, pid, host FROM runs WHERE status = 'running'",
+        "list unfinished runs", &err);
+    if (!sel)
+        goto out;
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        int64_t pid = col_i64(sel, 1);
+        const char *host = (const char *)sqlite3_column_text(sel, 2);
+        if (pid <= 0 || (host && strcmp(host, s->host) != 0))
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (n_dead == cap) {
+            cap = cap ? cap * 2 : 8;
+            dead = mc_realloc(dead, cap * sizeof *dead);
+        }
+        dead[n_dead++] = col_i64(sel, 0);
+    }
+    if (rc != SQLITE_DONE)
+        db_fail(s, &err, "list unfinished runs");
+    sqlite3_finalize(sel);
+    if (mc_error_is_set(&err) || n_dead == 0)
+        goto out;
+
+    upd = prep(s,
+        "UPDATE runs SET status = 'failed', finished_at = ?2, error = ?3 "
+        "WHERE id = ?1 AND status = 'running'",
+        "mark an interrupted run failed", &err);
+    if (upd && exec_sql(s, "BEGIN IMMEDIATE", "mark interrupted runs failed",
+                        &err) == 0) {
+        for (size_t i = 0; i < n_dead && !mc_error_is_set(&err); i++) {
+            int bad = bind_i64(upd, 1, dead[i]) | bind_i64(upd, 2, mc_time_now()) |
+                      bind_text(upd, 3, "interrupted: the process ended before "
+                                        "the run finished");
+            if (bad)
+                bind_fail(s, &err, "mark an interrupted run failed");
+            else
+                run_stmt(s, upd, "mark an interrupted run failed", &err);
+        }
+        if (!mc_error_is_set(&err))
+            exec_sql(s, "COMMIT", "mark interrupted runs failed", &err);
+        if (mc_error_is_set(&err))
+            rollback(s);
+        else
+            mc_log(MC_LOG_INFO, "marked %zu interrupted run(s) failed", n_dead);
+    }
+out:
+    sqlite3_finalize(upd);
+    free(dead);
+    /* Not fatal: reading the store is still useful when this cannot be
+     * written, and the next writer will try again. */
+    if (mc_error_is_set(&err))
+        mc_log(MC_LOG_WARN, "%s", err.message);
+}
+
+/* The directory a path lives in, as a new string. */
+static char *parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return mc_strdup(".");
+    if (slash == path)
+        return mc_strdup("/");
+    return mc_strndup(path, (size_t)(slash - path));
+}
+
+int store_open(const char *path, store **out, mc_error *err)
+{
+    *out = NULL;
+    if (!path || !*path) {
+        mc_error_set(err, MC_EXIT_STORE, "no store path given");
+        mc_error_hint(err, "set store: in metacrawl.yml or pass --store PATH");
+        return -1;
+    }
+    char *dir = parent_dir(path);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        mc_error_set(err, MC_EXIT_STORE,
+                     "cannot create store %s: directory %s does not exist",
+                     path, dir);
+        mc_error_hint(err, "create it first (mkdir -p %s) or point store: / "
+                      "--store at an existing directory", dir);
+        free(dir);
+        return -1;
+    }
+    free(dir);
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        mc_error_set(err, MC_EXIT_STORE, "store %s is a directory", path);
+        mc_error_hint(err, "store: names the catalog file, e.g. %s/catalog.db",
+                      path);
+        return -1;
+    }
+
+    /* A new store is created readable by its owner only (SQLite gives the
+     * -wal and -shm files the same mode): table names and comments of a
+     * warehouse are not for every user of the machine. */
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+
+    store *s = mc_calloc(1, sizeof *s);
+    s->path = mc_strdup(path);
+    if (gethostname(s->host, sizeof s->host - 1) != 0)
+        strcpy(s->host, "localhost");
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
+        if (s->db)
+            db_fail(s, err, "open the store");
+        else
+            mc_error_set(err, MC_EXIT_STORE, "store: cannot open %s: out of "
+                         "memory", path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+
+    /* The first read of the file: this is where a file that is not SQLite
+     * shows itself. */
+    int64_t n_objects = 0;
+    mc_error first = {0};
+    if (query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, &n_objects,
+                  NULL, "read the store", &first) < 0) {
+        if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_NOTADB) {
+            mc_error_set(err, MC_EXIT_STORE,
+                         "store %s is not an sqlite database", path);
+            mc_error_hint(err, "point store: / --store at a metacrawl catalog, "
+                          "or at a new file name to create one");
+        } else {
+            mc_error_set(err, first.code, "%s", first.message);
+            if (first.hint[0])
+                mc_error_hint(err, "%s", first.hint);
+        }
+        goto fail;
+    }
+    int64_t version = 0;
+    if (query_i64(s, "PRAGMA user_version", NULL, &version, NULL,
+                  "read the store's schema version", err) < 0)
+        goto fail;
+    if (version > STORE_SCHEMA_VERSION) {
+        mc_error_set(err, MC_EXIT_STORE,
+                     "store was written by a newer metacrawl (schema %lld, this "
+                     "build knows %d)", (long long)version, STORE_SCHEMA_VERSION);
+        mc_error_hint(err, "upgrade metacrawl, or use another store file than %s",
+                      path);
+        goto fail;
+    }
+    if (version == 0 && n_objects > 0) {
+        mc_error_set(err, MC_EXIT_STORE,
+                     "store %s is an sqlite database but not a metacrawl store",
+                     path);
+        mc_error_hint(err, "point store: / --store at a metacrawl catalog, or at "
+                      "a new file name to create one");
+        goto fail;
+    }
+
+    sqlite3_stmt *st = prep(s, "PRAGMA journal_mode = WAL",
+                            "switch the store to WAL mode", err);
+    if (!st)
+        goto fail;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        db_fail(s, err, "switch the store to WAL mode");
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    if (!mode || strcmp(mode, "wal") != 0)
+        mc_log(MC_LOG_WARN, "store %s: WAL mode is not available here (journal "
+               "mode %s); concurrent readers will wait for writers",
+               path, mode ? mode : "unknown");
+    sqlite3_finalize(st);
+    if (exec_sql(s, "PRAGMA foreign_keys = ON", "enable foreign keys", err) < 0 ||
+        exec_sql(s, "PRAGMA synchronous = NORMAL", "set synchronous mode", err) < 0)
+        goto fail;
+    if (migrate(s, err) < 0)
+        goto fail;
+    fail_abandoned_runs(s);
+    *out = s;
+    return 0;
+
+fail:
+    store_close(s);
+    return -1;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+int store_schema_version(store *s)
+{
+    int64_t v = 0;
+    if (!s || query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
+                        "read the store's schema version", NULL) < 0)
+        return -1;
+    return (int)v;
+}
+
+/* ---- runs ----------------------------------------------------------------- */
+
+static const char *const run_status_names[] = {"running", "ok", "partial",
+                                               "failed"};
+
+const char *mc_run_status_name(mc_run_status st)
+{
+    return (unsigned)st < sizeof run_status_names / sizeof run_status_names[0]
+               ? run_status_names[st] : "unknown";
+}
+
+static mc_run_status run_status_parse(const char *t)
+{
+    for (int i = 0; t && i < 4; i++)
+        if (strcmp(t, run_status_names[i]) == 0)
+            return (mc_run_status)i;
+    return MC_RUN_FAILED;
+}
+
+int store_run_begin(store *s, const char *datastore, int64_t scheduled_for,
+                    int64_t *run_id_out, mc_error *err)
+{
+    *run_id_out = 0;
+    if (!datastore || !*datastore)
+        return mc_error_set(err, MC_EXIT_STORE, "store: a run needs a datastore name");
+    sqlite3_stmt *ins_ds = NULL, *ins_run = NULL;
+    int64_t ds = 0;
+    if (exec_sql(s, "BEGIN IMMEDIATE", "start a run", err) < 0)
+        return -1;
+    ins_ds = prep(s, "INSERT INTO datastores(name) VALUES (?1) "
+                     "ON CONFLICT(name) DO NOTHING", "record the datastore", err);
+    if (!ins_ds)
+        goto fail;
+    if (bind_text(ins_ds, 1, datastore)) {
+        bind_fail(s, err, "record the datastore");
+        goto fail;
+    }
+    if (run_stmt(s, ins_ds, "record the datastore", err) < 0 ||
+        datastore_id(s, datastore, &ds, err) < 0)
+        goto fail;
+    ins_run = prep(s,
+        "INSERT INTO runs(datastore_id, started_at, status, scheduled_for, pid, host) "
+        "VALUES (?1, ?2, 'running', ?3, ?4, ?5)", "start a run", err);
+    if (!ins_run)
+        goto fail;
+    int bad = bind_i64(ins_run, 1, ds) | bind_i64(ins_run, 2, mc_time_now()) |
+              bind_i64_or_null(ins_run, 3, scheduled_for) |
+              bind_i64(ins_run, 4, (int64_t)getpid()) |
+              bind_text(ins_run, 5, s->host);
+    if (bad) {
+        bind_fail(s, err, "start a run");
+        goto fail;
+    }
+    if (run_stmt(s, ins_run, "start a run", err) < 0)
+        goto fail;
+    int64_t id = (int64_t)sqlite3_last_insert_rowid(s->db);
+    if (exec_sql(s, "COMMIT", "start a run", err) < 0)
+        goto fail;
+    sqlite3_finalize(ins_ds);
+    sqlite3_finalize(ins_run);
+    *run_id_out = id;
+    return 0;
+fail:
+    sqlite3_finalize(ins_ds);
+    sqlite3_finalize(ins_run);
+    rollback(s);
+    return -1;
+}
+
+int store_run_fail(store *s, int64_t run_id, const char *error_text,
+                   mc_error *err)
+{
+    /* A run that finished ok or partial keeps its status: its catalog
+     * writes are committed, and a later failure (say, an alert) does not
+     * undo them. */
+    sqlite3_stmt *st = prep(s,
+        "UPDATE runs SET status = 'failed', finished_at = ?2, error = ?3 "
+        "WHERE id = ?1 AND status IN ('running', 'failed')",
+        "mark the run failed", err);
+    if (!st)
+        return -1;
+    int ret = -1;
+    int bad = bind_i64(st, 1, run_id) | bind_i64(st, 2, mc_time_now()) |
+              bind_text(st, 3, error_text ? error_text : "failed");
+    if (bad) {
+        bind_fail(s, err, "mark the run failed");
+        goto out;
+    }
+    /* A single statement outside a transaction is its own transaction. */
+    if (run_stmt(s, st, "mark the run failed", err) < 0)
+        goto out;
+    if (sqlite3_changes(s->db) != 1) {
+        mc_run_list l;
+        bool exists = store_get_run(s, run_id, &l, err) == 0 && l.n == 1;
+        mc_run_list_free(&l);
+        mc_error_set(err, MC_EXIT_STORE, "store: cannot mark run %lld failed: "
+                     "%s", (long long)run_id,
+                     exists ? "it has already finished" : "no such run");
+        goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+#define RUN_COLUMNS                                                            \
+    "r.id, d.name, r.started_at, r.finished_at, r.status, r.dialect, "        \
+    "r.server_version, r.n_schemas, r.n_containers, r.n_fields, r.n_changes, " \
+    "r.n_held_back, r.error, r.scheduled_for "                                 \
+    "FROM runs r JOIN datastores d ON d.id = r.datastore_id "
+
+static void read_run(sqlite3_stmt *st, mc_arena *a, mc_run *r)
+{
+    r->id = col_i64(st, 0);
+    r->datastore = col_text(st, 1, a);
+    r->started_at = col_i64(st, 2);
+    r->finished_at = col_i64(st, 3);
+    r->status = run_status_parse((const char *)sqlite3_column_text(st, 4));
+    r->dialect = col_text(st, 5, a);
+    r->server_version = col_text(st, 6, a);
+    r->n_schemas = col_i64(st, 7);
+    r->n_containers = col_i64(st, 8);
+    r->n_fields = col_i64(st, 9);
+    r->n_changes = col_i64(st, 10);
+    r->n_held_back = col_i64(st, 11);
+    r->error = col_text(st, 12, a);
+    r->scheduled_for = col_i64(st, 13);
+}
+
+/* Steps a bound run query into out (initialised here). */
+static int collect_runs(store *s, sqlite3_stmt *st, mc_run_list *out,
+                        mc_error *err)
+{
+    out->arena = mc_arena_new();
+    mc_run *tmp = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            tmp = mc_realloc(tmp, cap * sizeof *tmp);
+        }
+        read_run(st, out->arena, &tmp[n++]);
+    }
+    if (rc != SQLITE_DONE) {
+        free(tmp);
+        mc_arena_free(out->arena);
+        out->arena = NULL;
+        return db_fail(s, err, "list runs");
+    }
+    /* The array moves into the arena: one free releases everything. */
+    out->runs = n ? mc_arena_alloc(out->arena, n * sizeof *tmp) : NULL;
+    if (n)
+        memcpy(out->runs, tmp, n * sizeof *tmp);
+    out->n = n;
+    free(tmp);
+    return 0;
+}
+
+int store_list_runs(store *s, const char *datastore, size_t limit,
+                    mc_run_list *out, mc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep(s, datastore
+        ? "SELECT " RUN_COLUMNS "WHERE r.datastore_id = "
+          "(SELECT id FROM datastores WHERE name = ?1) ORDER BY r.id DESC LIMIT ?2"
+        : "SELECT " RUN_COLUMNS "WHERE ?1 IS NULL ORDER BY r.id DESC LIMIT ?2",
+        "list runs", err);
+    if (!st)
+        return -1;
+    int ret;
+    if (bind_text(st, 1, datastore) |
+        bind_i64(st, 2, limit ? (int64_t)limit : -1))
+        ret = bind_fail(s, err, "list runs");
+    else
+        ret = collect_runs(s, st, out, err);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_get_run(store *s, int64_t run_id, mc_run_list *out, mc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep(s, "SELECT " RUN_COLUMNS "WHERE r.id = ?1",
+                            "read a run", err);
+    if (!st)
+        return -1;
+    int ret;
+    if (bind_i64(st, 1, run_id))
+        ret = bind_fail(s, err, "read a run");
+    else
+        ret = collect_runs(s, st, out, err);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+void mc_run_list_free(mc_run_list *l)
+{
+    if (!l)
+        return;
+    mc_arena_free(l->arena);
+    memset(l, 0, sizeof *l);
+}
+
+int store_list_datastores(store *s, char ***names_out, size_t *n_out,
+                          mc_error *err)
+{
+    *names_out = NULL;
+    *n_out = 0;
+    sqlite3_stmt *st = prep(s,
+        "SELECT name FROM datastores d "
+        "WHERE EXISTS (SELECT 1 FROM runs r WHERE r.datastore_id = d.id) "
+        "ORDER BY name", "list datastores", err);
+    if (!st)
+        return -1;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            names = mc_realloc(names, cap * sizeof *names);
+        }
+        names[n++] = mc_strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(s, err, "list datastores");
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    *names_out = names;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- loading catalogs ----------------------------------------------------- */
+
+/* Each query comes in two forms: the current versions (valid_to IS NULL, the
+ * partial indexes) and the versions valid for run ?2 (invariant 1). */
+#define VALID_AT(t) "(" t ".valid_from <= ?2 AND (" t ".valid_to IS NULL OR " \
+                    t ".valid_to > ?2))"
+
+static const char *const sql_schemas[2] = {
+    "SELECT id, name, oid, owner, comment, external FROM schema_versions "
+    "WHERE datastore_id = ?1 AND valid_to IS NULL ORDER BY name",
+    "SELECT id, name, oid, owner, comment, external FROM schema_versions s "
+    "WHERE datastore_id = ?1 AND " VALID_AT("s") " ORDER BY name",
+};
+
+#define CONTAINER_COLUMNS                                                      \
+    "SELECT cv.id, cv.container_id, cv.schema_name, cv.name, cv.oid, cv.kind, " \
+    "cv.owner, cv.comment, cv.definition, cv.primary_key, cv.foreign_keys, "   \
+    "cv.dist_style, cv.sort_key, c.current_hash, c.row_estimate "              \
+    "FROM containers c JOIN container_versions cv ON cv.container_id = c.id "
+
+static const char *const sql_containers[2] = {
+    CONTAINER_COLUMNS "WHERE c.datastore_id = ?1 AND cv.valid_to IS NULL "
+    "ORDER BY cv.schema_name, cv.name",
+    CONTAINER_COLUMNS "WHERE c.datastore_id = ?1 AND " VALID_AT("cv")
+    " ORDER BY cv.schema_name, cv.name",
+};
+
+#define FIELD_COLUMNS                                                          \
+    "SELECT fv.id, fv.container_id, fv.name, fv.attnum, fv.position, fv.type, " \
+    "fv.not_null, fv.default_expr, fv.comment, fv.encoding "
+
+/* The current fields of one container. */
+static const char sql_fields_one[] =
+    FIELD_COLUMNS "FROM field_versions fv "
+    "WHERE fv.container_id = ?1 AND fv.valid_to IS NULL ORDER BY fv.position";
+
+/* All fields of a datastore, grouped by container.  The IN form makes
+ * SQLite walk the datastore's container ids in order and probe the field
+ * index for each, so the current fields come out sorted without a sort. */
+static const char *const sql_fields_all[2] = {
+    FIELD_COLUMNS "FROM field_versions fv "
+    "WHERE fv.container_id IN (SELECT id FROM containers WHERE datastore_id = ?1) "
+    "AND fv.valid_to IS NULL ORDER BY fv.container_id, fv.position",
+    FIELD_COLUMNS "FROM field_versions fv "
+    "WHERE fv.container_id IN (SELECT id FROM containers WHERE datastore_id = ?1) "
+    "AND " VALID_AT("fv") " ORDER BY fv.container_id, fv.position",
+};
+
+static int bind_ds_run(store *s, sqlite3_stmt *st, int64_t ds, int64_t run,
+                       const char *what, mc_error *err)
+{
+    int bad = bind_i64(st, 1, ds);
+    if (run)
+        bad |= bind_i64(st, 2, run);
+    return bad ? bind_fail(s, err, what) : 0;
+}
+
+static int load_schemas(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                        mc_error *err)
+{
+    const char *what = "load schemas";
+    sqlite3_stmt *st = prep(s, sql_schemas[run != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mc_schema *sc = mc_catalog_add_schema(cat);
+        sc->store_id = col_i64(st, 0);
+        sc->name = col_text(st, 1, cat->arena);
+        sc->oid = col_i64(st, 2);
+        sc->owner = col_text(st, 3, cat->arena);
+        sc->comment = col_text(st, 4, cat->arena);
+        sc->external = sqlite3_column_int(st, 5) != 0;
+        sc->usable = true;
+    }
+    int ret = rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int load_containers(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                           mc_error *err)
+{
+    const char *what = "load containers";
+    sqlite3_stmt *st = prep(s, sql_containers[run != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mc_container *k = mc_catalog_add_container(cat);
+        k->store_id = col_i64(st, 0);
+        k->store_key = col_i64(st, 1);
+        k->schema = col_text(st, 2, cat->arena);
+        k->name = col_text(st, 3, cat->arena);
+        k->oid = col_i64(st, 4);
+        const char *kind = (const char *)sqlite3_column_text(st, 5);
+        int kv = mc_kind_parse(kind);
+        if (kv < 0) {
+            ret = mc_error_set(err, MC_EXIT_STORE, "store: container %s.%s has "
+                               "an unknown kind '%s'", k->schema, k->name,
+                               kind ? kind : "");
+            break;
+        }
+        k->kind = (mc_kind)kv;
+        k->owner = col_text(st, 6, cat->arena);
+        k->comment = col_text(st, 7, cat->arena);
+        k->definition = col_text(st, 8, cat->arena);
+        k->primary_key = col_text(st, 9, cat->arena);
+        k->foreign_keys = col_text(st, 10, cat->arena);
+        k->dist_style = col_text(st, 11, cat->arena);
+        k->sort_key = col_text(st, 12, cat->arena);
+        k->hash = (uint64_t)col_i64(st, 13);
+        k->row_estimate = sqlite3_column_type(st, 14) == SQLITE_NULL
+                              ? -1 : sqlite3_column_double(st, 14);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = db_fail(s, err, what);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static void read_field(sqlite3_stmt *st, mc_catalog *cat, mc_field *f)
+{
+    f->store_id = col_i64(st, 0);
+    f->name = col_text(st, 2, cat->arena);
+    f->attnum = (int32_t)sqlite3_column_int(st, 3);
+    f->position = (int32_t)sqlite3_column_int(st, 4);
+    f->type = col_text(st, 5, cat->arena);
+    f->not_null = sqlite3_column_int(st, 6) != 0;
+    f->default_expr = col_text(st, 7, cat->arena);
+    f->comment = col_text(st, 8, cat->arena);
+    f->encoding = col_text(st, 9, cat->arena);
+}
+
+/* A container's stable id and its index in a catalog. */
+typedef struct key_index {
+    int64_t key;
+    size_t idx;
+} key_index;
+
+static int key_index_cmp(const void *a, const void *b)
+{
+    const key_index *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+static const key_index *key_find(const key_index *m, size_t n, int64_t key)
+{
+    key_index probe = {key, 0};
+    return bsearch(&probe, m, n, sizeof *m, key_index_cmp);
+}
+
+/*
+ * Runs a fields query grouped by container_id and appends each group whose
+ * container is in map to cat->fields, as that container's fields.
+ */
+static int append_field_groups(store *s, sqlite3_stmt *st, mc_catalog *cat,
+                               const key_index *map, size_t n_map,
+                               const char *what, mc_error *err)
+{
+    int rc;
+    int64_t cur_key = 0;
+    mc_container *k = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t key = col_i64(st, 1);
+        if (key != cur_key) {
+            cur_key = key;
+            const key_index *hit = key_find(map, n_map, key);
+            k = hit ? &cat->containers[hit->idx] : NULL;
+            if (k) {
+                k->first_field = cat->n_fields;
+                k->n_fields = 0;
+                k->fields_loaded = true;
+            }
+        }
+        if (!k)
+            continue;
+        read_field(st, cat, mc_catalog_add_field(cat));
+        k->n_fields++;
+    }
+    return rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+}
+
+int store_load_fields(store *s, mc_catalog *cat, const size_t *container_idx,
+                      size_t n, mc_error *err)
+{
+    const char *what = "load fields";
+    /* Which containers still need fields, by stable id. */
+    key_index *map = n ? mc_malloc(n * sizeof *map) : NULL;
+    size_t n_map = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t ci = container_idx[i];
+        if (ci >= cat->n_containers) {
+            free(map);
+            return mc_error_set(err, MC_EXIT_STORE, "store: cannot load fields: "
+                                "container index %zu out of range", ci);
+        }
+        mc_container *k = &cat->containers[ci];
+        if (k->fields_loaded)
+            continue;
+        if (k->store_key <= 0) {
+            free(map);
+            return mc_error_set(err, MC_EXIT_STORE, "store: cannot load fields "
+                                "of %s.%s: it did not come from the store",
+                                k->schema, k->name);
+        }
+        map[n_map].key = k->store_key;
+        map[n_map].idx = ci;
+        n_map++;
+    }
+    if (n_map == 0) {
+        free(map);
+        return 0;
+    }
+    qsort(map, n_map, sizeof *map, key_index_cmp);
+    size_t n_unique = 1; /* a container asked for twice is loaded once */
+    for (size_t i = 1; i < n_map; i++)
+        if (map[i].key != map[n_unique - 1].key)
+            map[n_unique++] = map[i];
+    n_map = n_unique;
+    /* Mark every requested container loaded even if it has no fields. */
+    for (size_t i = 0; i < n_map; i++) {
+        mc_container *k = &cat->containers[map[i].idx];
+        k->first_field = cat->n_fields;
+        k->n_fields = 0;
+        k->fields_loaded = true;
+    }
+
+    int ret = -1;
+    sqlite3_stmt *st = NULL;
+    if (n_map * 4 > cat->n_containers) {
+        /* Many containers: one pass over the datastore's current fields is
+         * cheaper than one index probe per container. */
+        int64_t ds = 0;
+        bool found;
+        sqlite3_stmt *q = prep(s, "SELECT datastore_id FROM containers WHERE id = ?1",
+                               what, err);
+        if (!q)
+            goto out;
+        int rc = bind_i64(q, 1, map[0].key) ? -1 : sqlite3_step(q);
+        found = rc == SQLITE_ROW;
+        ds = found ? col_i64(q, 0) : 0;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            db_fail(s, err, what);
+            sqlite3_finalize(q);
+            goto out;
+        }
+        sqlite3_finalize(q);
+        if (!found) {
+            mc_error_set(err, MC_EXIT_STORE, "store: cannot load fields: "
+                         "container %lld is not in the store",
+                         (long long)map[0].key);
+            goto out;
+        }
+        st = prep(s, sql_fields_all[0], what, err);
+        if (!st || bind_ds_run(s, st, ds, 0, what, err) < 0)
+            goto out;
+        if (append_field_groups(s, st, cat, map, n_map, what, err) < 0)
+            goto out;
+    } else {
+        st = prep(s, sql_fields_one, what, err);
+        if (!st)
+            goto out;
+        for (size_t i = 0; i < n_map; i++) {
+            if (bind_i64(st, 1, map[i].key)) {
+                bind_fail(s, err, what);
+                goto out;
+            }
+            int rc = append_field_groups(s, st, cat, map + i, 1, what, err);
+            sqlite3_reset(st);
+            if (rc < 0)
+                goto out;
+        }
+    }
+    ret = 0;
+out:
+    if (ret < 0) /* leave no container half loaded */
+        for (size_t i = 0; i < n_map; i++) {
+            cat->containers[map[i].idx].fields_loaded = false;
+            cat->containers[map[i].idx].n_fields = 0;
+        }
+    sqlite3_finalize(st);
+    free(map);
+    return ret;
+}
+
+int store_load_current(store *s, const char *datastore, mc_catalog **out,
+                       mc_error *err)
+{
+    *out = NULL;
+    int64_t ds = 0;
+    if (datastore_id(s, datastore, &ds, err) < 0)
+        return -1;
+    mc_catalog *cat = mc_catalog_new();
+    if (ds && (load_schemas(s, cat, ds, 0, err) < 0 ||
+               load_containers(s, cat, ds, 0, err) < 0)) {
+        mc_catalog_free(cat);
+        return -1;
+    }
+    *out = cat;
+    return 0;
+}
+
+int store_load_as_of(store *s, const char *datastore, int64_t run_id,
+                     mc_catalog **out, mc_error *err)
+{
+    *out = NULL;
+    const char *what = "load the catalog";
+    int64_t ds = 0;
+    if (datastore_id(s, datastore, &ds, err) < 0)
+        return -1;
+    if (run_id != 0) {
+        int64_t run_ds;
+        bool found;
+        sqlite3_stmt *q = prep(s, "SELECT datastore_id FROM runs WHERE id = ?1",
+                               what, err);
+        if (!q)
+            return -1;
+        int rc = bind_i64(q, 1, run_id) ? -1 : sqlite3_step(q);
+        found = rc == SQLITE_ROW;
+        run_ds = found ? col_i64(q, 0) : 0;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            db_fail(s, err, what);
+            sqlite3_finalize(q);
+            return -1;
+        }
+        sqlite3_finalize(q);
+        if (!found || !ds || run_ds != ds) {
+            mc_error_set(err, MC_EXIT_USAGE, "run %lld is not a run of "
+                         "datastore %s", (long long)run_id, datastore);
+            mc_error_hint(err, "metacrawl history %s lists its runs", datastore);
+            return -1;
+        }
+    }
+    mc_catalog *cat = mc_catalog_new();
+    *out = cat;
+    if (!ds)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    key_index *map = NULL;
+    uint64_t *recorded = NULL;
+    if (load_schemas(s, cat, ds, run_id, err) < 0 ||
+        load_containers(s, cat, ds, run_id, err) < 0)
+        goto fail;
+    map = mc_malloc((cat->n_containers ? cat->n_containers : 1) * sizeof *map);
+    for (size_t i = 0; i < cat->n_containers; i++) {
+        map[i].key = cat->containers[i].store_key;
+        map[i].idx = i;
+        cat->containers[i].fields_loaded = true;
+    }
+    qsort(map, cat->n_containers, sizeof *map, key_index_cmp);
+    st = prep(s, sql_fields_all[run_id != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run_id, what, err) < 0 ||
+        append_field_groups(s, st, cat, map, cat->n_containers, what, err) < 0)
+        goto fail;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* mc_catalog_finish lays the fields out in container order (as a
+     * discovered catalog has them) and hashes each container.  An older
+     * catalog keeps those hashes; the current one keeps the recorded ones,
+     * which carry the hold-back mark (0) the next diff relies on. */
+    if (run_id == 0) {
+        recorded = mc_malloc((cat->n_containers + 1) * sizeof *recorded);
+        for (size_t i = 0; i < cat->n_containers; i++)
+            recorded[i] = cat->containers[i].hash;
+    }
+    mc_catalog_finish(cat);
+    if (recorded)
+        for (size_t i = 0; i < cat->n_containers; i++)
+            cat->containers[i].hash = recorded[i];
+    free(recorded);
+    free(map);
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    free(map);
+    mc_catalog_free(cat);
+    *out = NULL;
+    return -1;
+}
+
+/* ---- recording a run ------------------------------------------------------ */
+
+/* What has been done to an object of prev in this commit. */
+enum { DONE_VERSIONED = 1, DONE_REMOVED = 2 };
+
+typedef struct commit_ctx {
+    store *s;
+    int64_t run, ds;
+    const mc_catalog *prev, *cur;
+    const ptrdiff_t *cur_to_prev;
+    mc_error *err;
+    unsigned char *schema_done, *container_done, *field_done;
+    unsigned char *cur_schema_added, *cur_field_added;
+    int64_t *new_key; /* containers row of a cur container added here */
+    sqlite3_stmt *ins_schema, *close_schema, *ins_container, *ins_cversion,
+        *close_cversion, *close_cfields, *set_container, *set_oid, *ins_field,
+        *close_field, *ins_change, *finish_run;
+} commit_ctx;
+
+static const struct {
+    size_t offset;
+    const char *sql;
+} commit_sql[] = {
+    {offsetof(commit_ctx, ins_schema),
+     "INSERT INTO schema_versions(datastore_id, name, oid, owner, comment, "
+     "external, valid_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {offsetof(commit_ctx, close_schema),
+     "UPDATE schema_versions SET valid_to = ?2 "
+     "WHERE id = ?1 AND datastore_id = ?3 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, ins_container),
+     "INSERT INTO containers(datastore_id, current_hash, row_estimate) "
+     "VALUES (?1, ?2, ?3)"},
+    {offsetof(commit_ctx, ins_cversion),
+     "INSERT INTO container_versions(container_id, schema_name, name, oid, kind, "
+     "owner, comment, definition, primary_key, foreign_keys, dist_style, "
+     "sort_key, valid_from) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
+    {offsetof(commit_ctx, close_cversion),
+     "UPDATE container_versions SET valid_to = ?3 "
+     "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, close_cfields),
+     "UPDATE field_versions SET valid_to = ?2 "
+     "WHERE container_id = ?1 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, set_container),
+     "UPDATE containers SET current_hash = ?2, row_estimate = ?3 "
+     "WHERE id = ?1 AND datastore_id = ?4"},
+    {offsetof(commit_ctx, set_oid),
+     "UPDATE container_versions SET oid = ?2 "
+     "WHERE id = ?1 AND container_id = ?3 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, ins_field),
+     "INSERT INTO field_versions(container_id, name, attnum, position, type, "
+     "not_null, default_expr, comment, encoding, valid_from) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    {offsetof(commit_ctx, close_field),
+     "UPDATE field_versions SET valid_to = ?3 "
+     "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, ins_change),
+     "INSERT INTO changes(run_id, datastore_id, container_id, kind, schema_name, "
+     "container_name, field_name, attribute, \"before\", \"after\", breaking) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+    {offsetof(commit_ctx, finish_run),
+     "UPDATE runs SET status = ?2, finished_at = ?3, dialect = ?4, "
+     "server_version = ?5, n_schemas = ?6, n_containers = ?7, n_fields = ?8, "
+     "n_changes = ?9, n_held_back = ?10, error = ?11 "
+     "WHERE id = ?1 AND status = 'running'"},
+};
+
+#define N_COMMIT_SQL (sizeof commit_sql / sizeof commit_sql[0])
+
+static sqlite3_stmt **ctx_stmt(commit_ctx *c, size_t i)
+{
+    return (sqlite3_stmt **)(void *)((char *)c + commit_sql[i].offset);
+}
+
+/* Runs a bound write that must touch exactly one row (a version to close
+ * that is no longer current means prev is stale). */
+static int write_one(commit_ctx *c, sqlite3_stmt *st, const char *what)
+{
+    if (run_stmt(c->s, st, what, c->err) < 0)
+        return -1;
+    if (sqlite3_changes(c->s->db) != 1) {
+        mc_error_set(c->err, MC_EXIT_STORE, "store: cannot %s: the stored "
+                     "version is no longer current", what);
+        mc_error_hint(c->err, "another process recorded a crawl of this "
+                      "datastore meanwhile; crawl again");
+        return -1;
+    }
+    return 0;
+}
+
+static int bad_change(commit_ctx *c, size_t i, const mc_change *ch,
+                      const char *why)
+{
+    mc_error_set(c->err, MC_EXIT_STORE,
+                 "store: cannot record change %zu (%s %s%s%s%s%s): %s", i,
+                 mc_change_kind_name(ch->kind), ch->schema ? ch->schema : "?",
+                 ch->container ? "." : "", ch->container ? ch->container : "",
+                 ch->field ? "." : "", ch->field ? ch->field : "", why);
+    mc_error_hint(c->err, "this is a bug in metacrawl; the store was left "
+                  "unchanged");
+    return -1;
+}
+
+static int insert_schema(commit_ctx *c, const mc_schema *sc)
+{
+    sqlite3_stmt *st = c->ins_schema;
+    int bad = bind_i64(st, 1, c->ds) | bind_text(st, 2, sc->name) |
+              bind_i64_or_null(st, 3, sc->oid) | bind_text(st, 4, sc->owner) |
+              bind_text(st, 5, sc->comment) | bind_i64(st, 6, sc->external) |
+              bind_i64(st, 7, c->run);
+    if (bad)
+        return bind_fail(c->s, c->err, "insert a schema version");
+    return run_stmt(c->s, st, "insert a schema version", c->err);
+}
+
+static int close_schema(commit_ctx *c, const mc_schema *sc)
+{
+    sqlite3_stmt *st = c->close_schema;
+    if (bind_i64(st, 1, sc->store_id) | bind_i64(st, 2, c->run) |
+        bind_i64(st, 3, c->ds))
+        return bind_fail(c->s, c->err, "close a schema version");
+    return write_one(c, st, "close a schema version");
+}
+
+static int insert_cversion(commit_ctx *c, int64_t key, const mc_container *k)
+{
+    sqlite3_stmt *st = c->ins_cversion;
+    int bad = bind_i64(st, 1, key) | bind_text(st, 2, k->schema) |
+              bind_text(st, 3, k->name) | bind_i64_or_null(st, 4, k->oid) |
+              bind_text(st, 5, mc_kind_name(k->kind)) |
+              bind_text(st, 6, k->owner) | bind_text(st, 7, k->comment) |
+              bind_text(st, 8, k->definition) |
+              bind_text(st, 9, k->primary_key) |
+              bind_text(st, 10, k->foreign_keys) |
+              bind_text(st, 11, k->dist_style) | bind_text(st, 12, k->sort_key) |
+              bind_i64(st, 13, c->run);
+    if (bad)
+        return bind_fail(c->s, c->err, "insert a container version");
+    return run_stmt(c->s, st, "insert a container version", c->err);
+}
+
+static int close_cversion(commit_ctx *c, const mc_container *k)
+{
+    sqlite3_stmt *st = c->close_cversion;
+    if (bind_i64(st, 1, k->store_id) | bind_i64(st, 2, k->store_key) |
+        bind_i64(st, 3, c->run))
+        return bind_fail(c->s, c->err, "close a container version");
+    return write_one(c, st, "close a container version");
+}
+
+static int insert_field(commit_ctx *c, int64_t key, const mc_field *f)
+{
+    sqlite3_stmt *st = c->ins_field;
+    int bad = bind_i64(st, 1, key) | bind_text(st, 2, f->name) |
+              bind_i64_or_null(st, 3, f->attnum) | bind_i64(st, 4, f->position) |
+              bind_text(st, 5, f->type) | bind_i64(st, 6, f->not_null) |
+              bind_text(st, 7, f->default_expr) | bind_text(st, 8, f->comment) |
+              bind_text(st, 9, f->encoding) | bind_i64(st, 10, c->run);
+    if (bad)
+        return bind_fail(c->s, c->err, "insert a field version");
+    return run_stmt(c->s, st, "insert a field version", c->err);
+}
+
+static int close_field(commit_ctx *c, int64_t key, const mc_field *f)
+{
+    sqlite3_stmt *st = c->close_field;
+    if (bind_i64(st, 1, f->store_id) | bind_i64(st, 2, key) |
+        bind_i64(st, 3, c->run))
+        return bind_fail(c->s, c->err, "close a field version");
+    return write_one(c, st, "close a field version");
+}
+
+static int set_container(commit_ctx *c, const mc_container *pk, uint64_t hash,
+                         double estimate)
+{
+    sqlite3_stmt *st = c->set_container;
+    if (bind_i64(st, 1, pk->store_key) | bind_i64(st, 2, (int64_t)hash) |
+        bind_estimate(st, 3, estimate) | bind_i64(st, 4, c->ds))
+        return bind_fail(c->s, c->err, "update a container");
+    return write_one(c, st, "update a container");
+}
+
+/* Checks that a prev container can be written through: it came from the
+ * store (and, when fields are needed, with its fields). */
+static const char *prev_container_problem(const commit_ctx *c, ptrdiff_t pi,
+                                          bool need_fields)
+{
+    if (!in_range(pi, c->prev->n_containers))
+        return "previous container index out of range";
+    const mc_container *k = &c->prev->containers[pi];
+    if (k->store_key <= 0 || k->store_id <= 0)
+        return "the previous container did not come from the store";
+    if (need_fields && !k->fields_loaded)
+        return "the previous container's fields were not loaded";
+    if (need_fields && (k->first_field > c->prev->n_fields ||
+                        k->n_fields > c->prev->n_fields - k->first_field))
+        return "the previous container's fields are out of range";
+    return NULL;
+}
+
+static const char *cur_container_problem(const commit_ctx *c, ptrdiff_t ci)
+{
+    if (!in_range(ci, c->cur->n_containers))
+        return "current container index out of range";
+    const mc_container *k = &c->cur->containers[ci];
+    if (k->first_field > c->cur->n_fields ||
+        k->n_fields > c->cur->n_fields - k->first_field)
+        return "the current container's fields are out of range";
+    return NULL;
+}
+
+/* The prev container of a field change: as given, or through the pairing
+ * when the diff only named the cur container. */
+static ptrdiff_t field_prev_container(const commit_ctx *c, const mc_change *ch)
+{
+    if (ch->prev_container >= 0)
+        return ch->prev_container;
+    if (c->cur_to_prev && in_range(ch->cur_container, c->cur->n_containers))
+        return c->cur_to_prev[ch->cur_container];
+    return -1;
+}
+
+static bool field_in(const mc_container *k, ptrdiff_t fi)
+{
+    return fi >= 0 && (size_t)fi >= k->first_field &&
+           (size_t)fi < k->first_field + k->n_fields;
+}
+
+/* Applies one change to the versioned tables; *cid_out is the containers
+ * row it concerns (0 for schema changes). */
+static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
+                        int64_t *cid_out)
+{
+    const mc_catalog *prev = c->prev, *cur = c->cur;
+    const char *why;
+    *cid_out = 0;
+    switch (ch->kind) {
+    case MC_SCHEMA_ADDED:
+        if (!in_range(ch->cur_index, cur->n_schemas))
+            return bad_change(c, i, ch, "current schema index out of range");
+        if (c->cur_schema_added[ch->cur_index])
+            return 0; /* reported twice: written once */
+        c->cur_schema_added[ch->cur_index] = 1;
+        return insert_schema(c, &cur->schemas[ch->cur_index]);
+
+    case MC_SCHEMA_REMOVED:
+    case MC_SCHEMA_CHANGED: {
+        bool removed = ch->kind == MC_SCHEMA_REMOVED;
+        if (!in_range(ch->prev_index, prev->n_schemas))
+            return bad_change(c, i, ch, "previous schema index out of range");
+        if (!removed && !in_range(ch->cur_index, cur->n_schemas))
+            return bad_change(c, i, ch, "current schema index out of range");
+        const mc_schema *ps = &prev->schemas[ch->prev_index];
+        if (ps->store_id <= 0)
+            return bad_change(c, i, ch, "the previous schema did not come from "
+                              "the store");
+        unsigned char *done = &c->schema_done[ch->prev_index];
+        unsigned char want = removed ? DONE_REMOVED : DONE_VERSIONED;
+        if (*done == want)
+            return 0; /* another attribute of the same schema */
+        if (*done)
+            return bad_change(c, i, ch, "the schema is both changed and removed");
+        *done = want;
+        if (close_schema(c, ps) < 0)
+            return -1;
+        return removed ? 0 : insert_schema(c, &cur->schemas[ch->cur_index]);
+    }
+
+    case MC_CONTAINER_ADDED: {
+        if ((why = cur_container_problem(c, ch->cur_index)))
+            return bad_change(c, i, ch, why);
+        if (c->new_key[ch->cur_index]) {
+            *cid_out = c->new_key[ch->cur_index];
+            return 0;
+        }
+        const mc_container *k = &cur->containers[ch->cur_index];
+        sqlite3_stmt *st = c->ins_container;
+        if (bind_i64(st, 1, c->ds) | bind_i64(st, 2, (int64_t)k->hash) |
+            bind_estimate(st, 3, k->row_estimate))
+            return bind_fail(c->s, c->err, "insert a container");
+        if (run_stmt(c->s, st, "insert a container", c->err) < 0)
+            return -1;
+        int64_t key = (int64_t)sqlite3_last_insert_rowid(c->s->db);
+        c->new_key[ch->cur_index] = key;
+        *cid_out = key;
+        if (insert_cversion(c, key, k) < 0)
+            return -1;
+        /* The diff reports no field_added for a new container's fields. */
+        for (size_t f = 0; f < k->n_fields; f++)
+            if (insert_field(c, key, &cur->fields[k->first_field + f]) < 0)
+                return -1;
+        return 0;
+    }
+
+    case MC_CONTAINER_REMOVED:
+    case MC_CONTAINER_RENAMED:
+    case MC_CONTAINER_CHANGED: {
+        bool removed = ch->kind == MC_CONTAINER_REMOVED;
+        if ((why = prev_container_problem(c, ch->prev_index, false)))
+            return bad_change(c, i, ch, why);
+        if (!removed && (why = cur_container_problem(c, ch->cur_index)))
+            return bad_change(c, i, ch, why);
+        const mc_container *pk = &prev->containers[ch->prev_index];
+        *cid_out = pk->store_key;
+        unsigned char *done = &c->container_done[ch->prev_index];
+        unsigned char want = removed ? DONE_REMOVED : DONE_VERSIONED;
+        if (*done == want)
+            return 0;
+        if (*done)
+            return bad_change(c, i, ch, "the container is both changed and "
+                              "removed");
+        *done = want;
+        if (close_cversion(c, pk) < 0)
+            return -1;
+        if (!removed)
+            return insert_cversion(c, pk->store_key,
+                                   &cur->containers[ch->cur_index]);
+        /* Its fields go with it, without field_removed events. */
+        sqlite3_stmt *st = c->close_cfields;
+        if (bind_i64(st, 1, pk->store_key) | bind_i64(st, 2, c->run))
+            return bind_fail(c->s, c->err, "close a container's fields");
+        if (run_stmt(c->s, st, "close a container's fields", c->err) < 0)
+            return -1;
+        return set_container(c, pk, 0, pk->row_estimate);
+    }
+
+    case MC_FIELD_ADDED:
+    case MC_FIELD_REMOVED:
+    case MC_FIELD_RENAMED:
+    case MC_FIELD_CHANGED: {
+        bool added = ch->kind == MC_FIELD_ADDED;
+        bool removed = ch->kind == MC_FIELD_REMOVED;
+        ptrdiff_t pc = field_prev_container(c, ch);
+        if ((why = prev_container_problem(c, pc, !added)))
+            return bad_change(c, i, ch, why);
+        const mc_container *pk = &prev->containers[pc];
+        *cid_out = pk->store_key;
+        if (ch->cur_container >= 0 &&
+            (why = cur_container_problem(c, ch->cur_container)))
+            return bad_change(c, i, ch, why);
+        if (!removed) {
+            if (!in_range(ch->cur_index, cur->n_fields))
+                return bad_change(c, i, ch, "current field index out of range");
+            if (ch->cur_container >= 0 &&
+                !field_in(&cur->containers[ch->cur_container], ch->cur_index))
+                return bad_change(c, i, ch, "the current field is not in the "
+                                  "current container");
+        }
+        const mc_field *cf = removed ? NULL : &cur->fields[ch->cur_index];
+        if (added) {
+            if (c->cur_field_added[ch->cur_index])
+                return 0;
+            c->cur_field_added[ch->cur_index] = 1;
+            return insert_field(c, pk->store_key, cf);
+        }
+        if (!field_in(pk, ch->prev_index))
+            return bad_change(c, i, ch, "previous field index out of range");
+        const mc_field *pf = &prev->fields[ch->prev_index];
+        if (pf->store_id <= 0)
+            return bad_change(c, i, ch, "the previous field did not come from "
+                              "the store");
+        unsigned char *done = &c->field_done[ch->prev_index];
+        unsigned char want = removed ? DONE_REMOVED : DONE_VERSIONED;
+        if (*done == want)
+            return 0;
+        if (*done)
+            return bad_change(c, i, ch, "the field is both changed and removed");
+        *done = want;
+        if (close_field(c, pk->store_key, pf) < 0)
+            return -1;
+        return removed ? 0 : insert_field(c, pk->store_key, cf);
+    }
+
+    default:
+        return bad_change(c, i, ch, "unknown change kind");
+    }
+}
+
+static int insert_change(commit_ctx *c, const mc_change *ch, int64_t cid)
+{
+    sqlite3_stmt *st = c->ins_change;
+    int bad = bind_i64(st, 1, c->run) | bind_i64(st, 2, c->ds) |
+              bind_i64_or_null(st, 3, cid) |
+              bind_text(st, 4, mc_change_kind_name(ch->kind)) |
+              bind_text(st, 5, ch->schema) | bind_text(st, 6, ch->container) |
+              bind_text(st, 7, ch->field) | bind_text(st, 8, ch->attribute) |
+              bind_text(st, 9, ch->before) | bind_text(st, 10, ch->after) |
+              bind_i64(st, 11, ch->breaking);
+    if (bad)
+        return bind_fail(c->s, c->err, "record a change");
+    return run_stmt(c->s, st, "record a change", c->err);
+}
+
+/* Stored hashes and row estimates of the containers that are still there
+ * (invariant 4: only what moved is written). */
+static int update_pairs(commit_ctx *c, const unsigned char *held)
+{
+    const mc_catalog *prev = c->prev, *cur = c->cur;
+    for (size_t i = 0; i < cur->n_containers; i++) {
+        ptrdiff_t p = c->cur_to_prev ? c->cur_to_prev[i] : -1;
+        if (p < 0)
+            continue;
+        if (!in_range(p, prev->n_containers))
+            return mc_error_set(c->err, MC_EXIT_STORE, "store: cannot record "
+                                "the run: container pairing %zu -> %td is out "
+                                "of range", i, p);
+        const mc_container *pk = &prev->containers[p];
+        const mc_container *ck = &cur->containers[i];
+        if (c->container_done[p] == DONE_REMOVED)
+            continue;
+        if (pk->store_key <= 0)
+            return mc_error_set(c->err, MC_EXIT_STORE, "store: cannot record "
+                                "the run: container %s.%s did not come from "
+                                "the store", pk->schema, pk->name);
+        /* A table dropped and created again under its name is the same
+         * container with a new oid.  The oid is not a compared attribute,
+         * so it is refreshed in place rather than versioned: the next
+         * crawl can then still recognise a rename by it. */
+        if (ck->oid && ck->oid != pk->oid &&
+            c->container_done[p] != DONE_VERSIONED) {
+            sqlite3_stmt *st = c->set_oid;
+            if (bind_i64(st, 1, pk->store_id) | bind_i64(st, 2, ck->oid) |
+                bind_i64(st, 3, pk->store_key))
+                return bind_fail(c->s, c->err, "update a container's oid");
+            if (write_one(c, st, "update a container's oid") < 0)
+                return -1;
+        }
+        uint64_t hash = (held[p] & 1) ? 0 : ck->hash;
+        /* An unknown estimate does not erase the last known one. */
+        bool moved = ck->row_estimate >= 0 && ck->row_estimate != pk->row_estimate;
+        if (hash == pk->hash && !moved)
+            continue;
+        if (set_container(c, pk, hash,
+                          moved ? ck->row_estimate : pk->row_estimate) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
+                     const mc_catalog *cur, const mc_changes *changes,
+                     const ptrdiff_t *cur_to_prev,
+                     const size_t *hold_back_containers, size_t n_hold_back,
+                     const mc_run_summary *summary, mc_error *err)
+{
+    if (!prev || !cur || !summary ||
+        (summary->status != MC_RUN_OK && summary->status != MC_RUN_PARTIAL))
+        return mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: "
+                            "%s", (long long)run_id,
+                            summary ? "a finished run is ok or partial"
+                                    : "missing catalog or summary");
+    if (!cur_to_prev && cur->n_containers && prev->n_containers)
+        return mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: "
+                            "no container pairing given", (long long)run_id);
+
+    commit_ctx c = {.s = s, .run = run_id, .prev = prev, .cur = cur,
+                    .cur_to_prev = cur_to_prev, .err = err};
+    size_t n_changes = changes ? changes->n : 0;
+    int64_t *cids = mc_calloc(n_changes + 1, sizeof *cids);
+    unsigned char *held = mc_calloc(prev->n_containers + 1, 1);
+    c.schema_done = mc_calloc(prev->n_schemas + 1, 1);
+    c.container_done = mc_calloc(prev->n_containers + 1, 1);
+    c.field_done = mc_calloc(prev->n_fields + 1, 1);
+    c.new_key = mc_calloc(cur->n_containers + 1, sizeof *c.new_key);
+    c.cur_schema_added = mc_calloc(cur->n_schemas + 1, 1);
+    c.cur_field_added = mc_calloc(cur->n_fields + 1, 1);
+    int ret = -1;
+
+    for (size_t i = 0; i < n_hold_back; i++) {
+        if (hold_back_containers[i] >= prev->n_containers) {
+            mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: "
+                         "held-back container index %zu out of range",
+                         (long long)run_id, hold_back_containers[i]);
+            goto out;
+        }
+        held[hold_back_containers[i]] = 1;
+    }
+
+    if (exec_sql(s, "BEGIN IMMEDIATE", "start recording the run", err) < 0)
+        goto out;
+    /* The run must exist and still be running; its datastore is the one
+     * every row of this commit belongs to. */
+    {
+        sqlite3_stmt *q = prep(s, "SELECT datastore_id, status FROM runs "
+                                  "WHERE id = ?1", "read the run", err);
+        if (!q)
+            goto out;
+        int rc = bind_i64(q, 1, run_id) ? -1 : sqlite3_step(q);
+        bool running = false;
+        if (rc == SQLITE_ROW) {
+            c.ds = col_i64(q, 0);
+            const char *st = (const char *)sqlite3_column_text(q, 1);
+            running = st && strcmp(st, "running") == 0;
+        } else if (rc != SQLITE_DONE) {
+            db_fail(s, err, "read the run");
+        }
+        sqlite3_finalize(q);
+        if (mc_error_is_set(err))
+            goto out;
+        if (rc != SQLITE_ROW || !running) {
+            mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: %s",
+                         (long long)run_id, rc == SQLITE_ROW
+                             ? "it is no longer running" : "no such run");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < N_COMMIT_SQL; i++)
+        if (!(*ctx_stmt(&c, i) = prep(s, commit_sql[i].sql,
+                                       "prepare the run's writes", err)))
+            goto out;
+
+    for (size_t i = 0; i < n_changes; i++)
+        if (apply_change(&c, i, &changes->items[i], &cids[i]) < 0)
+            goto out;
+    if (update_pairs(&c, held) < 0)
+        goto out;
+    /* A container held back whole (its removal not recorded) has no pair;
+     * zero its hash too so the next crawl looks at it again. */
+    for (size_t i = 0; cur_to_prev && i < cur->n_containers; i++)
+        if (cur_to_prev[i] >= 0) /* in range: update_pairs checked */
+            held[cur_to_prev[i]] |= 2;
+    for (size_t p = 0; p < prev->n_containers; p++) {
+        if (held[p] != 1 || c.container_done[p] == DONE_REMOVED ||
+            prev->containers[p].hash == 0)
+            continue;
+        if (prev->containers[p].store_key > 0 &&
+            set_container(&c, &prev->containers[p], 0,
+                          prev->containers[p].row_estimate) < 0)
+            goto out;
+    }
+    /* A baseline run writes its versions but no events: nothing changed. */
+    size_t n_events = summary->baseline ? 0 : n_changes;
+    for (size_t i = 0; i < n_events; i++)
+        if (insert_change(&c, &changes->items[i], cids[i]) < 0)
+            goto out;
+
+    {
+        sqlite3_stmt *st = c.finish_run;
+        int bad = bind_i64(st, 1, run_id) |
+                  bind_text(st, 2, mc_run_status_name(summary->status)) |
+                  bind_i64(st, 3, mc_time_now()) |
+                  bind_text(st, 4, summary->dialect) |
+                  bind_text(st, 5, summary->server_version) |
+                  bind_i64(st, 6, (int64_t)cur->n_schemas) |
+                  bind_i64(st, 7, (int64_t)cur->n_containers) |
+                  bind_i64(st, 8, (int64_t)cur->n_fields) |
+                  bind_i64(st, 9, (int64_t)n_events) |
+                  bind_i64(st, 10, summary->n_held_back) |
+                  bind_text(st, 11, summary->error);
+        if (bad) {
+            bind_fail(s, err, "finish the run");
+            goto out;
+        }
+        if (write_one(&c, st, "finish the run") < 0)
+            goto out;
+    }
+    if (exec_sql(s, "COMMIT", "commit the run", err) < 0)
+        goto out;
+    ret = 0;
+out:
+    for (size_t i = 0; i < N_COMMIT_SQL; i++)
+        sqlite3_finalize(*ctx_stmt(&c, i));
+    if (ret < 0)
+        rollback(s);
+    free(cids);
+    free(held);
+    free(c.schema_done);
+    free(c.container_done);
+    free(c.field_done);
+    free(c.new_key);
+    free(c.cur_schema_added);
+    free(c.cur_field_added);
+    return ret;
+}
+
+/* ---- reading changes and searching ---------------------------------------- */
+
+int store_list_changes(store *s, const char *datastore, int64_t from_run,
+                       int64_t to_run, mc_changes *out, int64_t **run_ids_out,
+                       mc_error *err)
+{
+    const char *what = "list changes";
+    if (run_ids_out)
+        *run_ids_out = NULL;
+    if (!out->arena)
+        mc_changes_init(out);
+    size_t first = out->n;
+    sqlite3_stmt *st = prep(s,
+        "SELECT ch.run_id, ch.kind, ch.schema_name, ch.container_name, "
+        "ch.field_name, ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
+        "FROM changes ch JOIN datastores d ON d.id = ch.datastore_id "
+        "WHERE d.name = ?1 AND ch.run_id > ?2 AND ch.run_id <= ?3 "
+        "ORDER BY ch.id", what, err);
+    if (!st)
+        return -1;
+    if (bind_text(st, 1, datastore) | bind_i64(st, 2, from_run) |
+        bind_i64(st, 3, to_run > 0 ? to_run : INT64_MAX)) {
+        bind_fail(s, err, what);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int64_t *ids = NULL; /* run ids of the items added here */
+    size_t n_ids = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        int k = mc_change_kind_parse(kind);
+        if (k < 0) {
+            mc_error_set(err, MC_EXIT_STORE, "store: unknown change kind '%s'",
+                         kind ? kind : "");
+            break;
+        }
+        mc_change *ch = mc_changes_add(out);
+        ch->kind = (mc_change_kind)k;
+        ch->schema = col_text(st, 2, out->arena);
+        ch->container = col_text(st, 3, out->arena);
+        ch->field = col_text(st, 4, out->arena);
+        ch->attribute = col_text(st, 5, out->arena);
+        ch->before = col_text(st, 6, out->arena);
+        ch->after = col_text(st, 7, out->arena);
+        ch->breaking = sqlite3_column_int(st, 8) != 0;
+        if (n_ids == cap) {
+            cap = cap ? cap * 2 : 64;
+            ids = mc_realloc(ids, cap * sizeof *ids);
+        }
+        ids[n_ids++] = col_i64(st, 0);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        db_fail(s, err, what);
+    sqlite3_finalize(st);
+    if (mc_error_is_set(err)) {
+        free(ids);
+        return -1;
+    }
+    if (run_ids_out) {
+        /* One entry per item of out; items that were there before this
+         * call get 0. */
+        int64_t *all = mc_calloc(out->n + 1, sizeof *all);
+        if (n_ids)
+            memcpy(all + first, ids, n_ids * sizeof *ids);
+        *run_ids_out = all;
+    }
+    free(ids);
+    return 0;
+}
+
+/* LIKE pattern for a literal substring: %, _ and the escape are escaped. */
+static char *like_pattern(const char *text)
+{
+    mc_buf b = {0};
+    mc_buf_putc(&b, '%');
+    for (const char *p = text; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            mc_buf_putc(&b, '\\');
+        mc_buf_putc(&b, *p);
+    }
+    mc_buf_putc(&b, '%');
+    return mc_buf_steal(&b);
+}
+
+int store_search(store *s, const char *text, size_t limit,
+                 mc_search_result *out, mc_error *err)
+{
+    const char *what = "search the catalog";
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep(s,
+        "SELECT d.name, cv.schema_name, cv.name, NULL, cv.kind, cv.comment "
+        "FROM container_versions cv "
+        "JOIN containers c ON c.id = cv.container_id "
+        "JOIN datastores d ON d.id = c.datastore_id "
+        "WHERE cv.valid_to IS NULL "
+        "AND (cv.name LIKE ?1 ESCAPE '\\' OR cv.comment LIKE ?1 ESCAPE '\\') "
+        "UNION ALL "
+        "SELECT d.name, cv.schema_name, cv.name, fv.name, fv.type, fv.comment "
+        "FROM field_versions fv "
+        "JOIN container_versions cv ON cv.container_id = fv.container_id "
+        "AND cv.valid_to IS NULL "
+        "JOIN containers c ON c.id = cv.container_id "
+        "JOIN datastores d ON d.id = c.datastore_id "
+        "WHERE fv.valid_to IS NULL "
+        "AND (fv.name LIKE ?1 ESCAPE '\\' OR fv.comment LIKE ?1 ESCAPE '\\') "
+        "ORDER BY 1, 2, 3, 4 LIMIT ?2", what, err);
+    if (!st)
+        return -1;
+    char *pattern = like_pattern(text ? text : "");
+    int ret = 0;
+    if (bind_text(st, 1, pattern) | bind_i64(st, 2, limit ? (int64_t)limit : -1)) {
+        ret = bind_fail(s, err, what);
+        goto out;
+    }
+    out->arena = mc_arena_new();
+    mc_search_hit *tmp = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            tmp = mc_realloc(tmp, cap * sizeof *tmp);
+        }
+        mc_search_hit *h = &tmp[n++];
+        h->datastore = col_text(st, 0, out->arena);
+        h->schema = col_text(st, 1, out->arena);
+        h->container = col_text(st, 2, out->arena);
+        h->field = col_text(st, 3, out->arena);
+        h->kind = col_text(st, 4, out->arena);
+        h->comment = col_text(st, 5, out->arena);
+    }
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, err, what);
+        free(tmp);
+        mc_arena_free(out->arena);
+        out->arena = NULL;
+        goto out;
+    }
+    out->hits = n ? mc_arena_alloc(out->arena, n * sizeof *tmp) : NULL;
+    if (n)
+        memcpy(out->hits, tmp, n * sizeof *tmp);
+    out->n = n;
+    free(tmp);
+out:
+    free(pattern);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+void mc_search_result_free(mc_search_result *r)
+{
+    if (!r)
+        return;
+    mc_arena_free(r->arena);
+    memset(r, 0, sizeof *r);
+}

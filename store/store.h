@@ -212,7 +212,9 @@ int store_load_current(store *s, const char *datastore, mc_catalog **out,
 int store_load_fields(store *s, mc_catalog *cat, const size_t *container_idx,
                       size_t n, mc_error *err);
 /* The full catalog (with fields) as it was after run_id; run_id 0 = the
- * latest.  Row estimates are the latest known. */
+ * latest.  Row estimates are the latest known.  Hashes: for run_id 0 the
+ * recorded ones (as store_load_current), for an earlier run computed from
+ * that run's versions.  A run of another datastore, or none, is an error. */
 int store_load_as_of(store *s, const char *datastore, int64_t run_id,
                      mc_catalog **out, mc_error *err);
 
@@ -222,6 +224,10 @@ typedef struct mc_run_summary {
     const char *server_version;
     int64_t n_held_back;
     const char *error;          /* warning text for a partial run, or NULL */
+    bool baseline;              /* first crawl of a datastore: versions are
+                                   written, change events are not (nothing
+                                   "changed"; 10,000 container_added alerts
+                                   would help nobody) */
 } mc_run_summary;
 
 /*
@@ -254,7 +260,11 @@ void mc_run_list_free(mc_run_list *l);
 int store_get_run(store *s, int64_t run_id, mc_run_list *out, mc_error *err); /* n = 0 or 1 */
 
 /* The change events recorded by runs in (from_run, to_run] of a datastore,
- * in recording order.  Used by alerts and the docs site. */
+ * in recording order.  Used by alerts and the docs site.  to_run 0 = no
+ * upper bound.  out is zeroed or mc_changes_init'ed; events are appended,
+ * with their catalog links at -1.  *run_ids_out (may be NULL) is malloc'd,
+ * one run id per item of out (0 for items that were there before); the
+ * caller frees it. */
 int store_list_changes(store *s, const char *datastore, int64_t from_run,
                        int64_t to_run, mc_changes *out, int64_t **run_ids_out,
                        mc_error *err);
@@ -276,7 +286,8 @@ int store_search(store *s, const char *text, size_t limit,
                  mc_search_result *out, mc_error *err);
 void mc_search_result_free(mc_search_result *r);
 
-/* Names of datastores that have runs, sorted. */
+/* Names of datastores that have runs, sorted.  The array and each name
+ * are malloc'd; the caller frees them. */
 int store_list_datastores(store *s, char ***names_out, size_t *n_out,
                           mc_error *err);
 
