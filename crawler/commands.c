@@ -1,2 +1,1232 @@
-/* crawler/commands.c: being written */
-typedef int mc_unit_commands;
+/*
+ * commands.c — the command table and what each command does: init, crawl,
+ * diff, history, show, search, help.  Commands turn results into terminal
+ * text or --json; only here (and main) do errors become exit codes.
+ *
+ * Terminal output escapes control characters in every name and comment
+ * that came from the warehouse: a table called "\e]0;pwned\a" must not
+ * drive the user's terminal.
+ */
+#include "cli.h"
+#include "config.h"
+#include "crawl.h"
+#include "diff.h"
+#include "json.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- shared helpers ---------------------------------------------------------- */
+
+static bool use_color(void)
+{
+    return isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+}
+
+static void report_error(const mc_error *err)
+{
+    fprintf(stderr, "metacrawl: error: %s\n", err->message);
+    if (err->hint[0])
+        fprintf(stderr, "  hint: %s\n", err->hint);
+}
+
+/* Writes s with control characters as \xNN (terminal safety). */
+static void put_safe(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("(none)", f);
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+/* A JSON value for people: strings unquoted, null as (none). */
+static void put_json_value(FILE *f, const char *json)
+{
+    if (!json) {
+        fputs("(none)", f);
+        return;
+    }
+    json_error_t jerr;
+    json_t *v = json_loads(json, JSON_DECODE_ANY, &jerr);
+    if (v && json_is_string(v))
+        put_safe(f, json_string_value(v));
+    else if (v && json_is_null(v))
+        fputs("(none)", f);
+    else
+        put_safe(f, json);
+    json_decref(v);
+}
+
+static int load_config(const cli_ctx *ctx, bool optional, cfg **out)
+{
+    *out = NULL;
+    mc_error err = {0};
+    char *path = ctx->config_path ? mc_strdup(ctx->config_path) : cfg_default_path();
+    if (!path) {
+        if (optional)
+            return 0;
+        mc_error_set(&err, MC_EXIT_CONFIG,
+                     "no configuration file: ./metacrawl.yml and "
+                     "$XDG_CONFIG_HOME/metacrawl/metacrawl.yml do not exist");
+        mc_error_hint(&err, "run 'metacrawl init' to write one, or pass -c FILE");
+        report_error(&err);
+        return MC_EXIT_CONFIG;
+    }
+    int rc = cfg_load(path, out, &err);
+    free(path);
+    if (rc != 0) {
+        report_error(&err);
+        return err.code ? err.code : MC_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+/* The read commands (diff, history, show, search) need only the store:
+ * with --store they do not read the configuration at all. */
+static int load_config_for_reading(const cli_ctx *ctx, cfg **out)
+{
+    *out = NULL;
+    return ctx->store_path ? 0 : load_config(ctx, false, out);
+}
+
+/* The store path: --store, else the config's store:. */
+static const char *store_path(const cli_ctx *ctx, const cfg *c)
+{
+    if (ctx->store_path)
+        return ctx->store_path;
+    return c ? c->store : NULL;
+}
+
+static int open_store(const cli_ctx *ctx, const cfg *c, store **out)
+{
+    *out = NULL;
+    mc_error err = {0};
+    const char *path = store_path(ctx, c);
+    if (!path) {
+        mc_error_set(&err, MC_EXIT_CONFIG, "no store: give --store PATH or a configuration file");
+        report_error(&err);
+        return MC_EXIT_CONFIG;
+    }
+    if (store_open(path, out, &err) != 0) {
+        report_error(&err);
+        return err.code ? err.code : MC_EXIT_STORE;
+    }
+    return 0;
+}
+
+static int max_code(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/* Parses "123" into a run id; 0 on nonsense. */
+static int64_t parse_run(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *end || v <= 0 ? -1 : (int64_t)v;
+}
+
+/* ---- printing changes ------------------------------------------------------ */
+
+static const char *change_symbol(mc_change_kind k)
+{
+    switch (k) {
+    case MC_SCHEMA_ADDED:
+    case MC_CONTAINER_ADDED:
+    case MC_FIELD_ADDED: return "+";
+    case MC_SCHEMA_REMOVED:
+    case MC_CONTAINER_REMOVED:
+    case MC_FIELD_REMOVED: return "-";
+    case MC_CONTAINER_RENAMED:
+    case MC_FIELD_RENAMED: return ">";
+    default: return "~";
+    }
+}
+
+/* "(a, b)" from a JSON array of names. */
+static void put_name_list(FILE *f, json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    fputc('(', f);
+    json_array_foreach(arr, i, v) {
+        if (i)
+            fputs(", ", f);
+        put_safe(f, json_string_value(v));
+    }
+    fputc(')', f);
+}
+
+/* One foreign key: "name (cols) -> schema.table (cols)". */
+static void put_fk(FILE *f, json_t *fk)
+{
+    put_safe(f, json_string_value(json_object_get(fk, "name")));
+    fputc(' ', f);
+    put_name_list(f, json_object_get(fk, "columns"));
+    fputs(" -> ", f);
+    put_safe(f, json_string_value(json_object_get(fk, "ref_schema")));
+    fputc('.', f);
+    put_safe(f, json_string_value(json_object_get(fk, "ref_container")));
+    fputc(' ', f);
+    put_name_list(f, json_object_get(fk, "ref_columns"));
+}
+
+static bool fk_in(json_t *fk, json_t *list)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (json_equal(v, fk))
+            return true;
+    }
+    return false;
+}
+
+/* The foreign keys that went (-) and came (+) between two JSON arrays. */
+static void put_fk_diff(FILE *f, const char *before, const char *after)
+{
+    json_t *b = before ? json_loads(before, 0, NULL) : json_array();
+    json_t *a = after ? json_loads(after, 0, NULL) : json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(b, i, v) {
+        if (!fk_in(v, a)) {
+            fputs(" - ", f);
+            put_fk(f, v);
+        }
+    }
+    json_array_foreach(a, i, v) {
+        if (!fk_in(v, b)) {
+            fputs(" + ", f);
+            put_fk(f, v);
+        }
+    }
+    json_decref(a);
+    json_decref(b);
+}
+
+static void print_change_line(FILE *f, const mc_change *c, bool color)
+{
+    fprintf(f, "    %s ", change_symbol(c->kind));
+    switch (c->kind) {
+    case MC_SCHEMA_ADDED:
+    case MC_SCHEMA_REMOVED:
+        fprintf(f, "schema %s", c->kind == MC_SCHEMA_ADDED ? "added" : "removed");
+        break;
+    case MC_CONTAINER_ADDED:
+    case MC_CONTAINER_REMOVED: {
+        json_t *o = json_loads(c->kind == MC_CONTAINER_ADDED ? c->after : c->before, 0, NULL);
+        const char *kind = o ? json_string_value(json_object_get(o, "kind")) : NULL;
+        fprintf(f, "%s %s", kind ? kind : "container",
+                c->kind == MC_CONTAINER_ADDED ? "added" : "removed");
+        json_t *fields = o ? json_object_get(o, "fields") : NULL;
+        if (fields)
+            fprintf(f, " (%zu columns)", json_array_size(fields));
+        json_decref(o);
+        break;
+    }
+    case MC_FIELD_ADDED:
+    case MC_FIELD_REMOVED: {
+        json_t *o = json_loads(c->kind == MC_FIELD_ADDED ? c->after : c->before, 0, NULL);
+        fputs("column ", f);
+        put_safe(f, c->field);
+        const char *type = o ? json_string_value(json_object_get(o, "type")) : NULL;
+        if (type) {
+            fputs(" (", f);
+            put_safe(f, type);
+            fputc(')', f);
+        }
+        fputs(c->kind == MC_FIELD_ADDED ? " added" : " removed", f);
+        json_decref(o);
+        break;
+    }
+    case MC_CONTAINER_RENAMED:
+    case MC_FIELD_RENAMED: {
+        if (c->kind == MC_FIELD_RENAMED) {
+            fputs("column ", f);
+            put_safe(f, c->field);
+            fputs(" renamed from ", f);
+            put_json_value(f, c->before);
+        } else {
+            fputs("container renamed from ", f);
+            json_t *o = json_loads(c->before, 0, NULL);
+            put_safe(f, o ? json_string_value(json_object_get(o, "schema")) : NULL);
+            fputc('.', f);
+            put_safe(f, o ? json_string_value(json_object_get(o, "name")) : NULL);
+            json_decref(o);
+        }
+        break;
+    }
+    default:
+        if (c->field) {
+            fputs("column ", f);
+            put_safe(f, c->field);
+            fputc(' ', f);
+        }
+        if (c->attribute && strcmp(c->attribute, "definition") == 0) {
+            /* a view's text is long and multi-line: the new text is in
+             * `show` and --json */
+            fputs("definition changed", f);
+        } else if (c->attribute && strcmp(c->attribute, "foreign_keys") == 0) {
+            fputs("foreign keys:", f);
+            put_fk_diff(f, c->before, c->after);
+        } else {
+            fprintf(f, "%s: ", c->attribute ? c->attribute : "?");
+            put_json_value(f, c->before);
+            fputs(" -> ", f);
+            put_json_value(f, c->after);
+        }
+        break;
+    }
+    if (c->breaking)
+        fputs(color ? "  \033[31mbreaking\033[0m" : "  breaking", f);
+    fputc('\n', f);
+}
+
+/* Changes grouped under "schema" and "schema.container" headings. */
+static void print_changes(FILE *f, const mc_changes *cs)
+{
+    bool color = use_color();
+    const char *last_schema = NULL, *last_container = NULL;
+    bool have_heading = false;
+    for (size_t i = 0; i < cs->n; i++) {
+        const mc_change *c = &cs->items[i];
+        bool same = have_heading && strcmp(c->schema, last_schema) == 0 &&
+                    ((!c->container && !last_container) ||
+                     (c->container && last_container &&
+                      strcmp(c->container, last_container) == 0));
+        if (!same) {
+            fputs("  ", f);
+            if (color)
+                fputs("\033[1m", f);
+            put_safe(f, c->schema);
+            if (c->container) {
+                fputc('.', f);
+                put_safe(f, c->container);
+            }
+            if (color)
+                fputs("\033[0m", f);
+            fputc('\n', f);
+            last_schema = c->schema;
+            last_container = c->container;
+            have_heading = true;
+        }
+        print_change_line(f, c, color);
+    }
+}
+
+static size_t count_breaking(const mc_changes *cs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cs->n; i++)
+        n += cs->items[i].breaking;
+    return n;
+}
+
+static void json_change(mc_buf *b, const mc_change *c, const char *datastore,
+                        int64_t run)
+{
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_str(b, &first, "kind", mc_change_kind_name(c->kind));
+    json_put_kv_str(b, &first, "datastore", datastore);
+    json_put_kv_str(b, &first, "schema", c->schema);
+    json_put_kv_str(b, &first, "container", c->container);
+    json_put_kv_str(b, &first, "field", c->field);
+    json_put_kv_str(b, &first, "attribute", c->attribute);
+    json_put_kv_raw(b, &first, "before", c->before);
+    json_put_kv_raw(b, &first, "after", c->after);
+    json_put_kv_bool(b, &first, "breaking", c->breaking);
+    if (run > 0)
+        json_put_kv_int(b, &first, "run", run);
+    mc_buf_putc(b, '}');
+}
+
+static void json_changes(mc_buf *b, const mc_changes *cs, const char *datastore,
+                         const int64_t *runs, int64_t run)
+{
+    mc_buf_putc(b, '[');
+    for (size_t i = 0; i < cs->n; i++) {
+        if (i)
+            mc_buf_putc(b, ',');
+        json_change(b, &cs->items[i], datastore, runs ? runs[i] : run);
+    }
+    mc_buf_putc(b, ']');
+}
+
+static void json_error_obj(mc_buf *b, bool *first, const mc_error *err)
+{
+    if (!err->code) {
+        json_put_kv_raw(b, first, "error", NULL);
+        return;
+    }
+    *first = json_put_key(b, *first, "error");
+    bool f2 = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_int(b, &f2, "code", err->code);
+    json_put_kv_str(b, &f2, "message", err->message);
+    json_put_kv_str(b, &f2, "hint", err->hint[0] ? err->hint : NULL);
+    mc_buf_putc(b, '}');
+}
+
+static void print_out(mc_buf *b)
+{
+    fputs(mc_buf_str(b), stdout);
+    fputc('\n', stdout);
+}
+
+/* ---- init -------------------------------------------------------------------- */
+
+static const cli_opt init_opts[] = {
+    {"force", 0, NULL, "overwrite an existing file"},
+    {0},
+};
+
+static int cmd_init(cli_ctx *ctx)
+{
+    const char *path = ctx->config_path ? ctx->config_path : "metacrawl.yml";
+    mc_error err = {0};
+    if (cfg_write_starter(path, cli_flag(ctx, "force"), &err) != 0) {
+        report_error(&err);
+        return err.code;
+    }
+    if (ctx->json) {
+        mc_buf b = {0};
+        bool first = true;
+        mc_buf_putc(&b, '{');
+        json_put_kv_str(&b, &first, "written", path);
+        mc_buf_putc(&b, '}');
+        print_out(&b);
+        mc_buf_free(&b);
+    } else {
+        printf("wrote %s: edit the datastore, then run 'metacrawl crawl'\n", path);
+    }
+    return 0;
+}
+
+/* ---- crawl ------------------------------------------------------------------- */
+
+static const cli_opt crawl_opts_table[] = {
+    {"dry-run", 'n', NULL, "discover and diff, but write nothing to the store"},
+    {"exit-code", 0, NULL, "exit 1 when changes were found"},
+    {"accept-removals", 0, NULL,
+     "record removals even when they exceed fail_safe.max_removed_pct"},
+    {0},
+};
+
+static void print_report_text(const crawl_report *r)
+{
+    printf("%s: ", r->ds->name);
+    if (r->status == MC_RUN_FAILED) {
+        printf("failed after %.1fs\n", r->seconds);
+        return;
+    }
+    if (r->run_id)
+        printf("run %lld ", (long long)r->run_id);
+    else
+        printf("dry run ");
+    printf("%s in %.1fs: %lld schemas, %lld containers, %lld fields (%s)\n",
+           mc_run_status_name(r->status), r->seconds, (long long)r->n_schemas,
+           (long long)r->n_containers, (long long)r->n_fields,
+           r->server_version ? r->server_version : "?");
+    if (r->baseline) {
+        printf("  first crawl of this datastore: catalog recorded, no changes reported\n");
+    } else if (r->diff.changes.n == 0) {
+        printf("  no changes\n");
+    } else {
+        printf("  %zu changes (%zu breaking)\n", r->diff.changes.n,
+               count_breaking(&r->diff.changes));
+        print_changes(stdout, &r->diff.changes);
+    }
+}
+
+static void report_json(mc_buf *b, const crawl_report *r)
+{
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_str(b, &first, "datastore", r->ds->name);
+    if (r->run_id)
+        json_put_kv_int(b, &first, "run", r->run_id);
+    else
+        json_put_kv_raw(b, &first, "run", NULL);
+    json_put_kv_str(b, &first, "status", mc_run_status_name(r->status));
+    json_put_kv_int(b, &first, "exit_code", r->exit_code);
+    json_put_kv_str(b, &first, "dialect", r->dialect);
+    json_put_kv_str(b, &first, "server_version", r->server_version);
+    json_put_kv_bool(b, &first, "baseline", r->baseline);
+    first = json_put_key(b, first, "counts");
+    {
+        bool f2 = true;
+        mc_buf_putc(b, '{');
+        json_put_kv_int(b, &f2, "schemas", r->n_schemas);
+        json_put_kv_int(b, &f2, "containers", r->n_containers);
+        json_put_kv_int(b, &f2, "fields", r->n_fields);
+        mc_buf_putc(b, '}');
+    }
+    first = json_put_key(b, first, "changes");
+    if (r->baseline)
+        mc_buf_puts(b, "[]");
+    else
+        json_changes(b, &r->diff.changes, r->ds->name, NULL, r->run_id);
+    json_put_kv_int(b, &first, "held_back", (int64_t)r->diff.n_held_back);
+    first = json_put_key(b, first, "warnings");
+    mc_buf_putc(b, '[');
+    for (size_t i = 0; i < r->n_warnings; i++) {
+        if (i)
+            mc_buf_putc(b, ',');
+        json_put_str(b, r->warnings[i]);
+    }
+    mc_buf_putc(b, ']');
+    json_put_kv_num(b, &first, "seconds", (double)(int64_t)(r->seconds * 1000) / 1000.0);
+    json_put_kv_int(b, &first, "queries", r->n_queries);
+    json_error_obj(b, &first, &r->error);
+    mc_buf_putc(b, '}');
+}
+
+/* The datastores named on the command line (all when none), or exit 2. */
+static int select_datastores(const cli_ctx *ctx, const cfg *c,
+                             const cfg_datastore ***out, size_t *n_out)
+{
+    size_t n = ctx->n_args ? (size_t)ctx->n_args : c->n_datastores;
+    const cfg_datastore **sel = mc_calloc(n + 1, sizeof *sel);
+    for (size_t i = 0; i < n; i++) {
+        if (!ctx->n_args) {
+            sel[i] = &c->datastores[i];
+            continue;
+        }
+        sel[i] = cfg_find_datastore(c, ctx->args[i]);
+        if (!sel[i]) {
+            fprintf(stderr, "metacrawl: unknown datastore '%s'; %s has:", ctx->args[i],
+                    c->path);
+            for (size_t k = 0; k < c->n_datastores; k++)
+                fprintf(stderr, " %s", c->datastores[k].name);
+            fputc('\n', stderr);
+            free(sel);
+            return MC_EXIT_USAGE;
+        }
+    }
+    *out = sel;
+    *n_out = n;
+    return 0;
+}
+
+static int cmd_crawl(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    const cfg_datastore **sel = NULL;
+    size_t n_sel = 0;
+    int rc = load_config(ctx, false, &c);
+    if (rc)
+        return rc;
+    if ((rc = select_datastores(ctx, c, &sel, &n_sel)) != 0)
+        goto out;
+    if (n_sel == 0) {
+        fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
+        rc = MC_EXIT_CONFIG;
+        goto out;
+    }
+    crawl_opts o = {
+        .dry_run = cli_flag(ctx, "dry-run"),
+        .accept_removals = cli_flag(ctx, "accept-removals"),
+    };
+    /* A dry run reads an existing store and creates nothing. */
+    if (!o.dry_run || access(store_path(ctx, c), F_OK) == 0) {
+        if ((rc = open_store(ctx, c, &st)) != 0)
+            goto out;
+    }
+    mc_buf json = {0};
+    mc_buf_puts(&json, "{\"datastores\":[");
+    bool any_changes = false;
+    for (size_t i = 0; i < n_sel; i++) {
+        crawl_report r;
+        crawl_datastore(sel[i], st, &o, &r);
+        for (size_t w = 0; w < r.n_warnings; w++)
+            mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
+        if (r.error.code)
+            report_error(&r.error);
+        if (!r.baseline && r.diff.changes.n > 0)
+            any_changes = true;
+        if (ctx->json) {
+            if (i)
+                mc_buf_putc(&json, ',');
+            report_json(&json, &r);
+        } else if (mc_log_threshold >= MC_LOG_ERROR) {
+            print_report_text(&r);
+        }
+        rc = max_code(rc, r.exit_code);
+        crawl_report_free(&r);
+    }
+    mc_buf_puts(&json, "]}");
+    if (ctx->json)
+        print_out(&json);
+    mc_buf_free(&json);
+    if (any_changes && cli_flag(ctx, "exit-code"))
+        rc = max_code(rc, MC_EXIT_CHANGES);
+out:
+    free(sel);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+/* ---- diff ------------------------------------------------------------------- */
+
+static const cli_opt diff_opts_table[] = {
+    {"from", 0, "RUN", "the earlier run (default: the run before --to)"},
+    {"to", 0, "RUN", "the later run (default: the latest run)"},
+    {0},
+};
+
+/* The datastore a read command is about: the argument, else the only one
+ * the store knows. */
+static int pick_datastore(store *st, const char *arg, char **out)
+{
+    if (arg) {
+        *out = mc_strdup(arg);
+        return 0;
+    }
+    mc_error err = {0};
+    char **names = NULL;
+    size_t n = 0;
+    if (store_list_datastores(st, &names, &n, &err) != 0) {
+        report_error(&err);
+        return err.code;
+    }
+    int rc = 0;
+    if (n == 1) {
+        *out = names[0];
+        names[0] = NULL;
+    } else {
+        fprintf(stderr, "metacrawl: name a datastore; the store has %zu:", n);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " %s", names[i]);
+        fputc('\n', stderr);
+        rc = MC_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* The completed (ok or partial) runs of a datastore, newest first. */
+static int completed_runs(store *st, const char *ds, int64_t **ids, size_t *n)
+{
+    mc_run_list l = {0};
+    mc_error err = {0};
+    *ids = NULL;
+    *n = 0;
+    if (store_list_runs(st, ds, 0, &l, &err) != 0) {
+        report_error(&err);
+        return err.code;
+    }
+    *ids = mc_calloc(l.n + 1, sizeof **ids);
+    for (size_t i = 0; i < l.n; i++)
+        if (l.runs[i].status == MC_RUN_OK || l.runs[i].status == MC_RUN_PARTIAL)
+            (*ids)[(*n)++] = l.runs[i].id;
+    mc_run_list_free(&l);
+    return 0;
+}
+
+static int cmd_diff(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    char *ds = NULL;
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    mc_catalog *a = NULL, *b = NULL;
+    diff_result dr = {0};
+    mc_error err = {0};
+    int rc = load_config_for_reading(ctx, &c);
+    if (rc || (rc = open_store(ctx, c, &st)) != 0 ||
+        (rc = pick_datastore(st, ctx->n_args ? ctx->args[0] : NULL, &ds)) != 0 ||
+        (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
+        goto out;
+    int64_t to = parse_run(cli_value(ctx, "to")), from = parse_run(cli_value(ctx, "from"));
+    if (to < 0 || from < 0) {
+        fprintf(stderr, "metacrawl: --from and --to take a run number (see 'metacrawl history')\n");
+        rc = MC_EXIT_USAGE;
+        goto out;
+    }
+    if (!to)
+        to = n_ids ? ids[0] : 0;
+    if (!from) {
+        for (size_t i = 0; i < n_ids; i++)
+            if (ids[i] < to) {
+                from = ids[i];
+                break;
+            }
+    }
+    if (!to || !from) {
+        fprintf(stderr, "metacrawl: datastore '%s' needs two completed runs to diff; "
+                        "it has %zu\n", ds, n_ids);
+        rc = MC_EXIT_USAGE;
+        goto out;
+    }
+    if (store_load_as_of(st, ds, from, &a, &err) != 0 ||
+        store_load_as_of(st, ds, to, &b, &err) != 0) {
+        report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    diff_opts o = {.allow_removals = true, .max_removed_pct = 100, .accept_removals = true};
+    if (diff_catalogs(NULL, a, b, &o, &dr, &err) != 0) {
+        report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    if (ctx->json) {
+        mc_buf j = {0};
+        bool first = true;
+        mc_buf_putc(&j, '{');
+        json_put_kv_str(&j, &first, "datastore", ds);
+        json_put_kv_int(&j, &first, "from", from);
+        json_put_kv_int(&j, &first, "to", to);
+        first = json_put_key(&j, first, "changes");
+        json_changes(&j, &dr.changes, ds, NULL, 0);
+        mc_buf_putc(&j, '}');
+        print_out(&j);
+        mc_buf_free(&j);
+    } else {
+        printf("%s: run %lld -> run %lld: %zu changes (%zu breaking)\n", ds,
+               (long long)from, (long long)to, dr.changes.n, count_breaking(&dr.changes));
+        print_changes(stdout, &dr.changes);
+    }
+out:
+    diff_result_free(&dr);
+    mc_catalog_free(a);
+    mc_catalog_free(b);
+    free(ids);
+    free(ds);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+/* ---- history ---------------------------------------------------------------- */
+
+static const cli_opt history_opts[] = {
+    {"limit", 0, "N", "show at most N runs (default 20; 0 = all)"},
+    {0},
+};
+
+static int cmd_history(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    mc_run_list l = {0};
+    mc_error err = {0};
+    int rc = load_config_for_reading(ctx, &c);
+    if (rc || (rc = open_store(ctx, c, &st)) != 0)
+        goto out;
+    const char *lim = cli_value(ctx, "limit");
+    long limit = lim ? strtol(lim, NULL, 10) : 20;
+    if (limit < 0) {
+        fprintf(stderr, "metacrawl: --limit takes a number\n");
+        rc = MC_EXIT_USAGE;
+        goto out;
+    }
+    if (store_list_runs(st, ctx->n_args ? ctx->args[0] : NULL, (size_t)limit, &l, &err) != 0) {
+        report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    if (ctx->json) {
+        mc_buf j = {0};
+        mc_buf_puts(&j, "{\"runs\":[");
+        for (size_t i = 0; i < l.n; i++) {
+            const mc_run *r = &l.runs[i];
+            char started[21], finished[21];
+            mc_time_iso(r->started_at, started);
+            mc_time_iso(r->finished_at, finished);
+            bool first = true;
+            if (i)
+                mc_buf_putc(&j, ',');
+            mc_buf_putc(&j, '{');
+            json_put_kv_int(&j, &first, "run", r->id);
+            json_put_kv_str(&j, &first, "datastore", r->datastore);
+            json_put_kv_str(&j, &first, "started_at", started);
+            json_put_kv_str(&j, &first, "finished_at", r->finished_at ? finished : NULL);
+            json_put_kv_str(&j, &first, "status", mc_run_status_name(r->status));
+            json_put_kv_str(&j, &first, "dialect", r->dialect);
+            json_put_kv_str(&j, &first, "server_version", r->server_version);
+            json_put_kv_int(&j, &first, "schemas", r->n_schemas);
+            json_put_kv_int(&j, &first, "containers", r->n_containers);
+            json_put_kv_int(&j, &first, "fields", r->n_fields);
+            json_put_kv_int(&j, &first, "changes", r->n_changes);
+            json_put_kv_int(&j, &first, "held_back", r->n_held_back);
+            json_put_kv_str(&j, &first, "error", r->error);
+            mc_buf_putc(&j, '}');
+        }
+        mc_buf_puts(&j, "]}");
+        print_out(&j);
+        mc_buf_free(&j);
+        goto out;
+    }
+    printf("%-5s %-12s %-20s %6s %-8s %-18s %8s %10s %8s  %s\n", "RUN", "DATASTORE",
+           "STARTED (UTC)", "SECS", "STATUS", "SERVER", "SCHEMAS", "CONTAINERS",
+           "CHANGES", "NOTE");
+    for (size_t i = 0; i < l.n; i++) {
+        const mc_run *r = &l.runs[i];
+        char started[21];
+        mc_time_iso(r->started_at, started);
+        started[19] = '\0';
+        started[10] = ' ';
+        char secs[16] = "-";
+        if (r->finished_at)
+            snprintf(secs, sizeof secs, "%lld", (long long)(r->finished_at - r->started_at));
+        printf("%-5lld %-12s %-20s %6s %-8s %-18s %8lld %10lld %8lld  ", (long long)r->id,
+               r->datastore, started, secs, mc_run_status_name(r->status),
+               r->server_version ? r->server_version : "-", (long long)r->n_schemas,
+               (long long)r->n_containers, (long long)r->n_changes);
+        put_safe(stdout, r->error ? r->error : "");
+        putchar('\n');
+    }
+out:
+    mc_run_list_free(&l);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+/* ---- show --------------------------------------------------------------------- */
+
+static const cli_opt show_opts[] = {
+    {"as-of", 0, "RUN", "the catalog as it was after that run (see 'metacrawl history')"},
+    {0},
+};
+
+/*
+ * Splits DS[.SCHEMA[.CONTAINER]] into at most three parts.  A part may be
+ * double-quoted like an SQL identifier ("a.b" keeps its dot, "" is a
+ * quote), so every name can be addressed.  Returns the number of parts, or
+ * -1 when the text is malformed.
+ */
+static int split_path(const char *text, char *parts[3])
+{
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        if (n == 3)
+            return -1;
+        mc_buf b = {0};
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p) {
+                    mc_buf_free(&b);
+                    return -1;
+                }
+                if (*p == '"' && p[1] == '"') {
+                    mc_buf_putc(&b, '"');
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    mc_buf_putc(&b, *p++);
+                }
+            }
+        } else {
+            while (*p && *p != '.')
+                mc_buf_putc(&b, *p++);
+        }
+        parts[n++] = mc_buf_steal(&b);
+        if (!*p)
+            return n;
+        if (*p != '.')
+            return -1;
+        p++;
+    }
+}
+
+static void json_field(mc_buf *b, const mc_field *f)
+{
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_int(b, &first, "position", f->position);
+    json_put_kv_str(b, &first, "name", f->name);
+    json_put_kv_str(b, &first, "type", f->type);
+    json_put_kv_bool(b, &first, "nullable", !f->not_null);
+    json_put_kv_str(b, &first, "default", f->default_expr);
+    json_put_kv_str(b, &first, "comment", f->comment);
+    json_put_kv_str(b, &first, "encoding", f->encoding);
+    mc_buf_putc(b, '}');
+}
+
+static void json_container(mc_buf *b, const mc_catalog *cat, const mc_container *k,
+                           bool with_fields)
+{
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_str(b, &first, "schema", k->schema);
+    json_put_kv_str(b, &first, "name", k->name);
+    json_put_kv_str(b, &first, "kind", mc_kind_name(k->kind));
+    json_put_kv_str(b, &first, "owner", k->owner);
+    json_put_kv_str(b, &first, "comment", k->comment);
+    json_put_kv_raw(b, &first, "primary_key", k->primary_key);
+    json_put_kv_raw(b, &first, "foreign_keys", k->foreign_keys);
+    json_put_kv_str(b, &first, "definition", k->definition);
+    json_put_kv_str(b, &first, "dist_style", k->dist_style);
+    json_put_kv_raw(b, &first, "sort_key", k->sort_key);
+    if (k->row_estimate >= 0)
+        json_put_kv_num(b, &first, "row_estimate", k->row_estimate);
+    else
+        json_put_kv_raw(b, &first, "row_estimate", NULL);
+    json_put_kv_int(b, &first, "n_fields", (int64_t)k->n_fields);
+    if (with_fields) {
+        first = json_put_key(b, first, "fields");
+        mc_buf_putc(b, '[');
+        for (size_t i = 0; i < k->n_fields; i++) {
+            if (i)
+                mc_buf_putc(b, ',');
+            json_field(b, &cat->fields[k->first_field + i]);
+        }
+        mc_buf_putc(b, ']');
+    }
+    mc_buf_putc(b, '}');
+}
+
+static void show_container_text(const mc_catalog *cat, const mc_container *k)
+{
+    put_safe(stdout, k->schema);
+    putchar('.');
+    put_safe(stdout, k->name);
+    printf("  (%s", mc_kind_name(k->kind));
+    if (k->owner) {
+        printf(", owner ");
+        put_safe(stdout, k->owner);
+    }
+    if (k->row_estimate >= 0)
+        printf(", ~%.0f rows", k->row_estimate);
+    printf(")\n");
+    if (k->comment) {
+        printf("  ");
+        put_safe(stdout, k->comment);
+        putchar('\n');
+    }
+    if (k->primary_key) {
+        json_t *pk = json_loads(k->primary_key, 0, NULL);
+        printf("  primary key ");
+        put_name_list(stdout, pk);
+        putchar('\n');
+        json_decref(pk);
+    }
+    if (k->foreign_keys) {
+        json_t *fks = json_loads(k->foreign_keys, 0, NULL);
+        size_t i;
+        json_t *fk;
+        json_array_foreach(fks, i, fk) {
+            printf("  foreign key ");
+            put_fk(stdout, fk);
+            putchar('\n');
+        }
+        json_decref(fks);
+    }
+    printf("\n  %3s  %-30s %-28s %-8s %s\n", "#", "COLUMN", "TYPE", "NULL", "DEFAULT / COMMENT");
+    for (size_t i = 0; i < k->n_fields; i++) {
+        const mc_field *f = &cat->fields[k->first_field + i];
+        printf("  %3d  ", f->position);
+        put_safe(stdout, f->name);
+        printf("%*s", (int)(strlen(f->name) < 30 ? 31 - strlen(f->name) : 1), "");
+        put_safe(stdout, f->type);
+        printf("%*s", (int)(strlen(f->type) < 28 ? 29 - strlen(f->type) : 1), "");
+        printf("%-8s ", f->not_null ? "not null" : "null");
+        if (f->default_expr) {
+            printf("default ");
+            put_safe(stdout, f->default_expr);
+            printf("  ");
+        }
+        if (f->comment)
+            put_safe(stdout, f->comment);
+        putchar('\n');
+    }
+    if (k->definition) {
+        printf("\n  definition:\n");
+        /* line by line, each line made safe on its own */
+        const char *p = k->definition;
+        while (*p) {
+            size_t n = strcspn(p, "\n");
+            char *line = mc_strndup(p, n);
+            printf("    ");
+            put_safe(stdout, line);
+            putchar('\n');
+            free(line);
+            p += n;
+            if (*p == '\n')
+                p++;
+        }
+    }
+}
+
+static int cmd_show(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    mc_catalog *cat = NULL;
+    mc_error err = {0};
+    char *parts[3] = {0};
+    int n_parts = split_path(ctx->args[0], parts);
+    int rc = 0;
+    if (n_parts < 1 || !parts[0][0]) {
+        fprintf(stderr, "metacrawl: cannot read '%s' as DS[.SCHEMA[.CONTAINER]] "
+                        "(quote names that contain dots: ds.\"my.schema\")\n", ctx->args[0]);
+        rc = MC_EXIT_USAGE;
+        goto out;
+    }
+    int64_t as_of = parse_run(cli_value(ctx, "as-of"));
+    if (as_of < 0) {
+        fprintf(stderr, "metacrawl: --as-of takes a run number (see 'metacrawl history')\n");
+        rc = MC_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = load_config_for_reading(ctx, &c)) != 0 ||
+        (rc = open_store(ctx, c, &st)) != 0)
+        goto out;
+    if (store_load_as_of(st, parts[0], as_of, &cat, &err) != 0) {
+        report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    mc_buf j = {0};
+    if (n_parts == 3) {
+        const mc_container *k = mc_catalog_find(cat, parts[1], parts[2]);
+        if (!k) {
+            fprintf(stderr, "metacrawl: %s has no container %s.%s%s\n", parts[0], parts[1],
+                    parts[2], as_of ? " at that run" : "");
+            rc = MC_EXIT_USAGE;
+            goto out;
+        }
+        if (ctx->json) {
+            json_container(&j, cat, k, true);
+            print_out(&j);
+        } else {
+            show_container_text(cat, k);
+        }
+    } else if (n_parts == 2) {
+        if (!mc_catalog_find_schema(cat, parts[1])) {
+            fprintf(stderr, "metacrawl: %s has no schema %s%s\n", parts[0], parts[1],
+                    as_of ? " at that run" : "");
+            rc = MC_EXIT_USAGE;
+            goto out;
+        }
+        mc_buf_puts(&j, "{\"containers\":[");
+        bool any = false;
+        for (size_t i = 0; i < cat->n_containers; i++) {
+            const mc_container *k = &cat->containers[i];
+            if (strcmp(k->schema, parts[1]) != 0)
+                continue;
+            if (ctx->json) {
+                if (any)
+                    mc_buf_putc(&j, ',');
+                json_container(&j, cat, k, false);
+            } else {
+                printf("%-20s %6zu fields  ", mc_kind_name(k->kind), k->n_fields);
+                put_safe(stdout, k->name);
+                if (k->comment) {
+                    printf("  -- ");
+                    put_safe(stdout, k->comment);
+                }
+                putchar('\n');
+            }
+            any = true;
+        }
+        mc_buf_puts(&j, "]}");
+        if (ctx->json)
+            print_out(&j);
+    } else {
+        mc_buf_puts(&j, "{\"schemas\":[");
+        for (size_t i = 0; i < cat->n_schemas; i++) {
+            const mc_schema *s = &cat->schemas[i];
+            size_t n = 0;
+            for (size_t k = 0; k < cat->n_containers; k++)
+                n += strcmp(cat->containers[k].schema, s->name) == 0;
+            if (ctx->json) {
+                bool first = true;
+                if (i)
+                    mc_buf_putc(&j, ',');
+                mc_buf_putc(&j, '{');
+                json_put_kv_str(&j, &first, "name", s->name);
+                json_put_kv_str(&j, &first, "owner", s->owner);
+                json_put_kv_str(&j, &first, "comment", s->comment);
+                json_put_kv_int(&j, &first, "containers", (int64_t)n);
+                mc_buf_putc(&j, '}');
+            } else {
+                printf("%6zu containers  ", n);
+                put_safe(stdout, s->name);
+                if (s->comment) {
+                    printf("  -- ");
+                    put_safe(stdout, s->comment);
+                }
+                putchar('\n');
+            }
+        }
+        mc_buf_puts(&j, "]}");
+        if (ctx->json)
+            print_out(&j);
+    }
+    mc_buf_free(&j);
+out:
+    for (int i = 0; i < 3; i++)
+        free(parts[i]);
+    mc_catalog_free(cat);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+/* ---- search ------------------------------------------------------------------- */
+
+static const cli_opt search_opts[] = {
+    {"limit", 0, "N", "show at most N hits (default 50)"},
+    {0},
+};
+
+static int cmd_search(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    mc_search_result res = {0};
+    mc_error err = {0};
+    int rc = load_config_for_reading(ctx, &c);
+    if (rc || (rc = open_store(ctx, c, &st)) != 0)
+        goto out;
+    const char *lim = cli_value(ctx, "limit");
+    long limit = lim ? strtol(lim, NULL, 10) : 50;
+    if (store_search(st, ctx->args[0], limit > 0 ? (size_t)limit : 50, &res, &err) != 0) {
+        report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    if (ctx->json) {
+        mc_buf j = {0};
+        mc_buf_puts(&j, "{\"hits\":[");
+        for (size_t i = 0; i < res.n; i++) {
+            const mc_search_hit *h = &res.hits[i];
+            bool first = true;
+            if (i)
+                mc_buf_putc(&j, ',');
+            mc_buf_putc(&j, '{');
+            json_put_kv_str(&j, &first, "datastore", h->datastore);
+            json_put_kv_str(&j, &first, "schema", h->schema);
+            json_put_kv_str(&j, &first, "container", h->container);
+            json_put_kv_str(&j, &first, "field", h->field);
+            json_put_kv_str(&j, &first, "kind", h->kind);
+            json_put_kv_str(&j, &first, "comment", h->comment);
+            mc_buf_putc(&j, '}');
+        }
+        mc_buf_puts(&j, "]}");
+        print_out(&j);
+        mc_buf_free(&j);
+        goto out;
+    }
+    for (size_t i = 0; i < res.n; i++) {
+        const mc_search_hit *h = &res.hits[i];
+        put_safe(stdout, h->datastore);
+        putchar('.');
+        put_safe(stdout, h->schema);
+        putchar('.');
+        put_safe(stdout, h->container);
+        if (h->field) {
+            putchar('.');
+            put_safe(stdout, h->field);
+        }
+        printf("  (%s)", h->kind ? h->kind : "");
+        if (h->comment) {
+            printf("  -- ");
+            put_safe(stdout, h->comment);
+        }
+        putchar('\n');
+    }
+    if (res.n == 0)
+        fprintf(stderr, "metacrawl: nothing matches '%s'\n", ctx->args[0]);
+out:
+    mc_search_result_free(&res);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+/* ---- help --------------------------------------------------------------------- */
+
+static const cli_opt help_opts[] = {
+    {"man", 0, NULL, "print the man page metacrawl(1) in roff"},
+    {0},
+};
+
+static int cmd_help(cli_ctx *ctx)
+{
+    if (cli_flag(ctx, "man")) {
+        cli_print_man(stdout);
+        return 0;
+    }
+    if (ctx->n_args == 0) {
+        cli_print_help(stdout, NULL);
+        return 0;
+    }
+    for (size_t i = 0; i < cli_n_commands; i++)
+        if (strcmp(cli_commands[i].name, ctx->args[0]) == 0) {
+            cli_print_help(stdout, &cli_commands[i]);
+            return 0;
+        }
+    fprintf(stderr, "metacrawl: unknown command '%s'\n", ctx->args[0]);
+    return MC_EXIT_USAGE;
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
+const cli_cmd cli_commands[] = {
+    {"init", "", "write a commented starter metacrawl.yml",
+     "Writes a commented starter configuration to the file given with -c "
+     "(default ./metacrawl.yml), mode 0600. An existing file is kept unless "
+     "--force is given.",
+     init_opts, 0, 0, cmd_init},
+    {"crawl", "[DS...]", "discover, diff against the store, record a run",
+     "Crawls the named datastores (default: all of them). Each crawl connects, "
+     "reads the catalog with a constant number of queries, compares it with the "
+     "store and records a run with its changes in one transaction; a crawl that "
+     "fails leaves the store as it was. The first crawl of a datastore records "
+     "its catalog without reporting changes.\n\nSchemas the user can see but "
+     "not use are reported, exit code 7, and nothing in them is marked removed; "
+     "a partial crawl records no removals at all. Removals of more than "
+     "fail_safe.max_removed_pct percent of the containers are held back unless "
+     "--accept-removals is given. Every datastore is attempted; the highest "
+     "exit code wins.",
+     crawl_opts_table, 0, -1, cmd_crawl},
+    {"diff", "[DS]", "changes between two stored runs",
+     "Shows the changes between the catalogs recorded by two runs of a "
+     "datastore (default: the last two completed runs). DS may be left out "
+     "when the store holds one datastore.",
+     diff_opts_table, 0, 1, cmd_diff},
+    {"history", "[DS]", "the runs: when, how long, status, counts, error",
+     "Lists the recorded runs, newest first, of one datastore or of all.",
+     history_opts, 0, 1, cmd_history},
+    {"show", "DS[.SCHEMA[.CONTAINER]]", "the stored catalog, as it is or was",
+     "Shows the schemas of a datastore, the containers of a schema, or one "
+     "container with its columns, keys and definition, from the store. Quote "
+     "a name that contains a dot as in SQL: ds.\"my.schema\".\"my\"\"table\".",
+     show_opts, 1, 1, cmd_show},
+    {"search", "TEXT", "containers and fields whose name or comment matches",
+     "Searches the current catalog of every datastore in the store for "
+     "containers and columns whose name or comment contains TEXT, ignoring "
+     "case.",
+     search_opts, 1, 1, cmd_search},
+    {"help", "[COMMAND]", "show help for metacrawl or a command",
+     "Shows the overview, or a command's help; --man prints the man page.",
+     help_opts, 0, 1, cmd_help},
+};
+const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

@@ -1,2 +1,559 @@
-/* crawler/diff.c: being written */
-typedef int mc_unit_diff;
+/*
+ * diff.c — the change detector (diff.h, docs/changes.md).
+ *
+ * Invariants:
+ *  1. Pairing: containers pair by database oid first, then by (schema,
+ *     name) among those left; fields pair by attnum first (only within a
+ *     container that kept its oid), then by name.
+ *     So ALTER ... RENAME is a rename, and DROP + CREATE under the same
+ *     name is the same object (changed at most), never removed + added.
+ *  2. A container pair with equal hashes produces nothing and is never
+ *     compared field by field: that is what makes a no-change re-crawl of
+ *     10,000 tables cheap (prev's fields are not even loaded).
+ *  3. Removals (schema, container, field) are emitted only when the crawl
+ *     is complete and under the fail-safe threshold; otherwise they are
+ *     counted as held back, and containers with a held-back field removal
+ *     are listed so the store clears their hash (the next crawl looks
+ *     again).  Containers in schemas that could not be read are neither
+ *     compared nor removed.
+ *  4. The change list is sorted by (schema, container, field, kind), the
+ *     order people read it in.
+ */
+#include "diff.h"
+#include "json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct differ {
+    mc_catalog *prev;
+    const mc_catalog *cur;
+    diff_result *out;
+    bool hold_removals;
+    const cfg_datastore *scope;
+} differ;
+
+static bool schema_in_scope(const differ *d, const char *schema)
+{
+    return !d->scope || cfg_globs_match(&d->scope->schemas, schema);
+}
+
+static bool container_in_scope(const differ *d, const mc_container *k)
+{
+    return !d->scope || (cfg_globs_match(&d->scope->schemas, k->schema) &&
+                         cfg_globs_match(&d->scope->containers, k->name));
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static const char *arena_json_str(differ *d, const char *s)
+{
+    if (!s)
+        return NULL;
+    mc_buf b = {0};
+    json_put_str(&b, s);
+    const char *r = mc_arena_strdup(d->out->changes.arena, mc_buf_str(&b));
+    mc_buf_free(&b);
+    return r;
+}
+
+static const char *arena_buf(differ *d, mc_buf *b)
+{
+    const char *r = mc_arena_strdup(d->out->changes.arena, mc_buf_str(b));
+    mc_buf_free(b);
+    return r;
+}
+
+static mc_change *emit(differ *d, mc_change_kind kind, const char *schema,
+                       const char *container, const char *field)
+{
+    mc_change *c = mc_changes_add(&d->out->changes);
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->schema = schema;
+    c->container = container;
+    c->field = field;
+    c->prev_index = c->cur_index = c->cur_container = c->prev_container = -1;
+    return c;
+}
+
+/* ---- JSON of whole objects (added / removed) ----------------------------- */
+
+static const char *schema_json(differ *d, const mc_schema *s)
+{
+    mc_buf b = {0};
+    bool first = true;
+    mc_buf_putc(&b, '{');
+    json_put_kv_str(&b, &first, "name", s->name);
+    json_put_kv_str(&b, &first, "owner", s->owner);
+    json_put_kv_str(&b, &first, "comment", s->comment);
+    mc_buf_putc(&b, '}');
+    return arena_buf(d, &b);
+}
+
+static void field_json_into(mc_buf *b, const mc_field *f)
+{
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_str(b, &first, "name", f->name);
+    json_put_kv_str(b, &first, "type", f->type);
+    json_put_kv_bool(b, &first, "nullable", !f->not_null);
+    json_put_kv_str(b, &first, "default", f->default_expr);
+    json_put_kv_str(b, &first, "comment", f->comment);
+    json_put_kv_int(b, &first, "position", f->position);
+    if (f->encoding)
+        json_put_kv_str(b, &first, "encoding", f->encoding);
+    mc_buf_putc(b, '}');
+}
+
+static const char *field_json(differ *d, const mc_field *f)
+{
+    mc_buf b = {0};
+    field_json_into(&b, f);
+    return arena_buf(d, &b);
+}
+
+/* fields is NULL when they are not loaded (a removed container's fields
+ * are not read back from the store just to describe it). */
+static const char *container_json(differ *d, const mc_container *k,
+                                  const mc_field *fields)
+{
+    mc_buf b = {0};
+    bool first = true;
+    mc_buf_putc(&b, '{');
+    json_put_kv_str(&b, &first, "kind", mc_kind_name(k->kind));
+    json_put_kv_str(&b, &first, "owner", k->owner);
+    json_put_kv_str(&b, &first, "comment", k->comment);
+    json_put_kv_raw(&b, &first, "primary_key", k->primary_key);
+    if (fields) {
+        first = json_put_key(&b, first, "fields");
+        mc_buf_putc(&b, '[');
+        for (size_t i = 0; i < k->n_fields; i++) {
+            if (i)
+                mc_buf_putc(&b, ',');
+            field_json_into(&b, &fields[k->first_field + i]);
+        }
+        mc_buf_putc(&b, ']');
+    }
+    mc_buf_putc(&b, '}');
+    return arena_buf(d, &b);
+}
+
+static const char *container_name_json(differ *d, const mc_container *k)
+{
+    mc_buf b = {0};
+    bool first = true;
+    mc_buf_putc(&b, '{');
+    json_put_kv_str(&b, &first, "schema", k->schema);
+    json_put_kv_str(&b, &first, "name", k->name);
+    mc_buf_putc(&b, '}');
+    return arena_buf(d, &b);
+}
+
+/* ---- schemas --------------------------------------------------------------- */
+
+static void diff_schemas(differ *d)
+{
+    const mc_catalog *p = d->prev, *c = d->cur;
+    size_t i = 0, j = 0;
+    while (i < p->n_schemas || j < c->n_schemas) {
+        int cmp = i >= p->n_schemas   ? 1
+                  : j >= c->n_schemas ? -1
+                                      : strcmp(p->schemas[i].name, c->schemas[j].name);
+        if (cmp < 0) {
+            if (!schema_in_scope(d, p->schemas[i].name)) {
+                /* out of scope now: left as recorded */
+            } else if (d->hold_removals) {
+                d->out->n_held_back++;
+            } else {
+                mc_change *ch = emit(d, MC_SCHEMA_REMOVED, p->schemas[i].name, NULL, NULL);
+                ch->before = schema_json(d, &p->schemas[i]);
+                ch->breaking = true;
+                ch->prev_index = (ptrdiff_t)i;
+            }
+            i++;
+        } else if (cmp > 0) {
+            mc_change *ch = emit(d, MC_SCHEMA_ADDED, c->schemas[j].name, NULL, NULL);
+            ch->after = schema_json(d, &c->schemas[j]);
+            ch->cur_index = (ptrdiff_t)j;
+            j++;
+        } else {
+            const mc_schema *a = &p->schemas[i], *b = &c->schemas[j];
+            static const char *const attrs[] = {"owner", "comment"};
+            const char *before[] = {a->owner, a->comment};
+            const char *after[] = {b->owner, b->comment};
+            for (int k = 0; k < 2; k++) {
+                if (str_eq(before[k], after[k]))
+                    continue;
+                mc_change *ch = emit(d, MC_SCHEMA_CHANGED, b->name, NULL, NULL);
+                ch->attribute = attrs[k];
+                ch->before = arena_json_str(d, before[k]);
+                ch->after = arena_json_str(d, after[k]);
+                ch->prev_index = (ptrdiff_t)i;
+                ch->cur_index = (ptrdiff_t)j;
+            }
+            i++;
+            j++;
+        }
+    }
+}
+
+/* ---- containers ------------------------------------------------------------ */
+
+struct oid_idx {
+    int64_t oid;
+    size_t idx;
+};
+
+static int cmp_oid(const void *a, const void *b)
+{
+    int64_t x = ((const struct oid_idx *)a)->oid, y = ((const struct oid_idx *)b)->oid;
+    return (x > y) - (x < y);
+}
+
+/* Fills cur_to_prev (and prev_to_cur) by oid, then by name. */
+static void pair_containers(differ *d, ptrdiff_t *prev_to_cur)
+{
+    const mc_catalog *p = d->prev, *c = d->cur;
+    ptrdiff_t *cur_to_prev = d->out->cur_to_prev;
+    struct oid_idx *idx = mc_malloc((p->n_containers + 1) * sizeof *idx);
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_containers; i++)
+        if (p->containers[i].oid != 0)
+            idx[n++] = (struct oid_idx){p->containers[i].oid, i};
+    qsort(idx, n, sizeof *idx, cmp_oid);
+    for (size_t j = 0; j < c->n_containers; j++) {
+        if (c->containers[j].oid == 0)
+            continue;
+        struct oid_idx key = {c->containers[j].oid, 0};
+        struct oid_idx *hit = bsearch(&key, idx, n, sizeof *idx, cmp_oid);
+        if (hit && prev_to_cur[hit->idx] < 0) {
+            cur_to_prev[j] = (ptrdiff_t)hit->idx;
+            prev_to_cur[hit->idx] = (ptrdiff_t)j;
+        }
+    }
+    free(idx);
+    for (size_t j = 0; j < c->n_containers; j++) {
+        if (cur_to_prev[j] >= 0)
+            continue;
+        const mc_container *hit = mc_catalog_find(p, c->containers[j].schema,
+                                                  c->containers[j].name);
+        if (!hit)
+            continue;
+        size_t pi = (size_t)(hit - p->containers);
+        if (prev_to_cur[pi] < 0) {
+            cur_to_prev[j] = (ptrdiff_t)pi;
+            prev_to_cur[pi] = (ptrdiff_t)j;
+        }
+    }
+}
+
+static void container_attr(differ *d, size_t pi, size_t ci, const char *attr,
+                           const char *before, const char *after, bool json,
+                           bool breaking)
+{
+    if (str_eq(before, after))
+        return;
+    const mc_container *k = &d->cur->containers[ci];
+    mc_change *ch = emit(d, MC_CONTAINER_CHANGED, k->schema, k->name, NULL);
+    ch->attribute = attr;
+    ch->before = json ? mc_arena_strdup(d->out->changes.arena, before)
+                      : arena_json_str(d, before);
+    ch->after = json ? mc_arena_strdup(d->out->changes.arena, after)
+                     : arena_json_str(d, after);
+    ch->breaking = breaking;
+    ch->prev_index = (ptrdiff_t)pi;
+    ch->cur_index = (ptrdiff_t)ci;
+}
+
+static mc_change *field_change(differ *d, mc_change_kind kind, size_t pi,
+                               size_t ci, ptrdiff_t pf, ptrdiff_t cf)
+{
+    const mc_container *k = &d->cur->containers[ci];
+    const mc_field *f = cf >= 0 ? &d->cur->fields[cf] : &d->prev->fields[pf];
+    mc_change *ch = emit(d, kind, k->schema, k->name, f->name);
+    ch->prev_container = (ptrdiff_t)pi;
+    ch->cur_container = (ptrdiff_t)ci;
+    ch->prev_index = pf;
+    ch->cur_index = cf;
+    return ch;
+}
+
+static void field_attr(differ *d, size_t pi, size_t ci, size_t pf, size_t cf,
+                       const char *attr, const char *before, const char *after,
+                       bool breaking)
+{
+    mc_change *ch = field_change(d, MC_FIELD_CHANGED, pi, ci, (ptrdiff_t)pf,
+                                 (ptrdiff_t)cf);
+    ch->attribute = attr;
+    ch->before = before;
+    ch->after = after;
+    ch->breaking = breaking;
+}
+
+static void diff_fields(differ *d, size_t pi, size_t ci)
+{
+    const mc_container *pk = &d->prev->containers[pi], *ck = &d->cur->containers[ci];
+    const mc_field *pf = &d->prev->fields[pk->first_field];
+    const mc_field *cf = &d->cur->fields[ck->first_field];
+    size_t np = pk->n_fields, nc = ck->n_fields;
+    ptrdiff_t *pair = mc_malloc((nc + 1) * sizeof *pair);  /* cur -> prev */
+    bool *taken = mc_calloc(np + 1, sizeof *taken);
+    /* Column numbers identify columns only within one database object: a
+     * view dropped and created again numbers its columns afresh. */
+    bool same_object = pk->oid != 0 && pk->oid == ck->oid;
+    for (size_t j = 0; j < nc; j++) {
+        pair[j] = -1;
+        if (cf[j].attnum == 0 || !same_object)
+            continue;
+        for (size_t i = 0; i < np; i++)
+            if (!taken[i] && pf[i].attnum == cf[j].attnum) {
+                pair[j] = (ptrdiff_t)i;
+                taken[i] = true;
+                break;
+            }
+    }
+    for (size_t j = 0; j < nc; j++) {
+        if (pair[j] >= 0)
+            continue;
+        for (size_t i = 0; i < np; i++)
+            if (!taken[i] && strcmp(pf[i].name, cf[j].name) == 0) {
+                pair[j] = (ptrdiff_t)i;
+                taken[i] = true;
+                break;
+            }
+    }
+    /* A position change is a change of order among the fields that exist
+     * on both sides: dropping or adding a column does not move the others. */
+    int32_t *prev_rank = mc_calloc(np + 1, sizeof *prev_rank);
+    int32_t r = 0;
+    for (size_t i = 0; i < np; i++)
+        if (taken[i])
+            prev_rank[i] = ++r;
+    r = 0;
+    for (size_t j = 0; j < nc; j++) {
+        size_t fj = ck->first_field + j;
+        if (pair[j] < 0) {
+            mc_change *ch = field_change(d, MC_FIELD_ADDED, pi, ci, -1, (ptrdiff_t)fj);
+            ch->after = field_json(d, &cf[j]);
+            continue;
+        }
+        size_t i = (size_t)pair[j];
+        size_t fi = pk->first_field + i;
+        const mc_field *a = &pf[i], *b = &cf[j];
+        ++r;
+        if (strcmp(a->name, b->name) != 0) {
+            mc_change *ch = field_change(d, MC_FIELD_RENAMED, pi, ci, (ptrdiff_t)fi,
+                                         (ptrdiff_t)fj);
+            ch->before = arena_json_str(d, a->name);
+            ch->after = arena_json_str(d, b->name);
+            ch->breaking = true;
+        }
+        if (!str_eq(a->type, b->type))
+            field_attr(d, pi, ci, fi, fj, "type", arena_json_str(d, a->type),
+                       arena_json_str(d, b->type), true);
+        if (a->not_null != b->not_null)
+            field_attr(d, pi, ci, fi, fj, "nullable", a->not_null ? "false" : "true",
+                       b->not_null ? "false" : "true", b->not_null);
+        if (!str_eq(a->default_expr, b->default_expr))
+            field_attr(d, pi, ci, fi, fj, "default", arena_json_str(d, a->default_expr),
+                       arena_json_str(d, b->default_expr), false);
+        if (!str_eq(a->comment, b->comment))
+            field_attr(d, pi, ci, fi, fj, "comment", arena_json_str(d, a->comment),
+                       arena_json_str(d, b->comment), false);
+        if (!str_eq(a->encoding, b->encoding))
+            field_attr(d, pi, ci, fi, fj, "encoding", arena_json_str(d, a->encoding),
+                       arena_json_str(d, b->encoding), false);
+        if (prev_rank[i] != r) {
+            char before[16], after[16];
+            snprintf(before, sizeof before, "%d", a->position);
+            snprintf(after, sizeof after, "%d", b->position);
+            field_attr(d, pi, ci, fi, fj, "position",
+                       mc_arena_strdup(d->out->changes.arena, before),
+                       mc_arena_strdup(d->out->changes.arena, after), false);
+        }
+    }
+    bool held = false;
+    for (size_t i = 0; i < np; i++) {
+        if (taken[i])
+            continue;
+        if (d->hold_removals) {
+            d->out->n_held_back++;
+            held = true;
+            continue;
+        }
+        size_t fi = pk->first_field + i;
+        mc_change *ch = field_change(d, MC_FIELD_REMOVED, pi, ci, (ptrdiff_t)fi, -1);
+        ch->field = pf[i].name;
+        ch->before = field_json(d, &pf[i]);
+        ch->breaking = true;
+    }
+    if (held) {
+        diff_result *o = d->out;
+        o->hold_back = mc_realloc(o->hold_back, (o->n_hold_back + 1) * sizeof *o->hold_back);
+        o->hold_back[o->n_hold_back++] = pi;
+    }
+    free(prev_rank);
+    free(pair);
+    free(taken);
+}
+
+static void diff_pair(differ *d, size_t pi, size_t ci)
+{
+    const mc_container *a = &d->prev->containers[pi], *b = &d->cur->containers[ci];
+    if (strcmp(a->schema, b->schema) != 0 || strcmp(a->name, b->name) != 0) {
+        mc_change *ch = emit(d, MC_CONTAINER_RENAMED, b->schema, b->name, NULL);
+        ch->before = container_name_json(d, a);
+        ch->after = container_name_json(d, b);
+        ch->breaking = true;
+        ch->prev_index = (ptrdiff_t)pi;
+        ch->cur_index = (ptrdiff_t)ci;
+    }
+    if (a->kind != b->kind)
+        container_attr(d, pi, ci, "kind", mc_kind_name(a->kind), mc_kind_name(b->kind),
+                       false, false);
+    container_attr(d, pi, ci, "owner", a->owner, b->owner, false, false);
+    container_attr(d, pi, ci, "comment", a->comment, b->comment, false, false);
+    container_attr(d, pi, ci, "definition", a->definition, b->definition, false, false);
+    container_attr(d, pi, ci, "primary_key", a->primary_key, b->primary_key, true, true);
+    container_attr(d, pi, ci, "foreign_keys", a->foreign_keys, b->foreign_keys, true, false);
+    container_attr(d, pi, ci, "dist_style", a->dist_style, b->dist_style, false, false);
+    container_attr(d, pi, ci, "sort_key", a->sort_key, b->sort_key, true, false);
+    diff_fields(d, pi, ci);
+}
+
+/* ---- ordering ------------------------------------------------------------- */
+
+static int cmp_opt(const char *a, const char *b)
+{
+    if (!a || !b)
+        return (a != NULL) - (b != NULL);
+    return strcmp(a, b);
+}
+
+static int cmp_change(const void *x, const void *y)
+{
+    const mc_change *a = x, *b = y;
+    int c;
+    if ((c = strcmp(a->schema, b->schema)) != 0)
+        return c;
+    if ((c = cmp_opt(a->container, b->container)) != 0)
+        return c;
+    if ((c = cmp_opt(a->field, b->field)) != 0)
+        return c;
+    if (a->kind != b->kind)
+        return (int)a->kind - (int)b->kind;
+    return cmp_opt(a->attribute, b->attribute);
+}
+
+/* ---- entry point ----------------------------------------------------------- */
+
+int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
+                  const diff_opts *opts, diff_result *out, mc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    mc_changes_init(&out->changes);
+    out->cur_to_prev = mc_malloc((cur->n_containers + 1) * sizeof *out->cur_to_prev);
+    ptrdiff_t *prev_to_cur = mc_malloc((prev->n_containers + 1) * sizeof *prev_to_cur);
+    bool *protected_prev = mc_calloc(prev->n_containers + 1, sizeof *protected_prev);
+    size_t *need = NULL;
+    int rc = -1;
+    for (size_t j = 0; j < cur->n_containers; j++)
+        out->cur_to_prev[j] = -1;
+    for (size_t i = 0; i < prev->n_containers; i++)
+        prev_to_cur[i] = -1;
+
+    differ d = {prev, cur, out, !opts->allow_removals, opts->scope};
+    pair_containers(&d, prev_to_cur);
+
+    /* Containers of schemas that exist but could not be read, and
+     * containers the config no longer covers, keep their recorded state:
+     * not compared, not removed. */
+    for (size_t i = 0; i < prev->n_containers; i++) {
+        const mc_schema *sc = mc_catalog_find_schema(cur, prev->containers[i].schema);
+        if (prev_to_cur[i] < 0 && ((sc && !sc->usable) ||
+                                   !container_in_scope(&d, &prev->containers[i])))
+            protected_prev[i] = true;
+    }
+    for (size_t i = 0; i < prev->n_containers; i++)
+        if (prev_to_cur[i] < 0 && !protected_prev[i])
+            out->n_removed_containers++;
+    if (!d.hold_removals && !opts->accept_removals && prev->n_containers > 0 &&
+        100.0 * (double)out->n_removed_containers / (double)prev->n_containers >
+            opts->max_removed_pct) {
+        d.hold_removals = true;
+        out->fail_safe_tripped = true;
+    }
+
+    /* Load the recorded fields of every pair whose fingerprint moved. */
+    size_t n_need = 0;
+    need = mc_malloc((prev->n_containers + 1) * sizeof *need);
+    for (size_t j = 0; j < cur->n_containers; j++) {
+        ptrdiff_t pi = out->cur_to_prev[j];
+        if (pi >= 0 && (prev->containers[pi].hash == 0 ||
+                        prev->containers[pi].hash != cur->containers[j].hash) &&
+            !prev->containers[pi].fields_loaded && prev->containers[pi].n_fields == 0)
+            need[n_need++] = (size_t)pi;
+    }
+    if (n_need > 0) {
+        if (!s) {
+            mc_error_set(err, MC_EXIT_STORE, "internal: fields of the earlier catalog are not loaded");
+            goto out;
+        }
+        if (store_load_fields(s, prev, need, n_need, err) != 0)
+            goto out;
+    }
+
+    diff_schemas(&d);
+    for (size_t j = 0; j < cur->n_containers; j++) {
+        ptrdiff_t pi = out->cur_to_prev[j];
+        if (pi >= 0) {
+            if (prev->containers[pi].hash == 0 ||
+                prev->containers[pi].hash != cur->containers[j].hash)
+                diff_pair(&d, (size_t)pi, j);
+            continue;
+        }
+        const mc_container *k = &cur->containers[j];
+        mc_change *ch = emit(&d, MC_CONTAINER_ADDED, k->schema, k->name, NULL);
+        ch->after = container_json(&d, k, cur->fields);
+        ch->cur_index = (ptrdiff_t)j;
+    }
+    for (size_t i = 0; i < prev->n_containers; i++) {
+        if (prev_to_cur[i] >= 0 || protected_prev[i])
+            continue;
+        if (d.hold_removals) {
+            out->n_held_back++;
+            continue;
+        }
+        const mc_container *k = &prev->containers[i];
+        mc_change *ch = emit(&d, MC_CONTAINER_REMOVED, k->schema, k->name, NULL);
+        ch->before = container_json(&d, k, k->fields_loaded ? prev->fields : NULL);
+        ch->breaking = true;
+        ch->prev_index = (ptrdiff_t)i;
+    }
+    qsort(out->changes.items, out->changes.n, sizeof *out->changes.items, cmp_change);
+    rc = 0;
+out:
+    free(need);
+    free(prev_to_cur);
+    free(protected_prev);
+    if (rc != 0)
+        diff_result_free(out);
+    return rc;
+}
+
+void diff_result_free(diff_result *r)
+{
+    if (!r)
+        return;
+    mc_changes_free(&r->changes);
+    free(r->cur_to_prev);
+    free(r->hold_back);
+    memset(r, 0, sizeof *r);
+}

@@ -1,2 +1,836 @@
-/* crawler/discover.c: being written */
-typedef int mc_unit_discover;
+/*
+ * discover.c — the libpq session and the catalog queries.
+ *
+ * Shape (after pg_dump): one query per object kind, each returning the same
+ * columns whatever the dialect, read row by row in libpq's single-row mode
+ * so a 400,000-column catalog never sits in memory twice (once as PGresult,
+ * once as structs).  A dialect is a list of steps (SQL text + the row
+ * handler for its shape); the Redshift dialect adds its own steps for
+ * external tables and late-binding views without touching the handlers.
+ *
+ * The number of statements per crawl is constant: version(), SET, BEGIN,
+ * one statement per step, COMMIT.  Schema scoping happens in SQL with an
+ * IN-list of escaped literals (Redshift has no arrays), built once from the
+ * schema query's result.
+ */
+#include "discover.h"
+#include "json.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct disc_session {
+    PGconn *conn;
+    char *dialect;
+    char *server_version;
+    int server_version_num;
+    int n_queries;
+    const char *ds_name;
+};
+
+/* ---- connecting ---------------------------------------------------------- */
+
+/* First line of a libpq message, without "FATAL:  " / "ERROR:  ". */
+static void first_line(const char *msg, char *out, size_t n)
+{
+    if (!msg)
+        msg = "";
+    for (const char *pfx = NULL;;) {
+        pfx = strncmp(msg, "FATAL:  ", 8) == 0   ? "FATAL:  "
+              : strncmp(msg, "ERROR:  ", 8) == 0 ? "ERROR:  "
+                                                 : NULL;
+        if (!pfx)
+            break;
+        msg += strlen(pfx);
+    }
+    /* libpq prefixes "connection to server at ... failed: " — keep it, it
+     * names the address that failed. */
+    size_t len = strcspn(msg, "\n");
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, msg, len);
+    out[len] = '\0';
+}
+
+static bool contains(const char *hay, const char *needle)
+{
+    return hay && strstr(hay, needle) != NULL;
+}
+
+/* Maps a libpq connection failure to an exit code and a hint. */
+static void connect_error(const cfg_datastore *ds, const disc_target *t,
+                          const char *msg, mc_error *err)
+{
+    char line[400];
+    first_line(msg, line, sizeof line);
+    int code = MC_EXIT_CONNECT;
+    const char *hint;
+    if (contains(msg, "password authentication failed") ||
+        contains(msg, "no password supplied") ||
+        contains(msg, "SCRAM authentication")) {
+        code = MC_EXIT_AUTH;
+        hint = "verify the user and password (password:, PGPASSWORD or "
+               ".pgpass) and that the user exists on the server";
+    } else if (contains(msg, "role \"") && contains(msg, "does not exist")) {
+        code = MC_EXIT_AUTH;
+        hint = "the user does not exist: create it (see `metacrawl grants`) "
+               "or fix user: in the config";
+    } else if (contains(msg, "database \"") && contains(msg, "does not exist")) {
+        code = MC_EXIT_AUTH;
+        hint = "fix database: in the config; the server has no such database";
+    } else if (contains(msg, "pg_hba.conf")) {
+        code = MC_EXIT_AUTH;
+        hint = "the server refuses this user from this address: add a "
+               "pg_hba.conf entry, or for Redshift check the user's "
+               "connection privileges";
+    } else if (contains(msg, "could not translate host name") ||
+               contains(msg, "Name or service not known") ||
+               contains(msg, "Temporary failure in name resolution")) {
+        hint = "the host name does not resolve: check host: in the config "
+               "(for Redshift, the cluster endpoint without the port)";
+    } else if (contains(msg, "Connection refused")) {
+        hint = "nothing listens there: check host and port (Redshift uses "
+               "5439), that the cluster is not paused, and that the "
+               "security group allows inbound TCP on the port from this host";
+    } else if (contains(msg, "timeout expired") ||
+               contains(msg, "timed out") ||
+               contains(msg, "No route to host") ||
+               contains(msg, "Network is unreachable")) {
+        hint = "no answer: check the security group inbound rule for the port "
+               "(5439 on Redshift), that the cluster is publicly accessible "
+               "or reachable through a tunnel:, and that it is not paused";
+    } else if (contains(msg, "SSL") || contains(msg, "certificate")) {
+        hint = "TLS failed: check sslmode: and, for verify-ca/verify-full, "
+               "PGSSLROOTCERT or ~/.postgresql/root.crt";
+    } else {
+        hint = "check host, port, database and the network path to the server";
+    }
+    mc_error_set(err, code, "cannot connect to datastore '%s' at %s:%d: %s",
+                 ds->name, t->host, t->port, line);
+    mc_error_hint(err, "%s", hint);
+}
+
+int disc_connect(const cfg_datastore *ds, const disc_target *target,
+                 disc_session **out, mc_error *err)
+{
+    *out = NULL;
+    mc_secret password = {0};
+    if (ds->password.kind != CFG_SECRET_NONE &&
+        cfg_secret_resolve(&ds->password, &password, err) != 0)
+        return -1;
+
+    char port[16], timeout[16];
+    snprintf(port, sizeof port, "%d", target->port);
+    snprintf(timeout, sizeof timeout, "%d",
+             ds->connect_timeout_s > 0 ? ds->connect_timeout_s : 10);
+
+    const char *keys[12], *vals[12];
+    int n = 0;
+    /* Settings left NULL are not passed, so libpq's environment
+     * (PGPASSWORD, .pgpass, PGSSLMODE...) decides them. */
+    const char *const settings[][2] = {
+        {"host", target->host},
+        {"hostaddr", target->hostaddr},
+        {"port", port},
+        {"dbname", ds->database},
+        {"user", ds->user},
+        {"password", password.value},
+        {"sslmode", ds->sslmode},
+        {"connect_timeout", timeout},
+        {"application_name", "metacrawl"},
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        if (!settings[i][1])
+            continue;
+        keys[n] = settings[i][0];
+        vals[n] = settings[i][1];
+        n++;
+    }
+    keys[n] = vals[n] = NULL;
+
+    PGconn *conn = PQconnectdbParams(keys, vals, 0);
+    mc_secret_wipe(&password);
+    if (!conn) {
+        mc_error_set(err, MC_EXIT_CONNECT, "cannot connect to datastore '%s': out of memory",
+                     ds->name);
+        return -1;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        connect_error(ds, target, PQerrorMessage(conn), err);
+        PQfinish(conn);
+        return -1;
+    }
+    disc_session *s = mc_calloc(1, sizeof *s);
+    s->conn = conn;
+    s->ds_name = ds->name;
+    *out = s;
+    return 0;
+}
+
+void disc_close(disc_session *s)
+{
+    if (!s)
+        return;
+    PQfinish(s->conn);
+    free(s->dialect);
+    free(s->server_version);
+    free(s);
+}
+
+const char *disc_dialect(const disc_session *s)
+{
+    return s->dialect;
+}
+
+const char *disc_server_version(const disc_session *s)
+{
+    return s->server_version;
+}
+
+/* ---- running statements -------------------------------------------------- */
+
+static int query_error(disc_session *s, const char *what, PGresult *res,
+                       mc_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char line[400];
+    first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn), line,
+               sizeof line);
+    if (!line[0])
+        first_line(PQerrorMessage(s->conn), line, sizeof line);
+    /* 42501 insufficient_privilege; 28xxx invalid authorization */
+    bool perm = state && (strcmp(state, "42501") == 0 || strncmp(state, "28", 2) == 0);
+    bool lost = PQstatus(s->conn) != CONNECTION_OK;
+    mc_error_set(err, perm ? MC_EXIT_AUTH : lost ? MC_EXIT_CONNECT : MC_EXIT_CONNECT,
+                 "datastore '%s': %s failed: %s", s->ds_name, what, line);
+    if (perm)
+        mc_error_hint(err, "grant the crawler user read access to the catalog "
+                           "(see `metacrawl grants`)");
+    else if (lost)
+        mc_error_hint(err, "the connection to the server was lost; the run is "
+                           "recorded as failed and the store is unchanged");
+    else
+        mc_error_hint(err, "run with -v to see the statement; report it if "
+                           "the server should support it");
+    return -1;
+}
+
+static int exec_command(disc_session *s, const char *what, const char *sql,
+                        mc_error *err)
+{
+    mc_log(MC_LOG_DEBUG, "%s: %s", what, sql);
+    s->n_queries++;
+    PGresult *res = PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        query_error(s, what, res, err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* A row handler sees one row (row 0 of res) and the column numbers it
+ * looked up on the first row. */
+typedef struct row_ctx row_ctx;
+typedef int (*row_fn)(row_ctx *ctx, PGresult *res, int row, mc_error *err);
+
+/* Streams the rows of one query to fn in single-row mode. */
+static int stream_query(disc_session *s, const char *what, const char *sql,
+                        row_fn fn, row_ctx *ctx, mc_error *err)
+{
+    mc_log(MC_LOG_DEBUG, "%s: %s", what, sql);
+    s->n_queries++;
+    if (!PQsendQuery(s->conn, sql))
+        return query_error(s, what, NULL, err);
+    if (!PQsetSingleRowMode(s->conn))
+        mc_log(MC_LOG_DEBUG, "%s: single-row mode refused", what);
+    int rc = 0;
+    PGresult *res;
+    while ((res = PQgetResult(s->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE ||
+            (st == PGRES_TUPLES_OK && PQntuples(res) > 0)) {
+            /* one row in single-row mode; every row when it was refused */
+            int nt = PQntuples(res);
+            for (int i = 0; i < nt && rc == 0; i++)
+                rc = fn(ctx, res, i, err);
+        } else if (st != PGRES_TUPLES_OK && rc == 0) {
+            rc = query_error(s, what, res, err);
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* ---- dialects -------------------------------------------------------------- */
+
+/* SCHEMAS_TOKEN in a step's SQL is replaced by the IN-list of the schemas
+ * in scope. */
+#define SCHEMAS_TOKEN "@SCHEMAS@"
+typedef enum step_kind { STEP_CONTAINERS, STEP_FIELDS, STEP_KEYS } step_kind;
+
+typedef struct disc_step {
+    const char *what;
+    step_kind kind;
+    const char *sql;
+} disc_step;
+
+typedef struct disc_dialect_def {
+    const char *name;
+    const char *begin;       /* starts the read-only snapshot */
+    const char *sql_schemas; /* no placeholder: every non-system schema */
+    const disc_step *steps;
+    size_t n_steps;
+} disc_dialect_def;
+
+/* Comments of objects come from pg_description joined by (objoid, classoid,
+ * objsubid) rather than obj_description(), which is one sub-query per row. */
+
+static const char pg_schemas_sql[] =
+    "SELECT n.oid::int8 AS oid, n.nspname AS name, "
+    "pg_get_userbyid(n.nspowner) AS owner, d.description AS comment, "
+    "has_schema_privilege(n.oid, 'USAGE') AS usable "
+    "FROM pg_catalog.pg_namespace n "
+    "LEFT JOIN pg_catalog.pg_description d ON d.objoid = n.oid "
+    "AND d.classoid = 'pg_catalog.pg_namespace'::regclass AND d.objsubid = 0 "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', "
+    "'pg_internal') AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
+    "AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
+
+/* Partitions are left out (their parent, the partitioned table, stands for
+ * them): a table with 3,000 daily partitions is one thing to document. */
+static const char pg_containers_sql[] =
+    "SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, "
+    "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' "
+    "WHEN 'm' THEN 'materialized_view' WHEN 'p' THEN 'partitioned_table' "
+    "WHEN 'f' THEN 'foreign_table' END AS kind, "
+    "pg_get_userbyid(c.relowner) AS owner, d.description AS comment, "
+    "CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition, "
+    "c.reltuples::float8 AS row_estimate, "
+    "NULL::text AS dist_style, NULL::text AS sort_key "
+    "FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid "
+    "AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 "
+    "WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition "
+    "AND n.nspname IN (" SCHEMAS_TOKEN ") "
+    "ORDER BY c.oid";
+
+static const char pg_fields_sql[] =
+    "SELECT a.attrelid::int8 AS container_oid, NULL::text AS schema, "
+    "NULL::text AS container, a.attnum::int4 AS attnum, a.attname AS name, "
+    "pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, "
+    "a.attnotnull AS not_null, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS default_expr, "
+    "d.description AS comment, NULL::text AS encoding "
+    "FROM pg_catalog.pg_attribute a "
+    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+    "LEFT JOIN pg_catalog.pg_description d ON d.objoid = a.attrelid "
+    "AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum "
+    "WHERE a.attnum > 0 AND NOT a.attisdropped "
+    "AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition "
+    "AND n.nspname IN (" SCHEMAS_TOKEN ") "
+    "ORDER BY a.attrelid, a.attnum";
+
+/* Key columns come back as JSON arrays in key order (unnest WITH
+ * ORDINALITY: PostgreSQL 9.4+). */
+static const char pg_keys_sql[] =
+    "SELECT con.conrelid::int8 AS container_oid, con.contype::text AS type, "
+    "con.conname AS name, "
+    "array_to_json(ARRAY(SELECT a.attname FROM unnest(con.conkey) "
+    "WITH ORDINALITY AS k(attnum, ord) JOIN pg_catalog.pg_attribute a "
+    "ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord))::text AS columns, "
+    "fn.nspname AS ref_schema, fc.relname AS ref_container, "
+    "array_to_json(ARRAY(SELECT a.attname FROM unnest(con.confkey) "
+    "WITH ORDINALITY AS k(attnum, ord) JOIN pg_catalog.pg_attribute a "
+    "ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord))::text AS ref_columns "
+    "FROM pg_catalog.pg_constraint con "
+    "JOIN pg_catalog.pg_class c ON c.oid = con.conrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid "
+    "LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace "
+    "WHERE con.contype IN ('p', 'f') AND n.nspname IN (" SCHEMAS_TOKEN ") "
+    "ORDER BY con.conrelid, con.contype, con.conname";
+
+static const disc_step pg_steps[] = {
+    {"container query", STEP_CONTAINERS, pg_containers_sql},
+    {"column query", STEP_FIELDS, pg_fields_sql},
+    {"key query", STEP_KEYS, pg_keys_sql},
+};
+
+static const disc_dialect_def dialects[] = {
+    {"postgresql", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+     pg_schemas_sql, pg_steps, sizeof pg_steps / sizeof pg_steps[0]},
+};
+
+static const disc_dialect_def *find_dialect(const char *name)
+{
+    for (size_t i = 0; i < sizeof dialects / sizeof dialects[0]; i++)
+        if (strcmp(dialects[i].name, name) == 0)
+            return &dialects[i];
+    return NULL;
+}
+
+bool disc_is_system_schema(const char *name)
+{
+    return strcmp(name, "pg_catalog") == 0 ||
+           strcmp(name, "information_schema") == 0 ||
+           strcmp(name, "pg_toast") == 0 || strcmp(name, "pg_internal") == 0 ||
+           strncmp(name, "pg_temp_", 8) == 0 ||
+           strncmp(name, "pg_toast_temp_", 14) == 0;
+}
+
+/* ---- row handlers ---------------------------------------------------------- */
+
+struct oid_idx {
+    int64_t oid;
+    size_t idx;
+};
+
+/* Column numbers are looked up once per query, on its first row. */
+#define MAX_COLS 12
+struct row_ctx {
+    disc_session *s;
+    mc_catalog *cat;
+    const cfg_datastore *ds;
+    int col[MAX_COLS];
+    bool cols_known;
+    int row;
+    /* containers by database oid, for attaching fields and keys */
+    struct oid_idx *oids; /* sorted by oid */
+    size_t n_oids;
+    uint32_t *field_owner; /* container index of each field */
+    size_t owner_cap;
+    disc_result *result;
+};
+
+static int lookup_cols(row_ctx *ctx, PGresult *res, const char *const *names,
+                       int n, mc_error *err)
+{
+    if (ctx->cols_known)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        ctx->col[i] = PQfnumber(res, names[i]);
+        if (ctx->col[i] < 0)
+            return mc_error_set(err, MC_EXIT_CONNECT,
+                                "catalog query result has no column '%s'",
+                                names[i]);
+    }
+    ctx->cols_known = true;
+    return 0;
+}
+
+static const char *val(row_ctx *ctx, PGresult *res, int i)
+{
+    int c = ctx->col[i];
+    return PQgetisnull(res, ctx->row, c) ? NULL : PQgetvalue(res, ctx->row, c);
+}
+
+static const char *sval(row_ctx *ctx, PGresult *res, int i)
+{
+    return mc_arena_strdup(ctx->cat->arena, val(ctx, res, i));
+}
+
+static int64_t ival(row_ctx *ctx, PGresult *res, int i)
+{
+    const char *v = val(ctx, res, i);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static bool bval(row_ctx *ctx, PGresult *res, int i)
+{
+    const char *v = val(ctx, res, i);
+    return v && v[0] == 't';
+}
+
+static int schema_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+{
+    ctx->row = row;
+    static const char *const cols[] = {"oid", "name", "owner", "comment", "usable"};
+    if (lookup_cols(ctx, res, cols, 5, err))
+        return -1;
+    const char *name = val(ctx, res, 1);
+    if (!name || disc_is_system_schema(name) ||
+        !cfg_globs_match(&ctx->ds->schemas, name))
+        return 0;
+    mc_schema *sc = mc_catalog_add_schema(ctx->cat);
+    sc->oid = ival(ctx, res, 0);
+    sc->name = sval(ctx, res, 1);
+    sc->owner = sval(ctx, res, 2);
+    sc->comment = sval(ctx, res, 3);
+    sc->usable = bval(ctx, res, 4);
+    return 0;
+}
+
+static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+{
+    ctx->row = row;
+    static const char *const cols[] = {"oid", "schema", "name", "kind",
+                                       "owner", "comment", "definition",
+                                       "row_estimate", "dist_style", "sort_key"};
+    if (lookup_cols(ctx, res, cols, 10, err))
+        return -1;
+    const char *name = val(ctx, res, 2);
+    int kind = mc_kind_parse(val(ctx, res, 3));
+    if (!name || kind < 0 || !cfg_globs_match(&ctx->ds->containers, name))
+        return 0;
+    mc_container *k = mc_catalog_add_container(ctx->cat);
+    k->oid = ival(ctx, res, 0);
+    k->schema = sval(ctx, res, 1);
+    k->name = sval(ctx, res, 2);
+    k->kind = (mc_kind)kind;
+    k->owner = sval(ctx, res, 4);
+    k->comment = sval(ctx, res, 5);
+    k->definition = sval(ctx, res, 6);
+    const char *est = val(ctx, res, 7);
+    k->row_estimate = est ? strtod(est, NULL) : -1;
+    if (k->row_estimate < 0)
+        k->row_estimate = -1;
+    k->dist_style = sval(ctx, res, 8);
+    k->sort_key = sval(ctx, res, 9);
+    return 0;
+}
+
+/* Index of the container with this oid, or of (schema, name) when the row
+ * has no oid (external tables); -1 when it is not in scope. */
+static ptrdiff_t find_owner(row_ctx *ctx, int64_t oid, const char *schema,
+                            const char *name)
+{
+    mc_catalog *cat = ctx->cat;
+    if (oid != 0) {
+        size_t lo = 0, hi = ctx->n_oids;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ctx->oids[mid].oid < oid)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < ctx->n_oids && ctx->oids[lo].oid == oid)
+            return (ptrdiff_t)ctx->oids[lo].idx;
+        return -1;
+    }
+    if (!schema || !name)
+        return -1;
+    for (size_t i = 0; i < cat->n_containers; i++) /* oid-less rows are few */
+        if (cat->containers[i].oid == 0 &&
+            strcmp(cat->containers[i].schema, schema) == 0 &&
+            strcmp(cat->containers[i].name, name) == 0)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+{
+    ctx->row = row;
+    static const char *const cols[] = {"container_oid", "schema", "container",
+                                       "attnum", "name", "type", "not_null",
+                                       "default_expr", "comment", "encoding"};
+    if (lookup_cols(ctx, res, cols, 10, err))
+        return -1;
+    ptrdiff_t owner = find_owner(ctx, ival(ctx, res, 0), val(ctx, res, 1),
+                                 val(ctx, res, 2));
+    if (owner < 0)
+        return 0; /* a container filtered out by a glob */
+    mc_catalog *cat = ctx->cat;
+    if (cat->n_fields >= ctx->owner_cap) {
+        ctx->owner_cap = ctx->owner_cap ? ctx->owner_cap * 2 : 4096;
+        ctx->field_owner = mc_realloc(ctx->field_owner,
+                                      ctx->owner_cap * sizeof *ctx->field_owner);
+    }
+    ctx->field_owner[cat->n_fields] = (uint32_t)owner;
+    mc_field *f = mc_catalog_add_field(cat);
+    f->attnum = (int32_t)ival(ctx, res, 3);
+    f->name = sval(ctx, res, 4);
+    f->type = sval(ctx, res, 5);
+    f->not_null = bval(ctx, res, 6);
+    f->default_expr = sval(ctx, res, 7);
+    f->comment = sval(ctx, res, 8);
+    f->encoding = sval(ctx, res, 9);
+    return 0;
+}
+
+/* Appends a JSON array text (as the server produced it) re-serialised
+ * canonically, so equal keys give equal bytes whatever the server's
+ * spacing. */
+static void put_name_array(mc_buf *b, const char *json_array)
+{
+    /* The server's array_to_json output is ["a","b"] with JSON escapes
+     * already applied; it is canonical as it is. */
+    mc_buf_puts(b, json_array ? json_array : "[]");
+}
+
+static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+{
+    ctx->row = row;
+    static const char *const cols[] = {"container_oid", "type", "name",
+                                       "columns", "ref_schema",
+                                       "ref_container", "ref_columns"};
+    if (lookup_cols(ctx, res, cols, 7, err))
+        return -1;
+    ptrdiff_t owner = find_owner(ctx, ival(ctx, res, 0), NULL, NULL);
+    if (owner < 0)
+        return 0;
+    mc_container *k = &ctx->cat->containers[owner];
+    const char *type = val(ctx, res, 1);
+    mc_buf b = {0};
+    if (type && type[0] == 'p') {
+        put_name_array(&b, val(ctx, res, 3));
+        k->primary_key = mc_arena_strdup(ctx->cat->arena, mc_buf_str(&b));
+    } else {
+        /* Rows arrive ordered by constraint name: extend the array. */
+        if (k->foreign_keys) {
+            size_t len = strlen(k->foreign_keys);
+            mc_buf_append(&b, k->foreign_keys, len - 1); /* drop ']' */
+            mc_buf_putc(&b, ',');
+        } else {
+            mc_buf_putc(&b, '[');
+        }
+        bool first = true;
+        mc_buf_putc(&b, '{');
+        json_put_kv_str(&b, &first, "name", val(ctx, res, 2));
+        first = json_put_key(&b, first, "columns");
+        put_name_array(&b, val(ctx, res, 3));
+        json_put_kv_str(&b, &first, "ref_schema", val(ctx, res, 4));
+        json_put_kv_str(&b, &first, "ref_container", val(ctx, res, 5));
+        first = json_put_key(&b, first, "ref_columns");
+        put_name_array(&b, val(ctx, res, 6));
+        mc_buf_puts(&b, "}]");
+        k->foreign_keys = mc_arena_strdup(ctx->cat->arena, mc_buf_str(&b));
+    }
+    mc_buf_free(&b);
+    return 0;
+}
+
+/* ---- the crawl ------------------------------------------------------------- */
+
+static void add_warning(disc_result *r, const char *schema, char *message)
+{
+    r->warnings = mc_realloc(r->warnings, (r->n_warnings + 1) * sizeof *r->warnings);
+    r->warnings[r->n_warnings].schema = mc_strdup(schema);
+    r->warnings[r->n_warnings].message = message;
+    r->n_warnings++;
+}
+
+void disc_result_free(disc_result *r)
+{
+    if (!r)
+        return;
+    mc_catalog_free(r->catalog);
+    for (size_t i = 0; i < r->n_warnings; i++) {
+        free(r->warnings[i].schema);
+        free(r->warnings[i].message);
+    }
+    free(r->warnings);
+    memset(r, 0, sizeof *r);
+}
+
+/* version() decides the dialect: Redshift answers "PostgreSQL 8.0.2 on ...,
+ * Redshift 1.0.NNNNN". */
+static int detect(disc_session *s, mc_error *err)
+{
+    s->n_queries++;
+    PGresult *res = PQexec(s->conn, "SELECT version(), current_setting('server_version_num')");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        /* Redshift has no server_version_num setting: ask again plainly. */
+        PQclear(res);
+        s->n_queries++;
+        res = PQexec(s->conn, "SELECT version(), NULL");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            query_error(s, "version query", res, err);
+            PQclear(res);
+            return -1;
+        }
+    }
+    const char *v = PQgetvalue(res, 0, 0);
+    const char *rs = strstr(v, "Redshift ");
+    if (rs) {
+        s->dialect = mc_strdup("redshift");
+        s->server_version = mc_strndup(rs, 9 + strcspn(rs + 9, " ,)"));
+    } else if (strncmp(v, "PostgreSQL ", 11) == 0) {
+        s->dialect = mc_strdup("postgresql");
+        size_t n = 11 + strcspn(v + 11, " ,");
+        s->server_version = mc_strndup(v, n);
+        if (!PQgetisnull(res, 0, 1))
+            s->server_version_num = atoi(PQgetvalue(res, 0, 1));
+    } else {
+        char line[200];
+        first_line(v, line, sizeof line);
+        mc_error_set(err, MC_EXIT_CONNECT,
+                     "datastore '%s': unsupported server: %s", s->ds_name, line);
+        mc_error_hint(err, "metacrawl reads Amazon Redshift and PostgreSQL 10 or later");
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    if (strcmp(s->dialect, "postgresql") == 0 && s->server_version_num > 0 &&
+        s->server_version_num < 100000) {
+        mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s is too old",
+                     s->ds_name, s->server_version);
+        mc_error_hint(err, "metacrawl reads PostgreSQL 10 or later");
+        return -1;
+    }
+    return 0;
+}
+
+/* Builds the IN-list of the usable schemas as escaped literals; "NULL"
+ * when there are none, so the queries stay valid and their count constant. */
+static char *schema_in_list(disc_session *s, const mc_catalog *cat)
+{
+    mc_buf b = {0};
+    for (size_t i = 0; i < cat->n_schemas; i++) {
+        if (!cat->schemas[i].usable)
+            continue;
+        char *lit = PQescapeLiteral(s->conn, cat->schemas[i].name,
+                                    strlen(cat->schemas[i].name));
+        if (b.len)
+            mc_buf_puts(&b, ", ");
+        mc_buf_puts(&b, lit);
+        PQfreemem(lit);
+    }
+    if (!b.len)
+        mc_buf_puts(&b, "NULL");
+    return mc_buf_steal(&b);
+}
+
+/* Stable counting sort of the fields by owning container, then every
+ * container's slice; positions are 1..n in attnum order. */
+static void attach_fields(row_ctx *ctx)
+{
+    mc_catalog *cat = ctx->cat;
+    size_t nk = cat->n_containers, nf = cat->n_fields;
+    size_t *start = mc_calloc(nk + 1, sizeof *start);
+    for (size_t i = 0; i < nf; i++)
+        start[ctx->field_owner[i] + 1]++;
+    for (size_t k = 0; k < nk; k++)
+        start[k + 1] += start[k];
+    mc_field *sorted = mc_malloc((nf ? nf : 1) * sizeof *sorted);
+    size_t *next = mc_malloc((nk + 1) * sizeof *next);
+    memcpy(next, start, (nk + 1) * sizeof *next);
+    for (size_t i = 0; i < nf; i++)
+        sorted[next[ctx->field_owner[i]]++] = cat->fields[i];
+    for (size_t k = 0; k < nk; k++) {
+        cat->containers[k].first_field = start[k];
+        cat->containers[k].n_fields = start[k + 1] - start[k];
+        for (size_t j = 0; j < cat->containers[k].n_fields; j++)
+            sorted[start[k] + j].position = (int32_t)(j + 1);
+    }
+    memcpy(cat->fields, sorted, nf * sizeof *sorted);
+    free(sorted);
+    free(next);
+    free(start);
+}
+
+static int cmp_oid_idx(const void *a, const void *b)
+{
+    int64_t x = ((const struct oid_idx *)a)->oid, y = ((const struct oid_idx *)b)->oid;
+    return (x > y) - (x < y);
+}
+
+/* The oid index over every container with an oid, built once after the
+ * container steps (fields and keys are looked up in it). */
+static void index_oids(row_ctx *ctx)
+{
+    mc_catalog *cat = ctx->cat;
+    ctx->oids = mc_malloc((cat->n_containers + 1) * sizeof *ctx->oids);
+    ctx->n_oids = 0;
+    for (size_t i = 0; i < cat->n_containers; i++)
+        if (cat->containers[i].oid != 0)
+            ctx->oids[ctx->n_oids++] = (struct oid_idx){cat->containers[i].oid, i};
+    qsort(ctx->oids, ctx->n_oids, sizeof *ctx->oids, cmp_oid_idx);
+}
+
+/* sql with every SCHEMAS_TOKEN replaced by in_list; malloc'd. */
+static char *subst_schemas(const char *sql, const char *in_list)
+{
+    mc_buf b = {0};
+    const char *p;
+    while ((p = strstr(sql, SCHEMAS_TOKEN)) != NULL) {
+        mc_buf_append(&b, sql, (size_t)(p - sql));
+        mc_buf_puts(&b, in_list);
+        sql = p + strlen(SCHEMAS_TOKEN);
+    }
+    mc_buf_puts(&b, sql);
+    return mc_buf_steal(&b);
+}
+
+int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
+             mc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = -1;
+    char *in_list = NULL;
+    row_ctx ctx = {0};
+    if (!s->dialect && detect(s, err) != 0)
+        return -1;
+    const disc_dialect_def *d = find_dialect(s->dialect);
+    if (!d) {
+        mc_error_set(err, MC_EXIT_CONNECT,
+                     "datastore '%s': the %s dialect is not supported by this build",
+                     ds->name, s->dialect);
+        mc_error_hint(err, "this build of metacrawl reads PostgreSQL servers");
+        return -1;
+    }
+
+    char set_timeout[64];
+    snprintf(set_timeout, sizeof set_timeout, "SET statement_timeout = %d",
+             ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000);
+    if (exec_command(s, "statement timeout", set_timeout, err) != 0 ||
+        exec_command(s, "snapshot", d->begin, err) != 0)
+        return -1;
+
+    out->catalog = mc_catalog_new();
+    ctx.s = s;
+    ctx.cat = out->catalog;
+    ctx.ds = ds;
+    ctx.result = out;
+    if (stream_query(s, "schema query", d->sql_schemas, schema_row, &ctx, err) != 0)
+        goto out;
+    for (size_t i = 0; i < out->catalog->n_schemas; i++) {
+        const mc_schema *sc = &out->catalog->schemas[i];
+        if (sc->usable)
+            continue;
+        out->catalog->n_unusable_schemas++;
+        add_warning(out, sc->name,
+                    mc_asprintf("schema '%s' is visible but the user has no USAGE on it: "
+                                "its contents were not read and nothing in it is "
+                                "marked removed (GRANT USAGE ON SCHEMA, or exclude it)",
+                                sc->name));
+    }
+    in_list = schema_in_list(s, out->catalog);
+
+    for (size_t i = 0; i < d->n_steps; i++) {
+        const disc_step *st = &d->steps[i];
+        row_fn fn = st->kind == STEP_CONTAINERS ? container_row
+                    : st->kind == STEP_FIELDS   ? field_row
+                                                : key_row;
+        if (st->kind != STEP_CONTAINERS && !ctx.oids)
+            index_oids(&ctx);
+        char *sql = subst_schemas(st->sql, in_list);
+        ctx.cols_known = false;
+        int r = stream_query(s, st->what, sql, fn, &ctx, err);
+        free(sql);
+        if (r != 0)
+            goto out;
+    }
+    if (exec_command(s, "snapshot end", "COMMIT", err) != 0)
+        goto out;
+    attach_fields(&ctx);
+    mc_catalog_finish(out->catalog);
+    rc = 0;
+out:
+    out->n_queries = s->n_queries;
+    free(ctx.oids);
+    free(ctx.field_owner);
+    free(in_list);
+    if (rc != 0) {
+        disc_result_free(out);
+        /* leave the session usable for nothing: a failed snapshot */
+    }
+    return rc;
+}

@@ -1,0 +1,68 @@
+/*
+ * cli.h — the command line: one table of commands and options (cli.c) from
+ * which parsing, every --help text and the man page metacrawl(1) are made,
+ * so the three cannot drift apart (tests/unit/test_cli.c checks the
+ * committed docs/metacrawl.1 against it).
+ */
+#ifndef MC_CLI_H
+#define MC_CLI_H
+
+#include "mc_base.h"
+#include <stdio.h>
+
+typedef struct cli_opt {
+    const char *lng;     /* "dry-run" */
+    char shrt;           /* 'c' or 0 */
+    const char *arg;     /* "FILE"; NULL for a flag */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_ctx cli_ctx;
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *args;        /* "[DS...]" */
+    const char *summary;     /* one line */
+    const char *description; /* paragraphs separated by \n\n */
+    const cli_opt *opts;     /* terminated by {0} */
+    int min_args, max_args;  /* max -1 = any */
+    int (*run)(cli_ctx *ctx);
+} cli_cmd;
+
+/* What main() and the commands see after parsing. */
+struct cli_ctx {
+    const cli_cmd *cmd;
+    const char *config_path; /* -c; NULL = default search */
+    const char *store_path;  /* --store */
+    bool json;
+    int verbosity;           /* -q: -1, -v: +1 per v */
+    char **args;
+    int n_args;
+    /* values of the command's options, parallel to cmd->opts */
+    const char *values[16];
+    int flags[16];
+};
+
+const char *cli_value(const cli_ctx *ctx, const char *lng);
+bool cli_flag(const cli_ctx *ctx, const char *lng);
+
+/* The whole program: parses argv, runs the command, returns the exit code. */
+int cli_main(int argc, char **argv);
+
+void cli_print_help(FILE *f, const cli_cmd *cmd); /* cmd NULL = overview */
+void cli_print_man(FILE *f);
+
+/* The command table (commands.c). */
+extern const cli_cmd cli_commands[];
+extern const size_t cli_n_commands;
+extern const cli_opt cli_global_opts[];
+
+/* Exit code table, for --help and the man page. */
+typedef struct cli_exit_doc {
+    int code;
+    const char *meaning;
+} cli_exit_doc;
+extern const cli_exit_doc cli_exit_docs[];
+extern const size_t cli_n_exit_docs;
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * discover.h — one libpq session per datastore: connect, detect the dialect
+ * from version(), and read the catalog with a constant number of queries
+ * (docs/discovery.md lists them).  No libpq type leaks through this header.
+ */
+#ifndef MC_DISCOVER_H
+#define MC_DISCOVER_H
+
+#include "config.h"
+#include "../store/store.h"
+
+typedef struct disc_session disc_session;
+
+/* Where libpq should connect; a tunnel (later) fills hostaddr/port with its
+ * local end while host stays the warehouse name for TLS and .pgpass. */
+typedef struct disc_target {
+    const char *host;
+    const char *hostaddr; /* NULL = resolve host */
+    int port;
+} disc_target;
+
+/* Connects with the datastore's settings (password resolved from its
+ * secret source just before connecting and wiped right after).  Errors:
+ * MC_EXIT_CONNECT (network, refused, timeout, TLS) or MC_EXIT_AUTH
+ * (password, unknown user or database, pg_hba), each with a hint. */
+int disc_connect(const cfg_datastore *ds, const disc_target *target,
+                 disc_session **out, mc_error *err);
+void disc_close(disc_session *s); /* NULL is a no-op */
+
+const char *disc_dialect(const disc_session *s);        /* "postgresql", "redshift" */
+const char *disc_server_version(const disc_session *s); /* "PostgreSQL 15.4" */
+
+/* What discovery found that the user should know about. */
+typedef struct disc_warning {
+    char *schema;
+    char *message;
+} disc_warning;
+
+typedef struct disc_result {
+    mc_catalog *catalog;   /* finished (sorted, hashed) */
+    disc_warning *warnings;
+    size_t n_warnings;
+    int n_queries;         /* statements sent, for the constant-count rule */
+} disc_result;
+void disc_result_free(disc_result *r);
+
+/* Reads the catalog of the schemas in scope (include/exclude globs; system
+ * schemas never).  Schemas in scope without USAGE are in the catalog with
+ * usable = false, counted in n_unusable_schemas and warned about. */
+int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
+             mc_error *err);
+
+/* True for the schemas that are never crawled. */
+bool disc_is_system_schema(const char *name);
+
+#endif
