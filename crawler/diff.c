@@ -227,12 +227,13 @@ static void pair_containers(differ *d, ptrdiff_t *prev_to_cur)
     for (size_t i = 0; i < p->n_containers; i++)
         if (p->containers[i].oid != 0)
             idx[n++] = (struct oid_idx){p->containers[i].oid, i};
-    qsort(idx, n, sizeof *idx, cmp_oid);
+    if (n > 1)
+        qsort(idx, n, sizeof *idx, cmp_oid);
     for (size_t j = 0; j < c->n_containers; j++) {
         if (c->containers[j].oid == 0)
             continue;
         struct oid_idx key = {c->containers[j].oid, 0};
-        struct oid_idx *hit = bsearch(&key, idx, n, sizeof *idx, cmp_oid);
+        struct oid_idx *hit = n ? bsearch(&key, idx, n, sizeof *idx, cmp_oid) : NULL;
         if (hit && prev_to_cur[hit->idx] < 0) {
             cur_to_prev[j] = (ptrdiff_t)hit->idx;
             prev_to_cur[hit->idx] = (ptrdiff_t)j;
@@ -537,7 +538,8 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
         ch->breaking = true;
         ch->prev_index = (ptrdiff_t)i;
     }
-    qsort(out->changes.items, out->changes.n, sizeof *out->changes.items, cmp_change);
+    if (out->changes.n > 1)
+        qsort(out->changes.items, out->changes.n, sizeof *out->changes.items, cmp_change);
     rc = 0;
 out:
     free(need);

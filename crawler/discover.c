@@ -720,7 +720,8 @@ static void attach_fields(row_ctx *ctx)
         for (size_t j = 0; j < cat->containers[k].n_fields; j++)
             sorted[start[k] + j].position = (int32_t)(j + 1);
     }
-    memcpy(cat->fields, sorted, nf * sizeof *sorted);
+    if (nf)
+        memcpy(cat->fields, sorted, nf * sizeof *sorted);
     free(sorted);
     free(next);
     free(start);
@@ -742,7 +743,8 @@ static void index_oids(row_ctx *ctx)
     for (size_t i = 0; i < cat->n_containers; i++)
         if (cat->containers[i].oid != 0)
             ctx->oids[ctx->n_oids++] = (struct oid_idx){cat->containers[i].oid, i};
-    qsort(ctx->oids, ctx->n_oids, sizeof *ctx->oids, cmp_oid_idx);
+    if (ctx->n_oids > 1)
+        qsort(ctx->oids, ctx->n_oids, sizeof *ctx->oids, cmp_oid_idx);
 }
 
 /* sql with every SCHEMAS_TOKEN replaced by in_list; malloc'd. */

@@ -1,0 +1,129 @@
+/*
+ * itest — helpers for the criterion integration tests.
+ *
+ * The tests run under tests/integration/with-servers.sh, which starts a
+ * throwaway PostgreSQL and exports where it is (MC_TEST_PGHOST, _PGPORT,
+ * _PGUSER, _PGPASSWORD, _PGLOG, _PGBIN, MC_TEST_TMP); meson adds MC_BINARY
+ * (the metacrawl under test) and MC_SOURCE_ROOT. Every helper fails the
+ * current test (cr_assert_fail) with the reason when something goes wrong, so
+ * tests read as a list of steps without error handling.
+ *
+ * Criterion runs each test in its own process, possibly in parallel: a test
+ * that changes server state works in its own database (itest_create_db).
+ *
+ * Strings returned by the helpers are malloc'd and belong to the caller;
+ * tests may leak them (the test process is short-lived).
+ */
+#ifndef METACRAWL_ITEST_H
+#define METACRAWL_ITEST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#if defined(__GNUC__)
+#define ITEST_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define ITEST_PRINTF(fmt, args)
+#endif
+
+/* The value of a variable the harness must have set; fails the test if unset. */
+const char *itest_env(const char *name);
+
+/* ---- the server ------------------------------------------------------ */
+
+/* A connection to DBNAME as the harness superuser, over TCP. */
+PGconn *itest_connect(const char *dbname);
+/* A connection as USER/PASSWORD over TCP (PASSWORD may be NULL). */
+PGconn *itest_connect_as(const char *dbname, const char *user, const char *password);
+/* The same without failing: NULL and the libpq message in *err_out (malloc'd). */
+PGconn *itest_try_connect(const char *dbname, const char *user, const char *password,
+                          char **err_out);
+
+/* Run SQL (several statements allowed); fail the test with the server's message. */
+void itest_sql(PGconn *c, const char *fmt, ...) ITEST_PRINTF(2, 3);
+/* The first column of the first row (NULL for SQL NULL); fails on no rows. */
+char *itest_sql_value(PGconn *c, const char *fmt, ...) ITEST_PRINTF(2, 3);
+/* A fresh database "<prefix>_<pid>_<n>" (prefix lower-cased, [a-z0-9_] kept). */
+char *itest_create_db(const char *prefix);
+
+/* ---- files ----------------------------------------------------------- */
+
+/* A new empty directory under MC_TEST_TMP (or /tmp). */
+char *itest_tmpdir(void);
+void itest_write_file(const char *path, const char *text);
+/* The whole file, NUL-terminated; fails the test if it cannot be read. */
+char *itest_read_file(const char *path);
+/* printf into a malloc'd string. */
+char *itest_strf(const char *fmt, ...) ITEST_PRINTF(1, 2);
+
+/*
+ * DIR/metacrawl.yml with `store: DIR/catalog.db` and one datastore named
+ * `test` on the harness server: DBNAME as USER, sslmode disable. With a
+ * PASSWORD the config says `password: ${env:MC_TEST_DS_PASSWORD}` and the
+ * caller passes "MC_TEST_DS_PASSWORD=<password>" to itest_run; with NULL there
+ * is no password key. EXTRA_YAML (may be NULL) is appended verbatim after the
+ * datastore's keys, so its lines are indented by four spaces, e.g.
+ * "    schemas: { include: [sales] }\n". Returns the config's path.
+ */
+char *itest_write_config(const char *dir, const char *dbname, const char *user,
+                         const char *password, const char *extra_yaml);
+
+/* ---- running metacrawl ----------------------------------------------- */
+
+typedef struct itest_result {
+    int status; /* exit code, or 128 + signal number */
+    char *out;  /* all of stdout, NUL-terminated */
+    char *err;  /* all of stderr, NUL-terminated */
+} itest_result;
+
+/*
+ * Run MC_BINARY with ARGV (NULL-terminated, without argv[0]) and wait for it.
+ * ENV_EXTRA (NULL-terminated, may be NULL) is laid over the inherited
+ * environment: "NAME=value" sets or replaces, a bare "NAME" removes. STDIN_TEXT
+ * is fed to its stdin (NULL: /dev/null). Fails the test when the run takes
+ * longer than MC_TEST_TIMEOUT seconds (default 120), crashes (SIGSEGV, SIGABRT,
+ * ...), or when ASan/UBSan or valgrind reported an error. With MC_VALGRIND=1
+ * the binary runs under valgrind (leaks of kind "definite" are errors); with
+ * MC_TEST_LSAN=1 (an ASan build) LeakSanitizer is turned on for it.
+ */
+itest_result itest_run(const char *const *argv, const char *const *env_extra,
+                       const char *stdin_text);
+/* The same for any program (PATH is searched when PROGRAM has no slash). */
+itest_result itest_run_program(const char *program, const char *const *argv,
+                               const char *const *env_extra, const char *stdin_text);
+void itest_result_free(itest_result *r);
+
+/*
+ * Start MC_BINARY in the background, its own process group, stdin /dev/null,
+ * stdout and stderr to OUT_PATH; for tests that signal or kill it.
+ */
+pid_t itest_spawn(const char *const *argv, const char *const *env_extra, const char *out_path);
+pid_t itest_spawn_program(const char *program, const char *const *argv,
+                          const char *const *env_extra, const char *out_path);
+/*
+ * Wait for a spawned process: its exit code, or 128 + signal. Fails the test
+ * when its output shows a sanitizer or valgrind error (a kill is not a failure).
+ */
+int itest_wait(pid_t pid);
+
+/* ---- the server log -------------------------------------------------- */
+
+/*
+ * Statements in MC_TEST_PGLOG ("statement: " and "execute <name>: " entries,
+ * one per statement even when it spans lines) whose entry contains NEEDLE.
+ */
+long itest_count_log(const char *needle);
+/* Statements run in database DBNAME. */
+long itest_count_statements(const char *dbname);
+/* Statements run in database DBNAME by USER (NULL: any user). */
+long itest_count_statements_by(const char *dbname, const char *user);
+
+/* ---- output ---------------------------------------------------------- */
+
+/* TEXT parsed as JSON (any value); fails the test, quoting TEXT, if it is not. */
+json_t *itest_parse_json(const char *text);
+
+#endif

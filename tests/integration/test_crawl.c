@@ -1,0 +1,762 @@
+/*
+ * test_crawl.c — the core crawl against a real PostgreSQL: every change
+ * kind with its exact before/after, the partial-crawl and fail-safe rules,
+ * show --as-of, a crawl killed while it writes, hostile identifiers, a
+ * constant number of catalog statements, and connection failures.  Each
+ * test runs the metacrawl binary as a user would and reads its --json.
+ */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define PW "crawler-pw"
+
+/* A role of the test's own (roles are cluster-wide, tests run in parallel). */
+static char *make_crawler(PGconn *c, const char *db)
+{
+    char *role = itest_strf("crawler_%s", db);
+    itest_sql(c, "CREATE ROLE %s LOGIN PASSWORD '" PW "'", role);
+    return role;
+}
+
+static itest_result run_mc(const char *cfg, const char *const *args)
+{
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = "-c";
+    argv[n++] = cfg;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    const char *env[] = {"MC_TEST_DS_PASSWORD=" PW, NULL};
+    return itest_run(argv, env, NULL);
+}
+
+/* Runs crawl --json and returns the datastore's report; checks the exit. */
+static json_t *crawl(const char *cfg, int want_status, const char *extra)
+{
+    const char *args[] = {"crawl", "--json", extra, NULL};
+    itest_result r = run_mc(cfg, args);
+    cr_assert_eq(r.status, want_status, "crawl exited %d, wanted %d\nstdout: %s\nstderr: %s",
+                 r.status, want_status, r.out, r.err);
+    json_t *doc = itest_parse_json(r.out);
+    json_t *ds = json_array_get(json_object_get(doc, "datastores"), 0);
+    cr_assert(ds, "no datastore in %s", r.out);
+    json_incref(ds);
+    json_decref(doc);
+    return ds;
+}
+
+static char *compact(json_t *v)
+{
+    if (!v)
+        return strdup("");
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* "kind path attribute before after breaking"; before/after are left out
+ * for added/removed objects (their whole-object JSON is checked apart). */
+static char *signature(json_t *c)
+{
+    const char *kind = json_string_value(json_object_get(c, "kind"));
+    const char *parts[] = {json_string_value(json_object_get(c, "schema")),
+                           json_string_value(json_object_get(c, "container")),
+                           json_string_value(json_object_get(c, "field"))};
+    char path[600] = "";
+    for (int i = 0; i < 3 && parts[i]; i++) {
+        if (i)
+            strcat(path, ".");
+        strncat(path, parts[i], 180);
+    }
+    bool whole = strstr(kind, "_added") || strstr(kind, "_removed");
+    char *before = whole ? strdup("-") : compact(json_object_get(c, "before"));
+    char *after = whole ? strdup("-") : compact(json_object_get(c, "after"));
+    const char *attr = json_string_value(json_object_get(c, "attribute"));
+    char *s = itest_strf("%s %s %s %s %s %s", kind, path, attr ? attr : "-", before,
+                         after, json_is_true(json_object_get(c, "breaking")) ? "B" : "-");
+    free(before);
+    free(after);
+    return s;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Asserts that the changes are exactly the expected signatures. */
+static void assert_changes(json_t *changes, const char *const *expected)
+{
+    size_t n_exp = 0;
+    while (expected[n_exp])
+        n_exp++;
+    size_t n = json_array_size(changes);
+    char **got = calloc(n + 1, sizeof *got);
+    for (size_t i = 0; i < n; i++)
+        got[i] = signature(json_array_get(changes, i));
+    qsort(got, n, sizeof *got, cmp_str);
+    char **want = calloc(n_exp + 1, sizeof *want);
+    for (size_t i = 0; i < n_exp; i++)
+        want[i] = strdup(expected[i]);
+    qsort(want, n_exp, sizeof *want, cmp_str);
+    char *all = strdup("");
+    for (size_t i = 0; i < n; i++) {
+        char *next = itest_strf("%s\n  %s", all, got[i]);
+        free(all);
+        all = next;
+    }
+    cr_assert_eq(n, n_exp, "got %zu changes, expected %zu:%s", n, n_exp, all);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(got[i], want[i], "change differs; all changes:%s", all);
+}
+
+static json_t *find_change(json_t *changes, const char *kind, const char *container,
+                           const char *attribute)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(changes, i, c) {
+        const char *k = json_string_value(json_object_get(c, "kind"));
+        const char *ct = json_string_value(json_object_get(c, "container"));
+        const char *at = json_string_value(json_object_get(c, "attribute"));
+        if (strcmp(k, kind) == 0 && ct && strcmp(ct, container) == 0 &&
+            (!attribute || (at && strcmp(at, attribute) == 0)))
+            return c;
+    }
+    return NULL;
+}
+
+static json_t *show_json(const char *cfg, const char *path, const char *as_of)
+{
+    const char *args[] = {"show", path, "--json", as_of ? "--as-of" : NULL, as_of, NULL};
+    itest_result r = run_mc(cfg, args);
+    cr_assert_eq(r.status, 0, "show %s exited %d: %s", path, r.status, r.err);
+    return itest_parse_json(r.out);
+}
+
+/* ---- every change kind ---------------------------------------------------- */
+
+Test(crawl, every_change_kind, .timeout = 300)
+{
+    char *db = itest_create_db("kinds");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    itest_sql(c,
+              "CREATE SCHEMA sales; CREATE SCHEMA tmp_stage; CREATE SCHEMA locked;"
+              "GRANT USAGE ON SCHEMA sales, tmp_stage, locked TO %s;"
+              "CREATE TABLE sales.customers (id int PRIMARY KEY, name text);"
+              "CREATE TABLE sales.orders (id int PRIMARY KEY, customer_id int, amount integer,"
+              "  note text, legacy text, status text DEFAULT 'new', code int);"
+              "COMMENT ON COLUMN sales.orders.note IS 'free text';"
+              "CREATE TABLE sales.pk_t (a int PRIMARY KEY, b int);"
+              "CREATE TABLE sales.payments (id int,"
+              "  order_id int CONSTRAINT payments_order_fk REFERENCES sales.orders(id));"
+              "CREATE TABLE sales.old_name (x int);"
+              "CREATE TABLE sales.doomed (y int);"
+              "CREATE VIEW sales.v_orders AS SELECT id FROM sales.orders;"
+              "CREATE VIEW sales.swap AS SELECT 1 AS a, 2 AS b;"
+              "CREATE TABLE tmp_stage.s (z int);"
+              "CREATE TABLE locked.t (a int);",
+              role);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, role, PW, "    fail_safe: { max_removed_pct: 50 }\n");
+
+    json_t *r1 = crawl(cfg, 0, NULL);
+    cr_assert(json_is_true(json_object_get(r1, "baseline")));
+    cr_assert_eq(json_array_size(json_object_get(r1, "changes")), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(r1, "dialect")), "postgresql");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r1, "counts"), "containers")), 10);
+
+    itest_sql(c,
+              "ALTER TABLE sales.orders ADD COLUMN shipped_at timestamptz;"
+              "ALTER TABLE sales.orders DROP COLUMN legacy;"
+              "ALTER TABLE sales.orders RENAME COLUMN code TO order_code;"
+              "ALTER TABLE sales.orders ALTER COLUMN amount TYPE bigint;"
+              "ALTER TABLE sales.orders ALTER COLUMN customer_id SET NOT NULL;"
+              "ALTER TABLE sales.orders ALTER COLUMN status SET DEFAULT 'open';"
+              "COMMENT ON COLUMN sales.orders.note IS 'customer note';"
+              "ALTER TABLE sales.pk_t DROP CONSTRAINT pk_t_pkey;"
+              "ALTER TABLE sales.pk_t ADD PRIMARY KEY (a, b);"
+              "ALTER TABLE sales.payments DROP CONSTRAINT payments_order_fk;"
+              "ALTER TABLE sales.orders ADD CONSTRAINT orders_customer_fk"
+              "  FOREIGN KEY (customer_id) REFERENCES sales.customers(id);"
+              "ALTER TABLE sales.old_name RENAME TO new_name;"
+              "DROP TABLE sales.doomed;"
+              "CREATE VIEW sales.big_orders AS SELECT id FROM sales.orders WHERE amount > 100;"
+              "CREATE OR REPLACE VIEW sales.v_orders AS SELECT id, status FROM sales.orders;"
+              "DROP VIEW sales.swap; CREATE VIEW sales.swap AS SELECT 2 AS b, 1 AS a;"
+              "CREATE SCHEMA marketing; GRANT USAGE ON SCHEMA marketing TO %s;"
+              "CREATE TABLE marketing.campaigns (id int);"
+              "DROP SCHEMA tmp_stage CASCADE;",
+              role);
+    json_t *r2 = crawl(cfg, 0, NULL);
+    json_t *ch = json_object_get(r2, "changes");
+    const char *fk_orders = "[{\"columns\":[\"customer_id\"],\"name\":\"orders_customer_fk\","
+                            "\"ref_columns\":[\"id\"],\"ref_container\":\"customers\","
+                            "\"ref_schema\":\"sales\"}]";
+    const char *fk_payments = "[{\"columns\":[\"order_id\"],\"name\":\"payments_order_fk\","
+                              "\"ref_columns\":[\"id\"],\"ref_container\":\"orders\","
+                              "\"ref_schema\":\"sales\"}]";
+    char *exp_fk1 = itest_strf("container_changed sales.orders foreign_keys null %s -", fk_orders);
+    char *exp_fk2 = itest_strf("container_changed sales.payments foreign_keys %s null -", fk_payments);
+    json_t *def = find_change(ch, "container_changed", "v_orders", "definition");
+    json_t *swapdef = find_change(ch, "container_changed", "swap", "definition");
+    cr_assert(def && swapdef, "view definition changes missing");
+    char *v_before = compact(json_object_get(def, "before"));
+    char *v_after = compact(json_object_get(def, "after"));
+    char *exp_def = itest_strf("container_changed sales.v_orders definition %s %s -", v_before, v_after);
+    char *s_before = compact(json_object_get(swapdef, "before"));
+    char *s_after = compact(json_object_get(swapdef, "after"));
+    char *exp_swap = itest_strf("container_changed sales.swap definition %s %s -", s_before, s_after);
+    cr_assert(strstr(v_after, "status") && !strstr(v_before, "status"), "%s -> %s", v_before, v_after);
+    const char *expected[] = {
+        "field_added sales.orders.shipped_at - - - -",
+        "field_removed sales.orders.legacy - - - B",
+        "field_renamed sales.orders.order_code - \"code\" \"order_code\" B",
+        "field_changed sales.orders.amount type \"integer\" \"bigint\" B",
+        "field_changed sales.orders.customer_id nullable true false B",
+        "field_changed sales.orders.status default \"'new'::text\" \"'open'::text\" -",
+        "field_changed sales.orders.note comment \"free text\" \"customer note\" -",
+        exp_fk1,
+        "container_changed sales.pk_t primary_key [\"a\"] [\"a\",\"b\"] B",
+        "field_changed sales.pk_t.b nullable true false B",
+        exp_fk2,
+        "container_renamed sales.new_name - {\"name\":\"old_name\",\"schema\":\"sales\"} "
+        "{\"name\":\"new_name\",\"schema\":\"sales\"} B",
+        "container_removed sales.doomed - - - B",
+        "container_added sales.big_orders - - - -",
+        exp_def,
+        "field_added sales.v_orders.status - - - -",
+        exp_swap,
+        "field_changed sales.swap.a position 1 2 -",
+        "field_changed sales.swap.b position 2 1 -",
+        "schema_added marketing - - - -",
+        "container_added marketing.campaigns - - - -",
+        "schema_removed tmp_stage - - - B",
+        "container_removed tmp_stage.s - - - B",
+        NULL,
+    };
+    assert_changes(ch, expected);
+
+    /* The whole-object values of additions and removals. */
+    json_t *added = find_change(ch, "field_added", "orders", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(added, "after"), "type")),
+                     "timestamp with time zone");
+    json_t *removed = find_change(ch, "field_removed", "orders", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(removed, "before"), "name")),
+                     "legacy");
+    json_t *view = find_change(ch, "container_added", "big_orders", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(view, "after"), "kind")), "view");
+
+    /* diff of the two stored runs says the same. */
+    const char *dargs[] = {"diff", "test", "--json", NULL};
+    itest_result d = run_mc(cfg, dargs);
+    cr_assert_eq(d.status, 0, "%s", d.err);
+    json_t *dj = itest_parse_json(d.out);
+    assert_changes(json_object_get(dj, "changes"), expected);
+
+    /* Revoke USAGE on a schema and drop a table in the same step: a warning,
+     * exit 7, and no removal recorded anywhere. */
+    itest_sql(c, "REVOKE USAGE ON SCHEMA locked FROM %s; DROP TABLE sales.payments;", role);
+    json_t *r3 = crawl(cfg, 7, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(r3, "status")), "partial");
+    cr_assert_eq(json_array_size(json_object_get(r3, "changes")), 0, "%s",
+                 compact(json_object_get(r3, "changes")));
+    cr_assert_eq(json_integer_value(json_object_get(r3, "held_back")), 1);
+    char *warnings = compact(json_object_get(r3, "warnings"));
+    cr_assert(strstr(warnings, "locked") && strstr(warnings, "USAGE"), "%s", warnings);
+    json_t *locked = show_json(cfg, "test.locked.t", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(locked, "name")), "t");
+    json_t *pay = show_json(cfg, "test.sales.payments", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(pay, "name")), "payments");
+
+    /* Grant it back: the crawl is complete again and the removal is recorded. */
+    itest_sql(c, "GRANT USAGE ON SCHEMA locked TO %s", role);
+    json_t *r4 = crawl(cfg, 0, NULL);
+    const char *expected4[] = {"container_removed sales.payments - - - B", NULL};
+    assert_changes(json_object_get(r4, "changes"), expected4);
+
+    /* history shows the four runs with their statuses. */
+    const char *hargs[] = {"history", "--json", NULL};
+    itest_result h = run_mc(cfg, hargs);
+    json_t *hj = itest_parse_json(h.out);
+    json_t *runs = json_object_get(hj, "runs");
+    cr_assert_eq(json_array_size(runs), 4);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, 1), "status")), "partial");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(runs, 2), "changes")), 23);
+    PQfinish(c);
+}
+
+/* ---- fail_safe --------------------------------------------------------------- */
+
+Test(crawl, fail_safe_holds_back_mass_removals, .timeout = 120)
+{
+    char *db = itest_create_db("failsafe");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    itest_sql(c, "CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO %s;"
+                 "DO $$ BEGIN FOR i IN 1..10 LOOP "
+                 "EXECUTE format('CREATE TABLE app.t%%s (id int)', i); END LOOP; END $$;",
+              role);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, role, PW, NULL); /* default 20%% */
+    json_decref(crawl(cfg, 0, NULL));
+    itest_sql(c, "DROP TABLE app.t1, app.t2, app.t3; ALTER TABLE app.t4 ADD COLUMN x int;");
+    json_t *r = crawl(cfg, 7, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r, "held_back")), 3);
+    const char *exp[] = {"field_added app.t4.x - - - -", NULL};
+    assert_changes(json_object_get(r, "changes"), exp);
+    char *w = compact(json_object_get(r, "warnings"));
+    cr_assert(strstr(w, "max_removed_pct") && strstr(w, "--accept-removals"), "%s", w);
+
+    json_t *r2 = crawl(cfg, 0, "--accept-removals");
+    const char *exp2[] = {"container_removed app.t1 - - - B", "container_removed app.t2 - - - B",
+                          "container_removed app.t3 - - - B", NULL};
+    assert_changes(json_object_get(r2, "changes"), exp2);
+    PQfinish(c);
+}
+
+/* ---- show --as-of --------------------------------------------------------------- */
+
+Test(crawl, show_as_of_returns_the_earlier_catalog, .timeout = 120)
+{
+    char *db = itest_create_db("asof");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE public.items (id int, label varchar(20));"
+                 "COMMENT ON TABLE public.items IS 'first';");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")), NULL};
+    const char *a1[] = {"-c", cfg, "crawl", "--json", NULL};
+    itest_result r1 = itest_run(a1, env, NULL);
+    cr_assert_eq(r1.status, 0, "%s", r1.err);
+    json_t *j1 = itest_parse_json(r1.out);
+    json_int_t run1 = json_integer_value(
+        json_object_get(json_array_get(json_object_get(j1, "datastores"), 0), "run"));
+
+    itest_sql(c, "ALTER TABLE public.items ALTER COLUMN label TYPE text, ADD COLUMN price numeric(10,2);"
+                 "COMMENT ON TABLE public.items IS 'second';");
+    itest_result r2 = itest_run(a1, env, NULL);
+    cr_assert_eq(r2.status, 0, "%s", r2.err);
+
+    char *run1s = itest_strf("%lld", (long long)run1);
+    const char *s1[] = {"-c", cfg, "show", "test.public.items", "--json", "--as-of", run1s, NULL};
+    itest_result old = itest_run(s1, env, NULL);
+    cr_assert_eq(old.status, 0, "%s", old.err);
+    json_t *oj = itest_parse_json(old.out);
+    cr_assert_str_eq(json_string_value(json_object_get(oj, "comment")), "first");
+    json_t *of = json_object_get(oj, "fields");
+    cr_assert_eq(json_array_size(of), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(of, 1), "type")),
+                     "character varying(20)");
+
+    const char *s2[] = {"-c", cfg, "show", "test.public.items", "--json", NULL};
+    itest_result now = itest_run(s2, env, NULL);
+    json_t *nj = itest_parse_json(now.out);
+    cr_assert_str_eq(json_string_value(json_object_get(nj, "comment")), "second");
+    cr_assert_eq(json_array_size(json_object_get(nj, "fields")), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(nj, "fields"), 1), "type")),
+                     "text");
+    PQfinish(c);
+}
+
+/* ---- killed while writing ----------------------------------------------------- */
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static char *sqlite_value(const char *dbpath, const char *sql)
+{
+    sqlite3 *h = NULL;
+    cr_assert_eq(sqlite3_open_v2(dbpath, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    char *v = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+Test(crawl, sigkill_while_writing_leaves_the_store_intact, .timeout = 600)
+{
+    char *db = itest_create_db("kill");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE public.keep (id int PRIMARY KEY, note text)");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")), NULL};
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    itest_result first = itest_run(args, env, NULL);
+    cr_assert_eq(first.status, 0, "%s", first.err);
+
+    /* Enough new tables that recording them spills the write transaction
+     * into the WAL well before it commits. */
+    itest_sql(c, "DO $$ BEGIN FOR i IN 1..1500 LOOP EXECUTE format("
+                 "'CREATE TABLE public.big%%s (a int, b text, c int, d text, e int, f text,"
+                 " g int, h text, i int, j text, k int, l text, m int, n text)', i);"
+                 " END LOOP; END $$;");
+    char *store = itest_strf("%s/catalog.db", dir);
+    char *wal = itest_strf("%s/catalog.db-wal", dir);
+    char *log = itest_strf("%s/kill.log", dir);
+
+    bool killed_mid_write = false;
+    for (int attempt = 0; attempt < 5 && !killed_mid_write; attempt++) {
+        long wal0 = file_size(wal);
+        pid_t pid = itest_spawn(args, env, log);
+        bool saw_growth = false;
+        for (int i = 0; i < 60000 && !saw_growth; i++) { /* up to 5 minutes */
+            if (file_size(wal) > wal0 + 256 * 1024)
+                saw_growth = true;
+            else if (waitpid(pid, NULL, WNOHANG) == pid)
+                break;
+            else
+                usleep(5000);
+        }
+        if (!saw_growth)
+            continue;
+        kill(pid, SIGKILL);
+        itest_wait(pid);
+        /* Killed before the commit?  Then the last run is still "running". */
+        char *status = sqlite_value(store, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
+        if (status && strcmp(status, "running") == 0)
+            killed_mid_write = true;
+    }
+    cr_assert(killed_mid_write, "never managed to kill the crawl while it wrote");
+
+    char *ok = sqlite_value(store, "PRAGMA integrity_check");
+    cr_assert_str_eq(ok, "ok");
+    /* The previous catalog is intact: one container, none of the new ones. */
+    const char *sargs[] = {"-c", cfg, "show", "test.public", "--json", NULL};
+    itest_result s = itest_run(sargs, env, NULL);
+    cr_assert_eq(s.status, 0, "%s", s.err);
+    json_t *sj = itest_parse_json(s.out);
+    json_t *cs = json_object_get(sj, "containers");
+    cr_assert_eq(json_array_size(cs), 1, "%s", s.out);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(cs, 0), "name")), "keep");
+    /* The killed run is reported as failed (interrupted) once the store is
+     * opened again. */
+    const char *hargs[] = {"-c", cfg, "history", "--json", NULL};
+    itest_result h = itest_run(hargs, env, NULL);
+    json_t *hj = itest_parse_json(h.out);
+    json_t *last = json_array_get(json_object_get(hj, "runs"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(last, "status")), "failed");
+    cr_assert(strstr(json_string_value(json_object_get(last, "error")), "interrupted"));
+    /* And a new crawl completes and records everything. */
+    itest_result again = itest_run(args, env, NULL);
+    cr_assert_eq(again.status, 0, "%s", again.err);
+    PQfinish(c);
+}
+
+/* ---- hostile identifiers --------------------------------------------------------- */
+
+Test(crawl, hostile_identifiers_round_trip, .timeout = 120)
+{
+    char *db = itest_create_db("names");
+    PGconn *c = itest_connect(db);
+    /* 63 bytes: PostgreSQL's limit (NAMEDATALEN - 1). */
+    const char *long_name = "a23456789012345678901234567890123456789012345678901234567890123";
+    cr_assert_eq(strlen(long_name), 63);
+    static const char *const names[] = {
+        "we\"ird", "has space", "dot.ted", "UPPER", "\xc3\xbc" "n" "\xc3\xaf" "c" "\xc3\xb8" "d" "\xc3\xa9",
+        "semi;colon", "<script>alert(1)</script>", "it's",
+    };
+    const size_t n_names = sizeof names / sizeof names[0];
+    itest_sql(c, "CREATE SCHEMA \"Odd Schema.\"\"x\"\"\"");
+    for (size_t i = 0; i < n_names; i++) {
+        char *q = PQescapeIdentifier(c, names[i], strlen(names[i]));
+        char *cq = PQescapeIdentifier(c, names[i], strlen(names[i]));
+        char *lit = PQescapeLiteral(c, names[i], strlen(names[i]));
+        itest_sql(c, "CREATE TABLE \"Odd Schema.\"\"x\"\"\".%s (%s int); "
+                     "COMMENT ON TABLE \"Odd Schema.\"\"x\"\"\".%s IS %s",
+                  q, cq, q, lit);
+        PQfreemem(q);
+        PQfreemem(cq);
+        PQfreemem(lit);
+    }
+    itest_sql(c, "CREATE TABLE public.%s (%s int)", long_name, long_name);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")), NULL};
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    itest_result r = itest_run(args, env, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+
+    for (size_t i = 0; i < n_names; i++) {
+        /* the show path quotes both parts as SQL would */
+        char *qname = calloc(1, strlen(names[i]) * 2 + 3);
+        char *p = qname;
+        *p++ = '"';
+        for (const char *s = names[i]; *s; s++) {
+            if (*s == '"')
+                *p++ = '"';
+            *p++ = *s;
+        }
+        *p++ = '"';
+        char *path = itest_strf("test.\"Odd Schema.\"\"x\"\"\".%s", qname);
+        const char *sargs[] = {"-c", cfg, "show", path, "--json", NULL};
+        itest_result s = itest_run(sargs, env, NULL);
+        cr_assert_eq(s.status, 0, "show %s: %s", path, s.err);
+        json_t *j = itest_parse_json(s.out);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "schema")), "Odd Schema.\"x\"");
+        cr_assert_str_eq(json_string_value(json_object_get(j, "name")), names[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "comment")), names[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(
+                             json_array_get(json_object_get(j, "fields"), 0), "name")),
+                         names[i]);
+        /* the terminal output never carries the raw bytes of a control char */
+        const char *targs[] = {"-c", cfg, "show", path, NULL};
+        itest_result t = itest_run(targs, env, NULL);
+        cr_assert_eq(t.status, 0);
+        cr_assert(strstr(t.out, names[i]), "%s", t.out);
+    }
+    char *lpath = itest_strf("test.public.%s", long_name);
+    json_t *lj = show_json(cfg, lpath, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(lj, "name")), long_name);
+
+    /* search finds the script-named table by a fragment of its name */
+    const char *qargs[] = {"-c", cfg, "search", "<script>", "--json", NULL};
+    itest_result q = itest_run(qargs, env, NULL);
+    json_t *qj = itest_parse_json(q.out);
+    cr_assert_geq(json_array_size(json_object_get(qj, "hits")), 1, "%s", q.out);
+    PQfinish(c);
+}
+
+Test(crawl, control_characters_are_escaped_on_the_terminal, .timeout = 120)
+{
+    char *db = itest_create_db("ctrl");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE public.\"bell\x07\x1b]0;x\" (id int)");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")), NULL};
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    itest_result r = itest_run(args, env, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    const char *sargs[] = {"-c", cfg, "show", "test.public", NULL};
+    itest_result s = itest_run(sargs, env, NULL);
+    cr_assert(strstr(s.out, "bell\\x07\\x1b]0;x"), "%s", s.out);
+    cr_assert_null(strchr(s.out, '\x1b'));
+    PQfinish(c);
+}
+
+/* ---- constant number of catalog statements ---------------------------------------- */
+
+static long statements_for(int n_schemas, int tables_per_schema, long *reported)
+{
+    char *db = itest_create_db("count");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "DO $$ BEGIN FOR s IN 1..%d LOOP "
+                 "EXECUTE format('CREATE SCHEMA s%%s', s); "
+                 "FOR t IN 1..%d LOOP EXECUTE format("
+                 "'CREATE TABLE s%%s.t%%s (id int PRIMARY KEY, v text)', s, t); "
+                 "END LOOP; END LOOP; END $$;",
+              n_schemas, tables_per_schema);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")), NULL};
+    long before = itest_count_statements(db);
+    const char *args[] = {"-c", cfg, "crawl", "--json", NULL};
+    itest_result r = itest_run(args, env, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *j = itest_parse_json(r.out);
+    json_t *ds = json_array_get(json_object_get(j, "datastores"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(ds, "counts"), "containers")),
+                 n_schemas * tables_per_schema);
+    *reported = (long)json_integer_value(json_object_get(ds, "queries"));
+    /* the server's log is written asynchronously: give it a moment */
+    long after = itest_count_statements(db);
+    for (int i = 0; i < 50 && after - before < *reported; i++) {
+        usleep(100000);
+        after = itest_count_statements(db);
+    }
+    PQfinish(c);
+    return after - before;
+}
+
+Test(crawl, constant_number_of_catalog_statements, .timeout = 300)
+{
+    long reported_small, reported_large;
+    long small = statements_for(2, 5, &reported_small);    /* 10 tables */
+    long large = statements_for(10, 50, &reported_large);  /* 500 tables */
+    cr_assert_gt(small, 0, "the server log shows no statement");
+    cr_assert_eq(small, large, "10 tables: %ld statements, 500 tables: %ld", small, large);
+    cr_assert_eq(small, reported_small, "server counted %ld, metacrawl reported %ld", small,
+                 reported_small);
+    cr_assert_eq(reported_small, reported_large);
+}
+
+/* ---- connection failures and exit codes --------------------------------------------- */
+
+Test(crawl, wrong_password_is_exit_5_with_a_hint, .timeout = 120)
+{
+    char *db = itest_create_db("pw");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, role, "wrong", NULL);
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    const char *env[] = {"MC_TEST_DS_PASSWORD=not-the-password", NULL};
+    itest_result r = itest_run(args, env, NULL);
+    cr_assert_eq(r.status, 5, "%s", r.err);
+    cr_assert(strstr(r.err, "password authentication failed"), "%s", r.err);
+    cr_assert(strstr(r.err, "hint: verify the user and password"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "not-the-password"), "the password leaked: %s", r.err);
+    /* the failed run is recorded */
+    const char *hargs[] = {"-c", cfg, "history", "--json", NULL};
+    itest_result h = itest_run(hargs, env, NULL);
+    json_t *hj = itest_parse_json(h.out);
+    json_t *run = json_array_get(json_object_get(hj, "runs"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "failed");
+    PQfinish(c);
+}
+
+Test(crawl, closed_port_is_exit_4, .timeout = 120)
+{
+    char *dir = itest_tmpdir();
+    char *cfg = itest_strf("%s/metacrawl.yml", dir);
+    /* port 1 on loopback: nothing listens there */
+    itest_write_file(cfg, itest_strf("store: %s/catalog.db\n"
+                                     "datastores:\n"
+                                     "  - name: closed\n"
+                                     "    host: 127.0.0.1\n"
+                                     "    port: 1\n"
+                                     "    database: dev\n"
+                                     "    sslmode: disable\n"
+                                     "    connect_timeout: 5s\n",
+                                     dir));
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    itest_result r = itest_run(args, NULL, NULL);
+    cr_assert_eq(r.status, 4, "%s", r.err);
+    cr_assert(strstr(r.err, "Connection refused"), "%s", r.err);
+    cr_assert(strstr(r.err, "security group"), "%s", r.err);
+}
+
+Test(crawl, libpq_environment_keeps_working, .timeout = 120)
+{
+    char *db = itest_create_db("pgenv");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    char *dir = itest_tmpdir();
+    /* no password: key; PGPASSWORD supplies it */
+    char *cfg = itest_write_config(dir, db, role, NULL, NULL);
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    const char *env[] = {"PGPASSWORD=" PW, NULL};
+    itest_result r = itest_run(args, env, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    /* and a .pgpass file */
+    char *pgpass = itest_strf("%s/pgpass", dir);
+    itest_write_file(pgpass, itest_strf("127.0.0.1:%s:%s:%s:" PW "\n", itest_env("MC_TEST_PGPORT"),
+                                        db, role));
+    chmod(pgpass, 0600);
+    const char *env2[] = {itest_strf("PGPASSFILE=%s", pgpass), "PGPASSWORD", NULL};
+    itest_result r2 = itest_run(args, env2, NULL);
+    cr_assert_eq(r2.status, 0, "%s", r2.err);
+    PQfinish(c);
+}
+
+Test(crawl, every_datastore_is_attempted_and_the_highest_code_wins, .timeout = 120)
+{
+    char *db = itest_create_db("multi");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE public.a (id int)");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_strf("%s/metacrawl.yml", dir);
+    itest_write_file(cfg, itest_strf("store: %s/catalog.db\n"
+                                     "datastores:\n"
+                                     "  - name: broken\n"
+                                     "    host: 127.0.0.1\n"
+                                     "    port: 1\n"
+                                     "    database: dev\n"
+                                     "    sslmode: disable\n"
+                                     "  - name: good\n"
+                                     "    host: 127.0.0.1\n"
+                                     "    port: %s\n"
+                                     "    database: %s\n"
+                                     "    user: %s\n"
+                                     "    password: ${env:MC_TEST_DS_PASSWORD}\n"
+                                     "    sslmode: disable\n",
+                                     dir, itest_env("MC_TEST_PGPORT"), db,
+                                     itest_env("MC_TEST_PGUSER")));
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")), NULL};
+    const char *args[] = {"-c", cfg, "crawl", "--json", NULL};
+    itest_result r = itest_run(args, env, NULL);
+    cr_assert_eq(r.status, 4, "%s", r.err);
+    json_t *j = itest_parse_json(r.out);
+    json_t *dss = json_object_get(j, "datastores");
+    cr_assert_eq(json_array_size(dss), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(dss, 0), "status")), "failed");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_array_get(dss, 0), "error"), "code")), 4);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(dss, 1), "status")), "ok");
+
+    /* --exit-code: changes found -> 1, but a failure still wins */
+    itest_sql(c, "ALTER TABLE public.a ADD COLUMN b int");
+    const char *args2[] = {"-c", cfg, "crawl", "good", "--exit-code", NULL};
+    itest_result r2 = itest_run(args2, env, NULL);
+    cr_assert_eq(r2.status, 1, "%s", r2.err);
+    const char *args3[] = {"-c", cfg, "crawl", "good", "--exit-code", NULL};
+    itest_result r3 = itest_run(args3, env, NULL);
+    cr_assert_eq(r3.status, 0, "no change: %s", r3.out);
+    PQfinish(c);
+}
+
+Test(crawl, dry_run_writes_nothing, .timeout = 120)
+{
+    char *db = itest_create_db("dry");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE public.a (id int)");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")), NULL};
+    const char *dry[] = {"-c", cfg, "crawl", "--dry-run", "--json", NULL};
+    itest_result r = itest_run(dry, env, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char *store = itest_strf("%s/catalog.db", dir);
+    cr_assert_neq(access(store, F_OK), 0, "a dry run created the store");
+
+    const char *real[] = {"-c", cfg, "crawl", NULL};
+    cr_assert_eq(itest_run(real, env, NULL).status, 0);
+    itest_sql(c, "ALTER TABLE public.a ADD COLUMN b int");
+    itest_result d = itest_run(dry, env, NULL);
+    json_t *dj = itest_parse_json(d.out);
+    json_t *ds = json_array_get(json_object_get(dj, "datastores"), 0);
+    cr_assert_eq(json_array_size(json_object_get(ds, "changes")), 1, "%s", d.out);
+    cr_assert(json_is_null(json_object_get(ds, "run")));
+    char *runs = sqlite_value(store, "SELECT count(*) FROM runs");
+    cr_assert_str_eq(runs, "1");
+    PQfinish(c);
+}
+
+Test(crawl, config_errors_name_file_line_and_column, .timeout = 60)
+{
+    char *dir = itest_tmpdir();
+    char *cfg = itest_strf("%s/metacrawl.yml", dir);
+    itest_write_file(cfg, "datastores:\n"
+                          "  - name: x\n"
+                          "    hots: example.com\n"
+                          "    database: dev\n");
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    itest_result r = itest_run(args, NULL, NULL);
+    cr_assert_eq(r.status, 3, "%s", r.err);
+    char *where = itest_strf("%s:3:5", cfg);
+    cr_assert(strstr(r.err, where), "%s", r.err);
+    cr_assert(strstr(r.err, "host"), "no suggestion: %s", r.err);
+}
