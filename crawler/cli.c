@@ -60,8 +60,8 @@ bool cli_flag(const cli_ctx *ctx, const char *lng)
 static const cli_cmd *find_cmd(const char *name)
 {
     for (size_t i = 0; i < cli_n_commands; i++)
-        if (strcmp(cli_commands[i].name, name) == 0)
-            return &cli_commands[i];
+        if (strcmp(cli_commands[i]->name, name) == 0)
+            return cli_commands[i];
     return NULL;
 }
 
@@ -274,7 +274,7 @@ void cli_print_help(FILE *f, const cli_cmd *cmd)
     fprintf(f, "A metadata catalog crawler for Amazon Redshift and PostgreSQL.\n\n");
     fprintf(f, "Commands:\n");
     for (size_t i = 0; i < cli_n_commands; i++)
-        fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+        fprintf(f, "  %-10s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
     fprintf(f, "\nGlobal options:\n");
     for (int i = 0; cli_global_opts[i].lng; i++)
         print_opt(f, &cli_global_opts[i]);
@@ -362,7 +362,7 @@ void cli_print_man(FILE *f)
         man_opt(f, &cli_global_opts[i]);
     fputs(".SH COMMANDS\n", f);
     for (size_t i = 0; i < cli_n_commands; i++) {
-        const cli_cmd *c = &cli_commands[i];
+        const cli_cmd *c = cli_commands[i];
         fputs(".SS \"", f);
         roff(f, c->name);
         if (c->args[0]) {

@@ -53,7 +53,7 @@ void cli_print_help(FILE *f, const cli_cmd *cmd); /* cmd NULL = overview */
 void cli_print_man(FILE *f);
 
 /* The command table (commands.c). */
-extern const cli_cmd cli_commands[];
+extern const cli_cmd *const cli_commands[];
 extern const size_t cli_n_commands;
 extern const cli_opt cli_global_opts[];
 

@@ -7,8 +7,7 @@
  * that came from the warehouse: a table called "\e]0;pwned\a" must not
  * drive the user's terminal.
  */
-#include "cli.h"
-#include "config.h"
+#include "commands.h"
 #include "crawl.h"
 #include "diff.h"
 #include "json.h"
@@ -21,12 +20,12 @@
 
 /* ---- shared helpers ---------------------------------------------------------- */
 
-static bool use_color(void)
+bool cmd_use_color(void)
 {
     return isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 }
 
-static void report_error(const mc_error *err)
+void cmd_report_error(const mc_error *err)
 {
     fprintf(stderr, "metacrawl: error: %s\n", err->message);
     if (err->hint[0])
@@ -34,7 +33,7 @@ static void report_error(const mc_error *err)
 }
 
 /* Writes s with control characters as \xNN (terminal safety). */
-static void put_safe(FILE *f, const char *s)
+void cmd_put_safe(FILE *f, const char *s)
 {
     if (!s) {
         fputs("(none)", f);
@@ -58,15 +57,15 @@ static void put_json_value(FILE *f, const char *json)
     json_error_t jerr;
     json_t *v = json_loads(json, JSON_DECODE_ANY, &jerr);
     if (v && json_is_string(v))
-        put_safe(f, json_string_value(v));
+        cmd_put_safe(f, json_string_value(v));
     else if (v && json_is_null(v))
         fputs("(none)", f);
     else
-        put_safe(f, json);
+        cmd_put_safe(f, json);
     json_decref(v);
 }
 
-static int load_config(const cli_ctx *ctx, bool optional, cfg **out)
+int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out)
 {
     *out = NULL;
     mc_error err = {0};
@@ -78,13 +77,13 @@ static int load_config(const cli_ctx *ctx, bool optional, cfg **out)
                      "no configuration file: ./metacrawl.yml and "
                      "$XDG_CONFIG_HOME/metacrawl/metacrawl.yml do not exist");
         mc_error_hint(&err, "run 'metacrawl init' to write one, or pass -c FILE");
-        report_error(&err);
+        cmd_report_error(&err);
         return MC_EXIT_CONFIG;
     }
     int rc = cfg_load(path, out, &err);
     free(path);
     if (rc != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         return err.code ? err.code : MC_EXIT_CONFIG;
     }
     return 0;
@@ -92,38 +91,38 @@ static int load_config(const cli_ctx *ctx, bool optional, cfg **out)
 
 /* The read commands (diff, history, show, search) need only the store:
  * with --store they do not read the configuration at all. */
-static int load_config_for_reading(const cli_ctx *ctx, cfg **out)
+int cmd_load_config_for_reading(const cli_ctx *ctx, cfg **out)
 {
     *out = NULL;
-    return ctx->store_path ? 0 : load_config(ctx, false, out);
+    return ctx->store_path ? 0 : cmd_load_config(ctx, false, out);
 }
 
 /* The store path: --store, else the config's store:. */
-static const char *store_path(const cli_ctx *ctx, const cfg *c)
+const char *cmd_store_path(const cli_ctx *ctx, const cfg *c)
 {
     if (ctx->store_path)
         return ctx->store_path;
     return c ? c->store : NULL;
 }
 
-static int open_store(const cli_ctx *ctx, const cfg *c, store **out)
+int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out)
 {
     *out = NULL;
     mc_error err = {0};
-    const char *path = store_path(ctx, c);
+    const char *path = cmd_store_path(ctx, c);
     if (!path) {
         mc_error_set(&err, MC_EXIT_CONFIG, "no store: give --store PATH or a configuration file");
-        report_error(&err);
+        cmd_report_error(&err);
         return MC_EXIT_CONFIG;
     }
     if (store_open(path, out, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         return err.code ? err.code : MC_EXIT_STORE;
     }
     return 0;
 }
 
-static int max_code(int a, int b)
+int cmd_max_code(int a, int b)
 {
     return a > b ? a : b;
 }
@@ -164,7 +163,7 @@ static void put_name_list(FILE *f, json_t *arr)
     json_array_foreach(arr, i, v) {
         if (i)
             fputs(", ", f);
-        put_safe(f, json_string_value(v));
+        cmd_put_safe(f, json_string_value(v));
     }
     fputc(')', f);
 }
@@ -172,13 +171,13 @@ static void put_name_list(FILE *f, json_t *arr)
 /* One foreign key: "name (cols) -> schema.table (cols)". */
 static void put_fk(FILE *f, json_t *fk)
 {
-    put_safe(f, json_string_value(json_object_get(fk, "name")));
+    cmd_put_safe(f, json_string_value(json_object_get(fk, "name")));
     fputc(' ', f);
     put_name_list(f, json_object_get(fk, "columns"));
     fputs(" -> ", f);
-    put_safe(f, json_string_value(json_object_get(fk, "ref_schema")));
+    cmd_put_safe(f, json_string_value(json_object_get(fk, "ref_schema")));
     fputc('.', f);
-    put_safe(f, json_string_value(json_object_get(fk, "ref_container")));
+    cmd_put_safe(f, json_string_value(json_object_get(fk, "ref_container")));
     fputc(' ', f);
     put_name_list(f, json_object_get(fk, "ref_columns"));
 }
@@ -241,11 +240,11 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     case MC_FIELD_REMOVED: {
         json_t *o = json_loads(c->kind == MC_FIELD_ADDED ? c->after : c->before, 0, NULL);
         fputs("column ", f);
-        put_safe(f, c->field);
+        cmd_put_safe(f, c->field);
         const char *type = o ? json_string_value(json_object_get(o, "type")) : NULL;
         if (type) {
             fputs(" (", f);
-            put_safe(f, type);
+            cmd_put_safe(f, type);
             fputc(')', f);
         }
         fputs(c->kind == MC_FIELD_ADDED ? " added" : " removed", f);
@@ -256,15 +255,15 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     case MC_FIELD_RENAMED: {
         if (c->kind == MC_FIELD_RENAMED) {
             fputs("column ", f);
-            put_safe(f, c->field);
+            cmd_put_safe(f, c->field);
             fputs(" renamed from ", f);
             put_json_value(f, c->before);
         } else {
             fputs("container renamed from ", f);
             json_t *o = json_loads(c->before, 0, NULL);
-            put_safe(f, o ? json_string_value(json_object_get(o, "schema")) : NULL);
+            cmd_put_safe(f, o ? json_string_value(json_object_get(o, "schema")) : NULL);
             fputc('.', f);
-            put_safe(f, o ? json_string_value(json_object_get(o, "name")) : NULL);
+            cmd_put_safe(f, o ? json_string_value(json_object_get(o, "name")) : NULL);
             json_decref(o);
         }
         break;
@@ -272,7 +271,7 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     default:
         if (c->field) {
             fputs("column ", f);
-            put_safe(f, c->field);
+            cmd_put_safe(f, c->field);
             fputc(' ', f);
         }
         if (c->attribute && strcmp(c->attribute, "definition") == 0) {
@@ -296,9 +295,9 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
 }
 
 /* Changes grouped under "schema" and "schema.container" headings. */
-static void print_changes(FILE *f, const mc_changes *cs)
+void cmd_print_changes(FILE *f, const mc_changes *cs)
 {
-    bool color = use_color();
+    bool color = cmd_use_color();
     const char *last_schema = NULL, *last_container = NULL;
     bool have_heading = false;
     for (size_t i = 0; i < cs->n; i++) {
@@ -311,10 +310,10 @@ static void print_changes(FILE *f, const mc_changes *cs)
             fputs("  ", f);
             if (color)
                 fputs("\033[1m", f);
-            put_safe(f, c->schema);
+            cmd_put_safe(f, c->schema);
             if (c->container) {
                 fputc('.', f);
-                put_safe(f, c->container);
+                cmd_put_safe(f, c->container);
             }
             if (color)
                 fputs("\033[0m", f);
@@ -335,8 +334,8 @@ static size_t count_breaking(const mc_changes *cs)
     return n;
 }
 
-static void json_change(mc_buf *b, const mc_change *c, const char *datastore,
-                        int64_t run)
+void cmd_json_change(mc_buf *b, const mc_change *c, const char *datastore,
+                     int64_t run)
 {
     bool first = true;
     mc_buf_putc(b, '{');
@@ -361,7 +360,7 @@ static void json_changes(mc_buf *b, const mc_changes *cs, const char *datastore,
     for (size_t i = 0; i < cs->n; i++) {
         if (i)
             mc_buf_putc(b, ',');
-        json_change(b, &cs->items[i], datastore, runs ? runs[i] : run);
+        cmd_json_change(b, &cs->items[i], datastore, runs ? runs[i] : run);
     }
     mc_buf_putc(b, ']');
 }
@@ -381,7 +380,7 @@ static void json_error_obj(mc_buf *b, bool *first, const mc_error *err)
     mc_buf_putc(b, '}');
 }
 
-static void print_out(mc_buf *b)
+void cmd_print_json(mc_buf *b)
 {
     fputs(mc_buf_str(b), stdout);
     fputc('\n', stdout);
@@ -399,7 +398,7 @@ static int cmd_init(cli_ctx *ctx)
     const char *path = ctx->config_path ? ctx->config_path : "metacrawl.yml";
     mc_error err = {0};
     if (cfg_write_starter(path, cli_flag(ctx, "force"), &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         return err.code;
     }
     if (ctx->json) {
@@ -408,7 +407,7 @@ static int cmd_init(cli_ctx *ctx)
         mc_buf_putc(&b, '{');
         json_put_kv_str(&b, &first, "written", path);
         mc_buf_putc(&b, '}');
-        print_out(&b);
+        cmd_print_json(&b);
         mc_buf_free(&b);
     } else {
         printf("wrote %s: edit the datastore, then run 'metacrawl crawl'\n", path);
@@ -448,7 +447,7 @@ static void print_report_text(const crawl_report *r)
     } else {
         printf("  %zu changes (%zu breaking)\n", r->diff.changes.n,
                count_breaking(&r->diff.changes));
-        print_changes(stdout, &r->diff.changes);
+        cmd_print_changes(stdout, &r->diff.changes);
     }
 }
 
@@ -496,8 +495,8 @@ static void report_json(mc_buf *b, const crawl_report *r)
 }
 
 /* The datastores named on the command line (all when none), or exit 2. */
-static int select_datastores(const cli_ctx *ctx, const cfg *c,
-                             const cfg_datastore ***out, size_t *n_out)
+int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
+                          const cfg_datastore ***out, size_t *n_out)
 {
     size_t n = ctx->n_args ? (size_t)ctx->n_args : c->n_datastores;
     const cfg_datastore **sel = mc_calloc(n + 1, sizeof *sel);
@@ -528,10 +527,10 @@ static int cmd_crawl(cli_ctx *ctx)
     store *st = NULL;
     const cfg_datastore **sel = NULL;
     size_t n_sel = 0;
-    int rc = load_config(ctx, false, &c);
+    int rc = cmd_load_config(ctx, false, &c);
     if (rc)
         return rc;
-    if ((rc = select_datastores(ctx, c, &sel, &n_sel)) != 0)
+    if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
         goto out;
     if (n_sel == 0) {
         fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
@@ -543,8 +542,8 @@ static int cmd_crawl(cli_ctx *ctx)
         .accept_removals = cli_flag(ctx, "accept-removals"),
     };
     /* A dry run reads an existing store and creates nothing. */
-    if (!o.dry_run || access(store_path(ctx, c), F_OK) == 0) {
-        if ((rc = open_store(ctx, c, &st)) != 0)
+    if (!o.dry_run || access(cmd_store_path(ctx, c), F_OK) == 0) {
+        if ((rc = cmd_open_store(ctx, c, &st)) != 0)
             goto out;
     }
     mc_buf json = {0};
@@ -556,7 +555,7 @@ static int cmd_crawl(cli_ctx *ctx)
         for (size_t w = 0; w < r.n_warnings; w++)
             mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
         if (r.error.code)
-            report_error(&r.error);
+            cmd_report_error(&r.error);
         if (!r.baseline && r.diff.changes.n > 0)
             any_changes = true;
         if (ctx->json) {
@@ -566,15 +565,15 @@ static int cmd_crawl(cli_ctx *ctx)
         } else if (mc_log_threshold >= MC_LOG_ERROR) {
             print_report_text(&r);
         }
-        rc = max_code(rc, r.exit_code);
+        rc = cmd_max_code(rc, r.exit_code);
         crawl_report_free(&r);
     }
     mc_buf_puts(&json, "]}");
     if (ctx->json)
-        print_out(&json);
+        cmd_print_json(&json);
     mc_buf_free(&json);
     if (any_changes && cli_flag(ctx, "exit-code"))
-        rc = max_code(rc, MC_EXIT_CHANGES);
+        rc = cmd_max_code(rc, MC_EXIT_CHANGES);
 out:
     free(sel);
     store_close(st);
@@ -602,7 +601,7 @@ static int pick_datastore(store *st, const char *arg, char **out)
     char **names = NULL;
     size_t n = 0;
     if (store_list_datastores(st, &names, &n, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         return err.code;
     }
     int rc = 0;
@@ -630,7 +629,7 @@ static int completed_runs(store *st, const char *ds, int64_t **ids, size_t *n)
     *ids = NULL;
     *n = 0;
     if (store_list_runs(st, ds, 0, &l, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         return err.code;
     }
     *ids = mc_calloc(l.n + 1, sizeof **ids);
@@ -651,8 +650,8 @@ static int cmd_diff(cli_ctx *ctx)
     mc_catalog *a = NULL, *b = NULL;
     diff_result dr = {0};
     mc_error err = {0};
-    int rc = load_config_for_reading(ctx, &c);
-    if (rc || (rc = open_store(ctx, c, &st)) != 0 ||
+    int rc = cmd_load_config_for_reading(ctx, &c);
+    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0 ||
         (rc = pick_datastore(st, ctx->n_args ? ctx->args[0] : NULL, &ds)) != 0 ||
         (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
         goto out;
@@ -679,13 +678,13 @@ static int cmd_diff(cli_ctx *ctx)
     }
     if (store_load_as_of(st, ds, from, &a, &err) != 0 ||
         store_load_as_of(st, ds, to, &b, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         rc = err.code;
         goto out;
     }
     diff_opts o = {.allow_removals = true, .max_removed_pct = 100, .accept_removals = true};
     if (diff_catalogs(NULL, a, b, &o, &dr, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         rc = err.code;
         goto out;
     }
@@ -699,12 +698,12 @@ static int cmd_diff(cli_ctx *ctx)
         first = json_put_key(&j, first, "changes");
         json_changes(&j, &dr.changes, ds, NULL, 0);
         mc_buf_putc(&j, '}');
-        print_out(&j);
+        cmd_print_json(&j);
         mc_buf_free(&j);
     } else {
         printf("%s: run %lld -> run %lld: %zu changes (%zu breaking)\n", ds,
                (long long)from, (long long)to, dr.changes.n, count_breaking(&dr.changes));
-        print_changes(stdout, &dr.changes);
+        cmd_print_changes(stdout, &dr.changes);
     }
 out:
     diff_result_free(&dr);
@@ -730,8 +729,8 @@ static int cmd_history(cli_ctx *ctx)
     store *st = NULL;
     mc_run_list l = {0};
     mc_error err = {0};
-    int rc = load_config_for_reading(ctx, &c);
-    if (rc || (rc = open_store(ctx, c, &st)) != 0)
+    int rc = cmd_load_config_for_reading(ctx, &c);
+    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0)
         goto out;
     const char *lim = cli_value(ctx, "limit");
     long limit = lim ? strtol(lim, NULL, 10) : 20;
@@ -741,7 +740,7 @@ static int cmd_history(cli_ctx *ctx)
         goto out;
     }
     if (store_list_runs(st, ctx->n_args ? ctx->args[0] : NULL, (size_t)limit, &l, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         rc = err.code;
         goto out;
     }
@@ -773,7 +772,7 @@ static int cmd_history(cli_ctx *ctx)
             mc_buf_putc(&j, '}');
         }
         mc_buf_puts(&j, "]}");
-        print_out(&j);
+        cmd_print_json(&j);
         mc_buf_free(&j);
         goto out;
     }
@@ -793,7 +792,7 @@ static int cmd_history(cli_ctx *ctx)
                r->datastore, started, secs, mc_run_status_name(r->status),
                r->server_version ? r->server_version : "-", (long long)r->n_schemas,
                (long long)r->n_containers, (long long)r->n_changes);
-        put_safe(stdout, r->error ? r->error : "");
+        cmd_put_safe(stdout, r->error ? r->error : "");
         putchar('\n');
     }
 out:
@@ -903,20 +902,20 @@ static void json_container(mc_buf *b, const mc_catalog *cat, const mc_container 
 
 static void show_container_text(const mc_catalog *cat, const mc_container *k)
 {
-    put_safe(stdout, k->schema);
+    cmd_put_safe(stdout, k->schema);
     putchar('.');
-    put_safe(stdout, k->name);
+    cmd_put_safe(stdout, k->name);
     printf("  (%s", mc_kind_name(k->kind));
     if (k->owner) {
         printf(", owner ");
-        put_safe(stdout, k->owner);
+        cmd_put_safe(stdout, k->owner);
     }
     if (k->row_estimate >= 0)
         printf(", ~%.0f rows", k->row_estimate);
     printf(")\n");
     if (k->comment) {
         printf("  ");
-        put_safe(stdout, k->comment);
+        cmd_put_safe(stdout, k->comment);
         putchar('\n');
     }
     if (k->primary_key) {
@@ -941,18 +940,18 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
     for (size_t i = 0; i < k->n_fields; i++) {
         const mc_field *f = &cat->fields[k->first_field + i];
         printf("  %3d  ", f->position);
-        put_safe(stdout, f->name);
+        cmd_put_safe(stdout, f->name);
         printf("%*s", (int)(strlen(f->name) < 30 ? 31 - strlen(f->name) : 1), "");
-        put_safe(stdout, f->type);
+        cmd_put_safe(stdout, f->type);
         printf("%*s", (int)(strlen(f->type) < 28 ? 29 - strlen(f->type) : 1), "");
         printf("%-8s ", f->not_null ? "not null" : "null");
         if (f->default_expr) {
             printf("default ");
-            put_safe(stdout, f->default_expr);
+            cmd_put_safe(stdout, f->default_expr);
             printf("  ");
         }
         if (f->comment)
-            put_safe(stdout, f->comment);
+            cmd_put_safe(stdout, f->comment);
         putchar('\n');
     }
     if (k->definition) {
@@ -963,7 +962,7 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
             size_t n = strcspn(p, "\n");
             char *line = mc_strndup(p, n);
             printf("    ");
-            put_safe(stdout, line);
+            cmd_put_safe(stdout, line);
             putchar('\n');
             free(line);
             p += n;
@@ -994,11 +993,11 @@ static int cmd_show(cli_ctx *ctx)
         rc = MC_EXIT_USAGE;
         goto out;
     }
-    if ((rc = load_config_for_reading(ctx, &c)) != 0 ||
-        (rc = open_store(ctx, c, &st)) != 0)
+    if ((rc = cmd_load_config_for_reading(ctx, &c)) != 0 ||
+        (rc = cmd_open_store(ctx, c, &st)) != 0)
         goto out;
     if (store_load_as_of(st, parts[0], as_of, &cat, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         rc = err.code;
         goto out;
     }
@@ -1013,7 +1012,7 @@ static int cmd_show(cli_ctx *ctx)
         }
         if (ctx->json) {
             json_container(&j, cat, k, true);
-            print_out(&j);
+            cmd_print_json(&j);
         } else {
             show_container_text(cat, k);
         }
@@ -1036,10 +1035,10 @@ static int cmd_show(cli_ctx *ctx)
                 json_container(&j, cat, k, false);
             } else {
                 printf("%-20s %6zu fields  ", mc_kind_name(k->kind), k->n_fields);
-                put_safe(stdout, k->name);
+                cmd_put_safe(stdout, k->name);
                 if (k->comment) {
                     printf("  -- ");
-                    put_safe(stdout, k->comment);
+                    cmd_put_safe(stdout, k->comment);
                 }
                 putchar('\n');
             }
@@ -1047,7 +1046,7 @@ static int cmd_show(cli_ctx *ctx)
         }
         mc_buf_puts(&j, "]}");
         if (ctx->json)
-            print_out(&j);
+            cmd_print_json(&j);
     } else {
         mc_buf_puts(&j, "{\"schemas\":[");
         for (size_t i = 0; i < cat->n_schemas; i++) {
@@ -1067,17 +1066,17 @@ static int cmd_show(cli_ctx *ctx)
                 mc_buf_putc(&j, '}');
             } else {
                 printf("%6zu containers  ", n);
-                put_safe(stdout, s->name);
+                cmd_put_safe(stdout, s->name);
                 if (s->comment) {
                     printf("  -- ");
-                    put_safe(stdout, s->comment);
+                    cmd_put_safe(stdout, s->comment);
                 }
                 putchar('\n');
             }
         }
         mc_buf_puts(&j, "]}");
         if (ctx->json)
-            print_out(&j);
+            cmd_print_json(&j);
     }
     mc_buf_free(&j);
 out:
@@ -1102,13 +1101,13 @@ static int cmd_search(cli_ctx *ctx)
     store *st = NULL;
     mc_search_result res = {0};
     mc_error err = {0};
-    int rc = load_config_for_reading(ctx, &c);
-    if (rc || (rc = open_store(ctx, c, &st)) != 0)
+    int rc = cmd_load_config_for_reading(ctx, &c);
+    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0)
         goto out;
     const char *lim = cli_value(ctx, "limit");
     long limit = lim ? strtol(lim, NULL, 10) : 50;
     if (store_search(st, ctx->args[0], limit > 0 ? (size_t)limit : 50, &res, &err) != 0) {
-        report_error(&err);
+        cmd_report_error(&err);
         rc = err.code;
         goto out;
     }
@@ -1130,25 +1129,25 @@ static int cmd_search(cli_ctx *ctx)
             mc_buf_putc(&j, '}');
         }
         mc_buf_puts(&j, "]}");
-        print_out(&j);
+        cmd_print_json(&j);
         mc_buf_free(&j);
         goto out;
     }
     for (size_t i = 0; i < res.n; i++) {
         const mc_search_hit *h = &res.hits[i];
-        put_safe(stdout, h->datastore);
+        cmd_put_safe(stdout, h->datastore);
         putchar('.');
-        put_safe(stdout, h->schema);
+        cmd_put_safe(stdout, h->schema);
         putchar('.');
-        put_safe(stdout, h->container);
+        cmd_put_safe(stdout, h->container);
         if (h->field) {
             putchar('.');
-            put_safe(stdout, h->field);
+            cmd_put_safe(stdout, h->field);
         }
         printf("  (%s)", h->kind ? h->kind : "");
         if (h->comment) {
             printf("  -- ");
-            put_safe(stdout, h->comment);
+            cmd_put_safe(stdout, h->comment);
         }
         putchar('\n');
     }
@@ -1179,8 +1178,8 @@ static int cmd_help(cli_ctx *ctx)
         return 0;
     }
     for (size_t i = 0; i < cli_n_commands; i++)
-        if (strcmp(cli_commands[i].name, ctx->args[0]) == 0) {
-            cli_print_help(stdout, &cli_commands[i]);
+        if (strcmp(cli_commands[i]->name, ctx->args[0]) == 0) {
+            cli_print_help(stdout, cli_commands[i]);
             return 0;
         }
     fprintf(stderr, "metacrawl: unknown command '%s'\n", ctx->args[0]);
@@ -1189,13 +1188,12 @@ static int cmd_help(cli_ctx *ctx)
 
 /* ---- the table ------------------------------------------------------------------ */
 
-const cli_cmd cli_commands[] = {
-    {"init", "", "write a commented starter metacrawl.yml",
+static const cli_cmd cmd_def_init = {"init", "", "write a commented starter metacrawl.yml",
      "Writes a commented starter configuration to the file given with -c "
      "(default ./metacrawl.yml), mode 0600. An existing file is kept unless "
      "--force is given.",
-     init_opts, 0, 0, cmd_init},
-    {"crawl", "[DS...]", "discover, diff against the store, record a run",
+     init_opts, 0, 0, cmd_init};
+static const cli_cmd cmd_def_crawl = {"crawl", "[DS...]", "discover, diff against the store, record a run",
      "Crawls the named datastores (default: all of them). Each crawl connects, "
      "reads the catalog with a constant number of queries, compares it with the "
      "store and records a run with its changes in one transaction; a crawl that "
@@ -1206,27 +1204,38 @@ const cli_cmd cli_commands[] = {
      "fail_safe.max_removed_pct percent of the containers are held back unless "
      "--accept-removals is given. Every datastore is attempted; the highest "
      "exit code wins.",
-     crawl_opts_table, 0, -1, cmd_crawl},
-    {"diff", "[DS]", "changes between two stored runs",
+     crawl_opts_table, 0, -1, cmd_crawl};
+static const cli_cmd cmd_def_diff = {"diff", "[DS]", "changes between two stored runs",
      "Shows the changes between the catalogs recorded by two runs of a "
      "datastore (default: the last two completed runs). DS may be left out "
      "when the store holds one datastore.",
-     diff_opts_table, 0, 1, cmd_diff},
-    {"history", "[DS]", "the runs: when, how long, status, counts, error",
+     diff_opts_table, 0, 1, cmd_diff};
+static const cli_cmd cmd_def_history = {"history", "[DS]", "the runs: when, how long, status, counts, error",
      "Lists the recorded runs, newest first, of one datastore or of all.",
-     history_opts, 0, 1, cmd_history},
-    {"show", "DS[.SCHEMA[.CONTAINER]]", "the stored catalog, as it is or was",
+     history_opts, 0, 1, cmd_history};
+static const cli_cmd cmd_def_show = {"show", "DS[.SCHEMA[.CONTAINER]]", "the stored catalog, as it is or was",
      "Shows the schemas of a datastore, the containers of a schema, or one "
      "container with its columns, keys and definition, from the store. Quote "
      "a name that contains a dot as in SQL: ds.\"my.schema\".\"my\"\"table\".",
-     show_opts, 1, 1, cmd_show},
-    {"search", "TEXT", "containers and fields whose name or comment matches",
+     show_opts, 1, 1, cmd_show};
+static const cli_cmd cmd_def_search = {"search", "TEXT", "containers and fields whose name or comment matches",
      "Searches the current catalog of every datastore in the store for "
      "containers and columns whose name or comment contains TEXT, ignoring "
      "case.",
-     search_opts, 1, 1, cmd_search},
-    {"help", "[COMMAND]", "show help for metacrawl or a command",
+     search_opts, 1, 1, cmd_search};
+static const cli_cmd cmd_def_help = {"help", "[COMMAND]", "show help for metacrawl or a command",
      "Shows the overview, or a command's help; --man prints the man page.",
-     help_opts, 0, 1, cmd_help},
+     help_opts, 0, 1, cmd_help};
+
+/* The commands in the order --help lists them.  A command defined in a file
+ * of its own (grants.c, check.c, ...) adds one line here. */
+const cli_cmd *const cli_commands[] = {
+    &cmd_def_init,
+    &cmd_def_crawl,
+    &cmd_def_diff,
+    &cmd_def_history,
+    &cmd_def_show,
+    &cmd_def_search,
+    &cmd_def_help,
 };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

@@ -184,6 +184,11 @@ const char *disc_dialect(const disc_session *s)
     return s->dialect;
 }
 
+PGconn *disc_conn(disc_session *s)
+{
+    return s->conn;
+}
+
 const char *disc_server_version(const disc_session *s)
 {
     return s->server_version;
@@ -678,6 +683,11 @@ static int detect(disc_session *s, mc_error *err)
     return 0;
 }
 
+int disc_detect(disc_session *s, mc_error *err)
+{
+    return s->dialect ? 0 : detect(s, err);
+}
+
 /* Builds the IN-list of the usable schemas as escaped literals; "NULL"
  * when there are none, so the queries stay valid and their count constant. */
 static char *schema_in_list(disc_session *s, const mc_catalog *cat)
@@ -768,7 +778,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     int rc = -1;
     char *in_list = NULL;
     row_ctx ctx = {0};
-    if (!s->dialect && detect(s, err) != 0)
+    if (disc_detect(s, err) != 0)
         return -1;
     const disc_dialect_def *d = find_dialect(s->dialect);
     if (!d) {

@@ -28,6 +28,12 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
 void disc_close(disc_session *s); /* NULL is a no-op */
 
 const char *disc_dialect(const disc_session *s);        /* "postgresql", "redshift" */
+/* The session's libpq connection, for crawler code that runs its own
+ * statements (check, grants); borrowed until disc_close.  Only files that
+ * include libpq-fe.h can use it. */
+struct pg_conn *disc_conn(disc_session *s);
+/* Detects the dialect (version()) if not done yet; 0 or -1 with err. */
+int disc_detect(disc_session *s, mc_error *err);
 const char *disc_server_version(const disc_session *s); /* "PostgreSQL 15.4" */
 
 /* What discovery found that the user should know about. */

@@ -65,7 +65,7 @@ Test(cli, committed_man_page_matches_the_option_table)
 Test(cli, every_command_documents_its_options)
 {
     for (size_t i = 0; i < cli_n_commands; i++) {
-        const cli_cmd *c = &cli_commands[i];
+        const cli_cmd *c = cli_commands[i];
         char *args = NULL;
         cr_assert(asprintf(&args, "%s --help", c->name) > 0);
         int st;
@@ -88,7 +88,7 @@ Test(cli, overview_lists_commands_and_exit_codes)
     char *out = run("--help", &st);
     cr_assert_eq(st, 0);
     for (size_t i = 0; i < cli_n_commands; i++)
-        cr_assert(strstr(out, cli_commands[i].name));
+        cr_assert(strstr(out, cli_commands[i]->name));
     for (size_t i = 0; i < cli_n_exit_docs; i++)
         cr_assert(strstr(out, cli_exit_docs[i].meaning), "missing exit code %d",
                   cli_exit_docs[i].code);

@@ -1,0 +1,36 @@
+/*
+ * commands.h — what the command implementations share: loading the config
+ * and the store the way every command does, reporting errors, printing
+ * warehouse strings safely, and the JSON and text shapes of changes.
+ * A command in a file of its own includes this and adds its cli_cmd to the
+ * table at the end of commands.c.
+ */
+#ifndef MC_COMMANDS_H
+#define MC_COMMANDS_H
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "config.h"
+#include "../store/store.h"
+
+bool cmd_use_color(void);                 /* stdout is a terminal, no NO_COLOR */
+void cmd_report_error(const mc_error *err); /* "metacrawl: error: ..." + hint */
+void cmd_put_safe(FILE *f, const char *s); /* control characters as \xNN */
+/* -c FILE or the default search; optional: no file is not an error.
+ * Returns 0 or the exit code (already reported). */
+int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out);
+/* For commands that only read the store: no config at all with --store. */
+int cmd_load_config_for_reading(const cli_ctx *ctx, cfg **out);
+const char *cmd_store_path(const cli_ctx *ctx, const cfg *c);
+int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out);
+/* The datastores named as arguments (all when none), or exit 2. */
+int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
+                          const cfg_datastore ***out, size_t *n_out);
+void cmd_print_json(mc_buf *b);          /* the buffer and a newline on stdout */
+void cmd_json_change(mc_buf *b, const mc_change *c, const char *datastore,
+                     int64_t run);       /* docs/changes.md shape */
+void cmd_print_changes(FILE *f, const mc_changes *cs); /* grouped text */
+int cmd_max_code(int a, int b);
+
+#endif
