@@ -30,6 +30,7 @@
  *                            +-------------------> failed
  */
 #include "store.h"
+#include "store_internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -312,6 +313,20 @@ static int query_i64(store *s, const char *sql, const char *param,
 }
 
 /* The id of a datastore by name; 0 (and no error) when it has none. */
+static int datastore_id(store *s, const char *name, int64_t *id, mc_error *err);
+
+sqlite3 *store_sqlite(store *s)
+{
+    return s->db;
+}
+
+int store_datastore_id(store *s, const char *datastore, int64_t *id_out,
+                       mc_error *err)
+{
+    *id_out = 0;
+    return datastore_id(s, datastore, id_out, err) < 0 ? -1 : 0;
+}
+
 static int datastore_id(store *s, const char *name, int64_t *id, mc_error *err)
 {
     return query_i64(s, "SELECT id FROM datastores WHERE name = ?1", name, id,

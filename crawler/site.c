@@ -1,0 +1,2 @@
+/* crawler/site.c: being written (see the open issue) */
+typedef int mc_unit_site;
