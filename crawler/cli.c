@@ -154,6 +154,11 @@ int cli_main(int argc, char **argv)
             }
             continue;
         }
+        /* -vv, -vvv: each v is one more level */
+        if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
+            ctx.verbosity += (int)strlen(a + 1);
+            continue;
+        }
         const char *value;
         int k = match_opt(cli_global_opts, argc, argv, &i, &value, ctx.cmd);
         if (k == -2)

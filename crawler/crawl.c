@@ -86,6 +86,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         .max_removed_pct = ds->max_removed_pct,
         .accept_removals = o->accept_removals,
         .scope = ds,
+        .baseline = r->baseline,
     };
     if (diff_catalogs(st, r->prev, r->cur, &dopts, &r->diff, &r->error) != 0) {
         fail(r, st);

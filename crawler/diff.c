@@ -32,6 +32,7 @@ typedef struct differ {
     diff_result *out;
     bool hold_removals;
     const cfg_datastore *scope;
+    bool baseline;
 } differ;
 
 static bool schema_in_scope(const differ *d, const char *schema)
@@ -180,7 +181,7 @@ static void diff_schemas(differ *d)
             i++;
         } else if (cmp > 0) {
             mc_change *ch = emit(d, MC_SCHEMA_ADDED, c->schemas[j].name, NULL, NULL);
-            ch->after = schema_json(d, &c->schemas[j]);
+            ch->after = d->baseline ? NULL : schema_json(d, &c->schemas[j]);
             ch->cur_index = (ptrdiff_t)j;
             j++;
         } else {
@@ -470,7 +471,7 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
     for (size_t i = 0; i < prev->n_containers; i++)
         prev_to_cur[i] = -1;
 
-    differ d = {prev, cur, out, !opts->allow_removals, opts->scope};
+    differ d = {prev, cur, out, !opts->allow_removals, opts->scope, opts->baseline};
     pair_containers(&d, prev_to_cur);
 
     /* Containers of schemas that exist but could not be read, and
@@ -522,7 +523,7 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
         }
         const mc_container *k = &cur->containers[j];
         mc_change *ch = emit(&d, MC_CONTAINER_ADDED, k->schema, k->name, NULL);
-        ch->after = container_json(&d, k, cur->fields);
+        ch->after = opts->baseline ? NULL : container_json(&d, k, cur->fields);
         ch->cur_index = (ptrdiff_t)j;
     }
     for (size_t i = 0; i < prev->n_containers; i++) {

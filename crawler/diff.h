@@ -21,6 +21,9 @@ typedef struct diff_opts {
      * are left as they are (narrowing the scope removes nothing); NULL =
      * everything is in scope */
     const cfg_datastore *scope;
+    /* the first crawl of a datastore: its changes only write versions and
+     * are never shown, so the JSON of whole added objects is not built */
+    bool baseline;
 } diff_opts;
 
 typedef struct diff_result {

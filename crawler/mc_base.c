@@ -232,12 +232,12 @@ void *mc_arena_alloc(mc_arena *a, size_t n)
     n = (n + 7) & ~(size_t)7;
     struct arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
-        size_t size = n > 65536 - sizeof *b ? n : 65536 - sizeof *b;
+        /* A large request gets a block of exactly its size, kept behind the
+         * head: the head's free space stays in use and nothing is wasted. */
+        size_t size = n > 4096 ? n : 65536 - sizeof *b;
         b = mc_malloc(sizeof *b + size);
         b->used = 0;
         b->size = size;
-        /* A large one-off block goes behind the head so the head's free
-         * space is not abandoned. */
         if (a->head && n > 4096) {
             b->next = a->head->next;
             a->head->next = b;
