@@ -6,12 +6,16 @@
  * so a 400,000-column catalog never sits in memory twice (once as PGresult,
  * once as structs).  A dialect is a list of steps (SQL text + the row
  * handler for its shape); the Redshift dialect adds its own steps for
- * external tables and late-binding views without touching the handlers.
+ * external schemas and tables, late-binding views' columns and the names of
+ * referenced key columns, with the same shapes (docs/redshift.md).
  *
- * The number of statements per crawl is constant: version(), SET, BEGIN,
+ * The number of statements per crawl is constant: version() (twice on
+ * Redshift, which has no server_version_num), SET, BEGIN, the schema query,
  * one statement per step, COMMIT.  Schema scoping happens in SQL with an
  * IN-list of escaped literals (Redshift has no arrays), built once from the
- * schema query's result.
+ * schema query's result.  What SQL cannot build without array functions on
+ * Redshift (sort keys in key order, key column names from attnums) the
+ * handlers build from the rows.
  */
 #include "discover.h"
 #include "json.h"
@@ -273,10 +277,42 @@ static int stream_query(disc_session *s, const char *what, const char *sql,
 
 /* ---- dialects -------------------------------------------------------------- */
 
-/* SCHEMAS_TOKEN in a step's SQL is replaced by the IN-list of the schemas
- * in scope. */
+/*
+ * A dialect is the statement that starts the snapshot, the schema query and
+ * a list of steps.  Each step's SQL returns the fixed column shape of its
+ * kind, so one row handler per kind reads every dialect:
+ *
+ *   STEP_CONTAINERS   oid, schema, name, kind, owner, comment, definition,
+ *                     row_estimate, dist_style, sort_key
+ *   STEP_SCHEMA_FLAGS name                  (marks a schema read before as
+ *                                            external)
+ *   STEP_FIELDS       container_oid, schema, container, attnum, name, type,
+ *                     not_null, default_expr, comment, encoding, sort_key_ord
+ *   STEP_REF_COLUMNS  container_oid, attnum, name  (names of the columns of
+ *                                            tables that foreign keys point at)
+ *   STEP_KEYS         container_oid, type, name, columns, ref_schema,
+ *                     ref_container, ref_columns, ref_oid
+ *
+ * A row with a NULL container_oid names its container by (schema,
+ * container): external tables and late-binding views' columns, which the
+ * catalog describes by name.  Key columns come either as a JSON array of
+ * names or as the server's int2[] text ("{1,2}") of attnums, which the key
+ * handler turns into names with the columns already read.
+ *
+ * Order: every STEP_CONTAINERS step comes before any step that attaches to
+ * containers (the container index is built once, after them).
+ *
+ * SCHEMAS_TOKEN in a step's SQL is replaced by the IN-list of the schemas in
+ * scope.
+ */
 #define SCHEMAS_TOKEN "@SCHEMAS@"
-typedef enum step_kind { STEP_CONTAINERS, STEP_FIELDS, STEP_KEYS } step_kind;
+typedef enum step_kind {
+    STEP_CONTAINERS,
+    STEP_SCHEMA_FLAGS,
+    STEP_FIELDS,
+    STEP_REF_COLUMNS,
+    STEP_KEYS,
+} step_kind;
 
 typedef struct disc_step {
     const char *what;
@@ -330,7 +366,7 @@ static const char pg_fields_sql[] =
     "NULL::text AS container, a.attnum::int4 AS attnum, a.attname AS name, "
     "pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, "
     "a.attnotnull AS not_null, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS default_expr, "
-    "d.description AS comment, NULL::text AS encoding "
+    "d.description AS comment, NULL::text AS encoding, NULL::int4 AS sort_key_ord "
     "FROM pg_catalog.pg_attribute a "
     "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -353,7 +389,8 @@ static const char pg_keys_sql[] =
     "fn.nspname AS ref_schema, fc.relname AS ref_container, "
     "array_to_json(ARRAY(SELECT a.attname FROM unnest(con.confkey) "
     "WITH ORDINALITY AS k(attnum, ord) JOIN pg_catalog.pg_attribute a "
-    "ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord))::text AS ref_columns "
+    "ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord))::text AS ref_columns, "
+    "con.confrelid::int8 AS ref_oid "
     "FROM pg_catalog.pg_constraint con "
     "JOIN pg_catalog.pg_class c ON c.oid = con.conrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -368,9 +405,205 @@ static const disc_step pg_steps[] = {
     {"key query", STEP_KEYS, pg_keys_sql},
 };
 
+/*
+ * Redshift (docs/redshift.md has the why of every choice).
+ *
+ * Rules every statement below keeps:
+ *  1. Catalog objects are named without the pg_catalog. prefix, as the AWS
+ *     examples do.  (The CI fixture relies on it: it shadows the Redshift-only
+ *     objects from a schema ahead of pg_catalog on the search_path.  Only
+ *     regclass literals name pg_catalog: they must mean the real catalogs.)
+ *  2. No array functions or operators, no generate_series, no string_agg:
+ *     "Unsupported PostgreSQL functions" in the Amazon Redshift Database
+ *     Developer Guide.  Array-typed columns (pg_constraint.conkey) are only
+ *     selected, never operated on; their text is read by the client.
+ *  3. Leader-node-only functions (has_schema_privilege, version(),
+ *     current_setting ...) appear only in statements that read catalog tables
+ *     alone; the statements that read SVV views call no function at all.
+ *     "SQL functions supported on the leader node", "Leader node-only
+ *     functions".
+ *  4. LIKE patterns carry no escapes: Redshift's default LIKE escape differs
+ *     from PostgreSQL's literal rules, so prefixes are compared with substr.
+ *  5. Nothing needs a superuser: pg_class/pg_attribute rows are readable by
+ *     every user (metadata security can narrow them, docs/redshift.md);
+ *     PG_CLASS_INFO and SVV_TABLE_INFO, which are not, are not read.
+ */
+
+/* AWS: "HAS_SCHEMA_PRIVILEGE" (a leader-node function: this statement reads
+ * catalog tables only), "System catalog tables" / "Querying the catalog
+ * tables" (pg_namespace, pg_description, pg_user).  External schemas are
+ * rows of pg_namespace too ("PG_EXTERNAL_SCHEMA": esoid = pg_namespace.oid). */
+static const char rs_schemas_sql[] =
+    "SELECT n.oid::int8 AS oid, n.nspname AS name, u.usename AS owner, "
+    "d.description AS comment, has_schema_privilege(n.nspname, 'USAGE') AS usable "
+    "FROM pg_namespace n "
+    "LEFT JOIN pg_user u ON u.usesysid = n.nspowner "
+    "LEFT JOIN pg_description d ON d.objoid = n.oid "
+    "AND d.classoid = 'pg_catalog.pg_namespace'::regclass AND d.objsubid = 0 "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', "
+    "'pg_internal') AND substr(n.nspname, 1, 8) <> 'pg_temp_' "
+    "AND substr(n.nspname, 1, 14) <> 'pg_toast_temp_'";
+
+/* AWS: "PG_CLASS_INFO" (reldiststyle 0 EVEN, 1 KEY, 8 ALL; the other values
+ * are the AUTO styles, whose current choice only PG_CLASS_INFO's
+ * releffectivediststyle shows, and only on the user's own tables; 9 is
+ * AUTO), "PG_TABLE_DEF" (the distkey column is pg_attribute.attisdistkey),
+ * "CREATE VIEW" (late-binding views are views created WITH NO SCHEMA
+ * BINDING; their definition keeps the clause).  Row estimates are
+ * pg_class.reltuples: SVV_TABLE_INFO's counts are for superusers or users
+ * granted SELECT on it.  Materialized views: relkind 'm' where the server
+ * reports it; Redshift shows most as views (docs/redshift.md, known gaps). */
+static const char rs_containers_sql[] =
+    "SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, "
+    "CASE WHEN c.relkind = 'r' THEN 'table' "
+    "WHEN c.relkind = 'm' THEN 'materialized_view' "
+    "WHEN lower(c.def) LIKE '%with no schema binding%' THEN 'late_binding_view' "
+    "ELSE 'view' END AS kind, "
+    "u.usename AS owner, d.description AS comment, c.def AS definition, "
+    "CASE WHEN c.relkind = 'r' THEN c.reltuples::float8 END AS row_estimate, "
+    "CASE WHEN c.relkind <> 'r' THEN NULL "
+    "WHEN c.reldiststyle = 0 THEN 'EVEN' "
+    "WHEN c.reldiststyle = 1 THEN 'KEY(' || COALESCE(dk.attname, '?') || ')' "
+    "WHEN c.reldiststyle = 8 THEN 'ALL' "
+    "WHEN c.reldiststyle = 9 THEN 'AUTO' "
+    "ELSE 'UNKNOWN(' || c.reldiststyle::text || ')' END AS dist_style, "
+    "NULL::text AS sort_key "
+    "FROM (SELECT oid, relname, relnamespace, relkind, relowner, reltuples, "
+    "reldiststyle, CASE WHEN relkind IN ('v', 'm') THEN pg_get_viewdef(oid) END AS def "
+    "FROM pg_class WHERE relkind IN ('r', 'v', 'm') AND relnamespace IN "
+    "(SELECT oid FROM pg_namespace WHERE nspname IN (" SCHEMAS_TOKEN "))) c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_user u ON u.usesysid = c.relowner "
+    "LEFT JOIN pg_attribute dk ON dk.attrelid = c.oid AND dk.attnum > 0 "
+    "AND dk.attisdistkey "
+    "LEFT JOIN pg_description d ON d.objoid = c.oid "
+    "AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 "
+    "ORDER BY c.oid";
+
+/* AWS: "SVV_EXTERNAL_TABLES".  Tables of unconnected databases (cross-database
+ * queries) are listed there too: only schemas that SVV_EXTERNAL_SCHEMAS
+ * lists, and that are in scope, are read.  No function in this statement. */
+static const char rs_external_tables_sql[] =
+    "SELECT NULL::int8 AS oid, t.schemaname AS schema, t.tablename AS name, "
+    "'external_table' AS kind, NULL::text AS owner, NULL::text AS comment, "
+    "NULL::text AS definition, NULL::float8 AS row_estimate, "
+    "NULL::text AS dist_style, NULL::text AS sort_key "
+    "FROM svv_external_tables t "
+    "WHERE t.schemaname IN (" SCHEMAS_TOKEN ") "
+    "AND t.schemaname IN (SELECT s.schemaname FROM svv_external_schemas s) "
+    "ORDER BY t.schemaname, t.tablename";
+
+/* AWS: "SVV_EXTERNAL_SCHEMAS".  No function in this statement. */
+static const char rs_external_schemas_sql[] =
+    "SELECT s.schemaname AS name FROM svv_external_schemas s ORDER BY s.schemaname";
+
+/* AWS: "PG_TABLE_DEF" documents what the Redshift-only pg_attribute columns
+ * read here mean (encoding: format_encoding(attencodingtype), 'none' for
+ * RAW; sortkey: attsortkeyord, the position in the sort key, negative
+ * values for an interleaved key; distkey: attisdistkey).  PG_TABLE_DEF
+ * itself is not read: it shows only tables on the search_path and hides a
+ * table behind a same-named one earlier on the path.  "System catalog
+ * tables" for pg_attribute, pg_attrdef, pg_description. */
+static const char rs_fields_sql[] =
+    "SELECT a.attrelid::int8 AS container_oid, NULL::text AS schema, "
+    "NULL::text AS container, a.attnum::int4 AS attnum, a.attname AS name, "
+    "format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, "
+    "pg_get_expr(ad.adbin, ad.adrelid) AS default_expr, d.description AS comment, "
+    "CASE WHEN c.relkind = 'r' THEN btrim(format_encoding(a.attencodingtype::integer)) "
+    "END AS encoding, "
+    "CASE WHEN c.relkind = 'r' THEN a.attsortkeyord::int4 END AS sort_key_ord "
+    "FROM pg_attribute a "
+    "JOIN pg_class c ON c.oid = a.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
+    "LEFT JOIN pg_description d ON d.objoid = a.attrelid "
+    "AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum "
+    "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'v', 'm') "
+    "AND n.nspname IN (" SCHEMAS_TOKEN ") "
+    "ORDER BY a.attrelid, a.attnum";
+
+/* AWS: "PG_GET_LATE_BINDING_VIEW_COLS" (the column definition list is the
+ * documented way to read it as a table).  The only source of a late-binding
+ * view's columns: the field handler ignores pg_attribute rows of a
+ * late-binding view.  Columns are matched by name (attnum 0): col_num is a
+ * position, not an identity. */
+static const char rs_late_binding_cols_sql[] =
+    "SELECT NULL::int8 AS container_oid, cols.view_schema::text AS schema, "
+    "cols.view_name::text AS container, 0 AS attnum, cols.col_name::text AS name, "
+    "cols.col_type::text AS type, false AS not_null, NULL::text AS default_expr, "
+    "NULL::text AS comment, NULL::text AS encoding, NULL::int4 AS sort_key_ord "
+    "FROM pg_get_late_binding_view_cols() cols(view_schema name, view_name name, "
+    "col_name name, col_type varchar, col_num int) "
+    "WHERE cols.view_schema IN (" SCHEMAS_TOKEN ") "
+    "ORDER BY cols.view_schema, cols.view_name, cols.col_num";
+
+/* AWS: "SVV_EXTERNAL_COLUMNS" (is_nullable is 'true', 'false' or ''; only
+ * 'false' is NOT NULL; partition keys, part_key > 0, follow the other
+ * columns in key order).  Columns are matched by name (attnum 0).  No
+ * function in this statement. */
+static const char rs_external_cols_sql[] =
+    "SELECT NULL::int8 AS container_oid, c.schemaname AS schema, "
+    "c.tablename AS container, 0 AS attnum, c.columnname AS name, "
+    "c.external_type AS type, c.is_nullable = 'false' AS not_null, "
+    "NULL::text AS default_expr, NULL::text AS comment, NULL::text AS encoding, "
+    "NULL::int4 AS sort_key_ord "
+    "FROM svv_external_columns c "
+    "WHERE c.schemaname IN (" SCHEMAS_TOKEN ") "
+    "AND c.schemaname IN (SELECT s.schemaname FROM svv_external_schemas s) "
+    "ORDER BY c.schemaname, c.tablename, "
+    "CASE WHEN c.part_key = 0 THEN 0 ELSE 1 END, c.part_key, c.columnnum";
+
+/* The names of the columns of every table a foreign key in scope points at
+ * (it may be out of scope), for turning confkey attnums into names without
+ * array operators.  AWS: "System catalog tables" (pg_attribute,
+ * pg_constraint). */
+static const char rs_ref_columns_sql[] =
+    "SELECT a.attrelid::int8 AS container_oid, a.attnum::int4 AS attnum, "
+    "a.attname AS name "
+    "FROM pg_attribute a "
+    "WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid IN "
+    "(SELECT con.confrelid FROM pg_constraint con "
+    "JOIN pg_class c ON c.oid = con.conrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE con.contype = 'f' AND n.nspname IN (" SCHEMAS_TOKEN ")) "
+    "ORDER BY a.attrelid, a.attnum";
+
+/* Primary and foreign keys from pg_constraint, which shows them to every
+ * user (information_schema shows constraints only to users with privileges
+ * beyond SELECT).  conkey/confkey are int2[]: selected as they are and read
+ * by the client ("{1,2}"), never unnested.  AWS: "System catalog tables",
+ * "Querying the catalog tables" (pg_constraint), "Table constraints"
+ * (informational only, not enforced). */
+static const char rs_keys_sql[] =
+    "SELECT con.conrelid::int8 AS container_oid, con.contype::text AS type, "
+    "con.conname AS name, con.conkey AS columns, fn.nspname AS ref_schema, "
+    "fc.relname AS ref_container, con.confkey AS ref_columns, "
+    "con.confrelid::int8 AS ref_oid "
+    "FROM pg_constraint con "
+    "JOIN pg_class c ON c.oid = con.conrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_class fc ON fc.oid = con.confrelid "
+    "LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace "
+    "WHERE con.contype IN ('p', 'f') AND n.nspname IN (" SCHEMAS_TOKEN ") "
+    "ORDER BY con.conrelid, con.contype, con.conname";
+
+static const disc_step rs_steps[] = {
+    {"container query", STEP_CONTAINERS, rs_containers_sql},
+    {"external table query", STEP_CONTAINERS, rs_external_tables_sql},
+    {"external schema query", STEP_SCHEMA_FLAGS, rs_external_schemas_sql},
+    {"column query", STEP_FIELDS, rs_fields_sql},
+    {"late-binding view column query", STEP_FIELDS, rs_late_binding_cols_sql},
+    {"external column query", STEP_FIELDS, rs_external_cols_sql},
+    {"referenced column query", STEP_REF_COLUMNS, rs_ref_columns_sql},
+    {"key query", STEP_KEYS, rs_keys_sql},
+};
+
+/* AWS "BEGIN": every isolation level is serializable on Redshift. */
 static const disc_dialect_def dialects[] = {
     {"postgresql", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
      pg_schemas_sql, pg_steps, sizeof pg_steps / sizeof pg_steps[0]},
+    {"redshift", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
+     rs_schemas_sql, rs_steps, sizeof rs_steps / sizeof rs_steps[0]},
 };
 
 static const disc_dialect_def *find_dialect(const char *name)
@@ -397,6 +630,33 @@ struct oid_idx {
     size_t idx;
 };
 
+struct name_idx {
+    const char *schema, *name;
+    size_t idx;
+};
+
+static int cmp_name_idx(const void *a, const void *b)
+{
+    const struct name_idx *x = a, *y = b;
+    int c = strcmp(x->schema, y->schema);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* A column name by (relation oid, attnum), for turning key attnums into
+ * names. */
+struct attname {
+    int64_t oid;
+    int32_t attnum;
+    const char *name;
+};
+
+/* A column's place in its table's sort key (Redshift). */
+struct sortcol {
+    uint32_t owner;  /* container index */
+    int32_t ord;     /* attsortkeyord: 1-based, negative when interleaved */
+    const char *name;
+};
+
 /* Column numbers are looked up once per query, on its first row. */
 #define MAX_COLS 12
 struct row_ctx {
@@ -406,11 +666,23 @@ struct row_ctx {
     int col[MAX_COLS];
     bool cols_known;
     int row;
-    /* containers by database oid, for attaching fields and keys */
+    /* containers by database oid and by (schema, name), for attaching
+     * fields and keys; built once, after the container steps */
     struct oid_idx *oids; /* sorted by oid */
     size_t n_oids;
+    struct name_idx *by_name; /* sorted by (schema, name) */
+    bool indexed;
     uint32_t *field_owner; /* container index of each field */
     size_t owner_cap;
+    /* Redshift: sort key members, referenced tables' column names, and the
+     * (oid, attnum) -> name index the key handler builds from them */
+    struct sortcol *sortcols;
+    size_t n_sortcols, sortcols_cap;
+    struct attname *refcols;
+    size_t n_refcols, refcols_cap;
+    struct attname *attnames; /* sorted by (oid, attnum); NULL until needed */
+    size_t n_attnames;
+    mc_arena *scratch;        /* strings that do not outlive disc_run */
     disc_result *result;
 };
 
@@ -472,6 +744,21 @@ static int schema_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     return 0;
 }
 
+/* Marks a schema already read as external (Redshift Spectrum and other
+ * external schemas); names not in the catalog are out of scope. */
+static int schema_flag_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+{
+    ctx->row = row;
+    static const char *const cols[] = {"name"};
+    if (lookup_cols(ctx, res, cols, 1, err))
+        return -1;
+    const char *name = val(ctx, res, 0);
+    for (size_t i = 0; name && i < ctx->cat->n_schemas; i++) /* few rows */
+        if (strcmp(ctx->cat->schemas[i].name, name) == 0)
+            ctx->cat->schemas[i].external = true;
+    return 0;
+}
+
 static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
 {
     ctx->row = row;
@@ -502,11 +789,12 @@ static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
 }
 
 /* Index of the container with this oid, or of (schema, name) when the row
- * has no oid (external tables); -1 when it is not in scope. */
+ * has no oid (external tables, late-binding view columns); -1 when it is not
+ * in scope. */
 static ptrdiff_t find_owner(row_ctx *ctx, int64_t oid, const char *schema,
                             const char *name)
 {
-    mc_catalog *cat = ctx->cat;
+    const mc_catalog *cat = ctx->cat;
     if (oid != 0) {
         size_t lo = 0, hi = ctx->n_oids;
         while (lo < hi) {
@@ -522,12 +810,22 @@ static ptrdiff_t find_owner(row_ctx *ctx, int64_t oid, const char *schema,
     }
     if (!schema || !name)
         return -1;
-    for (size_t i = 0; i < cat->n_containers; i++) /* oid-less rows are few */
-        if (cat->containers[i].oid == 0 &&
-            strcmp(cat->containers[i].schema, schema) == 0 &&
-            strcmp(cat->containers[i].name, name) == 0)
-            return (ptrdiff_t)i;
-    return -1;
+    struct name_idx key = {schema, name, 0};
+    const struct name_idx *hit =
+        cat->n_containers ? bsearch(&key, ctx->by_name, cat->n_containers,
+                                    sizeof key, cmp_name_idx)
+                          : NULL;
+    return hit ? (ptrdiff_t)hit->idx : -1;
+}
+
+static void add_sortcol(row_ctx *ctx, uint32_t owner, int32_t ord, const char *name)
+{
+    if (ctx->n_sortcols == ctx->sortcols_cap) {
+        ctx->sortcols_cap = ctx->sortcols_cap ? ctx->sortcols_cap * 2 : 64;
+        ctx->sortcols = mc_realloc(ctx->sortcols,
+                                   ctx->sortcols_cap * sizeof *ctx->sortcols);
+    }
+    ctx->sortcols[ctx->n_sortcols++] = (struct sortcol){owner, ord, name};
 }
 
 static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
@@ -535,14 +833,20 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     ctx->row = row;
     static const char *const cols[] = {"container_oid", "schema", "container",
                                        "attnum", "name", "type", "not_null",
-                                       "default_expr", "comment", "encoding"};
-    if (lookup_cols(ctx, res, cols, 10, err))
+                                       "default_expr", "comment", "encoding",
+                                       "sort_key_ord"};
+    if (lookup_cols(ctx, res, cols, 11, err))
         return -1;
-    ptrdiff_t owner = find_owner(ctx, ival(ctx, res, 0), val(ctx, res, 1),
-                                 val(ctx, res, 2));
+    int64_t oid = ival(ctx, res, 0);
+    ptrdiff_t owner = find_owner(ctx, oid, val(ctx, res, 1), val(ctx, res, 2));
     if (owner < 0)
         return 0; /* a container filtered out by a glob */
     mc_catalog *cat = ctx->cat;
+    /* A late-binding view's columns come only from its own step (rows named
+     * by schema and view): what pg_attribute holds for it is not its
+     * columns. */
+    if (oid != 0 && cat->containers[owner].kind == MC_KIND_LATE_BINDING_VIEW)
+        return 0;
     if (cat->n_fields >= ctx->owner_cap) {
         ctx->owner_cap = ctx->owner_cap ? ctx->owner_cap * 2 : 4096;
         ctx->field_owner = mc_realloc(ctx->field_owner,
@@ -557,17 +861,94 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     f->default_expr = sval(ctx, res, 7);
     f->comment = sval(ctx, res, 8);
     f->encoding = sval(ctx, res, 9);
+    int32_t ord = (int32_t)ival(ctx, res, 10);
+    if (ord != 0)
+        add_sortcol(ctx, (uint32_t)owner, ord, f->name);
     return 0;
 }
 
-/* Appends a JSON array text (as the server produced it) re-serialised
- * canonically, so equal keys give equal bytes whatever the server's
- * spacing. */
-static void put_name_array(mc_buf *b, const char *json_array)
+static int ref_column_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
 {
-    /* The server's array_to_json output is ["a","b"] with JSON escapes
-     * already applied; it is canonical as it is. */
-    mc_buf_puts(b, json_array ? json_array : "[]");
+    ctx->row = row;
+    static const char *const cols[] = {"container_oid", "attnum", "name"};
+    if (lookup_cols(ctx, res, cols, 3, err))
+        return -1;
+    if (ctx->n_refcols == ctx->refcols_cap) {
+        ctx->refcols_cap = ctx->refcols_cap ? ctx->refcols_cap * 2 : 256;
+        ctx->refcols = mc_realloc(ctx->refcols, ctx->refcols_cap * sizeof *ctx->refcols);
+    }
+    if (!ctx->scratch)
+        ctx->scratch = mc_arena_new();
+    ctx->refcols[ctx->n_refcols++] = (struct attname){
+        ival(ctx, res, 0), (int32_t)ival(ctx, res, 1),
+        mc_arena_strdup(ctx->scratch, val(ctx, res, 2))};
+    return 0;
+}
+
+static int cmp_attname(const void *a, const void *b)
+{
+    const struct attname *x = a, *y = b;
+    if (x->oid != y->oid)
+        return (x->oid > y->oid) - (x->oid < y->oid);
+    return (x->attnum > y->attnum) - (x->attnum < y->attnum);
+}
+
+/* The (oid, attnum) -> name index over the columns read and the referenced
+ * tables' columns; built on the first key that needs it. */
+static void index_attnames(row_ctx *ctx)
+{
+    const mc_catalog *cat = ctx->cat;
+    ctx->attnames = mc_malloc((cat->n_fields + ctx->n_refcols + 1) * sizeof *ctx->attnames);
+    size_t n = 0;
+    for (size_t i = 0; i < cat->n_fields; i++) {
+        int64_t oid = cat->containers[ctx->field_owner[i]].oid;
+        if (oid != 0 && cat->fields[i].attnum > 0)
+            ctx->attnames[n++] = (struct attname){oid, cat->fields[i].attnum,
+                                                  cat->fields[i].name};
+    }
+    for (size_t i = 0; i < ctx->n_refcols; i++)
+        ctx->attnames[n++] = ctx->refcols[i];
+    if (n > 1)
+        qsort(ctx->attnames, n, sizeof *ctx->attnames, cmp_attname);
+    ctx->n_attnames = n;
+}
+
+/* Appends the key columns as a canonical JSON array of names.  TEXT is
+ * either a JSON array already (PostgreSQL's array_to_json, canonical as it
+ * is) or the server's text of an int2[] of attnums ("{1,2}", Redshift),
+ * resolved against the columns of relation OID; an attnum that cannot be
+ * resolved (the table is hidden from the user) is written as null. */
+static void put_key_columns(row_ctx *ctx, mc_buf *b, const char *text, int64_t oid)
+{
+    if (!text) {
+        mc_buf_puts(b, "[]");
+        return;
+    }
+    if (text[0] != '{') {
+        mc_buf_puts(b, text);
+        return;
+    }
+    if (!ctx->attnames)
+        index_attnames(ctx);
+    mc_buf_putc(b, '[');
+    bool first = true;
+    for (const char *p = text + 1; *p && *p != '}';) {
+        char *end;
+        long attnum = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        struct attname key = {oid, (int32_t)attnum, NULL};
+        const struct attname *hit =
+            ctx->n_attnames ? bsearch(&key, ctx->attnames, ctx->n_attnames,
+                                      sizeof key, cmp_attname)
+                            : NULL;
+        if (!first)
+            mc_buf_putc(b, ',');
+        first = false;
+        json_put_str(b, hit ? hit->name : NULL);
+        p = *end == ',' ? end + 1 : end;
+    }
+    mc_buf_putc(b, ']');
 }
 
 static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
@@ -575,17 +956,18 @@ static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     ctx->row = row;
     static const char *const cols[] = {"container_oid", "type", "name",
                                        "columns", "ref_schema",
-                                       "ref_container", "ref_columns"};
-    if (lookup_cols(ctx, res, cols, 7, err))
+                                       "ref_container", "ref_columns", "ref_oid"};
+    if (lookup_cols(ctx, res, cols, 8, err))
         return -1;
-    ptrdiff_t owner = find_owner(ctx, ival(ctx, res, 0), NULL, NULL);
+    int64_t oid = ival(ctx, res, 0);
+    ptrdiff_t owner = find_owner(ctx, oid, NULL, NULL);
     if (owner < 0)
         return 0;
     mc_container *k = &ctx->cat->containers[owner];
     const char *type = val(ctx, res, 1);
     mc_buf b = {0};
     if (type && type[0] == 'p') {
-        put_name_array(&b, val(ctx, res, 3));
+        put_key_columns(ctx, &b, val(ctx, res, 3), oid);
         k->primary_key = mc_arena_strdup(ctx->cat->arena, mc_buf_str(&b));
     } else {
         /* Rows arrive ordered by constraint name: extend the array. */
@@ -600,16 +982,60 @@ static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
         mc_buf_putc(&b, '{');
         json_put_kv_str(&b, &first, "name", val(ctx, res, 2));
         first = json_put_key(&b, first, "columns");
-        put_name_array(&b, val(ctx, res, 3));
+        put_key_columns(ctx, &b, val(ctx, res, 3), oid);
         json_put_kv_str(&b, &first, "ref_schema", val(ctx, res, 4));
         json_put_kv_str(&b, &first, "ref_container", val(ctx, res, 5));
         first = json_put_key(&b, first, "ref_columns");
-        put_name_array(&b, val(ctx, res, 6));
+        put_key_columns(ctx, &b, val(ctx, res, 6), ival(ctx, res, 7));
         mc_buf_puts(&b, "}]");
         k->foreign_keys = mc_arena_strdup(ctx->cat->arena, mc_buf_str(&b));
     }
     mc_buf_free(&b);
     return 0;
+}
+
+static int cmp_sortcol(const void *a, const void *b)
+{
+    const struct sortcol *x = a, *y = b;
+    if (x->owner != y->owner)
+        return (x->owner > y->owner) - (x->owner < y->owner);
+    int32_t p = x->ord < 0 ? -x->ord : x->ord, q = y->ord < 0 ? -y->ord : y->ord;
+    return (p > q) - (p < q);
+}
+
+/* Redshift: every table's sort key as canonical JSON,
+ * {"type":"compound"|"interleaved","columns":[...]} in key order (an
+ * interleaved key has negative attsortkeyord values, "PG_TABLE_DEF"); a
+ * sort key the container query gave already is kept. */
+static void build_sort_keys(row_ctx *ctx)
+{
+    if (ctx->n_sortcols > 1)
+        qsort(ctx->sortcols, ctx->n_sortcols, sizeof *ctx->sortcols, cmp_sortcol);
+    mc_buf b = {0};
+    for (size_t i = 0; i < ctx->n_sortcols;) {
+        size_t j = i;
+        bool interleaved = false;
+        while (j < ctx->n_sortcols && ctx->sortcols[j].owner == ctx->sortcols[i].owner)
+            interleaved |= ctx->sortcols[j++].ord < 0;
+        mc_container *k = &ctx->cat->containers[ctx->sortcols[i].owner];
+        if (!k->sort_key) {
+            mc_buf_reset(&b);
+            bool first = true;
+            mc_buf_putc(&b, '{');
+            json_put_kv_str(&b, &first, "type", interleaved ? "interleaved" : "compound");
+            first = json_put_key(&b, first, "columns");
+            mc_buf_putc(&b, '[');
+            for (size_t m = i; m < j; m++) {
+                if (m > i)
+                    mc_buf_putc(&b, ',');
+                json_put_str(&b, ctx->sortcols[m].name);
+            }
+            mc_buf_puts(&b, "]}");
+            k->sort_key = mc_arena_strdup(ctx->cat->arena, mc_buf_str(&b));
+        }
+        i = j;
+    }
+    mc_buf_free(&b);
 }
 
 /* ---- the crawl ------------------------------------------------------------- */
@@ -743,18 +1169,26 @@ static int cmp_oid_idx(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The oid index over every container with an oid, built once after the
- * container steps (fields and keys are looked up in it). */
-static void index_oids(row_ctx *ctx)
+/* The container indexes, by oid (every container with one) and by (schema,
+ * name), built once after the container steps: fields and keys are looked
+ * up in them. */
+static void index_containers(row_ctx *ctx)
 {
     mc_catalog *cat = ctx->cat;
     ctx->oids = mc_malloc((cat->n_containers + 1) * sizeof *ctx->oids);
+    ctx->by_name = mc_malloc((cat->n_containers + 1) * sizeof *ctx->by_name);
     ctx->n_oids = 0;
-    for (size_t i = 0; i < cat->n_containers; i++)
+    for (size_t i = 0; i < cat->n_containers; i++) {
+        ctx->by_name[i] = (struct name_idx){cat->containers[i].schema,
+                                            cat->containers[i].name, i};
         if (cat->containers[i].oid != 0)
             ctx->oids[ctx->n_oids++] = (struct oid_idx){cat->containers[i].oid, i};
+    }
     if (ctx->n_oids > 1)
         qsort(ctx->oids, ctx->n_oids, sizeof *ctx->oids, cmp_oid_idx);
+    if (cat->n_containers > 1)
+        qsort(ctx->by_name, cat->n_containers, sizeof *ctx->by_name, cmp_name_idx);
+    ctx->indexed = true;
 }
 
 /* sql with every SCHEMAS_TOKEN replaced by in_list; malloc'd. */
@@ -785,7 +1219,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
         mc_error_set(err, MC_EXIT_CONNECT,
                      "datastore '%s': the %s dialect is not supported by this build",
                      ds->name, s->dialect);
-        mc_error_hint(err, "this build of metacrawl reads PostgreSQL servers");
+        mc_error_hint(err, "this build of metacrawl reads PostgreSQL and Amazon Redshift");
         return -1;
     }
 
@@ -818,11 +1252,22 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
 
     for (size_t i = 0; i < d->n_steps; i++) {
         const disc_step *st = &d->steps[i];
-        row_fn fn = st->kind == STEP_CONTAINERS ? container_row
-                    : st->kind == STEP_FIELDS   ? field_row
-                                                : key_row;
-        if (st->kind != STEP_CONTAINERS && !ctx.oids)
-            index_oids(&ctx);
+        static const row_fn handlers[] = {
+            [STEP_CONTAINERS] = container_row,
+            [STEP_SCHEMA_FLAGS] = schema_flag_row,
+            [STEP_FIELDS] = field_row,
+            [STEP_REF_COLUMNS] = ref_column_row,
+            [STEP_KEYS] = key_row,
+        };
+        row_fn fn = handlers[st->kind];
+        if (st->kind == STEP_CONTAINERS && ctx.indexed) {
+            /* a dialect table out of order: see "Order" above the steps */
+            mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s after the "
+                         "container index was built", ds->name, st->what);
+            goto out;
+        }
+        if ((st->kind == STEP_FIELDS || st->kind == STEP_KEYS) && !ctx.indexed)
+            index_containers(&ctx);
         char *sql = subst_schemas(st->sql, in_list);
         ctx.cols_known = false;
         int r = stream_query(s, st->what, sql, fn, &ctx, err);
@@ -832,13 +1277,19 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     }
     if (exec_command(s, "snapshot end", "COMMIT", err) != 0)
         goto out;
+    build_sort_keys(&ctx);
     attach_fields(&ctx);
     mc_catalog_finish(out->catalog);
     rc = 0;
 out:
     out->n_queries = s->n_queries;
     free(ctx.oids);
+    free(ctx.by_name);
     free(ctx.field_owner);
+    free(ctx.sortcols);
+    free(ctx.refcols);
+    free(ctx.attnames);
+    mc_arena_free(ctx.scratch);
     free(in_list);
     if (rc != 0) {
         disc_result_free(out);

@@ -1,7 +1,8 @@
 /*
  * test_diff.c — the change detector on hand-built catalogs: pairing by oid
- * and name, every attribute, breaking flags, the removal-safety rules and
- * the no-compare fast path.
+ * and name, every attribute, breaking flags, the removal-safety rules, the
+ * no-compare fast path, and the Redshift attributes (dist style, sort key,
+ * encoding) with late-binding view columns paired by name.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -374,6 +375,152 @@ Test(diff, schema_changes)
     cr_assert_str_eq(got, "schema_added new - - - -\n"
                           "schema_removed old - - - B\n"
                           "schema_changed same comment - \"hello\" -\n");
+    free(got);
+    diff_result_free(&r);
+    mc_catalog_free(a);
+    mc_catalog_free(b);
+}
+
+/* ---- Redshift attributes -------------------------------------------------- */
+
+/* One Redshift table "s.t" (oid 50): dist style, sort key and the encodings
+ * of its two columns as given. */
+static mc_catalog *rs_catalog(const char *dist, const char *sort, const char *enc_id,
+                              const char *enc_v)
+{
+    static const fdef cols[] = {{"id", "bigint", 1, true, NULL, NULL},
+                                {"v", "character varying(256)", 2, false, NULL, NULL},
+                                {0}};
+    mc_catalog *c = mc_catalog_new();
+    add_schema(c, "s", true);
+    mc_container *k = add_table(c, "s", "t", 50, cols);
+    k->dist_style = dist;
+    k->sort_key = sort;
+    c->fields[k->first_field].encoding = enc_id;
+    c->fields[k->first_field + 1].encoding = enc_v;
+    mc_catalog_finish(c);
+    return c;
+}
+
+static const mc_change *find(const diff_result *r, mc_change_kind kind, const char *attr)
+{
+    for (size_t i = 0; i < r->changes.n; i++) {
+        const mc_change *c = &r->changes.items[i];
+        if (c->kind == kind && c->attribute && strcmp(c->attribute, attr) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+Test(diff, redshift_dist_sort_and_encoding_changes)
+{
+    mc_catalog *a = rs_catalog("KEY(id)", "{\"type\":\"compound\",\"columns\":[\"id\",\"v\"]}",
+                               "az64", "lzo");
+    mc_catalog *b = rs_catalog("EVEN", "{\"type\":\"interleaved\",\"columns\":[\"id\",\"v\"]}",
+                               "az64", "zstd");
+    diff_opts o = all_removals();
+    diff_result r;
+    mc_error err = {0};
+    cr_assert_eq(diff_catalogs(NULL, a, b, &o, &r, &err), 0, "%s", err.message);
+    cr_assert_eq(r.changes.n, 3);
+    const mc_change *dist = find(&r, MC_CONTAINER_CHANGED, "dist_style");
+    cr_assert(dist);
+    cr_assert_str_eq(dist->before, "\"KEY(id)\""); /* JSON strings */
+    cr_assert_str_eq(dist->after, "\"EVEN\"");
+    cr_assert_not(dist->breaking);
+    const mc_change *sort = find(&r, MC_CONTAINER_CHANGED, "sort_key");
+    cr_assert(sort);
+    cr_assert_str_eq(sort->before, "{\"type\":\"compound\",\"columns\":[\"id\",\"v\"]}");
+    cr_assert_str_eq(sort->after, "{\"type\":\"interleaved\",\"columns\":[\"id\",\"v\"]}");
+    cr_assert_not(sort->breaking);
+    const mc_change *enc = find(&r, MC_FIELD_CHANGED, "encoding");
+    cr_assert(enc);
+    cr_assert_str_eq(enc->field, "v");
+    cr_assert_str_eq(enc->before, "\"lzo\"");
+    cr_assert_str_eq(enc->after, "\"zstd\"");
+    cr_assert_not(enc->breaking);
+    diff_result_free(&r);
+    mc_catalog_free(a);
+    mc_catalog_free(b);
+}
+
+Test(diff, redshift_keys_appearing_and_going)
+{
+    /* A sort key where there was none, a dist style gone: NULL compares
+     * against a value like any other text. */
+    mc_catalog *a = rs_catalog("ALL", NULL, "none", "none");
+    mc_catalog *b = rs_catalog(NULL, "{\"type\":\"compound\",\"columns\":[\"id\"]}", "none",
+                               "none");
+    diff_opts o = all_removals();
+    diff_result r;
+    mc_error err = {0};
+    cr_assert_eq(diff_catalogs(NULL, a, b, &o, &r, &err), 0, "%s", err.message);
+    cr_assert_eq(r.changes.n, 2);
+    const mc_change *dist = find(&r, MC_CONTAINER_CHANGED, "dist_style");
+    cr_assert(dist);
+    cr_assert_str_eq(dist->before, "\"ALL\"");
+    cr_assert_null(dist->after);
+    const mc_change *sort = find(&r, MC_CONTAINER_CHANGED, "sort_key");
+    cr_assert(sort);
+    cr_assert_null(sort->before);
+    cr_assert_str_eq(sort->after, "{\"type\":\"compound\",\"columns\":[\"id\"]}");
+    diff_result_free(&r);
+    mc_catalog_free(a);
+    mc_catalog_free(b);
+}
+
+Test(diff, redshift_attributes_enter_the_fingerprint)
+{
+    /* Equal fingerprints end the comparison, so each Redshift attribute
+     * must change the hash or its changes would go unseen. */
+    mc_catalog *base = rs_catalog("EVEN", "{\"type\":\"compound\",\"columns\":[\"id\"]}", "az64",
+                                  "lzo");
+    mc_catalog *dist = rs_catalog("ALL", "{\"type\":\"compound\",\"columns\":[\"id\"]}", "az64",
+                                  "lzo");
+    mc_catalog *sort = rs_catalog("EVEN", "{\"type\":\"compound\",\"columns\":[\"v\"]}", "az64",
+                                  "lzo");
+    mc_catalog *enc = rs_catalog("EVEN", "{\"type\":\"compound\",\"columns\":[\"id\"]}", "az64",
+                                 "zstd");
+    mc_catalog *same = rs_catalog("EVEN", "{\"type\":\"compound\",\"columns\":[\"id\"]}", "az64",
+                                  "lzo");
+    uint64_t h = base->containers[0].hash;
+    cr_assert_neq(dist->containers[0].hash, h);
+    cr_assert_neq(sort->containers[0].hash, h);
+    cr_assert_neq(enc->containers[0].hash, h);
+    cr_assert_eq(same->containers[0].hash, h);
+    mc_catalog_free(base);
+    mc_catalog_free(dist);
+    mc_catalog_free(sort);
+    mc_catalog_free(enc);
+    mc_catalog_free(same);
+}
+
+Test(diff, late_binding_view_columns_pair_by_name)
+{
+    /* Late-binding view and external table columns carry no attnum (0):
+     * a column inserted in the middle is an addition, not a chain of
+     * renames and type changes. */
+    const fdef before[] = {{"order_id", "bigint", 0, false, NULL, NULL},
+                           {"amount", "numeric(12,2)", 0, false, NULL, NULL},
+                           {0}};
+    const fdef after[] = {{"order_id", "bigint", 0, false, NULL, NULL},
+                          {"status", "character varying(10)", 0, false, NULL, NULL},
+                          {"amount", "numeric(18,2)", 0, false, NULL, NULL},
+                          {0}};
+    mc_catalog *a = mc_catalog_new(), *b = mc_catalog_new();
+    add_schema(a, "s", true);
+    add_schema(b, "s", true);
+    add_table(a, "s", "lbv", 70, before)->kind = MC_KIND_LATE_BINDING_VIEW;
+    add_table(b, "s", "lbv", 70, after)->kind = MC_KIND_LATE_BINDING_VIEW;
+    mc_catalog_finish(a);
+    mc_catalog_finish(b);
+    diff_opts o = all_removals();
+    diff_result r;
+    mc_error err = {0};
+    cr_assert_eq(diff_catalogs(NULL, a, b, &o, &r, &err), 0, "%s", err.message);
+    char *got = render(&r.changes);
+    cr_assert_str_eq(got, "field_changed s.lbv.amount type \"numeric(12,2)\" \"numeric(18,2)\" B\n"
+                          "field_added s.lbv.status - - - -\n");
     free(got);
     diff_result_free(&r);
     mc_catalog_free(a);
