@@ -16,8 +16,12 @@ packages=(
   libpq-dev libssh2-1-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
   # tests
   libcriterion-dev postgresql openssh-server iproute2 sqlite3 tzdata valgrind jq procps
+  clang libclang-rt-14-dev
   # valgrind's memcheck needs ld.so's symbols on amd64 (a Recommends we skip)
   libc6-dbg
+  # docs site: the headless browser test, the Atom feed check (xmllint), and
+  # the documentation peer bench/docs.sh compares with
+  chromium libxml2-utils postgresql-autodoc
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
