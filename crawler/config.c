@@ -1108,6 +1108,13 @@ static int check_tunnel(ctx *x, void *obj, const yaml_node_t *map, const yaml_no
     return check_hop(x, &t->first, map, at);
 }
 
+static int check_admin(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
+{
+    (void)x, (void)map, (void)at;
+    ((cfg_admin *)obj)->present = true;
+    return 0;
+}
+
 static void init_datastore(void *obj)
 {
     cfg_datastore *d = obj;
@@ -1239,6 +1246,17 @@ static const row fail_safe_rows[] = {
 static const table fail_safe_table = {.what = "fail_safe", .rows = ROWS(fail_safe_rows),
                                       .pos_off = NO_OFF, .fill_when_absent = true};
 
+/* admin: the same secret keys as the datastore's own. */
+static const row admin_rows[] = {
+    {.key = "user", .type = T_STRING, .required = true, .off = offsetof(cfg_admin, user)},
+    {.key = "password", .type = T_SECRET, .off = offsetof(cfg_admin, password)},
+    {.key = "password_command", .type = T_SECRET_ARGV, .off = offsetof(cfg_admin, password)},
+};
+static const table admin_table = {
+    .what = "admin", .rows = ROWS(admin_rows), .size = sizeof(cfg_admin),
+    .pos_off = offsetof(cfg_admin, pos), .check = check_admin,
+};
+
 static const char *const sslmodes[] = {"disable", "allow", "prefer", "require",
                                        "verify-ca", "verify-full", NULL};
 
@@ -1251,6 +1269,7 @@ static const row datastore_rows[] = {
     {.key = "database", .type = T_STRING, .required = true,
      .off = offsetof(cfg_datastore, database)},
     {.key = "user", .type = T_STRING, .def = "metamapper", .off = offsetof(cfg_datastore, user)},
+    {.key = "group", .type = T_STRING, .def = "metamapper", .off = offsetof(cfg_datastore, group)},
     {.key = "password", .type = T_SECRET, .off = offsetof(cfg_datastore, password)},
     {.key = "password_command", .type = T_SECRET_ARGV, .off = offsetof(cfg_datastore, password)},
     {.key = "sslmode", .type = T_ENUM, .off = offsetof(cfg_datastore, sslmode),
@@ -1259,6 +1278,7 @@ static const row datastore_rows[] = {
     {.key = "containers", .type = T_MAP, .off = offsetof(cfg_datastore, containers),
      .sub = &globs_table},
     {.key = "tunnel", .type = T_MAP, .off = offsetof(cfg_datastore, tunnel), .sub = &tunnel_table},
+    {.key = "admin", .type = T_MAP, .off = offsetof(cfg_datastore, admin), .sub = &admin_table},
     {.key = "schedule", .type = T_STRING, .off = offsetof(cfg_datastore, schedule)},
     {.key = "timezone", .type = T_STRING, .off = offsetof(cfg_datastore, timezone)},
     {.key = "fail_safe", .type = T_MAP, .off = 0, .sub = &fail_safe_table},
@@ -1390,7 +1410,8 @@ static bool has_literal_secret(const cfg *c)
 {
     for (size_t i = 0; i < c->n_datastores; i++) {
         const cfg_datastore *d = &c->datastores[i];
-        if (d->password.kind == CFG_SECRET_LITERAL)
+        if (d->password.kind == CFG_SECRET_LITERAL ||
+            d->admin.password.kind == CFG_SECRET_LITERAL)
             return true;
         const cfg_tunnel *t = &d->tunnel;
         for (size_t h = 0; t->present && h <= t->n_jump; h++) {
@@ -1597,7 +1618,10 @@ void cfg_free(cfg *c)
         free(d->host);
         free(d->database);
         free(d->user);
+        free(d->group);
         secret_free(&d->password);
+        free(d->admin.user);
+        secret_free(&d->admin.password);
         free(d->sslmode);
         strv_free(d->schemas.include, d->schemas.n_include);
         strv_free(d->schemas.exclude, d->schemas.n_exclude);

@@ -75,13 +75,25 @@ typedef struct cfg_globs {
 /* include (empty = all) and not exclude */
 bool cfg_globs_match(const cfg_globs *g, const char *name);
 
+/* admin: an administrator's login for `grants --apply` (and for reading the
+ * catalog before the crawler user exists).  Its password comes from the
+ * same sources as the datastore's. */
+typedef struct cfg_admin {
+    bool present;           /* the admin: key was given */
+    char *user;             /* required in the block */
+    cfg_secret password;    /* password or password_command; NONE = libpq's own */
+    cfg_pos pos;
+} cfg_admin;
+
 typedef struct cfg_datastore {
     char *name;             /* [a-z0-9_-]+, unique */
     char *host;
     int port;               /* default 5439 */
     char *database;
     char *user;             /* default "metamapper" */
+    char *group;            /* default "metamapper": the group grants go to */
     cfg_secret password;    /* NONE = libpq's own (PGPASSWORD, .pgpass) */
+    cfg_admin admin;
     char *sslmode;          /* NULL = libpq's default / PGSSLMODE */
     cfg_globs schemas;
     cfg_globs containers;

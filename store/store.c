@@ -2,8 +2,8 @@
  * store.c — the SQLite catalog (store.h; the tables are in docs/store.md).
  *
  * This file owns the database handle, the schema and its migrations, runs,
- * the versioned objects and the change events.  Nothing else in metacrawl
- * sees SQL.
+ * the versioned objects, the change events and the alert outbox.  Nothing
+ * else in metacrawl sees SQL.
  *
  * Invariants:
  *  1. An object version (schema, container, field) is valid for the runs R
@@ -22,6 +22,9 @@
  *  5. Every value reaches SQL as a bound parameter.  The one exception is
  *     "PRAGMA user_version = N" in migrate(), where SQLite accepts no
  *     parameter and N is this file's own migration counter.
+ *  6. A change event and the outbox rows it calls for are written in the
+ *     same transaction (queue_change); an outbox row leaves 'pending' once,
+ *     for 'delivered' or 'discarded', and never comes back.
  *
  * Run states:   run_begin            commit_run
  *             ----------> running ---------------> ok | partial
@@ -37,8 +40,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -48,6 +53,8 @@ struct store {
     sqlite3 *db;
     char *path;
     char host[256];
+    const store_outbox_rules *rules; /* borrowed; NULL = queue nothing */
+    int lock_fd;                     /* the outbox lock file, -1 = not held */
 };
 
 /* ---- the schema ----------------------------------------------------------- */
@@ -158,6 +165,26 @@ static const char *const migrations[] = {
     ");\n"
     "CREATE INDEX changes_run ON changes(datastore_id, run_id);\n"
     "CREATE INDEX changes_container ON changes(container_id);\n",
+
+    /* 1 -> 2: the alert outbox (docs/alerts.md).  One row per (alert,
+     * change) to deliver; queued by store_commit_run in the run's own
+     * transaction. */
+    "CREATE TABLE alert_outbox (\n"
+    "  id               INTEGER PRIMARY KEY,\n"
+    "  alert            TEXT NOT NULL,\n"
+    "  change_id        INTEGER NOT NULL REFERENCES changes(id),\n"
+    "  status           TEXT NOT NULL DEFAULT 'pending'\n"
+    "                   CHECK (status IN ('pending', 'delivered', 'discarded')),\n"
+    "  queued_at        INTEGER NOT NULL,\n"
+    "  attempts         INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_attempt_at  INTEGER,\n"
+    "  last_error       TEXT,\n"
+    "  delivered_at     INTEGER,\n"
+    "  discarded_at     INTEGER,\n"
+    "  UNIQUE (alert, change_id)\n"
+    ");\n"
+    "CREATE INDEX alert_outbox_pending ON alert_outbox(alert, id)\n"
+    "  WHERE status = 'pending';\n",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -335,14 +362,15 @@ static int datastore_id(store *s, const char *name, int64_t *id, mc_error *err)
 
 /* ---- open, migrate, close ------------------------------------------------ */
 
-static int migrate(store *s, mc_error *err)
+/* Runs the migration steps up to schema version target. */
+static int migrate(store *s, int target, mc_error *err)
 {
     for (;;) {
         int64_t v = 0;
         if (query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
                       "read the store's schema version", err) < 0)
             return -1;
-        if (v >= STORE_SCHEMA_VERSION)
+        if (v >= target)
             return 0;
         /* Re-read under the write lock: another process opening the same
          * new store may have migrated it while we waited. */
@@ -351,7 +379,7 @@ static int migrate(store *s, mc_error *err)
         if (query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
                       "read the store's schema version", err) < 0)
             goto fail;
-        if (v >= STORE_SCHEMA_VERSION) {
+        if (v >= target) {
             if (exec_sql(s, "COMMIT", "finish a migration", err) < 0)
                 goto fail;
             return 0;
@@ -449,9 +477,14 @@ static char *parent_dir(const char *path)
     return mc_strndup(path, (size_t)(slash - path));
 }
 
-int store_open(const char *path, store **out, mc_error *err)
+int store_open_at_version(const char *path, int target, store **out,
+                          mc_error *err)
 {
     *out = NULL;
+    if (target < 1 || target > STORE_SCHEMA_VERSION)
+        return mc_error_set(err, MC_EXIT_STORE, "store: no schema version %d "
+                            "(this build knows 1 to %d)", target,
+                            STORE_SCHEMA_VERSION);
     if (!path || !*path) {
         mc_error_set(err, MC_EXIT_STORE, "no store path given");
         mc_error_hint(err, "set store: in metacrawl.yml or pass --store PATH");
@@ -484,6 +517,7 @@ int store_open(const char *path, store **out, mc_error *err)
         close(fd);
 
     store *s = mc_calloc(1, sizeof *s);
+    s->lock_fd = -1;
     s->path = mc_strdup(path);
     if (gethostname(s->host, sizeof s->host - 1) != 0)
         strcpy(s->host, "localhost");
@@ -557,7 +591,7 @@ int store_open(const char *path, store **out, mc_error *err)
     if (exec_sql(s, "PRAGMA foreign_keys = ON", "enable foreign keys", err) < 0 ||
         exec_sql(s, "PRAGMA synchronous = NORMAL", "set synchronous mode", err) < 0)
         goto fail;
-    if (migrate(s, err) < 0)
+    if (migrate(s, target, err) < 0)
         goto fail;
     fail_abandoned_runs(s);
     *out = s;
@@ -568,10 +602,16 @@ fail:
     return -1;
 }
 
+int store_open(const char *path, store **out, mc_error *err)
+{
+    return store_open_at_version(path, STORE_SCHEMA_VERSION, out, err);
+}
+
 void store_close(store *s)
 {
     if (!s)
         return;
+    store_outbox_unlock(s);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -1220,6 +1260,7 @@ enum { DONE_VERSIONED = 1, DONE_REMOVED = 2 };
 typedef struct commit_ctx {
     store *s;
     int64_t run, ds;
+    char *ds_name;    /* the datastore's name, for the outbox rules */
     const mc_catalog *prev, *cur;
     const ptrdiff_t *cur_to_prev;
     mc_error *err;
@@ -1229,6 +1270,7 @@ typedef struct commit_ctx {
     sqlite3_stmt *ins_schema, *close_schema, *ins_container, *ins_cversion,
         *close_cversion, *close_cfields, *set_container, *set_oid, *ins_field,
         *close_field, *ins_change, *finish_run;
+    sqlite3_stmt *ins_outbox; /* prepared only when rules are set */
 } commit_ctx;
 
 static const struct {
@@ -1605,6 +1647,30 @@ static int insert_change(commit_ctx *c, const mc_change *ch, int64_t cid)
     return run_stmt(c->s, st, "record a change", c->err);
 }
 
+/*
+ * Queues the change just inserted for every alert whose rules want it, in
+ * the run's transaction: a run is never recorded without its deliveries
+ * (docs/alerts.md, "Delivery guarantees").
+ */
+static int queue_change(commit_ctx *c, const mc_change *ch)
+{
+    if (!c->ins_outbox)
+        return 0;
+    const store_outbox_rules *r = c->s->rules;
+    int64_t change_id = (int64_t)sqlite3_last_insert_rowid(c->s->db);
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->wants(r->arg, i, c->ds_name, ch))
+            continue;
+        sqlite3_stmt *st = c->ins_outbox;
+        if (bind_text(st, 1, r->names[i]) | bind_i64(st, 2, change_id) |
+            bind_i64(st, 3, mc_time_now()))
+            return bind_fail(c->s, c->err, "queue an alert");
+        if (run_stmt(c->s, st, "queue an alert", c->err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Stored hashes and row estimates of the containers that are still there
  * (invariant 4: only what moved is written). */
 static int update_pairs(commit_ctx *c, const unsigned char *held)
@@ -1695,8 +1761,10 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
     /* The run must exist and still be running; its datastore is the one
      * every row of this commit belongs to. */
     {
-        sqlite3_stmt *q = prep(s, "SELECT datastore_id, status FROM runs "
-                                  "WHERE id = ?1", "read the run", err);
+        sqlite3_stmt *q = prep(s, "SELECT r.datastore_id, r.status, d.name "
+                                  "FROM runs r JOIN datastores d "
+                                  "ON d.id = r.datastore_id WHERE r.id = ?1",
+                               "read the run", err);
         if (!q)
             goto out;
         int rc = bind_i64(q, 1, run_id) ? -1 : sqlite3_step(q);
@@ -1705,6 +1773,7 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
             c.ds = col_i64(q, 0);
             const char *st = (const char *)sqlite3_column_text(q, 1);
             running = st && strcmp(st, "running") == 0;
+            c.ds_name = mc_strdup((const char *)sqlite3_column_text(q, 2));
         } else if (rc != SQLITE_DONE) {
             db_fail(s, err, "read the run");
         }
@@ -1744,8 +1813,14 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
     }
     /* A baseline run writes its versions but no events: nothing changed. */
     size_t n_events = summary->baseline ? 0 : n_changes;
+    if (n_events && s->rules && s->rules->n &&
+        !(c.ins_outbox = prep(s, "INSERT INTO alert_outbox(alert, change_id, "
+                                 "queued_at) VALUES (?1, ?2, ?3)",
+                              "prepare the alert queue", err)))
+        goto out;
     for (size_t i = 0; i < n_events; i++)
-        if (insert_change(&c, &changes->items[i], cids[i]) < 0)
+        if (insert_change(&c, &changes->items[i], cids[i]) < 0 ||
+            queue_change(&c, &changes->items[i]) < 0)
             goto out;
 
     {
@@ -1774,8 +1849,10 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
 out:
     for (size_t i = 0; i < N_COMMIT_SQL; i++)
         sqlite3_finalize(*ctx_stmt(&c, i));
+    sqlite3_finalize(c.ins_outbox);
     if (ret < 0)
         rollback(s);
+    free(c.ds_name);
     free(cids);
     free(held);
     free(c.schema_done);
@@ -1943,4 +2020,311 @@ void mc_search_result_free(mc_search_result *r)
         return;
     mc_arena_free(r->arena);
     memset(r, 0, sizeof *r);
+}
+
+/* ---- the alert outbox ------------------------------------------------------- */
+
+/*
+ * Delivery states (one alert_outbox row; docs/store.md):
+ *
+ *   store_commit_run        mark_delivered
+ *   ----------------> pending -----------> delivered
+ *                     |  ^  |
+ *       mark_failed   +--+  |  discard
+ *       (attempts+1)        +-----------> discarded
+ *
+ * Only pending rows change; delivered and discarded are final, which is
+ * what makes "never alerted twice after success" hold in the store.
+ */
+
+void store_set_outbox_rules(store *s, const store_outbox_rules *rules)
+{
+    s->rules = rules;
+}
+
+int store_outbox_pending(store *s, const char *alert, size_t limit,
+                         mc_delivery_list *out, mc_error *err)
+{
+    const char *what = "read the alert queue";
+    memset(out, 0, sizeof *out);
+    mc_changes_init(&out->changes);
+    sqlite3_stmt *st = prep(s,
+        "SELECT o.id, o.alert, o.change_id, o.attempts, o.last_error, "
+        "o.queued_at, o.last_attempt_at, ch.run_id, d.name, ch.kind, "
+        "ch.schema_name, ch.container_name, ch.field_name, ch.attribute, "
+        "ch.\"before\", ch.\"after\", ch.breaking "
+        "FROM alert_outbox o "
+        "JOIN changes ch ON ch.id = o.change_id "
+        "JOIN datastores d ON d.id = ch.datastore_id "
+        "WHERE o.status = 'pending' AND (?1 IS NULL OR o.alert = ?1) "
+        "ORDER BY o.id LIMIT ?2", what, err);
+    if (!st)
+        return -1;
+    if (bind_text(st, 1, alert) | bind_i64(st, 2, limit ? (int64_t)limit : -1)) {
+        bind_fail(s, err, what);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    mc_arena *a = out->changes.arena;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(st, 9);
+        int k = mc_change_kind_parse(kind);
+        if (k < 0) {
+            mc_error_set(err, MC_EXIT_STORE, "store: unknown change kind '%s'",
+                         kind ? kind : "");
+            break;
+        }
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            out->items = mc_realloc(out->items, cap * sizeof *out->items);
+        }
+        mc_delivery *d = &out->items[out->n++];
+        d->id = col_i64(st, 0);
+        d->alert = col_text(st, 1, a);
+        d->change_id = col_i64(st, 2);
+        d->attempts = col_i64(st, 3);
+        d->last_error = col_text(st, 4, a);
+        d->queued_at = col_i64(st, 5);
+        d->last_attempt_at = col_i64(st, 6);
+        d->run = col_i64(st, 7);
+        d->datastore = col_text(st, 8, a);
+        mc_change *ch = mc_changes_add(&out->changes);
+        ch->kind = (mc_change_kind)k;
+        ch->schema = col_text(st, 10, a);
+        ch->container = col_text(st, 11, a);
+        ch->field = col_text(st, 12, a);
+        ch->attribute = col_text(st, 13, a);
+        ch->before = col_text(st, 14, a);
+        ch->after = col_text(st, 15, a);
+        ch->breaking = sqlite3_column_int(st, 16) != 0;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        db_fail(s, err, what);
+    sqlite3_finalize(st);
+    if (mc_error_is_set(err)) {
+        mc_delivery_list_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void mc_delivery_list_free(mc_delivery_list *l)
+{
+    if (!l)
+        return;
+    free(l->items);
+    mc_changes_free(&l->changes);
+    memset(l, 0, sizeof *l);
+}
+
+/* One UPDATE per row id, all in one transaction; rows no longer pending are
+ * left alone.  *n_out (may be NULL) counts the rows changed. */
+static int outbox_update(store *s, const char *sql, const int64_t *ids, size_t n,
+                         const char *text, const char *what, int64_t *n_out,
+                         mc_error *err)
+{
+    if (n_out)
+        *n_out = 0;
+    if (n == 0)
+        return 0;
+    sqlite3_stmt *st = prep(s, sql, what, err);
+    if (!st)
+        return -1;
+    int64_t changed = 0;
+    if (exec_sql(s, "BEGIN IMMEDIATE", what, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        if (bind_i64(st, 1, ids[i]) | bind_i64(st, 2, mc_time_now()) |
+            bind_text(st, 3, text)) {
+            bind_fail(s, err, what);
+            goto fail;
+        }
+        if (run_stmt(s, st, what, err) < 0)
+            goto fail;
+        changed += sqlite3_changes(s->db);
+    }
+    if (exec_sql(s, "COMMIT", what, err) < 0)
+        goto fail;
+    sqlite3_finalize(st);
+    if (n_out)
+        *n_out = changed;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    rollback(s);
+    return -1;
+}
+
+int store_outbox_mark_delivered(store *s, const int64_t *ids, size_t n,
+                                mc_error *err)
+{
+    return outbox_update(s,
+        "UPDATE alert_outbox SET status = 'delivered', delivered_at = ?2, "
+        "attempts = attempts + 1, last_attempt_at = ?2, "
+        "last_error = coalesce(?3, last_error) "
+        "WHERE id = ?1 AND status = 'pending'",
+        ids, n, NULL, "record a delivery", NULL, err);
+}
+
+int store_outbox_mark_failed(store *s, const int64_t *ids, size_t n,
+                             const char *error_text, mc_error *err)
+{
+    return outbox_update(s,
+        "UPDATE alert_outbox SET attempts = attempts + 1, last_attempt_at = ?2, "
+        "last_error = ?3 WHERE id = ?1 AND status = 'pending'",
+        ids, n, error_text ? error_text : "failed", "record a failed delivery",
+        NULL, err);
+}
+
+int store_outbox_discard(store *s, const char *alert, int64_t *n_out,
+                         mc_error *err)
+{
+    const char *what = "discard queued alerts";
+    *n_out = 0;
+    sqlite3_stmt *st = prep(s,
+        "UPDATE alert_outbox SET status = 'discarded', discarded_at = ?2 "
+        "WHERE alert = ?1 AND status = 'pending'", what, err);
+    if (!st)
+        return -1;
+    int ret = -1;
+    if (bind_text(st, 1, alert) | bind_i64(st, 2, mc_time_now())) {
+        bind_fail(s, err, what);
+        goto out;
+    }
+    /* One statement outside a transaction is its own transaction. */
+    if (run_stmt(s, st, what, err) < 0)
+        goto out;
+    *n_out = sqlite3_changes(s->db);
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_outbox_count_pending(store *s, const char *alert, int64_t *n_out,
+                               mc_error *err)
+{
+    return query_i64(s, "SELECT count(*) FROM alert_outbox "
+                        "WHERE alert = ?1 AND status = 'pending'",
+                     alert, n_out, NULL, "count queued alerts", err);
+}
+
+int store_outbox_stats(store *s, mc_outbox_stats *out, mc_error *err)
+{
+    const char *what = "summarise the alert queue";
+    memset(out, 0, sizeof *out);
+    /* The error shown is that of the latest failed attempt on a row that is
+     * still pending: the reason the queue is not empty. */
+    sqlite3_stmt *st = prep(s,
+        "SELECT o.alert, "
+        "  sum(o.status = 'pending'), sum(o.status = 'delivered'), "
+        "  sum(o.status = 'discarded'), "
+        "  min(CASE WHEN o.status = 'pending' THEN o.queued_at END), "
+        "  max(CASE WHEN o.status = 'pending' THEN o.attempts END), "
+        "  max(CASE WHEN o.status = 'pending' THEN o.last_attempt_at END), "
+        "  (SELECT p.last_error FROM alert_outbox p "
+        "   WHERE p.alert = o.alert AND p.status = 'pending' "
+        "   AND p.last_error IS NOT NULL "
+        "   ORDER BY p.last_attempt_at DESC, p.id DESC LIMIT 1), "
+        "  max(o.delivered_at), "
+        "  (SELECT ch.run_id FROM alert_outbox p JOIN changes ch "
+        "   ON ch.id = p.change_id WHERE p.alert = o.alert "
+        "   AND p.status = 'pending' ORDER BY p.id LIMIT 1) "
+        "FROM alert_outbox o GROUP BY o.alert ORDER BY o.alert", what, err);
+    if (!st)
+        return -1;
+    out->arena = mc_arena_new();
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            out->items = mc_realloc(out->items, cap * sizeof *out->items);
+        }
+        mc_outbox_stat *x = &out->items[out->n++];
+        x->alert = col_text(st, 0, out->arena);
+        x->n_pending = col_i64(st, 1);
+        x->n_delivered = col_i64(st, 2);
+        x->n_discarded = col_i64(st, 3);
+        x->oldest_queued_at = col_i64(st, 4);
+        x->max_attempts = col_i64(st, 5);
+        x->last_attempt_at = col_i64(st, 6);
+        x->last_error = col_text(st, 7, out->arena);
+        x->last_delivered_at = col_i64(st, 8);
+        x->oldest_run = col_i64(st, 9);
+    }
+    int ret = 0;
+    if (rc != SQLITE_DONE) {
+        ret = db_fail(s, err, what);
+        mc_outbox_stats_free(out);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+void mc_outbox_stats_free(mc_outbox_stats *st)
+{
+    if (!st)
+        return;
+    free(st->items);
+    mc_arena_free(st->arena);
+    memset(st, 0, sizeof *st);
+}
+
+/*
+ * The delivery lock: an flock on "<store>-alerts.lock".  SQLite's own locks
+ * cannot serve, because a delivery must not hold a write transaction open
+ * while it waits on a webhook.  flock is released by the kernel when the
+ * process dies, so a killed delivery never leaves the queue locked.
+ */
+int store_outbox_lock(store *s, int wait_s, bool *got, mc_error *err)
+{
+    *got = false;
+    if (s->lock_fd >= 0) {
+        *got = true;
+        return 0;
+    }
+    char *path = mc_asprintf("%s-alerts.lock", s->path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        mc_error_set(err, MC_EXIT_STORE, "store: cannot open the alert lock "
+                     "%s: %s", path, strerror(errno));
+        mc_error_hint(err, "check that the directory of %s is writable by "
+                      "this user", s->path);
+        free(path);
+        return -1;
+    }
+    double deadline = mc_monotonic() + (wait_s > 0 ? wait_s : 0);
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            mc_error_set(err, MC_EXIT_STORE, "store: cannot lock %s: %s", path,
+                         strerror(errno));
+            close(fd);
+            free(path);
+            return -1;
+        }
+        if (mc_monotonic() >= deadline) {
+            close(fd);
+            free(path);
+            return 0; /* someone else is delivering */
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    free(path);
+    s->lock_fd = fd;
+    *got = true;
+    return 0;
+}
+
+void store_outbox_unlock(store *s)
+{
+    if (!s || s->lock_fd < 0)
+        return;
+    close(s->lock_fd); /* releases the flock */
+    s->lock_fd = -1;
 }

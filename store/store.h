@@ -14,6 +14,8 @@
  *  2. store_commit_run writes everything of a run in one transaction: after
  *     a crash the store is as it was before, plus at most a run whose status
  *     is still "running" (reported as failed; store_open marks it so).
+ *  3. The alert deliveries a run's changes call for are queued (the outbox)
+ *     in that same transaction: a recorded change is never without them.
  */
 #ifndef MC_STORE_H
 #define MC_STORE_H
@@ -285,6 +287,91 @@ typedef struct mc_search_result {
 int store_search(store *s, const char *text, size_t limit,
                  mc_search_result *out, mc_error *err);
 void mc_search_result_free(mc_search_result *r);
+
+/* ---- the alert outbox ---------------------------------------------------- */
+
+/*
+ * Which alerts want which changes.  The store knows an alert by its name
+ * only; the filter is the caller's (crawler/alerts.c), so no config type
+ * reaches the store.  While rules are set, store_commit_run queues one
+ * delivery per (alert i, recorded change) for which wants() is true, inside
+ * the run's transaction.  wants() runs inside that transaction: it must not
+ * use the store.  A baseline run records no changes, so it queues nothing.
+ */
+typedef struct store_outbox_rules {
+    size_t n;                 /* number of alerts */
+    const char *const *names; /* names[i]: alert i's name */
+    bool (*wants)(void *arg, size_t alert, const char *datastore,
+                  const mc_change *ch);
+    void *arg;
+} store_outbox_rules;
+/* rules is borrowed until it is replaced, NULL'ed or the store closed. */
+void store_set_outbox_rules(store *s, const store_outbox_rules *rules);
+
+/* One queued delivery of one change to one alert. */
+typedef struct mc_delivery {
+    int64_t id;                /* alert_outbox row id */
+    const char *alert;
+    int64_t change_id;         /* changes.id: stable, for receivers to dedupe */
+    int64_t run;               /* the run that recorded the change */
+    const char *datastore;
+    int64_t attempts;          /* attempts so far (all failed: it is pending) */
+    const char *last_error;    /* NULL = never failed */
+    int64_t queued_at, last_attempt_at; /* unix seconds; 0 = never */
+} mc_delivery;
+
+/* items[i]'s change is changes.items[i] (catalog links -1); every string
+ * lives in changes.arena. */
+typedef struct mc_delivery_list {
+    mc_delivery *items;
+    size_t n;
+    mc_changes changes;
+} mc_delivery_list;
+
+/* The pending deliveries of one alert (NULL = of every alert), oldest
+ * first (queue order: runs in commit order, a run's changes in recording
+ * order); limit 0 = all. */
+int store_outbox_pending(store *s, const char *alert, size_t limit,
+                         mc_delivery_list *out, mc_error *err);
+void mc_delivery_list_free(mc_delivery_list *l); /* zeroed list: no-op */
+/* Marks rows delivered (final), or records a failed attempt on them (they
+ * stay pending with the error); one transaction each.  Rows that are no
+ * longer pending are left alone. */
+int store_outbox_mark_delivered(store *s, const int64_t *ids, size_t n,
+                                mc_error *err);
+int store_outbox_mark_failed(store *s, const int64_t *ids, size_t n,
+                             const char *error_text, mc_error *err);
+/* Gives up the pending deliveries of an alert (status discarded, final). */
+int store_outbox_discard(store *s, const char *alert, int64_t *n_out,
+                         mc_error *err);
+int store_outbox_count_pending(store *s, const char *alert, int64_t *n_out,
+                               mc_error *err);
+
+/* Per alert name that has rows in the outbox, sorted by name. */
+typedef struct mc_outbox_stat {
+    const char *alert;
+    int64_t n_pending, n_delivered, n_discarded;
+    int64_t oldest_queued_at;  /* of the pending rows; 0 = none */
+    int64_t oldest_run;        /* run of the oldest pending change; 0 = none */
+    int64_t max_attempts;      /* most failed attempts of a pending row */
+    int64_t last_attempt_at;   /* latest attempt on a pending row; 0 = none */
+    const char *last_error;    /* that attempt's error: why it is pending */
+    int64_t last_delivered_at; /* 0 = never */
+} mc_outbox_stat;
+typedef struct mc_outbox_stats {
+    mc_outbox_stat *items;
+    size_t n;
+    mc_arena *arena;
+} mc_outbox_stats;
+int store_outbox_stats(store *s, mc_outbox_stats *out, mc_error *err);
+void mc_outbox_stats_free(mc_outbox_stats *st);
+
+/* Serialises deliveries between processes sharing the store (an flock on
+ * "<store path>-alerts.lock", released when the holder exits, however it
+ * exits).  Waits up to wait_s seconds; *got false means another process
+ * still holds it (not an error).  store_close unlocks. */
+int store_outbox_lock(store *s, int wait_s, bool *got, mc_error *err);
+void store_outbox_unlock(store *s); /* not held: no-op */
 
 /* Names of datastores that have runs, sorted.  The array and each name
  * are malloc'd; the caller frees them. */

@@ -824,6 +824,72 @@ Test(config, password_command)
     cfg_free(c);
 }
 
+/* ---- group and admin (metacrawl grants) ---------------------------------------- */
+
+Test(config, group_and_admin)
+{
+    setenv("MC_TEST_ADMIN_PW", "admin-secret", 1);
+    cfg *c = load(DS "    admin:\n"
+                  "      user: awsuser\n"
+                  "      password: ${env:MC_TEST_ADMIN_PW}\n"
+                  "  - name: second\n    host: h\n    database: d\n    group: readers\n"
+                  "    admin: { user: root, password_command: [printf, pw] }\n"
+                  "  - name: third\n    host: h\n    database: d\n");
+    cr_assert_not_null(c, "%s", err.message);
+    const cfg_datastore *d = &c->datastores[0];
+    cr_assert_str_eq(d->group, "metamapper"); /* the default */
+    cr_assert(d->admin.present);
+    cr_assert_str_eq(d->admin.user, "awsuser");
+    cr_assert_eq(d->admin.password.kind, CFG_SECRET_ENV);
+    cr_assert_eq(d->admin.pos.line, 6);
+    mc_secret s = {0};
+    cr_assert_eq(cfg_secret_resolve(&d->admin.password, &s, &err), 0, "%s", err.message);
+    cr_assert_str_eq(s.value, "admin-secret");
+    mc_secret_wipe(&s);
+    d = &c->datastores[1];
+    cr_assert_str_eq(d->group, "readers");
+    cr_assert_str_eq(d->admin.user, "root");
+    cr_assert_eq(d->admin.password.kind, CFG_SECRET_COMMAND);
+    cr_assert_str_eq(d->admin.password.argv[0], "printf");
+    d = &c->datastores[2];
+    cr_assert_not(d->admin.present);
+    cr_assert_null(d->admin.user);
+    cr_assert_eq(d->admin.password.kind, CFG_SECRET_NONE);
+    cfg_free(c);
+}
+
+Test(config, admin_mistakes)
+{
+    expect_error(DS "    admin:\n      password: x\n",
+                 "t.yml:6:7: missing required key 'user' in 'admin'",
+                 "add 'user: ...'; docs/configuration.md describes every key");
+    expect_error(DS "    admin: { usr: root }\n", "t.yml:5:14: unknown key 'usr' in 'admin'",
+                 "did you mean 'user'?");
+    expect_error(DS "    admin: { user: root, password: a, password_command: [b] }\n",
+                 "t.yml:5:39: 'password' and 'password_command' cannot both be set",
+                 "keep one of them");
+    /* (inside { } a ${...} would end the flow mapping: block style) */
+    expect_error(DS "    admin:\n      user: root\n      password: ${env:MC_TEST_UNSET_ADMIN}\n",
+                 "t.yml:7:7: environment variable MC_TEST_UNSET_ADMIN is not set", NULL);
+    expect_error(DS "    admin: root\n", "t.yml:5:12: expected a mapping for 'admin', got 'root'",
+                 NULL);
+    expect_error(DS "    group: \"\"\n", "t.yml:5:12: 'group' is empty", NULL);
+    expect_error(DS "    gruop: readers\n", "t.yml:5:5: unknown key 'gruop' in a datastore",
+                 "did you mean 'group'?");
+}
+
+Test(config, admin_secret_never_in_messages)
+{
+    static const char secret[] = "adm1n-S3cret";
+    cfg *c = load(DS "    admin: { user: root, password: adm1n-S3cret }\n    port: x\n");
+    cr_assert_null(c);
+    cr_assert_null(strstr(err.message, secret));
+    cr_assert_null(strstr(err.hint, secret));
+    c = load(DS "    admin: { user: root, password: \"adm1n-S3cret${\" }\n");
+    cr_assert_null(c);
+    cr_assert_null(strstr(err.message, secret), "%s", err.message);
+}
+
 /* ---- alerts ----------------------------------------------------------------- */
 
 Test(config, alert_with_two_sinks)

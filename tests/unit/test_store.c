@@ -2,7 +2,8 @@
  * test_store.c — the catalog model (store/catalog.c) and the SQLite store
  * (store/store.c): sorting and hashing, open/migrate/refuse, the run life
  * cycle, recording every change kind and reading it back as it is and as
- * it was, hold-backs, rollback on a bad change, search and listings.
+ * it was, hold-backs, rollback on a bad change, search and listings, the
+ * alert outbox, and the upgrade of a store written by schema version 1.
  * Every test works in its own temporary directory; no network.
  */
 #include <criterion/criterion.h>
@@ -17,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_internal.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
 
@@ -32,9 +34,10 @@ static void make_tmp(void)
 
 static void remove_tmp(void)
 {
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal",
+                                           "-alerts.lock"};
     char p[160];
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         snprintf(p, sizeof p, "%s%s", dbpath, suffixes[i]);
         unlink(p);
     }
@@ -95,17 +98,22 @@ static void raw_exec(sqlite3 *db, const char *sql)
                  sql, sqlite3_errmsg(db));
 }
 
-/* Every row of every table, as text: two equal dumps mean an unchanged store. */
+/* Every row of every table, as text: two equal dumps mean an unchanged store.
+ * A table the store does not have (yet) is left out. */
 static char *dump_store(void)
 {
     static const char *const tables[] = {
         "datastores", "runs", "schema_versions", "containers",
-        "container_versions", "field_versions", "changes",
+        "container_versions", "field_versions", "changes", "alert_outbox",
     };
     sqlite3 *db = raw_open();
     mc_buf b = {0};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
-        char sql[96];
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE "
+                 "type = 'table' AND name = '%s'", tables[t]);
+        if (raw_i64(db, sql) == 0)
+            continue;
         snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY id", tables[t]);
         sqlite3_stmt *st = NULL;
         cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
@@ -655,26 +663,27 @@ Test(catalog, changes_grow_and_start_unlinked)
 Test(store, open_creates_and_migrates)
 {
     store *s = open_ok();
-    cr_assert_eq(store_schema_version(s), 1);
+    cr_assert_eq(store_schema_version(s), 2);
     store_close(s);
     store_close(NULL);
 
     sqlite3 *db = raw_open();
-    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 1);
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 2);
     char *mode = raw_text(db, "PRAGMA journal_mode");
     cr_assert_str_eq(mode, "wal");
     free(mode);
     cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = "
                              "'table' AND name IN ('datastores', 'runs', "
                              "'schema_versions', 'containers', "
-                             "'container_versions', 'field_versions', 'changes')"),
-                 7);
+                             "'container_versions', 'field_versions', 'changes', "
+                             "'alert_outbox')"),
+                 8);
     sqlite3_close(db);
 
     /* reopening an up-to-date store changes nothing */
     char *before = dump_store();
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 1);
+    cr_assert_eq(store_schema_version(s), 2);
     store_close(s);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
@@ -731,7 +740,7 @@ Test(store, newer_schema_is_refused)
     cr_assert_null(s);
     cr_assert_eq(err.code, MC_EXIT_STORE);
     cr_assert_str_eq(err.message, "store was written by a newer metacrawl "
-                                  "(schema 7, this build knows 1)");
+                                  "(schema 7, this build knows 2)");
     cr_assert_neq(err.hint[0], '\0');
 }
 
@@ -1393,4 +1402,346 @@ Test(store, search_is_case_insensitive_and_literal)
     cr_assert_eq(r.n, 2);
     mc_search_result_free(&r);
     store_close(s);
+}
+
+/* ---- the alert outbox ------------------------------------------------------------ */
+
+/* Alert 0 "all" wants everything; alert 1 "breaking" the breaking changes;
+ * alert 2 "none" nothing.  Every call is counted, with the datastore. */
+static const char *const outbox_names[] = {"all", "breaking", "none"};
+static int outbox_calls;
+static char outbox_last_ds[32];
+
+static bool outbox_wants(void *arg, size_t alert, const char *datastore,
+                         const mc_change *ch)
+{
+    (void)arg;
+    outbox_calls++;
+    snprintf(outbox_last_ds, sizeof outbox_last_ds, "%s", datastore);
+    return alert == 0 || (alert == 1 && ch->breaking);
+}
+
+static const store_outbox_rules outbox_rules = {
+    .n = 3, .names = outbox_names, .wants = outbox_wants,
+};
+
+static mc_delivery_list pending(store *s, const char *alert)
+{
+    mc_delivery_list l;
+    mc_error err = {0};
+    cr_assert_eq(store_outbox_pending(s, alert, 0, &l, &err), 0, "%s", err.message);
+    return l;
+}
+
+Test(store, outbox_is_queued_with_the_run)
+{
+    store *s = open_ok();
+    store_set_outbox_rules(s, &outbox_rules);
+    outbox_calls = 0;
+    int64_t r1 = record_first_run(s, "dw"); /* 2 schema + 4 container events */
+    cr_assert_eq(outbox_calls, 6 * 3, "wants() is asked once per alert and change");
+    cr_assert_str_eq(outbox_last_ds, "dw");
+    size_t n2 = 0;
+    int64_t r2 = record_second_run(s, "dw", &n2);
+
+    mc_delivery_list all = pending(s, "all");
+    cr_assert_eq(all.n, 6 + n2);
+    mc_changes listed = {0};
+    int64_t *runs = NULL;
+    mc_error err = {0};
+    cr_assert_eq(store_list_changes(s, "dw", 0, 0, &listed, &runs, &err), 0);
+    cr_assert_eq(listed.n, all.n);
+    for (size_t i = 0; i < all.n; i++) {
+        /* queue order is recording order; the change comes back whole */
+        const mc_change *a = &all.changes.items[i], *b = &listed.items[i];
+        cr_assert_eq(a->kind, b->kind);
+        cr_assert(str_eq(a->schema, b->schema) && str_eq(a->container, b->container) &&
+                  str_eq(a->field, b->field) && str_eq(a->attribute, b->attribute) &&
+                  str_eq(a->before, b->before) && str_eq(a->after, b->after));
+        cr_assert_eq(a->breaking, b->breaking);
+        cr_assert_eq(all.items[i].run, runs[i]);
+        cr_assert_eq(all.items[i].run, i < 6 ? r1 : r2);
+        cr_assert_str_eq(all.items[i].datastore, "dw");
+        cr_assert_str_eq(all.items[i].alert, "all");
+        cr_assert_eq(all.items[i].attempts, 0);
+        cr_assert_null(all.items[i].last_error);
+        cr_assert_gt(all.items[i].queued_at, 0);
+        if (i)
+            cr_assert_gt(all.items[i].change_id, all.items[i - 1].change_id);
+    }
+    mc_delivery_list brk = pending(s, "breaking");
+    size_t n_breaking = 0;
+    for (size_t i = 0; i < listed.n; i++)
+        n_breaking += listed.items[i].breaking;
+    cr_assert_gt(n_breaking, 0);
+    cr_assert_eq(brk.n, n_breaking);
+    for (size_t i = 0; i < brk.n; i++)
+        cr_assert(brk.changes.items[i].breaking);
+    mc_delivery_list none = pending(s, "none");
+    cr_assert_eq(none.n, 0);
+    mc_delivery_list every = pending(s, NULL);
+    cr_assert_eq(every.n, all.n + brk.n);
+    mc_delivery_list lim;
+    cr_assert_eq(store_outbox_pending(s, "all", 2, &lim, &err), 0);
+    cr_assert_eq(lim.n, 2);
+    cr_assert_eq(lim.items[0].id, all.items[0].id);
+
+    /* without rules nothing more is queued */
+    store_set_outbox_rules(s, NULL);
+    record_first_run(s, "lake");
+    mc_delivery_list after = pending(s, NULL);
+    cr_assert_eq(after.n, every.n);
+
+    mc_delivery_list_free(&all);
+    mc_delivery_list_free(&brk);
+    mc_delivery_list_free(&none);
+    mc_delivery_list_free(&every);
+    mc_delivery_list_free(&lim);
+    mc_delivery_list_free(&after);
+    mc_delivery_list_free(&after); /* twice: no-op */
+    mc_changes_free(&listed);
+    free(runs);
+    store_close(s);
+}
+
+Test(store, outbox_rolls_back_with_a_failed_commit_and_skips_baselines)
+{
+    store *s = open_ok();
+    store_set_outbox_rules(s, &outbox_rules);
+    /* a baseline run records versions but no events: nothing to alert */
+    int64_t run = begin_run(s, "dw");
+    mc_catalog *prev = load_current(s, "dw");
+    mc_catalog *a = catalog_a();
+    mc_changes cs;
+    mc_changes_init(&cs);
+    for (size_t i = 0; i < a->n_containers; i++)
+        chg(&cs, MC_CONTAINER_ADDED, a->containers[i].schema, a->containers[i].name,
+            NULL)->cur_index = (ptrdiff_t)i;
+    for (size_t i = 0; i < a->n_schemas; i++)
+        chg(&cs, MC_SCHEMA_ADDED, a->schemas[i].name, NULL, NULL)->cur_index =
+            (ptrdiff_t)i;
+    mc_run_summary base = ok_summary;
+    base.baseline = true;
+    mc_error err = {0};
+    outbox_calls = 0;
+    cr_assert_eq(store_commit_run(s, run, prev, a, &cs, NULL, NULL, 0, &base, &err), 0,
+                 "%s", err.message);
+    cr_assert_eq(outbox_calls, 0);
+    mc_delivery_list l = pending(s, NULL);
+    cr_assert_eq(l.n, 0);
+    mc_delivery_list_free(&l);
+    mc_changes_free(&cs);
+    mc_catalog_free(a);
+    mc_catalog_free(prev);
+
+    /* a commit that fails half-way queues nothing */
+    run = begin_run(s, "dw");
+    char *before = dump_store();
+    prev = load_current(s, "dw");
+    mc_catalog *cur = catalog_b(1000);
+    ptrdiff_t *pairs = pair_by_name(prev, cur);
+    mc_changes_init(&cs);
+    chg(&cs, MC_SCHEMA_ADDED, "archive", NULL, NULL)->cur_index = sidx(cur, "archive");
+    chg(&cs, MC_CONTAINER_REMOVED, "sales", "old", NULL)->prev_index = 999;
+    cr_assert_eq(store_commit_run(s, run, prev, cur, &cs, pairs, NULL, 0, &ok_summary,
+                                  &err), -1);
+    char *after = dump_store();
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    free(pairs);
+    mc_changes_free(&cs);
+    mc_catalog_free(cur);
+    mc_catalog_free(prev);
+    store_close(s);
+}
+
+Test(store, outbox_states_are_pending_then_final)
+{
+    store *s = open_ok();
+    store_set_outbox_rules(s, &outbox_rules);
+    record_first_run(s, "dw");
+    mc_delivery_list l = pending(s, "all");
+    cr_assert_eq(l.n, 6);
+    int64_t ids[6];
+    for (size_t i = 0; i < 6; i++)
+        ids[i] = l.items[i].id;
+    mc_delivery_list_free(&l);
+    mc_error err = {0};
+
+    /* two failures: still pending, with the attempts and the last error */
+    cr_assert_eq(store_outbox_mark_failed(s, ids, 6, "webhook: HTTP 500", &err), 0);
+    cr_assert_eq(store_outbox_mark_failed(s, ids, 3, "webhook: HTTP 503", &err), 0);
+    l = pending(s, "all");
+    cr_assert_eq(l.n, 6);
+    cr_assert_eq(l.items[0].attempts, 2);
+    cr_assert_str_eq(l.items[0].last_error, "webhook: HTTP 503");
+    cr_assert_eq(l.items[5].attempts, 1);
+    cr_assert_str_eq(l.items[5].last_error, "webhook: HTTP 500");
+    cr_assert_gt(l.items[0].last_attempt_at, 0);
+    mc_delivery_list_free(&l);
+
+    /* delivered is final: not pending, not marked again, not failed again */
+    cr_assert_eq(store_outbox_mark_delivered(s, ids, 4, &err), 0, "%s", err.message);
+    cr_assert_eq(store_outbox_mark_failed(s, ids, 4, "late", &err), 0);
+    l = pending(s, "all");
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.items[0].id, ids[4]);
+    mc_delivery_list_free(&l);
+    sqlite3 *db = raw_open();
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM alert_outbox WHERE "
+                             "status = 'delivered' AND delivered_at > 0 AND "
+                             "last_error <> 'late'"), 4);
+    sqlite3_close(db);
+
+    int64_t n = -1;
+    cr_assert_eq(store_outbox_count_pending(s, "all", &n, &err), 0);
+    cr_assert_eq(n, 2);
+    mc_outbox_stats st = {0};
+    cr_assert_eq(store_outbox_stats(s, &st, &err), 0, "%s", err.message);
+    cr_assert_eq(st.n, 1, "only 'all' has rows: catalog A's additions break nothing");
+    cr_assert_str_eq(st.items[0].alert, "all");
+    cr_assert_eq(st.items[0].n_pending, 2);
+    cr_assert_eq(st.items[0].n_delivered, 4);
+    cr_assert_eq(st.items[0].max_attempts, 1);
+    cr_assert_str_eq(st.items[0].last_error, "webhook: HTTP 500");
+    cr_assert_gt(st.items[0].oldest_queued_at, 0);
+    cr_assert_gt(st.items[0].oldest_run, 0);
+    cr_assert_gt(st.items[0].last_delivered_at, 0);
+    mc_outbox_stats_free(&st);
+
+    /* discard: final too */
+    cr_assert_eq(store_outbox_discard(s, "all", &n, &err), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(store_outbox_discard(s, "all", &n, &err), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(store_outbox_mark_delivered(s, ids + 4, 2, &err), 0);
+    l = pending(s, NULL);
+    cr_assert_eq(l.n, 0);
+    mc_delivery_list_free(&l);
+    cr_assert_eq(store_outbox_stats(s, &st, &err), 0);
+    cr_assert_eq(st.items[0].n_discarded, 2);
+    cr_assert_eq(st.items[0].n_delivered, 4);
+    cr_assert_null(st.items[0].last_error, "nothing pending: no reason to show");
+    mc_outbox_stats_free(&st);
+    store_close(s);
+}
+
+Test(store, outbox_lock_is_exclusive_between_processes)
+{
+    store *s = open_ok();
+    int to_child[2], to_parent[2];
+    cr_assert_eq(pipe(to_child), 0);
+    cr_assert_eq(pipe(to_parent), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        store *c = NULL;
+        mc_error err = {0};
+        bool got = false;
+        char ch = 'x';
+        if (store_open(dbpath, &c, &err) != 0 ||
+            store_outbox_lock(c, 0, &got, &err) != 0 || !got)
+            ch = 'n';
+        if (write(to_parent[1], &ch, 1) != 1 || read(to_child[0], &ch, 1) != 1)
+            _exit(2);
+        _exit(0); /* without unlocking: the kernel releases an flock */
+    }
+    char ch = 0;
+    cr_assert_eq(read(to_parent[0], &ch, 1), 1);
+    cr_assert_eq(ch, 'x', "the child could not take the lock");
+    bool got = true;
+    mc_error err = {0};
+    cr_assert_eq(store_outbox_lock(s, 0, &got, &err), 0, "%s", err.message);
+    cr_assert_not(got, "two processes hold the delivery lock");
+    cr_assert_eq(write(to_child[1], "g", 1), 1);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert_eq(store_outbox_lock(s, 5, &got, &err), 0, "%s", err.message);
+    cr_assert(got, "the lock of a process that ended is free");
+    cr_assert_eq(store_outbox_lock(s, 0, &got, &err), 0);
+    cr_assert(got, "taking it again in the same process is fine");
+    store_outbox_unlock(s);
+    store_outbox_unlock(s);
+    store_close(s);
+    char p[200];
+    snprintf(p, sizeof p, "%s-alerts.lock", dbpath);
+    unlink(p);
+}
+
+/* ---- migrations: a store written by schema version 1 ------------------------------- */
+
+Test(store, schema_1_store_is_upgraded_with_its_data_intact)
+{
+    /* The store as metacrawl 0.1 (schema 1) wrote it: the real step 1, then
+     * runs, versions and change events in it. */
+    store *s = NULL;
+    mc_error err = {0};
+    cr_assert_eq(store_open_at_version(dbpath, 1, &s, &err), 0, "%s", err.message);
+    cr_assert_eq(store_schema_version(s), 1);
+    int64_t r1 = record_first_run(s, "dw");
+    size_t n2 = 0;
+    int64_t r2 = record_second_run(s, "dw", &n2);
+    int64_t failed = begin_run(s, "dw");
+    cr_assert_eq(store_run_fail(s, failed, "connection lost", &err), 0);
+    mc_catalog *as_of_1 = load_as_of(s, "dw", r1);
+    mc_catalog *latest = load_as_of(s, "dw", 0);
+    store_close(s);
+    sqlite3 *db = raw_open();
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 1);
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master "
+                             "WHERE name = 'alert_outbox'"), 0);
+    sqlite3_close(db);
+    char *before = dump_store();
+
+    /* Opening it with this build upgrades it in place. */
+    s = open_ok();
+    cr_assert_eq(store_schema_version(s), 2);
+    char *after = dump_store();
+    char *expect = mc_asprintf("%s[alert_outbox]\n", before);
+    cr_assert_str_eq(after, expect, "the data of schema 1 is untouched");
+    free(expect);
+
+    /* ... and everything reads back as it was recorded */
+    mc_catalog *c = load_as_of(s, "dw", r1);
+    assert_catalog_eq(c, as_of_1, true);
+    mc_catalog_free(c);
+    c = load_as_of(s, "dw", 0);
+    assert_catalog_eq(c, latest, true);
+    mc_catalog_free(c);
+    mc_changes cs = {0};
+    cr_assert_eq(store_list_changes(s, "dw", r1, r2, &cs, NULL, &err), 0);
+    cr_assert_eq(cs.n, n2);
+    mc_changes_free(&cs);
+    mc_run_list l;
+    cr_assert_eq(store_list_runs(s, "dw", 0, &l, &err), 0);
+    cr_assert_eq(l.n, 3);
+    cr_assert_eq(l.runs[0].status, MC_RUN_FAILED);
+    cr_assert_str_eq(l.runs[0].error, "connection lost");
+    mc_run_list_free(&l);
+
+    /* old changes are not alerted after the upgrade; new runs are */
+    store_set_outbox_rules(s, &outbox_rules);
+    mc_delivery_list q = pending(s, NULL);
+    cr_assert_eq(q.n, 0);
+    mc_delivery_list_free(&q);
+    record_first_run(s, "lake");
+    q = pending(s, "all");
+    cr_assert_eq(q.n, 6);
+    cr_assert_str_eq(q.items[0].datastore, "lake");
+    mc_delivery_list_free(&q);
+    store_close(s);
+
+    /* opening it again changes nothing */
+    char *again = dump_store();
+    s = open_ok();
+    store_close(s);
+    char *again2 = dump_store();
+    cr_assert_str_eq(again, again2);
+    free(again);
+    free(again2);
+    free(before);
+    free(after);
+    mc_catalog_free(as_of_1);
+    mc_catalog_free(latest);
 }
