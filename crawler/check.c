@@ -1,2 +1,977 @@
-/* crawler/check.c: being written (see the open issue) */
-typedef int mc_unit_check;
+/*
+ * check.c — `metacrawl check`: each datastore tested step by step, the way
+ * a person would debug a crawler that sees nothing, with the fix for every
+ * failed step (the troubleshooting table of docs/redshift-setup.md).
+ *
+ * The steps are a table (below, `steps`); each adds items to the report
+ * and says whether the steps after it can run.  When one cannot, the
+ * items the later steps would have produced are listed as skipped, so the
+ * checklist always has the same shape.  The catalog step sends a constant
+ * number of statements — SET, then schemas, relations, memberships and
+ * default ACLs, whatever the number of schemas — and does the rest in C.
+ * On Redshift those statements touch only leader-node catalog tables with
+ * leader-node functions (has_schema_privilege, has_table_privilege),
+ * never SVV views or user tables.
+ *
+ * Exit codes (SPEC §2; docs/commands.md): 4 when the database (or the
+ * tunnel) cannot be reached, 5 when it refuses the login or the catalog
+ * cannot be read, 7 when the user is in but some schema in scope lacks
+ * USAGE, some table lacks SELECT, or some owner's future tables will not
+ * be readable; 0 when every step passed.  Warnings change nothing.
+ */
+#include "check.h"
+#include "commands.h"
+#include "discover.h"
+#include "grants.h"
+#include "json.h"
+
+#include <langinfo.h>
+#include <libpq-fe.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+const char *check_status_name(check_status s)
+{
+    static const char *const names[] = {"ok", "warn", "skip", "fail"};
+    return names[s];
+}
+
+/* ---- the report ------------------------------------------------------------- */
+
+typedef struct check_ctx {
+    const cfg_datastore *ds;
+    check_report *r;
+    /* Where libpq connects.  A tunnel's steps point it at the local end of
+     * the tunnel (hostaddr 127.0.0.1, the local port) and keep host, so
+     * TLS and .pgpass still see the warehouse's name. */
+    disc_target target;
+    disc_session *sess;
+    grants_dialect dialect;
+} check_ctx;
+
+static check_item *add_item(check_ctx *x, const char *step, const char *schema,
+                            check_status status, int code, char *message, char *fix)
+{
+    check_report *r = x->r;
+    r->items = mc_realloc(r->items, (r->n_items + 1) * sizeof *r->items);
+    check_item *it = &r->items[r->n_items++];
+    memset(it, 0, sizeof *it);
+    it->step = mc_strdup(step);
+    it->schema = mc_strdup(schema);
+    it->status = status;
+    it->code = status == CHECK_FAIL ? code : 0;
+    it->message = message;
+    it->fix = fix;
+    it->count = it->total = -1;
+    if (status == CHECK_FAIL && code > r->exit_code)
+        r->exit_code = code;
+    return it;
+}
+
+void check_report_free(check_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_items; i++) {
+        check_item *it = &r->items[i];
+        free(it->step);
+        free(it->schema);
+        free(it->message);
+        free(it->fix);
+        for (size_t k = 0; k < it->n_names; k++)
+            free(it->names[k]);
+        free(it->names);
+    }
+    free(r->items);
+    free(r->dialect);
+    free(r->server_version);
+    memset(r, 0, sizeof *r);
+}
+
+/* A name as people read it: bare when it is a plain lower-case word, else
+ * as a quoted identifier (control characters escaped, so it is safe on a
+ * terminal and unambiguous in a list). */
+static void put_name(mc_buf *b, const char *name)
+{
+    bool plain = name[0] && !(name[0] >= '0' && name[0] <= '9');
+    for (const char *p = name; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+    if (plain)
+        mc_buf_puts(b, name);
+    else
+        grants_quote_ident(b, GRANTS_POSTGRESQL, name);
+}
+
+static char *name_text(const char *name)
+{
+    mc_buf b = {0};
+    put_name(&b, name);
+    return mc_buf_steal(&b);
+}
+
+/* ---- what failures mean ------------------------------------------------------ */
+
+static bool has(const char *hay, const char *needle)
+{
+    return hay && strstr(hay, needle) != NULL;
+}
+
+/*
+ * The fix for a connection failure, from the server's or libpq's message:
+ * the rows of the troubleshooting table.  NULL when none applies (the
+ * error's own hint is used then).
+ */
+static char *connect_fix(const cfg_datastore *ds, const char *msg)
+{
+    if (has(msg, "password authentication failed") || has(msg, "no password supplied") ||
+        has(msg, "SCRAM authentication"))
+        return mc_asprintf("verify the user and password (password:, password_command, "
+                           "PGPASSWORD or ~/.pgpass), and that user '%s' exists: `metacrawl "
+                           "grants %s` prints the SQL that creates it",
+                           ds->user, ds->name);
+    if (has(msg, "role \"") && has(msg, "does not exist"))
+        return mc_asprintf("user '%s' does not exist: `metacrawl grants %s` prints the SQL "
+                           "that creates it (--apply runs it), or fix user: in the config",
+                           ds->user, ds->name);
+    if (has(msg, "database \"") && has(msg, "does not exist"))
+        return mc_strdup("fix database: in the config; the server has no such database");
+    if (has(msg, "pg_hba.conf"))
+        return mc_strdup("the server refuses this user from this address: add a pg_hba.conf "
+                         "line for it (PostgreSQL), or check the user's connection limits");
+    if (has(msg, "could not translate host name") || has(msg, "Name or service not known") ||
+        has(msg, "Temporary failure in name resolution") || has(msg, "nodename nor servname"))
+        return mc_asprintf("host '%s' does not resolve: check host: (for Redshift the cluster "
+                           "endpoint, without :5439 and the database); a private endpoint "
+                           "resolves only inside its VPC: connect through a tunnel: "
+                           "(docs/tunnel.md)",
+                           ds->host);
+    if (has(msg, "Connection refused"))
+        return mc_asprintf("nothing accepts connections at %s:%d: check port: (Redshift "
+                           "listens on 5439), that the cluster is available (not paused or "
+                           "resizing), and that its security group has an inbound rule for "
+                           "TCP %d from this host",
+                           ds->host, ds->port, ds->port);
+    if (has(msg, "timeout expired") || has(msg, "timed out") || has(msg, "No route to host") ||
+        has(msg, "Network is unreachable"))
+        return mc_asprintf("no answer from %s:%d: the cluster's security group needs an "
+                           "inbound rule for TCP %d from this host's address; a cluster that "
+                           "is not publicly accessible answers only inside its VPC (use a "
+                           "tunnel:, docs/tunnel.md); a paused cluster does not answer",
+                           ds->host, ds->port, ds->port);
+    if (has(msg, "SSL") || has(msg, "certificate"))
+        return mc_strdup("TLS failed: check sslmode: and, for verify-ca/verify-full, "
+                         "PGSSLROOTCERT (the Redshift CA bundle) or ~/.postgresql/root.crt");
+    return NULL;
+}
+
+/* The fix for an error from a catalog statement. */
+static char *query_fix(check_ctx *x, const char *msg)
+{
+    const cfg_datastore *ds = x->ds;
+    if (has(msg, "permission denied for schema"))
+        return mc_asprintf("GRANT USAGE ON SCHEMA to the crawler's group: `metacrawl grants %s` "
+                           "prints it for every schema in scope",
+                           ds->name);
+    if (has(msg, "permission denied for relation") || has(msg, "permission denied for table") ||
+        has(msg, "permission denied for view"))
+        return mc_asprintf("GRANT SELECT ON ALL TABLES IN SCHEMA to the crawler's group: "
+                           "`metacrawl grants %s` prints it",
+                           ds->name);
+    if (has(msg, "permission denied to create") || has(msg, "permission denied for database"))
+        return mc_strdup("metacrawl creates nothing; this comes from a session setting or "
+                         "another tool: GRANT CREATE (or TEMP) ON the schema or database to "
+                         "the user that needs it");
+    if (has(msg, "permission denied"))
+        return mc_asprintf("the crawler user lacks a privilege: `metacrawl grants %s` prints "
+                           "the grants it needs",
+                           ds->name);
+    return NULL;
+}
+
+/* ---- steps ------------------------------------------------------------------- */
+
+static void put_target(mc_buf *b, const check_ctx *x)
+{
+    mc_buf_printf(b, "%s:%d", x->target.host, x->target.port);
+}
+
+/* Reach and log in: one libpq connection, so both answers come from it. */
+static int step_database(check_ctx *x)
+{
+    mc_error err = {0};
+    mc_buf where = {0};
+    put_target(&where, x);
+    int rc = disc_connect(x->ds, &x->target, &x->sess, &err);
+    char *user = name_text(x->ds->user);
+    if (rc == 0) {
+        add_item(x, "reach", NULL, CHECK_OK, 0, mc_asprintf("%s answers", mc_buf_str(&where)),
+                 NULL);
+        add_item(x, "authenticate", NULL, CHECK_OK, 0,
+                 mc_asprintf("logged in as %s to database %s", user, x->ds->database), NULL);
+    } else if (err.code == MC_EXIT_CONFIG) {
+        /* The password's source failed (unset variable, unreadable file,
+         * failing command): nothing was sent to the server. */
+        add_item(x, "reach", NULL, CHECK_SKIP, 0, mc_strdup("not tried without a password"),
+                 NULL);
+        add_item(x, "authenticate", NULL, CHECK_FAIL, MC_EXIT_CONFIG, mc_strdup(err.message),
+                 mc_strdup(err.hint));
+    } else {
+        char *fix = connect_fix(x->ds, err.message);
+        if (!fix)
+            fix = mc_strdup(err.hint[0] ? err.hint : "check host, port and the network path");
+        if (err.code == MC_EXIT_AUTH) {
+            add_item(x, "reach", NULL, CHECK_OK, 0,
+                     mc_asprintf("%s answers", mc_buf_str(&where)), NULL);
+            add_item(x, "authenticate", NULL, CHECK_FAIL, MC_EXIT_AUTH, mc_strdup(err.message),
+                     fix);
+        } else {
+            add_item(x, "reach", NULL, CHECK_FAIL, err.code ? err.code : MC_EXIT_CONNECT,
+                     mc_strdup(err.message), fix);
+            add_item(x, "authenticate", NULL, CHECK_SKIP, 0, mc_strdup("not tried"), NULL);
+        }
+    }
+    free(user);
+    mc_buf_free(&where);
+    return rc;
+}
+
+static int step_server(check_ctx *x)
+{
+    mc_error err = {0};
+    if (disc_detect(x->sess, &err) != 0) {
+        add_item(x, "server", NULL, CHECK_FAIL, err.code ? err.code : MC_EXIT_CONNECT,
+                 mc_strdup(err.message), mc_strdup(err.hint));
+        return -1;
+    }
+    x->r->dialect = mc_strdup(disc_dialect(x->sess));
+    x->r->server_version = mc_strdup(disc_server_version(x->sess));
+    int d = grants_dialect_parse(x->r->dialect);
+    x->dialect = d < 0 ? GRANTS_POSTGRESQL : (grants_dialect)d;
+    add_item(x, "server", NULL, CHECK_OK, 0,
+             mc_asprintf("%s (%s dialect)", x->r->server_version, x->r->dialect), NULL);
+    return 0;
+}
+
+/* ---- the catalog step ----------------------------------------------------------- */
+
+static const char pg_schemas_sql[] =
+    "SELECT n.nspname AS name, pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS usable "
+    "FROM pg_catalog.pg_namespace n "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+static const char pg_relations_sql[] =
+    "SELECT n.nspname AS schema, c.relname AS name, "
+    "pg_catalog.pg_get_userbyid(c.relowner) AS owner, "
+    "pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+/* Every role the user holds the privileges of (itself included). */
+static const char pg_members_sql[] =
+    "SELECT r.rolname AS name, false AS is_group, "
+    "r.rolsuper AND r.rolname = current_user AS super "
+    "FROM pg_catalog.pg_roles r "
+    "WHERE pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')";
+static const char pg_default_acl_sql[] =
+    "SELECT pg_catalog.pg_get_userbyid(d.defaclrole) AS owner, n.nspname AS schema, "
+    "d.defaclacl AS acl "
+    "FROM pg_catalog.pg_default_acl d "
+    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace "
+    "WHERE d.defaclobjtype = 'r'";
+
+/* Redshift: names, not oids, in the privilege functions (the documented
+ * form of HAS_SCHEMA_PRIVILEGE and HAS_TABLE_PRIVILEGE, both leader-node
+ * functions, here only over catalog tables), and has_table_privilege only
+ * where the schema is usable: the name lookup itself needs USAGE and would
+ * fail the whole statement.  Catalog objects unqualified, as AWS writes
+ * them and discover.c's Redshift dialect does. */
+static const char rs_schemas_sql[] =
+    "SELECT n.nspname AS name, has_schema_privilege(n.nspname, 'USAGE') AS usable "
+    "FROM pg_namespace n "
+    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'pg_internal')";
+static const char rs_relations_sql[] =
+    "SELECT n.nspname AS schema, c.relname AS name, "
+    "pg_get_userbyid(c.relowner) AS owner, "
+    "CASE WHEN has_schema_privilege(n.nspname, 'USAGE') "
+    "THEN has_table_privilege(quote_ident(n.nspname) || '.' || "
+    "quote_ident(c.relname), 'SELECT') END AS readable "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'v', 'm') "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'pg_internal')";
+static const char rs_members_sql[] =
+    "SELECT u.usename AS name, false AS is_group, u.usesuper AS super "
+    "FROM pg_user u WHERE u.usename = current_user "
+    "UNION ALL "
+    "SELECT g.groname, true, false FROM pg_group g, pg_user u "
+    "WHERE u.usename = current_user AND u.usesysid = ANY (g.grolist)";
+/* Redshift shows a non-superuser only its own rows of pg_default_acl. */
+static const char rs_default_acl_sql[] =
+    "SELECT pg_get_userbyid(d.defacluser) AS owner, n.nspname AS schema, "
+    "d.defaclacl AS acl "
+    "FROM pg_default_acl d "
+    "LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace "
+    "WHERE d.defaclobjtype = 'r'";
+
+typedef struct schema_state {
+    char *name;
+    bool usable;
+    int64_t n_tables, n_unreadable, n_unknown;
+    char *unreadable[CHECK_MAX_NAMES];
+    size_t n_names;
+    char **owners; /* sorted, distinct */
+    size_t n_owners;
+} schema_state;
+
+typedef struct relation {
+    const char *schema, *name, *owner; /* in the PGresult */
+    int readable;                      /* 1, 0, -1 unknown */
+} relation;
+
+static int cmp_schema_state(const void *a, const void *b)
+{
+    return strcmp(((const schema_state *)a)->name, ((const schema_state *)b)->name);
+}
+
+static int cmp_relation(const void *a, const void *b)
+{
+    const relation *x = a, *y = b;
+    int c = strcmp(x->schema, y->schema);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static schema_state *find_schema(schema_state *s, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s[mid].name, name);
+        if (c == 0)
+            return &s[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void add_owner(schema_state *s, const char *owner)
+{
+    for (size_t i = 0; i < s->n_owners; i++)
+        if (strcmp(s->owners[i], owner) == 0)
+            return;
+    size_t at = 0;
+    while (at < s->n_owners && strcmp(s->owners[at], owner) < 0)
+        at++;
+    s->owners = mc_realloc(s->owners, (s->n_owners + 1) * sizeof *s->owners);
+    memmove(s->owners + at + 1, s->owners + at, (s->n_owners - at) * sizeof *s->owners);
+    s->owners[at] = mc_strdup(owner);
+    s->n_owners++;
+}
+
+/* One catalog statement; on failure a "catalog" item with the fix. */
+static PGresult *catalog_query(check_ctx *x, const char *what, const char *sql)
+{
+    PGconn *conn = disc_conn(x->sess);
+    mc_log(MC_LOG_DEBUG, "check %s: %s", what, sql);
+    x->r->n_queries++;
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char line[400];
+    if (strncmp(msg, "ERROR:  ", 8) == 0)
+        msg += 8;
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(msg, "\n"), msg);
+    bool perm = state && strcmp(state, "42501") == 0;
+    char *fix = query_fix(x, line);
+    if (!fix)
+        fix = mc_strdup(PQstatus(conn) != CONNECTION_OK
+                            ? "the connection was lost; run check again"
+                            : "run with -vv to see the statement, and report it if the server "
+                              "should support it");
+    add_item(x, "catalog", NULL, CHECK_FAIL, perm ? MC_EXIT_AUTH : MC_EXIT_CONNECT,
+             mc_asprintf("the %s failed: %s", what, line), fix);
+    PQclear(res);
+    return NULL;
+}
+
+static void free_schemas(schema_state *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].name);
+        for (size_t k = 0; k < s[i].n_names; k++)
+            free(s[i].unreadable[k]);
+        for (size_t k = 0; k < s[i].n_owners; k++)
+            free(s[i].owners[k]);
+        free(s[i].owners);
+    }
+    free(s);
+}
+
+/* "a, b, c" of up to max names (display form), "and N more" after. */
+static void put_name_list(mc_buf *b, const char *const *names, size_t n, int64_t total)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            mc_buf_puts(b, ", ");
+        put_name(b, names[i]);
+    }
+    if (total > (int64_t)n)
+        mc_buf_printf(b, " and %lld more", (long long)(total - (int64_t)n));
+}
+
+static void set_names(check_item *it, const char *const *names, size_t n)
+{
+    if (n > CHECK_MAX_NAMES)
+        n = CHECK_MAX_NAMES;
+    it->names = mc_calloc(n + 1, sizeof *it->names);
+    for (size_t i = 0; i < n; i++)
+        it->names[i] = mc_strdup(names[i]);
+    it->n_names = n;
+}
+
+/* Membership: the names the crawler holds privileges through. */
+typedef struct members {
+    char **names;
+    bool *groups;
+    size_t n;
+    bool super;
+} members;
+
+static bool member_of(const members *m, const char *name, bool group)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->groups[i] == group && strcmp(m->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void evaluate_default_acl(check_ctx *x, schema_state *s, const members *m,
+                                 PGresult *acl)
+{
+    const cfg_datastore *ds = x->ds;
+    bool rs = x->dialect == GRANTS_REDSHIFT;
+    char *shown = name_text(s->name);
+    if (s->n_owners == 0) {
+        add_item(x, "default_privileges", s->name, CHECK_OK, 0,
+                 mc_strdup("no owners to cover yet"), NULL);
+        free(shown);
+        return;
+    }
+    const char **uncovered = mc_calloc(s->n_owners + 1, sizeof *uncovered);
+    size_t n_uncovered = 0;
+    for (size_t i = 0; i < s->n_owners; i++) {
+        const char *owner = s->owners[i];
+        /* Its own tables, or a role it is a member of: readable anyway. */
+        bool covered = m->super || member_of(m, owner, false);
+        for (int row = 0; acl && !covered && row < PQntuples(acl); row++) {
+            if (PQgetisnull(acl, row, 0) || strcmp(PQgetvalue(acl, row, 0), owner) != 0)
+                continue;
+            if (!PQgetisnull(acl, row, 1) && strcmp(PQgetvalue(acl, row, 1), s->name) != 0)
+                continue; /* another schema's; NULL schema = every schema */
+            covered = grants_acl_allows_select(PQgetvalue(acl, row, 2),
+                                               (const char *const *)m->names, m->groups, m->n);
+        }
+        if (!covered)
+            uncovered[n_uncovered++] = owner;
+    }
+    mc_buf msg = {0};
+    if (n_uncovered == 0) {
+        mc_buf_puts(&msg, "future tables of ");
+        put_name_list(&msg, (const char *const *)s->owners, s->n_owners, (int64_t)s->n_owners);
+        mc_buf_puts(&msg, " will be readable");
+        check_item *it = add_item(x, "default_privileges", s->name, CHECK_OK, 0,
+                                  mc_buf_steal(&msg), NULL);
+        it->count = 0;
+        it->total = (int64_t)s->n_owners;
+    } else if (rs && !m->super) {
+        mc_buf_puts(&msg, "not tested: Redshift shows other users' default privileges only to "
+                          "superusers (owners here: ");
+        put_name_list(&msg, (const char *const *)s->owners, s->n_owners, (int64_t)s->n_owners);
+        mc_buf_putc(&msg, ')');
+        check_item *it = add_item(x, "default_privileges", s->name, CHECK_SKIP, 0,
+                                  mc_buf_steal(&msg),
+                                  mc_asprintf("`metacrawl grants %s --apply` sets them for "
+                                              "every owner; re-running it is safe",
+                                              ds->name));
+        it->total = (int64_t)s->n_owners;
+    } else {
+        mc_buf fix = {0};
+        mc_buf_puts(&msg, "future tables of ");
+        put_name_list(&msg, uncovered, n_uncovered, (int64_t)n_uncovered);
+        mc_buf_printf(&msg, " will not be readable: no default privileges for %s",
+                      n_uncovered == 1 ? "that owner" : "those owners");
+        for (size_t i = 0; i < n_uncovered; i++) {
+            char *sql = grants_fix_default(x->dialect, ds->user, ds->group, uncovered[i], s->name);
+            if (sql) {
+                if (fix.len)
+                    mc_buf_putc(&fix, '\n');
+                mc_buf_puts(&fix, sql);
+                free(sql);
+            }
+        }
+        check_item *it = add_item(x, "default_privileges", s->name, CHECK_FAIL, MC_EXIT_PARTIAL,
+                                  mc_buf_steal(&msg), mc_buf_steal(&fix));
+        it->count = (int64_t)n_uncovered;
+        it->total = (int64_t)s->n_owners;
+        set_names(it, uncovered, n_uncovered);
+    }
+    free(uncovered);
+    free(shown);
+}
+
+static int step_catalog(check_ctx *x)
+{
+    const cfg_datastore *ds = x->ds;
+    bool rs = x->dialect == GRANTS_REDSHIFT;
+    PGresult *sch = NULL, *rel = NULL, *mem = NULL, *acl = NULL;
+    schema_state *schemas = NULL;
+    size_t n_schemas = 0;
+    relation *rels = NULL;
+    members m = {0};
+    int rc = -1;
+
+    char timeout[64];
+    snprintf(timeout, sizeof timeout, "SET statement_timeout TO %d",
+             ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000);
+    PGresult *set = catalog_query(x, "statement timeout", timeout);
+    if (!set)
+        goto out;
+    PQclear(set);
+    if (rs) {
+        /* has_table_privilege gets quoted names: on a cluster with
+         * mixed-case names they only resolve with this on.  Older
+         * releases without the setting are fine without it. */
+        x->r->n_queries++;
+        PQclear(PQexec(disc_conn(x->sess), "SET enable_case_sensitive_identifier TO true"));
+    }
+    if (!(sch = catalog_query(x, "schema query", rs ? rs_schemas_sql : pg_schemas_sql)) ||
+        !(rel = catalog_query(x, "relation query", rs ? rs_relations_sql : pg_relations_sql)) ||
+        !(mem = catalog_query(x, "membership query", rs ? rs_members_sql : pg_members_sql)) ||
+        !(acl = catalog_query(x, "default privilege query",
+                              rs ? rs_default_acl_sql : pg_default_acl_sql)))
+        goto out;
+    rc = 0;
+
+    /* Schemas in scope, sorted for lookups. */
+    schemas = mc_calloc((size_t)PQntuples(sch) + 1, sizeof *schemas);
+    for (int i = 0; i < PQntuples(sch); i++) {
+        const char *name = PQgetvalue(sch, i, 0);
+        if (disc_is_system_schema(name) || !cfg_globs_match(&ds->schemas, name))
+            continue;
+        schemas[n_schemas].name = mc_strdup(name);
+        schemas[n_schemas].usable = PQgetvalue(sch, i, 1)[0] == 't';
+        n_schemas++;
+    }
+    qsort(schemas, n_schemas, sizeof *schemas, cmp_schema_state);
+
+    /* Relations in scope, sorted so the names listed are the first ones. */
+    int nr = PQntuples(rel);
+    rels = mc_calloc((size_t)nr + 1, sizeof *rels);
+    size_t n_rels = 0;
+    for (int i = 0; i < nr; i++) {
+        relation rr = {PQgetvalue(rel, i, 0), PQgetvalue(rel, i, 1),
+                       PQgetisnull(rel, i, 2) ? NULL : PQgetvalue(rel, i, 2),
+                       PQgetisnull(rel, i, 3) ? -1 : PQgetvalue(rel, i, 3)[0] == 't'};
+        if (!find_schema(schemas, n_schemas, rr.schema) ||
+            !cfg_globs_match(&ds->containers, rr.name))
+            continue;
+        rels[n_rels++] = rr;
+    }
+    qsort(rels, n_rels, sizeof *rels, cmp_relation);
+    for (size_t i = 0; i < n_rels; i++) {
+        schema_state *s = find_schema(schemas, n_schemas, rels[i].schema);
+        if (!s)
+            continue; /* cannot happen: filtered above */
+        s->n_tables++;
+        if (rels[i].owner)
+            add_owner(s, rels[i].owner);
+        if (rels[i].readable < 0) {
+            s->n_unknown++;
+        } else if (rels[i].readable == 0) {
+            if (s->n_names < CHECK_MAX_NAMES)
+                s->unreadable[s->n_names++] = mc_strdup(rels[i].name);
+            s->n_unreadable++;
+        }
+    }
+
+    int nm = PQntuples(mem);
+    m.names = mc_calloc((size_t)nm + 1, sizeof *m.names);
+    m.groups = mc_calloc((size_t)nm + 1, sizeof *m.groups);
+    for (int i = 0; i < nm; i++) {
+        m.names[m.n] = PQgetvalue(mem, i, 0);
+        m.groups[m.n] = PQgetvalue(mem, i, 1)[0] == 't';
+        m.super |= PQgetvalue(mem, i, 2)[0] == 't';
+        m.n++;
+    }
+
+    /* The group the grants go to. */
+    char *role = grants_group_role(x->dialect, ds->user, ds->group);
+    char *role_shown = name_text(role);
+    if (m.super || member_of(&m, role, rs))
+        add_item(x, "group", NULL, CHECK_OK, 0,
+                 mc_asprintf(m.super ? "superuser (every privilege; a crawler needs far fewer)"
+                                     : "member of %s %s",
+                             rs ? "group" : "role", role_shown),
+                 NULL);
+    else
+        add_item(x, "group", NULL, CHECK_WARN, 0,
+                 mc_asprintf("not a member of %s %s, which `metacrawl grants %s` grants to",
+                             rs ? "group" : "role", role_shown, ds->name),
+                 grants_fix_member(x->dialect, ds->user, ds->group));
+    free(role_shown);
+    free(role);
+
+    mc_buf list = {0};
+    char **names = mc_calloc(n_schemas + 1, sizeof *names);
+    for (size_t i = 0; i < n_schemas; i++)
+        names[i] = schemas[i].name;
+    if (n_schemas == 0) {
+        add_item(x, "schemas", NULL, CHECK_WARN, 0,
+                 mc_strdup("no schemas in scope: a crawl would find nothing"),
+                 mc_strdup("check schemas: include/exclude in the config (system schemas are "
+                           "never crawled)"));
+    } else {
+        mc_buf_printf(&list, "%zu in scope: ", n_schemas);
+        put_name_list(&list, (const char *const *)names, n_schemas < CHECK_MAX_NAMES ? n_schemas : CHECK_MAX_NAMES,
+                      (int64_t)n_schemas);
+        check_item *it = add_item(x, "schemas", NULL, CHECK_OK, 0, mc_buf_steal(&list), NULL);
+        it->total = (int64_t)n_schemas;
+        set_names(it, (const char *const *)names, n_schemas);
+    }
+    free(names);
+
+    for (size_t i = 0; i < n_schemas; i++) {
+        schema_state *s = &schemas[i];
+        if (s->usable)
+            add_item(x, "usage", s->name, CHECK_OK, 0, mc_strdup("USAGE"), NULL);
+        else
+            add_item(x, "usage", s->name, CHECK_FAIL, MC_EXIT_PARTIAL,
+                     mc_strdup("no USAGE: a crawl reports \"permission denied for schema\" and "
+                               "reads nothing in it"),
+                     grants_fix_usage(x->dialect, ds->user, ds->group, s->name));
+        check_item *it;
+        if (s->n_tables == 0) {
+            it = add_item(x, "select", s->name, CHECK_OK, 0, mc_strdup("no tables"), NULL);
+        } else if (s->n_unknown > 0 && s->n_unreadable == 0) {
+            it = add_item(x, "select", s->name, CHECK_SKIP, 0,
+                          mc_asprintf("not tested on %lld tables without USAGE on the schema",
+                                      (long long)s->n_unknown),
+                          NULL);
+        } else if (s->n_unreadable == 0) {
+            it = add_item(x, "select", s->name, CHECK_OK, 0,
+                          mc_asprintf("SELECT on every table and view (%lld)",
+                                      (long long)s->n_tables),
+                          NULL);
+        } else {
+            mc_buf msg = {0};
+            mc_buf_printf(&msg, "no SELECT on %lld of %lld tables and views: ",
+                          (long long)s->n_unreadable, (long long)s->n_tables);
+            put_name_list(&msg, (const char *const *)s->unreadable, s->n_names < 5 ? s->n_names : 5, s->n_unreadable);
+            it = add_item(x, "select", s->name, CHECK_FAIL, MC_EXIT_PARTIAL, mc_buf_steal(&msg),
+                          grants_fix_select(x->dialect, ds->user, ds->group, s->name));
+            set_names(it, (const char *const *)s->unreadable, s->n_names);
+        }
+        it->count = s->n_unreadable;
+        it->total = s->n_tables;
+        evaluate_default_acl(x, s, &m, acl);
+    }
+out:
+    free(m.names);
+    free(m.groups);
+    free(rels);
+    free_schemas(schemas, n_schemas);
+    PQclear(sch);
+    PQclear(rel);
+    PQclear(mem);
+    PQclear(acl);
+    return rc;
+}
+
+/*
+ * The steps, in order.  A step adds its items and returns 0 when the
+ * steps after it can run; when it returns -1, the items named in `skips`
+ * of every later step are added as skipped.
+ *
+ * A datastore with a tunnel: gets the tunnel's own steps in front of
+ * "database" (reach the bastion, verify its host key, authenticate,
+ * open the forwarding), each with `applies` true only when tunnel: is
+ * set; they leave x->target pointing at the tunnel's local end and the
+ * tunnel open until check_datastore returns.
+ */
+typedef struct check_step {
+    bool (*applies)(const cfg_datastore *ds); /* NULL: always */
+    int (*run)(check_ctx *x);
+    const char *skips[3];                     /* the items it would add */
+} check_step;
+
+static const check_step steps[] = {
+    {NULL, step_database, {"reach", "authenticate", NULL}},
+    {NULL, step_server, {"server", NULL}},
+    {NULL, step_catalog, {"catalog", NULL}},
+};
+
+void check_datastore(const cfg_datastore *ds, check_report *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ds = ds;
+    check_ctx x = {.ds = ds, .r = out, .target = {ds->host, NULL, ds->port}};
+    bool stopped = false;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        const check_step *st = &steps[i];
+        if (st->applies && !st->applies(ds))
+            continue;
+        if (stopped) {
+            for (size_t k = 0; k < 3 && st->skips[k]; k++)
+                add_item(&x, st->skips[k], NULL, CHECK_SKIP, 0,
+                         mc_strdup("not tested: an earlier step failed"), NULL);
+            continue;
+        }
+        if (st->run(&x) != 0)
+            stopped = true;
+    }
+    disc_close(x.sess);
+}
+
+/* ---- output -------------------------------------------------------------------- */
+
+typedef struct marks {
+    const char *sym[4]; /* by check_status */
+    const char *color[4];
+    bool use_color;
+} marks;
+
+/* ✓ ✗ on a UTF-8 terminal; "ok" and "FAIL" otherwise, so a log or a pipe
+ * to grep gets plain ASCII words. */
+static void choose_marks(marks *mk)
+{
+    bool utf8 = false;
+    if (isatty(STDOUT_FILENO)) {
+        const char *old = setlocale(LC_CTYPE, NULL);
+        char *saved = mc_strdup(old ? old : "C");
+        if (setlocale(LC_CTYPE, "")) {
+            const char *cs = nl_langinfo(CODESET);
+            utf8 = cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+        }
+        setlocale(LC_CTYPE, saved);
+        free(saved);
+    }
+    static const char *const ascii[] = {"ok  ", "warn", "skip", "FAIL"};
+    static const char *const fancy[] = {"\u2713", "!", "-", "\u2717"};
+    for (int i = 0; i < 4; i++)
+        mk->sym[i] = utf8 ? fancy[i] : ascii[i];
+    mk->use_color = cmd_use_color();
+    mk->color[CHECK_OK] = "\033[32m";
+    mk->color[CHECK_WARN] = "\033[33m";
+    mk->color[CHECK_SKIP] = "\033[2m";
+    mk->color[CHECK_FAIL] = "\033[31m";
+}
+
+static void print_line(const marks *mk, check_status st, const char *label, const char *msg,
+                       const char *fix)
+{
+    fputs("  ", stdout);
+    if (mk->use_color)
+        fputs(mk->color[st], stdout);
+    fputs(mk->sym[st], stdout);
+    if (mk->use_color)
+        fputs("\033[0m", stdout);
+    putchar(' ');
+    cmd_put_safe(stdout, label);
+    fputs(": ", stdout);
+    cmd_put_safe(stdout, msg);
+    putchar('\n');
+    for (const char *p = fix; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        char *line = mc_strndup(p, n);
+        fputs(p == fix ? "       fix: " : "            ", stdout);
+        cmd_put_safe(stdout, line);
+        putchar('\n');
+        free(line);
+        p += n + (p[n] == '\n');
+    }
+}
+
+static void print_text(const check_report *r, const marks *mk)
+{
+    const cfg_datastore *ds = r->ds;
+    printf("%s: ", ds->name);
+    char *user = name_text(ds->user);
+    cmd_put_safe(stdout, user);
+    free(user);
+    printf("@%s:%d/", ds->host, ds->port);
+    cmd_put_safe(stdout, ds->database);
+    putchar('\n');
+    size_t problems = 0;
+    for (size_t i = 0; i < r->n_items; i++) {
+        const check_item *it = &r->items[i];
+        problems += it->status == CHECK_FAIL;
+        if (!it->schema) {
+            print_line(mk, it->status, it->step, it->message, it->fix);
+            continue;
+        }
+        /* A schema's items: one line when they all passed. */
+        size_t end = i;
+        bool all_ok = true;
+        while (end < r->n_items && r->items[end].schema &&
+               strcmp(r->items[end].schema, it->schema) == 0) {
+            all_ok &= r->items[end].status == CHECK_OK;
+            end++;
+        }
+        char *shown = name_text(it->schema);
+        char *label = mc_asprintf("schema %s", shown);
+        free(shown);
+        if (all_ok) {
+            mc_buf msg = {0};
+            for (size_t k = i; k < end; k++) {
+                if (k > i)
+                    mc_buf_puts(&msg, "; ");
+                mc_buf_puts(&msg, r->items[k].message);
+            }
+            print_line(mk, CHECK_OK, label, mc_buf_str(&msg), NULL);
+            mc_buf_free(&msg);
+        } else {
+            for (size_t k = i; k < end; k++) {
+                const check_item *sk = &r->items[k];
+                problems += k > i && sk->status == CHECK_FAIL;
+                char *l2 = mc_asprintf("%s %s", label,
+                                       strcmp(sk->step, "default_privileges") == 0
+                                           ? "default privileges"
+                                           : sk->step);
+                print_line(mk, sk->status, l2, sk->message, sk->fix);
+                free(l2);
+            }
+        }
+        free(label);
+        i = end - 1;
+    }
+    if (problems == 0)
+        printf("  all good\n");
+    else
+        printf("  %zu problem%s (exit %d)", problems, problems == 1 ? "" : "s", r->exit_code);
+    if (problems && r->exit_code == MC_EXIT_PARTIAL)
+        printf("; `metacrawl grants %s` prints the SQL for all of them, --apply runs it",
+               ds->name);
+    if (problems)
+        putchar('\n');
+}
+
+static void put_json(mc_buf *b, const check_report *r)
+{
+    const cfg_datastore *ds = r->ds;
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_str(b, &first, "datastore", ds->name);
+    json_put_kv_int(b, &first, "exit_code", r->exit_code);
+    json_put_kv_bool(b, &first, "ok", r->exit_code == 0);
+    json_put_kv_str(b, &first, "host", ds->host);
+    json_put_kv_int(b, &first, "port", ds->port);
+    json_put_kv_str(b, &first, "database", ds->database);
+    json_put_kv_str(b, &first, "user", ds->user);
+    json_put_kv_str(b, &first, "dialect", r->dialect);
+    json_put_kv_str(b, &first, "server_version", r->server_version);
+    json_put_kv_int(b, &first, "queries", r->n_queries);
+    first = json_put_key(b, first, "steps");
+    mc_buf_putc(b, '[');
+    for (size_t i = 0; i < r->n_items; i++) {
+        const check_item *it = &r->items[i];
+        bool f2 = true;
+        if (i)
+            mc_buf_putc(b, ',');
+        mc_buf_putc(b, '{');
+        json_put_kv_str(b, &f2, "step", it->step);
+        json_put_kv_str(b, &f2, "schema", it->schema);
+        json_put_kv_str(b, &f2, "status", check_status_name(it->status));
+        json_put_kv_int(b, &f2, "code", it->code);
+        json_put_kv_str(b, &f2, "message", it->message);
+        json_put_kv_str(b, &f2, "fix", it->fix);
+        if (it->count >= 0)
+            json_put_kv_int(b, &f2, "count", it->count);
+        else
+            json_put_kv_raw(b, &f2, "count", NULL);
+        if (it->total >= 0)
+            json_put_kv_int(b, &f2, "total", it->total);
+        else
+            json_put_kv_raw(b, &f2, "total", NULL);
+        f2 = json_put_key(b, f2, "names");
+        mc_buf_putc(b, '[');
+        for (size_t k = 0; k < it->n_names; k++) {
+            if (k)
+                mc_buf_putc(b, ',');
+            json_put_str(b, it->names[k]);
+        }
+        mc_buf_putc(b, ']');
+        mc_buf_putc(b, '}');
+    }
+    mc_buf_puts(b, "]}");
+}
+
+static const cli_opt check_opts[] = {
+    {0},
+};
+
+static int cmd_check(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    const cfg_datastore **sel = NULL;
+    size_t n_sel = 0;
+    int rc = cmd_load_config(ctx, false, &c);
+    if (rc)
+        return rc;
+    if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
+        goto out;
+    if (n_sel == 0) {
+        fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
+        rc = MC_EXIT_CONFIG;
+        goto out;
+    }
+    marks mk;
+    choose_marks(&mk);
+    mc_buf json = {0};
+    mc_buf_puts(&json, "{\"datastores\":[");
+    for (size_t i = 0; i < n_sel; i++) {
+        check_report r;
+        check_datastore(sel[i], &r);
+        if (ctx->json) {
+            if (i)
+                mc_buf_putc(&json, ',');
+            put_json(&json, &r);
+        } else {
+            if (i)
+                putchar('\n');
+            print_text(&r, &mk);
+            fflush(stdout);
+        }
+        rc = cmd_max_code(rc, r.exit_code);
+        check_report_free(&r);
+    }
+    mc_buf_puts(&json, "]}");
+    if (ctx->json)
+        cmd_print_json(&json);
+    mc_buf_free(&json);
+out:
+    free(sel);
+    cfg_free(c);
+    return rc;
+}
+
+const cli_cmd cmd_def_check = {
+    "check", "[DS...]", "test each datastore step by step and print the fix for what fails",
+    "Tests the named datastores (default: all) step by step and prints a checklist: the "
+    "tunnel when one is configured, that the database answers and accepts the login, the "
+    "server's dialect and version, membership of the group, then for every schema in scope "
+    "USAGE, the tables and views without SELECT (a count and the first names), and whether "
+    "default privileges cover every owner of its tables so that future tables are readable "
+    "too. Every failed step prints its fix (docs/redshift-setup.md has the troubleshooting "
+    "table). The catalog is read with a constant number of statements.\n\n"
+    "On a UTF-8 terminal each line starts with a check mark or a cross; otherwise (a pipe, "
+    "a file, another locale) with the words ok, FAIL, warn or skip. Exit code: 0 when every step passed, 4 when "
+    "the database or tunnel cannot be reached, 5 when the login or the catalog is refused, "
+    "7 when privileges are missing; with several datastores the highest wins.",
+    check_opts, 0, -1, cmd_check};

@@ -8,6 +8,7 @@
  * drive the user's terminal.
  */
 #include "commands.h"
+#include "alerts.h"
 #include "crawl.h"
 #include "diff.h"
 #include "json.h"
@@ -525,6 +526,7 @@ static int cmd_crawl(cli_ctx *ctx)
 {
     cfg *c = NULL;
     store *st = NULL;
+    alerts *al = NULL;
     const cfg_datastore **sel = NULL;
     size_t n_sel = 0;
     int rc = cmd_load_config(ctx, false, &c);
@@ -546,6 +548,11 @@ static int cmd_crawl(cli_ctx *ctx)
         if ((rc = cmd_open_store(ctx, c, &st)) != 0)
             goto out;
     }
+    /* Alerts: each run queues its deliveries in its own transaction (the
+     * store's outbox rules); after each datastore, what is queued goes out.
+     * A dry run neither queues nor delivers. */
+    if (!o.dry_run)
+        al = alerts_open(c, st);
     mc_buf json = {0};
     mc_buf_puts(&json, "{\"datastores\":[");
     bool any_changes = false;
@@ -567,8 +574,19 @@ static int cmd_crawl(cli_ctx *ctx)
         }
         rc = cmd_max_code(rc, r.exit_code);
         crawl_report_free(&r);
+        if (al)
+            alerts_deliver(al, NULL, 0);
     }
-    mc_buf_puts(&json, "]}");
+    mc_buf_puts(&json, "]");
+    if (al) {
+        /* A failed delivery does not change the crawl's exit code (the
+         * catalog was recorded): it is said on stderr and in --json, and
+         * the deliveries stay queued. */
+        mc_buf_puts(&json, ",\"alerts\":");
+        alerts_put_json(al, &json);
+        alerts_report(al, ctx->json ? NULL : stdout);
+    }
+    mc_buf_putc(&json, '}');
     if (ctx->json)
         cmd_print_json(&json);
     mc_buf_free(&json);
@@ -576,6 +594,7 @@ static int cmd_crawl(cli_ctx *ctx)
         rc = cmd_max_code(rc, MC_EXIT_CHANGES);
 out:
     free(sel);
+    alerts_close(al);
     store_close(st);
     cfg_free(c);
     return rc;
@@ -1203,7 +1222,10 @@ static const cli_cmd cmd_def_crawl = {"crawl", "[DS...]", "discover, diff agains
      "a partial crawl records no removals at all. Removals of more than "
      "fail_safe.max_removed_pct percent of the containers are held back unless "
      "--accept-removals is given. Every datastore is attempted; the highest "
-     "exit code wins.",
+     "exit code wins.\n\nAfter each datastore, the alert deliveries that are "
+     "queued are sent (docs/alerts.md). A failed delivery is reported on stderr "
+     "and in --json and stays queued for the next crawl or 'metacrawl alerts "
+     "retry'; it does not change the exit code.",
      crawl_opts_table, 0, -1, cmd_crawl};
 static const cli_cmd cmd_def_diff = {"diff", "[DS]", "changes between two stored runs",
      "Shows the changes between the catalogs recorded by two runs of a "
@@ -1227,15 +1249,26 @@ static const cli_cmd cmd_def_help = {"help", "[COMMAND]", "show help for metacra
      "Shows the overview, or a command's help; --man prints the man page.",
      help_opts, 0, 1, cmd_help};
 
+extern const cli_cmd cmd_def_alerts; /* alerts.c */
+
+extern const cli_cmd cmd_def_docs; /* site.c */
+
+extern const cli_cmd cmd_def_check;  /* check.c */
+extern const cli_cmd cmd_def_grants; /* grants.c */
+
 /* The commands in the order --help lists them.  A command defined in a file
  * of its own (grants.c, check.c, ...) adds one line here. */
 const cli_cmd *const cli_commands[] = {
     &cmd_def_init,
+    &cmd_def_check,
     &cmd_def_crawl,
     &cmd_def_diff,
     &cmd_def_history,
     &cmd_def_show,
     &cmd_def_search,
+    &cmd_def_docs,
+    &cmd_def_grants,
+    &cmd_def_alerts,
     &cmd_def_help,
 };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

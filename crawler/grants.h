@@ -1,0 +1,165 @@
+/*
+ * grants.h — the group-based grant SQL for the crawler user (`metacrawl
+ * grants`), in the dialect of the server: identifier quoting, the plan of
+ * statements, the SQL text, and reading the ACL text of pg_default_acl
+ * (shared with `check`).  Connecting, inspecting the live catalog and
+ * --apply are in grants.c behind the command; the functions here need no
+ * connection, so the unit tests (and the golden files) drive them directly.
+ *
+ * docs/redshift-setup.md explains the SQL to a reader; docs/commands.md
+ * documents the command.
+ */
+#ifndef MC_GRANTS_H
+#define MC_GRANTS_H
+
+#include "mc_base.h"
+
+typedef enum grants_dialect {
+    GRANTS_POSTGRESQL = 0,
+    GRANTS_REDSHIFT,
+} grants_dialect;
+
+/* "postgresql" / "redshift" -> dialect; -1 for anything else. */
+int grants_dialect_parse(const char *name);
+const char *grants_dialect_name(grants_dialect d);
+
+/*
+ * Appends name as a double-quoted identifier ("" for a quote inside).
+ * Every identifier metacrawl writes goes through here, whatever it looks
+ * like, so a name with quotes, spaces, upper case, ';' or non-ASCII
+ * letters is always one identifier.  Control characters (a newline in a
+ * PostgreSQL schema name) are written as U&"...\000a..." so the text stays
+ * on one line and cannot drive a terminal; Redshift has no such names and
+ * no U& syntax, so there they are refused: returns -1 and appends nothing.
+ */
+int grants_quote_ident(mc_buf *b, grants_dialect d, const char *name);
+/* A PostgreSQL string literal: '...' with '' for a quote, or E'...' when
+ * the value holds a backslash or a control character (valid whatever
+ * standard_conforming_strings says). */
+void grants_quote_literal(mc_buf *b, const char *value);
+
+/* The group the grants go to.  Redshift: the configured group (groups and
+ * users are separate there).  PostgreSQL: users and groups are both roles
+ * in one namespace, so when the group has the crawler user's own name the
+ * group role is "<group>_readers" (shortened to 63 bytes).  malloc'd. */
+char *grants_group_role(grants_dialect d, const char *user, const char *group);
+
+/* Splits a --schema / --owner list: names separated by commas, each
+ * written as is or double-quoted as in SQL ("a,b" keeps its comma, ""
+ * is a quote); spaces around an unquoted name are dropped.  Returns the
+ * number of names (*out NULL-terminated, malloc'd) or -1 when the list is
+ * malformed or has an empty name. */
+int grants_parse_name_list(const char *text, char ***out);
+void grants_free_names(char **names);
+
+/* What the catalog says about an object; UNKNOWN without a connection. */
+typedef enum grants_known {
+    GRANTS_UNKNOWN = 0,
+    GRANTS_ABSENT,
+    GRANTS_PRESENT,
+} grants_known;
+
+/* How the crawler user's password appears in the SQL. */
+typedef enum grants_password {
+    /* No password source: psql's :'crawler_password' placeholder, which
+     * the reader replaces (or sets with psql -v); unreplaced it is a
+     * syntax error, never a weak password. */
+    GRANTS_PW_PLACEHOLDER = 0,
+    /* --password-from: printed as [redacted] (also a syntax error when
+     * run by hand); --apply sends exec_password. */
+    GRANTS_PW_SOURCE,
+    /* The user exists and no source was given: its password is left as it
+     * is and no statement touches it. */
+    GRANTS_PW_KEEP,
+} grants_password;
+
+typedef struct grants_schema_in {
+    const char *name;
+    bool external; /* Redshift Spectrum: USAGE only (no table grants there) */
+} grants_schema_in;
+
+/* Everything the SQL is made from.  Names are borrowed. */
+typedef struct grants_input {
+    grants_dialect dialect;
+    const char *datastore;
+    const char *user;
+    const char *group;                  /* configured; see grants_group_role */
+    const grants_schema_in *schemas;    /* in scope, in the order to print */
+    size_t n_schemas;
+    const char *const *owners;          /* distinct owners of tables in scope */
+    size_t n_owners;
+    bool owners_known;                  /* false: offline without --owner */
+    grants_known user_exists, group_exists, member; /* from the live catalog */
+    grants_password password;
+    const char *password_source;        /* "env:NAME" etc., for the comment */
+    const char *exec_password;          /* what --apply sends (a hash); NULL when printing */
+} grants_input;
+
+typedef enum grants_stmt_kind {
+    GRANTS_SET_CASE,      /* Redshift: SET enable_case_sensitive_identifier */
+    GRANTS_CREATE_USER,
+    GRANTS_SET_PASSWORD,
+    GRANTS_CREATE_GROUP,
+    GRANTS_ADD_MEMBER,
+    GRANTS_USAGE,
+    GRANTS_SELECT,
+    GRANTS_DEFAULT_PRIVILEGES,
+} grants_stmt_kind;
+
+typedef struct grants_stmt {
+    grants_stmt_kind kind;
+    char *comment;    /* lines printed before it ("-- " added); NULL for none */
+    char *sql;        /* as printed, without the ';' (password redacted);
+                       * NULL: a comment only, nothing to run */
+    char *exec_sql;   /* what --apply sends when it differs; wiped when freed */
+    const char *schema; /* USAGE/SELECT: the schema (borrowed from the input) */
+    bool skipped;     /* already done per the catalog: printed as a comment, not run */
+    bool may_fail;    /* offline Redshift CREATE: "already exists" is harmless */
+} grants_stmt;
+
+typedef struct grants_plan {
+    grants_dialect dialect;
+    char *group_role;
+    bool group_renamed;      /* PostgreSQL: group role != configured group */
+    char *header;            /* the comment block at the top, "-- " lines */
+    grants_stmt *stmts;
+    size_t n_stmts;
+} grants_plan;
+
+/* Builds the statements.  Fails (usage error) only for a name the dialect
+ * cannot write. */
+int grants_build(const grants_input *in, grants_plan *out, mc_error *err);
+/* The whole SQL script: header, comments, statements with ';'. */
+void grants_plan_text(const grants_plan *p, mc_buf *out);
+/* One statement as printed: its comment lines and "sql;" (or, skipped,
+ * "-- sql;"), each line ending in a newline. */
+void grants_stmt_text(const grants_stmt *s, mc_buf *out);
+void grants_plan_free(grants_plan *p); /* wipes exec_sql; NULL is a no-op */
+
+/* The statement that fixes one problem `check` found, with ';'.  malloc'd;
+ * NULL when a name cannot be written. */
+char *grants_fix_usage(grants_dialect d, const char *user, const char *group,
+                       const char *schema);
+char *grants_fix_select(grants_dialect d, const char *user, const char *group,
+                        const char *schema);
+char *grants_fix_default(grants_dialect d, const char *user, const char *group,
+                         const char *owner, const char *schema);
+char *grants_fix_member(grants_dialect d, const char *user, const char *group);
+
+/*
+ * Does an ACL (the text of an aclitem[] as the server prints it, e.g.
+ * {etl=arwdDxt/etl,"group metamapper=r/etl","\"odd name\"=r/etl"}) give
+ * SELECT to PUBLIC or to one of names?  groups marks which of names are
+ * Redshift groups ("group g=..." items); NULL = none.  An unreadable ACL
+ * grants nothing.
+ */
+bool grants_acl_allows_select(const char *acl, const char *const *names,
+                              const bool *groups, size_t n_names);
+
+/* Redshift's rule for a clear-text password (8 to 64 printable ASCII
+ * characters with an upper-case letter, a lower-case letter and a digit,
+ * none of ' " \ / @): NULL when it is fine, else what is wrong.  metacrawl
+ * sends a hash, which Redshift cannot check, so it checks here. */
+const char *grants_redshift_password_problem(const char *pw);
+
+#endif
