@@ -219,8 +219,8 @@ done
 
 html_files=$(count_files "$work/html"); html_bytes=$(count_bytes "$work/html")
 md_files=$(count_files "$work/md"); md_bytes=$(count_bytes "$work/md")
-chunks=$(find "$work/html/search" -name 'c*.js' | wc -l)
-chunk_bytes=$(cat "$work/html/search"/c*.js | wc -c)
+chunks=$(find "$work/html/search" -name '*.js' ! -name index.js | wc -l)
+chunk_bytes=$(find "$work/html/search" -name '*.js' ! -name index.js -exec cat {} + | wc -c)
 
 row() { # label name files bytes
   local wall rss

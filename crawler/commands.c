@@ -12,6 +12,8 @@
 #include "crawl.h"
 #include "diff.h"
 #include "json.h"
+#include "lock.h"
+#include "../schedules/schedule.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -83,6 +85,11 @@ int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out)
     }
     int rc = cfg_load(path, out, &err);
     free(path);
+    if (rc == 0 && sched_check_config(*out, &err) != 0) {
+        cfg_free(*out);
+        *out = NULL;
+        rc = -1;
+    }
     if (rc != 0) {
         cmd_report_error(&err);
         return err.code ? err.code : MC_EXIT_CONFIG;
@@ -558,6 +565,40 @@ static int cmd_crawl(cli_ctx *ctx)
     bool any_changes = false;
     for (size_t i = 0; i < n_sel; i++) {
         crawl_report r;
+        /* One crawl of a datastore at a time, whoever starts it (lock.h).
+         * A dry run writes nothing and needs no lock. */
+        crawl_lock *lk = NULL;
+        if (!o.dry_run) {
+            crawl_lock_holder h;
+            mc_error lerr = {0};
+            int lrc = crawl_lock_try(cmd_store_path(ctx, c), sel[i]->name, "crawl", &lk, &h,
+                                     &lerr);
+            if (lrc != 0 || !lk) {
+                char who[192] = "";
+                if (lrc != 0) {
+                    cmd_report_error(&lerr);
+                    rc = cmd_max_code(rc, lerr.code);
+                } else {
+                    crawl_lock_describe(&h, who, sizeof who);
+                    if (!ctx->json)
+                        printf("%s: locked by %s: not crawled\n", sel[i]->name, who);
+                }
+                if (ctx->json) {
+                    bool f = true;
+                    if (i)
+                        mc_buf_putc(&json, ',');
+                    mc_buf_putc(&json, '{');
+                    json_put_kv_str(&json, &f, "datastore", sel[i]->name);
+                    json_put_kv_raw(&json, &f, "run", NULL);
+                    json_put_kv_str(&json, &f, "status", lrc != 0 ? "failed" : "locked");
+                    json_put_kv_int(&json, &f, "exit_code", lrc != 0 ? lerr.code : 0);
+                    json_put_kv_str(&json, &f, "locked_by", lrc != 0 ? NULL : who);
+                    json_error_obj(&json, &f, &lerr);
+                    mc_buf_putc(&json, '}');
+                }
+                continue;
+            }
+        }
         crawl_datastore(sel[i], st, &o, &r);
         for (size_t w = 0; w < r.n_warnings; w++)
             mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
@@ -576,6 +617,7 @@ static int cmd_crawl(cli_ctx *ctx)
         crawl_report_free(&r);
         if (al)
             alerts_deliver(al, NULL, 0);
+        crawl_lock_release(lk);
     }
     mc_buf_puts(&json, "]");
     if (al) {
@@ -1254,6 +1296,8 @@ extern const cli_cmd cmd_def_alerts; /* alerts.c */
 extern const cli_cmd cmd_def_docs; /* site.c */
 
 extern const cli_cmd cmd_def_check;  /* check.c */
+extern const cli_cmd cmd_def_schedule; /* schedules/commands.c */
+extern const cli_cmd cmd_def_run_due;  /* schedules/commands.c */
 extern const cli_cmd cmd_def_grants; /* grants.c */
 
 /* The commands in the order --help lists them.  A command defined in a file
@@ -1269,6 +1313,8 @@ const cli_cmd *const cli_commands[] = {
     &cmd_def_docs,
     &cmd_def_grants,
     &cmd_def_alerts,
+    &cmd_def_schedule,
+    &cmd_def_run_due,
     &cmd_def_help,
 };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

@@ -1127,8 +1127,14 @@ static int check_datastore(ctx *x, void *obj, const yaml_node_t *map, const yaml
     cfg_datastore *d = obj;
     const yaml_node_t *v;
     (void)at;
-    if (map_find(x, map, "schedule", NULL, &v))
+    if (map_find(x, map, "schedule", NULL, &v)) {
         d->schedule_pos = pos_of(x, v);
+        /* point at the expression itself, so a column inside it adds up */
+        if (v->type == YAML_SCALAR_NODE &&
+            (v->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+             v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE))
+            d->schedule_pos.column++;
+    }
     return 0;
 }
 
@@ -1329,6 +1335,16 @@ static const row defaults_rows[] = {
 static const table defaults_table = {.what = "defaults", .rows = ROWS(defaults_rows),
                                      .pos_off = NO_OFF, .fill_when_absent = true};
 
+/* scheduler's keys land in the cfg itself (T_MAP with off 0). */
+static const row scheduler_rows[] = {
+    {.key = "max_parallel", .type = T_INT, .def = "2", .off = offsetof(cfg, sched_max_parallel),
+     .min = 1, .max = 64},
+    {.key = "shutdown_timeout", .type = T_DURATION_S, .def = "5m",
+     .off = offsetof(cfg, sched_shutdown_timeout_s), .min = 0, .max = DUR(86400)},
+};
+static const table scheduler_table = {.what = "scheduler", .rows = ROWS(scheduler_rows),
+                                      .pos_off = NO_OFF, .fill_when_absent = true};
+
 static const row top_rows[] = {
     {.key = "store", .type = T_PATH, .def = "./catalog.db", .off = offsetof(cfg, store)},
     {.key = "defaults", .type = T_MAP, .off = 0, .sub = &defaults_table},
@@ -1336,6 +1352,7 @@ static const row top_rows[] = {
      .n_off = offsetof(cfg, n_datastores), .sub = &datastore_table},
     {.key = "alerts", .type = T_MAPLIST, .off = offsetof(cfg, alerts),
      .n_off = offsetof(cfg, n_alerts), .sub = &alert_table},
+    {.key = "scheduler", .type = T_MAP, .off = 0, .sub = &scheduler_table},
 };
 static const table top_table = {.what = "the top level", .rows = ROWS(top_rows),
                                 .pos_off = NO_OFF, .check = check_top};

@@ -104,7 +104,7 @@ typedef struct cfg_datastore {
     int connect_timeout_s;  /* default: defaults.connect_timeout */
     int statement_timeout_ms;
     cfg_pos pos;            /* of the datastore's mapping */
-    cfg_pos schedule_pos;
+    cfg_pos schedule_pos;   /* of the expression's first character (inside quotes) */
 } cfg_datastore;
 
 typedef struct cfg_alert {
@@ -128,6 +128,8 @@ typedef struct cfg {
     char *timezone;         /* defaults.timezone, default "UTC" */
     int connect_timeout_s;  /* defaults.connect_timeout, default 10 */
     int statement_timeout_ms; /* defaults.statement_timeout, default 300000 */
+    int sched_max_parallel;   /* scheduler.max_parallel, default 2 */
+    int sched_shutdown_timeout_s; /* scheduler.shutdown_timeout, default 5m */
     cfg_datastore *datastores;
     size_t n_datastores;
     cfg_alert *alerts;

@@ -178,7 +178,7 @@ Test(config, spec_example_loads)
 
     cr_assert_str_eq(d->schedule, "0 */6 * * *");
     cr_assert_eq(d->schedule_pos.line, 27);
-    cr_assert_eq(d->schedule_pos.column, 15);
+    cr_assert_eq(d->schedule_pos.column, 16);
     cr_assert_str_eq(d->timezone, "Europe/Berlin");
     cr_assert_float_eq(d->max_removed_pct, 20.0, 1e-9);
     cr_assert_eq(d->connect_timeout_s, 10);
@@ -349,7 +349,7 @@ Test(config, unknown_key_with_suggestion)
 Test(config, unknown_key_without_suggestion)
 {
     expect_error("store: x\nversion: 2\n", "t.yml:2:1: unknown key 'version' at the top level",
-                 "the keys here are: store, defaults, datastores, alerts");
+                 "the keys here are: store, defaults, datastores, alerts, scheduler");
     expect_error("defaults:\n  retries: 3\n", "t.yml:2:3: unknown key 'retries' in 'defaults'",
                  "the keys here are: timezone, connect_timeout, statement_timeout");
     /* A hop has no jump or keepalive of its own. */

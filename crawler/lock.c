@@ -1,0 +1,208 @@
+/*
+ * lock.c — the per-datastore crawl lock (lock.h): an flock on
+ * "<store>.locks/<datastore>.lock", with a short holder record inside.
+ *
+ * The holder record is written after the lock is taken and read by whoever
+ * finds the lock busy, only to say who holds it.  It is never trusted for
+ * the decision itself: the flock is the lock.
+ */
+#include "lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct crawl_lock {
+    int fd;
+};
+
+char *crawl_lock_dir(const char *store_path)
+{
+    return mc_asprintf("%s.locks", store_path);
+}
+
+/* Datastore names are [a-z0-9_-]+ (config.c); anything else must not
+ * become a path. */
+static bool safe_name(const char *name)
+{
+    if (!name || !*name || name[0] == '.')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || (unsigned char)*p < 0x20)
+            return false;
+    return true;
+}
+
+static int make_dir(const char *dir, mc_error *err)
+{
+    if (mkdir(dir, 0700) == 0)
+        return 0;
+    int e = errno;
+    struct stat sb;
+    if (e == EEXIST && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return 0;
+    if (e == EEXIST) {
+        mc_error_set(err, MC_EXIT_STORE, "cannot use lock directory %s: it is not a directory",
+                     dir);
+        mc_error_hint(err, "remove or rename it; metacrawl keeps its crawl locks there");
+        return -1;
+    }
+    mc_error_set(err, MC_EXIT_STORE, "cannot create lock directory %s: %s", dir, strerror(e));
+    mc_error_hint(err, "the directory of the store must be writable by the user that "
+                       "crawls (locks and schedule records live next to the store)");
+    return -1;
+}
+
+static void read_holder(int fd, crawl_lock_holder *h)
+{
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (char *line = buf, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *v = eq + 1;
+        if (strcmp(line, "pid") == 0)
+            h->pid = strtol(v, NULL, 10);
+        else if (strcmp(line, "since") == 0)
+            h->since = strtoll(v, NULL, 10);
+        else if (strcmp(line, "command") == 0)
+            snprintf(h->command, sizeof h->command, "%s", v);
+        else if (strcmp(line, "host") == 0)
+            snprintf(h->host, sizeof h->host, "%s", v);
+    }
+}
+
+static void write_holder(int fd, const char *command)
+{
+    char host[64] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    char rec[256];
+    int n = snprintf(rec, sizeof rec, "pid=%ld\nsince=%lld\ncommand=%s\nhost=%s\n",
+                     (long)getpid(), (long long)mc_time_now(), command ? command : "",
+                     host);
+    /* Best effort: the record only serves messages. */
+    if (ftruncate(fd, 0) == 0 && n > 0)
+        (void)!pwrite(fd, rec, (size_t)n, 0);
+}
+
+int crawl_lock_try(const char *store_path, const char *datastore,
+                   const char *command, crawl_lock **out,
+                   crawl_lock_holder *holder_out, mc_error *err)
+{
+    *out = NULL;
+    if (holder_out)
+        memset(holder_out, 0, sizeof *holder_out);
+    if (!store_path || !*store_path)
+        return mc_error_set(err, MC_EXIT_STORE, "crawl lock: no store path");
+    if (!safe_name(datastore))
+        return mc_error_set(err, MC_EXIT_STORE, "crawl lock: bad datastore name '%s'",
+                            datastore ? datastore : "");
+    char *dir = crawl_lock_dir(store_path);
+    char *path = mc_asprintf("%s/%s.lock", dir, datastore);
+    int rc = -1, fd = -1;
+    if (make_dir(dir, err) != 0)
+        goto out;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        mc_error_set(err, MC_EXIT_STORE, "cannot open lock file %s: %s", path, strerror(errno));
+        mc_error_hint(err, "the lock directory must be writable by the user that crawls");
+        goto out;
+    }
+    int r;
+    while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    if (r != 0) {
+        if (errno == EWOULDBLOCK) {
+            if (holder_out)
+                read_holder(fd, holder_out);
+            rc = 0;
+            goto out;
+        }
+        mc_error_set(err, MC_EXIT_STORE, "cannot lock %s: %s", path, strerror(errno));
+        mc_error_hint(err, "the lock file must be on a local file system that supports "
+                           "flock(2)");
+        goto out;
+    }
+    write_holder(fd, command);
+    crawl_lock *l = mc_malloc(sizeof *l);
+    l->fd = fd;
+    fd = -1;
+    *out = l;
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(dir);
+    return rc;
+}
+
+bool crawl_lock_peek(const char *store_path, const char *datastore,
+                     crawl_lock_holder *holder_out)
+{
+    crawl_lock_holder h = {0};
+    if (holder_out)
+        memset(holder_out, 0, sizeof *holder_out);
+    if (!store_path || !safe_name(datastore))
+        return false;
+    char *dir = crawl_lock_dir(store_path);
+    char *path = mc_asprintf("%s/%s.lock", dir, datastore);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    free(path);
+    free(dir);
+    if (fd < 0)
+        return false;
+    read_holder(fd, &h);
+    close(fd);
+    if (!h.pid)
+        return false; /* released locks are emptied */
+    char host[64] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    /* Another host's process cannot be checked; one of ours can. */
+    bool live = strcmp(h.host, host) != 0 || kill((pid_t)h.pid, 0) == 0 || errno == EPERM;
+    if (live && holder_out)
+        *holder_out = h;
+    return live;
+}
+
+void crawl_lock_release(crawl_lock *l)
+{
+    if (!l)
+        return;
+    /* The record would be stale: a reader finding the lock free ignores it,
+     * but a clean file is easier on the eyes of someone looking. */
+    if (ftruncate(l->fd, 0) != 0) {
+        /* nothing to do: the record is informative */
+    }
+    close(l->fd); /* drops the flock */
+    free(l);
+}
+
+void crawl_lock_describe(const crawl_lock_holder *h, char *buf, size_t size)
+{
+    if (!h || !h->pid) {
+        snprintf(buf, size, "another crawl");
+        return;
+    }
+    char since[21] = "";
+    if (h->since)
+        mc_time_iso(h->since, since);
+    snprintf(buf, size, "pid %ld (%s%s%s%s%s)", h->pid, h->command[0] ? h->command : "crawl",
+             h->host[0] ? " on " : "", h->host, since[0] ? ", since " : "", since);
+}
