@@ -226,7 +226,10 @@ static void print_opt(FILE *f, const cli_opt *o)
     else
         snprintf(left, sizeof left, "    --%s%s%s", o->lng, o->arg ? " " : "",
                  o->arg ? o->arg : "");
-    fprintf(f, "  %-24s %s\n", left, o->help);
+    if (strlen(left) > 24) /* a long option gets its help on the next line */
+        fprintf(f, "  %s\n  %-24s %s\n", left, "", o->help);
+    else
+        fprintf(f, "  %-24s %s\n", left, o->help);
 }
 
 static void print_wrapped(FILE *f, const char *text, int indent)

@@ -30,6 +30,7 @@
  * docs/configuration.md discourages literal secrets.
  */
 #include "config.h"
+#include "alerts.h"
 
 #include "../store/store.h"
 
@@ -1033,6 +1034,14 @@ static int set_url(ctx *x, const row *r, const char *text, const yaml_node_t *at
         mc_error_hint(x->err, "write the full URL the JSON is POSTed to");
         return -1;
     }
+    /* The delivery rule itself (alerts.c), so a URL that could never be
+     * used fails at load time rather than at the first change. */
+    const char *problem = alerts_webhook_url_problem(text);
+    if (problem) {
+        fail(x, at, "'%s': %s", r->key, problem);
+        mc_error_hint(x->err, "use an https:// URL; plain http:// only reaches a relay on this machine");
+        return -1;
+    }
     *(char **)target = mc_strdup(text);
     return 0;
 }
@@ -1756,7 +1765,16 @@ static int resolve_command(const cfg_secret *s, mc_secret *out, mc_error *err)
     fa_ready = true;
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    e = posix_spawnp(&pid, prog, &fa, NULL, s->argv, environ);
+    /* The command must not inherit the signals a scheduler thread blocks
+     * (SIGHUP, SIGTERM...): a password helper has to be killable. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    e = posix_spawnp(&pid, prog, &fa, &attr, s->argv, environ);
+    posix_spawnattr_destroy(&attr);
     close(fds[1]);
     fds[1] = -1;
     if (e != 0) {

@@ -907,6 +907,12 @@ Test(config, alert_with_two_sinks)
                  "t.yml:4:5: 'format' applies only to webhook alerts", NULL);
     expect_error("alerts:\n  - name: hook\n    webhook: ftp://example.com/secret-token\n",
                  "t.yml:3:14: 'webhook' must be an http:// or https:// URL", NULL);
+    /* a URL the sink would refuse is refused when the file is loaded, and
+     * the URL (a credential) is not quoted back */
+    expect_error("alerts:\n  - name: hook\n    webhook: http://hooks.example.com/T0/secret\n",
+                 "t.yml:3:14: 'webhook': plain http:// is allowed only to a loopback host "
+                 "(127.0.0.1, ::1, localhost); use https://",
+                 "use an https:// URL; plain http:// only reaches a relay on this machine");
     expect_error("alerts:\n  - name: page\n    command: []\n",
                  "t.yml:3:14: 'command' is empty: it needs at least the program to run", NULL);
 }
