@@ -375,8 +375,7 @@ static const char pg_fields_sql[] =
     "AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum "
     "WHERE a.attnum > 0 AND NOT a.attisdropped "
     "AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition "
-    "AND n.nspname IN (" SCHEMAS_TOKEN ") "
-    "ORDER BY a.attrelid, a.attnum";
+    "AND n.nspname IN (" SCHEMAS_TOKEN ")";
 
 /* Key columns come back as JSON arrays in key order (unnest WITH
  * ORDINALITY: PostgreSQL 9.4+). */
@@ -1136,6 +1135,27 @@ static char *schema_in_list(disc_session *s, const mc_catalog *cat)
 
 /* Stable counting sort of the fields by owning container, then every
  * container's slice; positions are 1..n in attnum order. */
+static int cmp_attnum(const void *a, const void *b)
+{
+    int32_t x = ((const mc_field *)a)->attnum, y = ((const mc_field *)b)->attnum;
+    return (x > y) - (x < y);
+}
+
+/* Orders one container's fields by column number when every one has a
+ * number; a slice already in order (the usual case) costs one pass. */
+static void sort_by_attnum(mc_field *f, size_t n)
+{
+    bool ordered = true;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].attnum <= 0)
+            return;
+        if (i && f[i - 1].attnum > f[i].attnum)
+            ordered = false;
+    }
+    if (!ordered)
+        qsort(f, n, sizeof *f, cmp_attnum);
+}
+
 static void attach_fields(row_ctx *ctx)
 {
     mc_catalog *cat = ctx->cat;
@@ -1153,6 +1173,10 @@ static void attach_fields(row_ctx *ctx)
     for (size_t k = 0; k < nk; k++) {
         cat->containers[k].first_field = start[k];
         cat->containers[k].n_fields = start[k + 1] - start[k];
+        /* Rows with column numbers may arrive in any order (the column
+         * query has no ORDER BY: sorting 400,000 rows spilled to disk on
+         * the server); rows without (late-binding, external) come in order. */
+        sort_by_attnum(sorted + start[k], cat->containers[k].n_fields);
         for (size_t j = 0; j < cat->containers[k].n_fields; j++)
             sorted[start[k] + j].position = (int32_t)(j + 1);
     }
@@ -1223,9 +1247,15 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
         return -1;
     }
 
-    char set_timeout[64];
-    snprintf(set_timeout, sizeof set_timeout, "SET statement_timeout = %d",
-             ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000);
+    /* One message: the session's statement timeout and, on PostgreSQL 11+,
+     * no JIT for this session (the catalog queries are short; compiling
+     * them cost more than running them on a 10,000-table catalog). */
+    char set_timeout[96];
+    snprintf(set_timeout, sizeof set_timeout, "SET statement_timeout = %d%s",
+             ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000,
+             strcmp(s->dialect, "postgresql") == 0 && s->server_version_num >= 110000
+                 ? "; SET jit = off"
+                 : "");
     if (exec_command(s, "statement timeout", set_timeout, err) != 0 ||
         exec_command(s, "snapshot", d->begin, err) != 0)
         return -1;
