@@ -1952,6 +1952,7 @@ static const char starter_text[] =
     "    port: 5439\n"
     "    database: dev\n"
     "    user: metamapper            # `metacrawl grants analytics` prints the GRANTs it needs\n"
+    "    group: metamapper           # the group those GRANTs go to\n"
     "    # export REDSHIFT_PASSWORD first.  Or ${file:/run/secrets/redshift}, or\n"
     "    #   password_command: [vault, kv, get, -field=password, secret/redshift]\n"
     "    # Without a password libpq uses PGPASSWORD or ~/.pgpass.\n"
@@ -1961,6 +1962,10 @@ static const char starter_text[] =
     "    containers: { exclude: [\"*_bak\", \"*_tmp\"] }\n"
     "    schedule: \"0 */6 * * *\"       # cron, 5 fields or @daily etc.\n"
     "    fail_safe: { max_removed_pct: 20 }   # hold back mass removals\n"
+    "    # The connection `metacrawl grants analytics --apply` runs the GRANTs with.\n"
+    "    # admin:\n"
+    "    #   user: admin\n"
+    "    #   password: ${env:REDSHIFT_ADMIN_PASSWORD}\n"
     "    # Through an SSH bastion; host keys are always verified.\n"
     "    # tunnel:\n"
     "    #   host: bastion.example.com\n"
@@ -1984,7 +1989,13 @@ static const char starter_text[] =
     "#   - name: log\n"
     "#     file: /var/log/metacrawl/changes.jsonl                   # JSON lines\n"
     "#   - name: page\n"
-    "#     command: [/usr/local/bin/notify, --team, data]           # JSON on stdin\n";
+    "#     command: [/usr/local/bin/notify, --team, data]           # JSON on stdin\n"
+    "\n"
+    "# `metacrawl schedule run` only; cron and systemd timers use `run-due`\n"
+    "# (`metacrawl schedule crontab` / `schedule systemd` print the lines).\n"
+    "# scheduler:\n"
+    "#   max_parallel: 2\n"
+    "#   shutdown_timeout: 5m\n";
 
 const char *cfg_starter_text(void)
 {
