@@ -926,11 +926,6 @@ static int cmd_check(cli_ctx *ctx)
         return rc;
     if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
         goto out;
-    if (n_sel == 0) {
-        fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
-        rc = MC_EXIT_CONFIG;
-        goto out;
-    }
     marks mk;
     choose_marks(&mk);
     mc_buf json = {0};

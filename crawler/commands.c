@@ -448,6 +448,11 @@ static void print_report_text(const crawl_report *r)
            mc_run_status_name(r->status), r->seconds, (long long)r->n_schemas,
            (long long)r->n_containers, (long long)r->n_fields,
            r->server_version ? r->server_version : "?");
+    cmd_print_report_changes(r);
+}
+
+void cmd_print_report_changes(const crawl_report *r)
+{
     if (r->baseline) {
         printf("  first crawl of this datastore: catalog recorded, no changes reported\n");
     } else if (r->diff.changes.n == 0) {
@@ -459,7 +464,7 @@ static void print_report_text(const crawl_report *r)
     }
 }
 
-static void report_json(mc_buf *b, const crawl_report *r)
+void cmd_json_crawl_report(mc_buf *b, const crawl_report *r)
 {
     bool first = true;
     mc_buf_putc(b, '{');
@@ -489,13 +494,7 @@ static void report_json(mc_buf *b, const crawl_report *r)
         json_changes(b, &r->diff.changes, r->ds->name, NULL, r->run_id);
     json_put_kv_int(b, &first, "held_back", (int64_t)r->diff.n_held_back);
     first = json_put_key(b, first, "warnings");
-    mc_buf_putc(b, '[');
-    for (size_t i = 0; i < r->n_warnings; i++) {
-        if (i)
-            mc_buf_putc(b, ',');
-        json_put_str(b, r->warnings[i]);
-    }
-    mc_buf_putc(b, ']');
+    json_put_str_array(b, r->warnings, r->n_warnings);
     json_put_kv_num(b, &first, "seconds", (double)(int64_t)(r->seconds * 1000) / 1000.0);
     json_put_kv_int(b, &first, "queries", r->n_queries);
     json_error_obj(b, &first, &r->error);
@@ -507,6 +506,10 @@ int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
                           const cfg_datastore ***out, size_t *n_out)
 {
     size_t n = ctx->n_args ? (size_t)ctx->n_args : c->n_datastores;
+    if (n == 0) {
+        fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
+        return MC_EXIT_CONFIG;
+    }
     const cfg_datastore **sel = mc_calloc(n + 1, sizeof *sel);
     for (size_t i = 0; i < n; i++) {
         if (!ctx->n_args) {
@@ -541,11 +544,6 @@ static int cmd_crawl(cli_ctx *ctx)
         return rc;
     if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
         goto out;
-    if (n_sel == 0) {
-        fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
-        rc = MC_EXIT_CONFIG;
-        goto out;
-    }
     crawl_opts o = {
         .dry_run = cli_flag(ctx, "dry-run"),
         .accept_removals = cli_flag(ctx, "accept-removals"),
@@ -609,7 +607,7 @@ static int cmd_crawl(cli_ctx *ctx)
         if (ctx->json) {
             if (i)
                 mc_buf_putc(&json, ',');
-            report_json(&json, &r);
+            cmd_json_crawl_report(&json, &r);
         } else if (mc_log_threshold >= MC_LOG_ERROR) {
             print_report_text(&r);
         }

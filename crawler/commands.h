@@ -24,7 +24,8 @@ int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out);
 int cmd_load_config_for_reading(const cli_ctx *ctx, cfg **out);
 const char *cmd_store_path(const cli_ctx *ctx, const cfg *c);
 int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out);
-/* The datastores named as arguments (all when none), or exit 2. */
+/* The datastores named as arguments (all when none); exit 2 for an
+ * unknown name, 3 when the config has no datastore at all. */
 int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
                           const cfg_datastore ***out, size_t *n_out);
 void cmd_print_json(mc_buf *b);          /* the buffer and a newline on stdout */
@@ -32,5 +33,12 @@ void cmd_json_change(mc_buf *b, const mc_change *c, const char *datastore,
                      int64_t run);       /* docs/changes.md shape */
 void cmd_print_changes(FILE *f, const mc_changes *cs); /* grouped text */
 int cmd_max_code(int a, int b);
+
+struct crawl_report;
+/* One datastore's crawl as in `crawl --json` (docs/commands.md). */
+void cmd_json_crawl_report(mc_buf *b, const struct crawl_report *r);
+/* Under a crawl's summary line: "no changes", the baseline note, or the
+ * count and the grouped changes. */
+void cmd_print_report_changes(const struct crawl_report *r);
 
 #endif

@@ -127,3 +127,14 @@ void json_put_kv_num(mc_buf *b, bool *first, const char *key, double v)
     else
         mc_buf_printf(b, "%.17g", v);
 }
+
+void json_put_str_array(mc_buf *b, char *const *items, size_t n)
+{
+    mc_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            mc_buf_putc(b, ',');
+        json_put_str(b, items[i]);
+    }
+    mc_buf_putc(b, ']');
+}

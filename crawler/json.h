@@ -21,5 +21,7 @@ void json_put_kv_bool(mc_buf *b, bool *first, const char *key, bool v);
 /* Embeds an already-serialised JSON text (NULL -> null). */
 void json_put_kv_raw(mc_buf *b, bool *first, const char *key, const char *json);
 void json_put_kv_num(mc_buf *b, bool *first, const char *key, double v);
+/* A JSON array of the n strings (NULL entries as null). */
+void json_put_str_array(mc_buf *b, char *const *items, size_t n);
 
 #endif

@@ -1012,61 +1012,6 @@ typedef struct due_item {
     mc_error error;
 } due_item;
 
-static void json_crawl(mc_buf *b, const crawl_report *r)
-{
-    bool first = true;
-    mc_buf_putc(b, '{');
-    json_put_kv_str(b, &first, "datastore", r->ds->name);
-    if (r->run_id)
-        json_put_kv_int(b, &first, "run", r->run_id);
-    else
-        json_put_kv_raw(b, &first, "run", NULL);
-    json_put_kv_str(b, &first, "status", mc_run_status_name(r->status));
-    json_put_kv_int(b, &first, "exit_code", r->exit_code);
-    json_put_kv_str(b, &first, "dialect", r->dialect);
-    json_put_kv_str(b, &first, "server_version", r->server_version);
-    json_put_kv_bool(b, &first, "baseline", r->baseline);
-    first = json_put_key(b, first, "counts");
-    {
-        bool f2 = true;
-        mc_buf_putc(b, '{');
-        json_put_kv_int(b, &f2, "schemas", r->n_schemas);
-        json_put_kv_int(b, &f2, "containers", r->n_containers);
-        json_put_kv_int(b, &f2, "fields", r->n_fields);
-        mc_buf_putc(b, '}');
-    }
-    first = json_put_key(b, first, "changes");
-    mc_buf_putc(b, '[');
-    for (size_t i = 0; !r->baseline && i < r->diff.changes.n; i++) {
-        if (i)
-            mc_buf_putc(b, ',');
-        cmd_json_change(b, &r->diff.changes.items[i], r->ds->name, r->run_id);
-    }
-    mc_buf_putc(b, ']');
-    json_put_kv_int(b, &first, "held_back", (int64_t)r->diff.n_held_back);
-    first = json_put_key(b, first, "warnings");
-    mc_buf_putc(b, '[');
-    for (size_t i = 0; i < r->n_warnings; i++) {
-        if (i)
-            mc_buf_putc(b, ',');
-        json_put_str(b, r->warnings[i]);
-    }
-    mc_buf_putc(b, ']');
-    json_put_kv_num(b, &first, "seconds", (double)(int64_t)(r->seconds * 1000) / 1000.0);
-    json_put_kv_int(b, &first, "queries", r->n_queries);
-    if (r->error.code) {
-        first = json_put_key(b, first, "error");
-        bool f2 = true;
-        mc_buf_putc(b, '{');
-        json_put_kv_int(b, &f2, "code", r->error.code);
-        json_put_kv_str(b, &f2, "message", r->error.message);
-        json_put_kv_str(b, &f2, "hint", r->error.hint[0] ? r->error.hint : NULL);
-        mc_buf_putc(b, '}');
-    } else {
-        json_put_kv_raw(b, &first, "error", NULL);
-    }
-    mc_buf_putc(b, '}');
-}
 
 static void json_due_item(mc_buf *b, const due_item *it)
 {
@@ -1104,7 +1049,7 @@ static void json_due_item(mc_buf *b, const due_item *it)
     }
     if (it->job) {
         f = json_put_key(b, f, "crawl");
-        json_crawl(b, &it->job->report);
+        cmd_json_crawl_report(b, &it->job->report);
         json_put_kv_raw(b, &f, "alerts",
                         it->job->alerts_json.len ? mc_buf_str(&it->job->alerts_json) : "[]");
     } else {
@@ -1123,14 +1068,6 @@ static void json_due_item(mc_buf *b, const due_item *it)
         json_put_kv_raw(b, &f, "error", NULL);
     }
     mc_buf_putc(b, '}');
-}
-
-static size_t count_breaking(const mc_changes *cs)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < cs->n; i++)
-        n += cs->items[i].breaking;
-    return n;
 }
 
 /* Text for one datastore, as soon as its outcome is known. */
@@ -1193,15 +1130,7 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
                local_text(e->tz, it->due.first_missed, l2, sizeof l2));
     if (!r || r->status == MC_RUN_FAILED)
         return;
-    if (r->baseline) {
-        printf("  first crawl of this datastore: catalog recorded, no changes reported\n");
-    } else if (r->diff.changes.n == 0) {
-        printf("  no changes\n");
-    } else {
-        printf("  %zu changes (%zu breaking)\n", r->diff.changes.n,
-               count_breaking(&r->diff.changes));
-        cmd_print_changes(stdout, &r->diff.changes);
-    }
+    cmd_print_report_changes(r);
 }
 
 /* Takes the lock of item it and starts its crawl; decides LOCKED, or
