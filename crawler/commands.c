@@ -747,6 +747,7 @@ static int cmd_diff(cli_ctx *ctx)
         rc = err.code;
         goto out;
     }
+    diff_drop_silent(&dr);
     if (ctx->json) {
         mc_buf j = {0};
         bool first = true;

@@ -122,6 +122,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
             goto out;
         }
     }
+    diff_drop_silent(&r->diff);
     r->exit_code = incomplete ? MC_EXIT_PARTIAL : MC_EXIT_OK;
 out:
     disc_close(sess);

@@ -372,13 +372,19 @@ static void diff_fields(differ *d, size_t pi, size_t ci)
         if (!str_eq(a->encoding, b->encoding))
             field_attr(d, pi, ci, fi, fj, "encoding", arena_json_str(d, a->encoding),
                        arena_json_str(d, b->encoding), false);
-        if (prev_rank[i] != r) {
+        if (a->position != b->position) {
             char before[16], after[16];
             snprintf(before, sizeof before, "%d", a->position);
             snprintf(after, sizeof after, "%d", b->position);
             field_attr(d, pi, ci, fi, fj, "position",
                        mc_arena_strdup(d->out->changes.arena, before),
                        mc_arena_strdup(d->out->changes.arena, after), false);
+            /* Same order among the columns on both sides: the number moved
+             * only because a column before it came or went.  The store
+             * still records the new number (positions stay 1..n), but
+             * nobody is told about it. */
+            if (prev_rank[i] == r)
+                d->out->changes.items[d->out->changes.n - 1].silent = true;
         }
     }
     bool held = false;
@@ -559,4 +565,13 @@ void diff_result_free(diff_result *r)
     free(r->cur_to_prev);
     free(r->hold_back);
     memset(r, 0, sizeof *r);
+}
+
+void diff_drop_silent(diff_result *r)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->changes.n; i++)
+        if (!r->changes.items[i].silent)
+            r->changes.items[k++] = r->changes.items[i];
+    r->changes.n = k;
 }

@@ -46,5 +46,8 @@ typedef struct diff_result {
 int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
                   const diff_opts *opts, diff_result *out, mc_error *err);
 void diff_result_free(diff_result *r);
+/* Removes the silent changes (mc_change.silent) once the store has them:
+ * what is left is what people and alerts see. */
+void diff_drop_silent(diff_result *r);
 
 #endif

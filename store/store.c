@@ -1812,16 +1812,20 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
             goto out;
     }
     /* A baseline run writes its versions but no events: nothing changed. */
-    size_t n_events = summary->baseline ? 0 : n_changes;
-    if (n_events && s->rules && s->rules->n &&
+    size_t n_events = 0;
+    if (!summary->baseline && s->rules && s->rules->n &&
         !(c.ins_outbox = prep(s, "INSERT INTO alert_outbox(alert, change_id, "
                                  "queued_at) VALUES (?1, ?2, ?3)",
                               "prepare the alert queue", err)))
         goto out;
-    for (size_t i = 0; i < n_events; i++)
+    for (size_t i = 0; !summary->baseline && i < n_changes; i++) {
+        if (changes->items[i].silent) /* a version, not an event */
+            continue;
         if (insert_change(&c, &changes->items[i], cids[i]) < 0 ||
             queue_change(&c, &changes->items[i]) < 0)
             goto out;
+        n_events++;
+    }
 
     {
         sqlite3_stmt *st = c.finish_run;

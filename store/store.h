@@ -149,6 +149,10 @@ typedef struct mc_change {
     const char *before;    /* JSON text or NULL */
     const char *after;     /* JSON text or NULL */
     bool breaking;
+    /* writes a new version but is no event: not recorded as a change, not
+     * alerted, not shown (a column's number moving up after a column before
+     * it was dropped; diff.c) */
+    bool silent;
     /* links into the catalogs (-1 / 0 when not applicable) */
     ptrdiff_t prev_index;  /* index in prev: schema, container or field array */
     ptrdiff_t cur_index;   /* index in cur: schema, container or field array */

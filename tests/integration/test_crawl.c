@@ -246,6 +246,21 @@ Test(crawl, every_change_kind, .timeout = 300)
     };
     assert_changes(ch, expected);
 
+    /* Dropping legacy moved the later columns up without an event, but the
+     * stored positions follow: 1..n in column order. */
+    json_t *orders = show_json(cfg, "test.sales.orders", NULL);
+    json_t *of = json_object_get(orders, "fields");
+    const char *order[] = {"id", "customer_id", "amount", "note", "status", "order_code",
+                           "shipped_at"};
+    cr_assert_eq(json_array_size(of), 7);
+    for (size_t i = 0; i < 7; i++) {
+        json_t *f = json_array_get(of, i);
+        cr_assert_str_eq(json_string_value(json_object_get(f, "name")), order[i]);
+        cr_assert_eq(json_integer_value(json_object_get(f, "position")), (json_int_t)i + 1,
+                     "%s is at %lld", order[i],
+                     (long long)json_integer_value(json_object_get(f, "position")));
+    }
+
     /* The whole-object values of additions and removals. */
     json_t *added = find_change(ch, "field_added", "orders", NULL);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(added, "after"), "type")),
