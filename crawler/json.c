@@ -9,34 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned min;
-    unsigned cp;
-    if ((c & 0xe0) == 0xc0) {
-        n = 2, min = 0x80, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3, min = 0x800, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 void json_put_str(mc_buf *b, const char *s)
 {
     if (!s) {
@@ -65,7 +37,8 @@ void json_put_str(mc_buf *b, const char *s)
             snprintf(tmp, sizeof tmp, "\\u%04x", c);
             esc = tmp;
         } else if (c >= 0x80) {
-            n = utf8_len(p);
+            uint32_t cp;
+            n = mc_utf8_decode(p, &cp);
             if (n == 0) {
                 esc = "\xef\xbf\xbd"; /* U+FFFD */
                 n = 1;

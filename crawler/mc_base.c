@@ -313,6 +313,36 @@ uint64_t mc_hash_str(uint64_t h, const char *s)
     return mc_hash_bytes(h, s, strlen(s) + 1);
 }
 
+/* ---- UTF-8 ---------------------------------------------------------------- */
+
+size_t mc_utf8_decode(const unsigned char *p, uint32_t *cp_out)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) {
+        *cp_out = c;
+        return 1;
+    }
+    size_t n;
+    uint32_t min, cp;
+    if ((c & 0xe0) == 0xc0)
+        n = 2, min = 0x80, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, min = 0x800, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        n = 4, min = 0x10000, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    *cp_out = cp;
+    return n;
+}
+
 /* ---- globs ---------------------------------------------------------------- */
 
 const char *mc_glob_problem(const char *p)

@@ -109,6 +109,11 @@ uint64_t mc_hash_bytes(uint64_t h, const void *p, size_t n);
  * NULL hashes differently from "". */
 uint64_t mc_hash_str(uint64_t h, const char *s);
 
+/* Decodes the UTF-8 sequence at p: its length (1..4) with the code point in
+ * *cp_out, or 0 when it is not valid UTF-8 (overlong, surrogate, beyond
+ * U+10FFFF, truncated).  Strings from the warehouse may be anything. */
+size_t mc_utf8_decode(const unsigned char *p, uint32_t *cp_out);
+
 /* fnmatch-style glob over the whole name: * ? [...] and backslash escape. */
 bool mc_glob_match(const char *pattern, const char *name);
 /* NULL when the pattern is well formed, else what is wrong with it. */

@@ -59,34 +59,6 @@
 
 /* Length (1..4) of the valid UTF-8 sequence at p and its code point, or 0
  * when the bytes are not valid UTF-8 (overlong, surrogate, truncated). */
-static size_t utf8_decode(const unsigned char *p, uint32_t *cp_out)
-{
-    unsigned char c = p[0];
-    if (c < 0x80) {
-        *cp_out = c;
-        return 1;
-    }
-    size_t n;
-    uint32_t min, cp;
-    if ((c & 0xe0) == 0xc0)
-        n = 2, min = 0x80, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0)
-        n = 3, min = 0x800, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0)
-        n = 4, min = 0x10000, cp = c & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    *cp_out = cp;
-    return n;
-}
-
 #define U_FFFD "\xef\xbf\xbd"
 
 /* ---- escapers (site.h) -------------------------------------------------------- */
@@ -117,7 +89,7 @@ static void markup_escape(mc_buf *b, const char *s)
                 esc = tmp;
             } else if (c >= 0x80) {
                 uint32_t cp;
-                n = utf8_decode(p, &cp);
+                n = mc_utf8_decode(p, &cp);
                 if (n == 0 || cp == 0xfffe || cp == 0xffff) {
                     esc = U_FFFD;
                     if (n == 0)
@@ -158,7 +130,7 @@ void site_js_string(mc_buf *b, const char *s)
         unsigned char c = *p;
         if (c >= 0x80) {
             uint32_t cp;
-            size_t n = utf8_decode(p, &cp);
+            size_t n = mc_utf8_decode(p, &cp);
             if (n == 0) {
                 cp = 0xfffd;
                 n = 1;
@@ -207,7 +179,7 @@ void site_md_escape(mc_buf *b, const char *s)
         unsigned char c = *p;
         if (c >= 0x80) {
             uint32_t cp;
-            size_t n = utf8_decode(p, &cp);
+            size_t n = mc_utf8_decode(p, &cp);
             if (n == 0 || cp == 0xfffe || cp == 0xffff)
                 mc_buf_puts(b, U_FFFD);
             else
@@ -291,7 +263,7 @@ static void put_id(mc_buf *b, const char *prefix, const char *name)
     }
     for (const unsigned char *p = (const unsigned char *)name; *p;) {
         uint32_t cp;
-        size_t n = *p >= 0x80 ? utf8_decode(p, &cp) : 1;
+        size_t n = *p >= 0x80 ? mc_utf8_decode(p, &cp) : 1;
         const unsigned char *bytes = p;
         if (n == 0) {
             bytes = (const unsigned char *)U_FFFD;
@@ -1076,7 +1048,7 @@ static void p_pre(page *p, const char *text, const char *lang)
     mc_buf_printf(&p->b, "%s\n", lang ? lang : "");
     for (const unsigned char *s = (const unsigned char *)text; *s;) {
         uint32_t cp;
-        size_t n = *s >= 0x80 ? utf8_decode(s, &cp) : 1;
+        size_t n = *s >= 0x80 ? mc_utf8_decode(s, &cp) : 1;
         if (n == 0) {
             p_raw(p, U_FFFD);
             s++;
