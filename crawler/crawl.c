@@ -6,11 +6,128 @@
  * read completely before anything else is written, and everything the run
  * found goes in with store_commit_run's single transaction.  A failure at
  * any step marks the run failed and leaves the catalog untouched.
+ *
+ * A datastore with a `tunnel:` is reached through it (crawl_connect): the
+ * tunnel is opened before libpq connects and closed as soon as the catalog
+ * has been read, before anything is written.  When the tunnel breaks during
+ * discovery, the error says so instead of libpq's "server closed the
+ * connection" (crawl_tunnel_explain).
  */
 #include "crawl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- connecting, through the tunnel or not ------------------------------- */
+
+static void hop_from_cfg(const cfg_hop *c, tunnel_hop *h)
+{
+    *h = (tunnel_hop){
+        .host = c->host,
+        .port = c->port,
+        .user = c->user,
+        .private_key = c->private_key,
+        .agent = c->agent,
+        .known_hosts = c->known_hosts,
+        .host_key_policy = c->host_key_policy == CFG_HOST_KEY_ACCEPT_NEW
+                               ? TUNNEL_HOST_KEY_ACCEPT_NEW
+                               : TUNNEL_HOST_KEY_STRICT,
+    };
+}
+
+int crawl_tunnel_open(const cfg_datastore *ds, int max_connections,
+                      tunnel_progress *progress, tunnel **out, mc_error *err)
+{
+    *out = NULL;
+    const cfg_tunnel *ct = &ds->tunnel;
+    if (!ct->present)
+        return 0;
+    size_t n = 1 + ct->n_jump;
+    tunnel_hop *hops = mc_calloc(n, sizeof *hops);
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        const cfg_hop *c = i == 0 ? &ct->first : &ct->jump[i - 1];
+        hop_from_cfg(c, &hops[i]);
+        if ((c->passphrase.kind != CFG_SECRET_NONE &&
+             cfg_secret_resolve(&c->passphrase, &hops[i].passphrase, err) != 0) ||
+            (c->password.kind != CFG_SECRET_NONE &&
+             cfg_secret_resolve(&c->password, &hops[i].password, err) != 0)) {
+            if (progress)
+                *progress = (tunnel_progress){i, TUNNEL_STEP_AUTH};
+            goto out;
+        }
+    }
+    tunnel_opts o = {
+        .hops = hops,
+        .n_hops = n,
+        .step_timeout_s = ds->connect_timeout_s > 0 ? ds->connect_timeout_s : 10,
+        .keepalive_s = ct->keepalive_s,
+        .max_connections = max_connections,
+        .progress = progress,
+    };
+    rc = tunnel_open(&o, ds->host, ds->port, out, err);
+    if (rc != 0) {
+        char *msg = mc_asprintf("datastore '%s': %s", ds->name, err->message);
+        snprintf(err->message, sizeof err->message, "%s", msg);
+        free(msg);
+    }
+out:
+    for (size_t i = 0; i < n; i++) {
+        mc_secret_wipe(&hops[i].passphrase);
+        mc_secret_wipe(&hops[i].password);
+    }
+    free(hops);
+    return rc;
+}
+
+disc_target crawl_target(const cfg_datastore *ds, const tunnel *t)
+{
+    if (!t)
+        return (disc_target){ds->host, NULL, ds->port};
+    return (disc_target){ds->host, "127.0.0.1", tunnel_local_port(t)};
+}
+
+void crawl_tunnel_explain(tunnel *t, mc_error *err)
+{
+    mc_error why = {0};
+    if (t && tunnel_failed(t, &why))
+        *err = why;
+}
+
+int crawl_connect(const cfg_datastore *ds, disc_session **sess_out, tunnel **tunnel_out,
+                  mc_error *err)
+{
+    *sess_out = NULL;
+    *tunnel_out = NULL;
+    tunnel *t = NULL;
+    /* libpq may retry once on the same port (sslmode prefer/allow, GSS), so a
+     * few connections are allowed before the listener closes by itself. */
+    if (crawl_tunnel_open(ds, 4, NULL, &t, err) != 0)
+        return -1;
+    disc_target target = crawl_target(ds, t);
+    if (disc_connect(ds, &target, sess_out, err) != 0) {
+        if (t) {
+            /* libpq saw the tunnel's local port; the user knows the real one. */
+            char *local = mc_asprintf(" at %s:%d", ds->host, tunnel_local_port(t));
+            char *at = strstr(err->message, local);
+            if (at) {
+                char *msg = mc_asprintf("%.*s at %s:%d through the tunnel%s",
+                                        (int)(at - err->message), err->message, ds->host,
+                                        ds->port, at + strlen(local));
+                snprintf(err->message, sizeof err->message, "%s", msg);
+                free(msg);
+            }
+            free(local);
+        }
+        crawl_tunnel_explain(t, err);
+        tunnel_close(t);
+        return -1;
+    }
+    tunnel_seal(t);
+    *tunnel_out = t;
+    return 0;
+}
 
 static void add_warning(crawl_report *r, char *text)
 {
@@ -37,6 +154,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     r->ds = ds;
     double t0 = mc_monotonic();
     disc_session *sess = NULL;
+    tunnel *tun = NULL;
     disc_result found = {0};
 
     if (!o->dry_run &&
@@ -44,21 +162,31 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         fail(r, NULL);
         goto out;
     }
-    disc_target target = {ds->host, NULL, ds->port};
-    if (disc_connect(ds, &target, &sess, &r->error) != 0 ||
-        disc_run(sess, ds, &found, &r->error) != 0) {
-        if (sess) {
-            r->dialect = mc_strdup(disc_dialect(sess));
-            r->server_version = mc_strdup(disc_server_version(sess));
+    if (crawl_connect(ds, &sess, &tun, &r->error) != 0) {
+        fail(r, st);
+        goto out;
+    }
+    if (disc_run(sess, ds, &found, &r->error) != 0) {
+        if (tunnel_failed(tun, NULL)) {
+            crawl_tunnel_explain(tun, &r->error);
+            char *hint = mc_asprintf("the run is recorded as failed and the store is "
+                                     "unchanged; %s", r->error.hint);
+            snprintf(r->error.hint, sizeof r->error.hint, "%s", hint);
+            free(hint);
         }
+        r->dialect = mc_strdup(disc_dialect(sess));
+        r->server_version = mc_strdup(disc_server_version(sess));
         fail(r, st);
         goto out;
     }
     r->dialect = mc_strdup(disc_dialect(sess));
     r->server_version = mc_strdup(disc_server_version(sess));
     r->n_queries = found.n_queries;
+    /* The session goes first: its goodbye still travels through the tunnel. */
     disc_close(sess);
     sess = NULL;
+    tunnel_close(tun);
+    tun = NULL;
 
     r->cur = found.catalog;
     found.catalog = NULL;
@@ -126,6 +254,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     r->exit_code = incomplete ? MC_EXIT_PARTIAL : MC_EXIT_OK;
 out:
     disc_close(sess);
+    tunnel_close(tun);
     disc_result_free(&found);
     r->seconds = mc_monotonic() - t0;
 }

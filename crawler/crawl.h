@@ -8,6 +8,7 @@
 #include "config.h"
 #include "diff.h"
 #include "discover.h"
+#include "../tunnel/tunnel.h"
 
 typedef struct crawl_opts {
     bool dry_run;          /* discover and diff; write nothing */
@@ -37,5 +38,35 @@ typedef struct crawl_report {
 void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
                      crawl_report *r);
 void crawl_report_free(crawl_report *r);
+
+/*
+ * Connecting, tunnel or not — for every command that talks to a datastore
+ * (crawl, check, grants --apply, the scheduler).
+ *
+ * crawl_tunnel_open opens ds's tunnel (*out = NULL without a `tunnel:`): the
+ * hops' secrets are resolved just before and wiped right after, each step
+ * gets ds's connect_timeout.  max_connections: how many database connections
+ * will be made through it (the listener closes after that many; 0 = until
+ * tunnel_seal).  PROGRESS (may be NULL) says which hop and step failed, for
+ * step-by-step reports.  Errors are the tunnel's (exit 4/5, or 3 for a
+ * secret that cannot be read), with a hint.
+ *
+ * crawl_target is where libpq connects: the warehouse itself, or
+ * host=<warehouse> hostaddr=127.0.0.1 port=<the tunnel's local port>, so TLS
+ * verification and .pgpass still see the real host name.
+ *
+ * crawl_tunnel_explain: after a database error through T, replaces *err with
+ * the tunnel's error when the tunnel is the cause (connection lost, forwarding
+ * refused, warehouse unreachable from the bastion).  T may be NULL.
+ *
+ * crawl_connect does the three for one session and seals the tunnel: on
+ * success close *sess_out first, then tunnel_close(*tunnel_out).
+ */
+int crawl_tunnel_open(const cfg_datastore *ds, int max_connections,
+                      tunnel_progress *progress, tunnel **out, mc_error *err);
+disc_target crawl_target(const cfg_datastore *ds, const tunnel *t);
+void crawl_tunnel_explain(tunnel *t, mc_error *err);
+int crawl_connect(const cfg_datastore *ds, disc_session **sess_out, tunnel **tunnel_out,
+                  mc_error *err);
 
 #endif

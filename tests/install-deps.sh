@@ -15,7 +15,7 @@ packages=(
   meson ninja-build pkg-config gcc
   libpq-dev libssh2-1-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
   # tests
-  libcriterion-dev postgresql openssh-server iproute2 sqlite3 tzdata valgrind jq procps
+  libcriterion-dev postgresql openssh-server openssh-client iproute2 sqlite3 tzdata valgrind jq procps
   clang libclang-rt-14-dev
   # valgrind's memcheck needs ld.so's symbols on amd64 (a Recommends we skip)
   libc6-dbg

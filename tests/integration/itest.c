@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -905,6 +906,228 @@ long itest_count_statements_by(const char *dbname, const char *user)
 long itest_count_statements(const char *dbname)
 {
     return itest_count_statements_by(dbname, NULL);
+}
+
+/* ---- the sshd (tunnel tests) ------------------------------------------ */
+
+const char *itest_ssh_missing(void)
+{
+    const char *skip = getenv("MC_TEST_SSH_SKIP");
+    if (skip && *skip)
+        return skip;
+    const char *port = getenv("MC_TEST_SSH_PORT");
+    if (!port || !*port)
+        return "no sshd in this run (run the tests through meson: with-servers.sh starts it)";
+    return NULL;
+}
+
+char *itest_ssh_file(const char *name)
+{
+    return itest_strf("%s/%s", itest_env("MC_TEST_SSH_DIR"), name);
+}
+
+char *itest_known_hosts_line(const char *name, const char *hostkey)
+{
+    char *path = itest_strf("%s/host_%s.pub", itest_env("MC_TEST_SSH_DIR"), hostkey);
+    char *pub = itest_read_file(path);
+    /* "TYPE BASE64 COMMENT": keep the first two fields. */
+    char *sp = strchr(pub, ' ');
+    char *end = sp ? strpbrk(sp + 1, " \n") : NULL;
+    if (!sp || !end)
+        cr_assert_fail("%s is not a public key", path);
+    *end = '\0';
+    char *line = itest_strf("%s %s\n", name, pub);
+    free(pub);
+    free(path);
+    return line;
+}
+
+static const char *with_servers(void)
+{
+    static char *path;
+    if (!path)
+        path = itest_strf("%s/tests/integration/with-servers.sh", itest_env("MC_SOURCE_ROOT"));
+    return path;
+}
+
+/* Runs a mode of with-servers.sh; its output, or NULL and the reason when
+ * it says SKIP (exit 77). */
+static char *with_servers_mode(const char *const *args, char **skip_reason)
+{
+    size_t n = vec_len(args);
+    const char **argv = xmalloc((n + 2) * sizeof *argv);
+    argv[0] = with_servers();
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = args[i];
+    argv[n + 1] = NULL;
+    itest_result r = itest_run_program("bash", argv, NULL, NULL);
+    free(argv);
+    if (r.status == 77) {
+        char *why = r.out;
+        char *nl = strchr(why, '\n');
+        if (nl)
+            *nl = '\0';
+        if (strncmp(why, "SKIP: ", 6) == 0)
+            memmove(why, why + 6, strlen(why + 6) + 1);
+        if (skip_reason)
+            *skip_reason = why;
+        free(r.err);
+        return NULL;
+    }
+    if (r.status != 0)
+        cr_assert_fail("with-servers.sh %s failed (exit %d):\n%s%s", args[0], r.status,
+                       r.out, clip(r.err));
+    free(r.err);
+    return r.out;
+}
+
+itest_sshd *itest_sshd_start(const char *const *config, int password, char **skip_reason)
+{
+    const char *missing = itest_ssh_missing();
+    if (missing) {
+        if (skip_reason)
+            *skip_reason = xstrdup(missing);
+        return NULL;
+    }
+    char *dir = itest_tmpdir();
+    size_t n = vec_len(config);
+    const char **args = xmalloc((n + 4) * sizeof *args);
+    size_t k = 0;
+    args[k++] = "--sshd";
+    args[k++] = dir;
+    if (password)
+        args[k++] = "--password";
+    for (size_t i = 0; i < n; i++)
+        args[k++] = config[i];
+    args[k] = NULL;
+    char *out = with_servers_mode(args, skip_reason);
+    free(args);
+    if (!out)
+        return NULL;
+    itest_sshd *d = xmalloc(sizeof *d);
+    long pid = 0;
+    if (sscanf(out, "%d %ld", &d->port, &pid) != 2)
+        cr_assert_fail("with-servers.sh --sshd printed \"%s\"", out);
+    d->pid = (pid_t)pid;
+    d->dir = dir;
+    free(out);
+    return d;
+}
+
+/* The parent pid of PID, from /proc; -1 when it is gone. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char text[1024];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    char *rparen = strrchr(text, ')');
+    long ppid = -1;
+    if (!rparen || sscanf(rparen + 1, " %*c %ld", &ppid) != 1)
+        return -1;
+    return (pid_t)ppid;
+}
+
+/* ROOT and every process under it; a fixed-point over /proc. */
+static size_t descendants(pid_t root, pid_t *out, size_t cap)
+{
+    size_t n = 0;
+    out[n++] = root;
+    for (bool grew = true; grew;) {
+        grew = false;
+        DIR *d = opendir("/proc");
+        if (!d)
+            break;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL && n < cap) {
+            char *end;
+            long pid = strtol(e->d_name, &end, 10);
+            if (*end || pid <= 0)
+                continue;
+            bool known = false;
+            for (size_t i = 0; i < n && !known; i++)
+                known = out[i] == (pid_t)pid;
+            if (known)
+                continue;
+            pid_t pp = parent_of((pid_t)pid);
+            for (size_t i = 0; i < n; i++)
+                if (out[i] == pp) {
+                    out[n++] = (pid_t)pid;
+                    grew = true;
+                    break;
+                }
+        }
+        closedir(d);
+    }
+    return n;
+}
+
+void itest_sshd_signal(const itest_sshd *d, int sig)
+{
+    pid_t pids[256];
+    size_t n = descendants(d->pid, pids, sizeof pids / sizeof pids[0]);
+    /* Children first, so the listener cannot fork a new one in between. */
+    for (size_t i = n; i-- > 0;)
+        kill(pids[i], sig);
+}
+
+void itest_sshd_stop(itest_sshd *d)
+{
+    if (!d)
+        return;
+    itest_sshd_signal(d, SIGCONT);
+    itest_sshd_signal(d, SIGKILL);
+    /* Not our child (with-servers.sh started it): wait for it to vanish. */
+    for (int i = 0; i < 500 && kill(d->pid, 0) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    free(d->dir);
+    free(d);
+}
+
+itest_netns *itest_netns_start(char **skip_reason)
+{
+    char *dir = itest_tmpdir();
+    const char *args[] = {"--netns-up", dir, NULL};
+    char *out = with_servers_mode(args, skip_reason);
+    if (!out)
+        return NULL;
+    itest_netns *n = xmalloc(sizeof *n);
+    char name[64], addr[64], pgdir[4096];
+    if (sscanf(out, "%63s %63s %d %d %4095s", name, addr, &n->ssh_port, &n->pg_port, pgdir) != 5)
+        cr_assert_fail("with-servers.sh --netns-up printed \"%s\"", out);
+    n->dir = dir;
+    n->name = xstrdup(name);
+    n->ssh_addr = xstrdup(addr);
+    n->pg_sockdir = itest_strf("%s/sock", pgdir);
+    char *pwfile = itest_strf("%s/superpass", pgdir);
+    n->pg_password = itest_read_file(pwfile);
+    n->pg_password[strcspn(n->pg_password, "\n")] = '\0';
+    free(pwfile);
+    free(out);
+    return n;
+}
+
+void itest_netns_stop(itest_netns *n)
+{
+    if (!n)
+        return;
+    const char *args[] = {"--netns-down", n->dir, NULL};
+    char *out = with_servers_mode(args, NULL);
+    free(out);
+    free(n->dir);
+    free(n->name);
+    free(n->ssh_addr);
+    free(n->pg_sockdir);
+    free(n->pg_password);
+    free(n);
 }
 
 /* ---- output ---------------------------------------------------------- */

@@ -121,6 +121,59 @@ long itest_count_statements(const char *dbname);
 /* Statements run in database DBNAME by USER (NULL: any user). */
 long itest_count_statements_by(const char *dbname, const char *user);
 
+/* ---- the sshd (tunnel tests) ------------------------------------------ */
+
+/*
+ * with-servers.sh also starts an sshd on 127.0.0.1 with fresh host keys and
+ * generated client keys (MC_TEST_SSH_*, see docs/testing.md). Tests that
+ * need it start with
+ *     const char *why = itest_ssh_missing(); if (why) cr_skip_test("%s", why);
+ */
+const char *itest_ssh_missing(void); /* NULL when there is an sshd */
+/* The path of NAME in MC_TEST_SSH_DIR: "id_ed25519", "host_ecdsa.pub"... */
+char *itest_ssh_file(const char *name);
+/* A known_hosts line "NAME TYPE KEY\n" with host key HOSTKEY ("ed25519" or
+ * "ecdsa") of the test sshds, e.g. NAME "[127.0.0.1]:2222". */
+char *itest_known_hosts_line(const char *name, const char *hostkey);
+
+/* An sshd of the test's own, with the harness's keys, for tests that
+ * reconfigure, stop or kill it. */
+typedef struct itest_sshd {
+    int port;
+    pid_t pid;
+    char *dir; /* its sshd_config, sshd.pid and sshd.log */
+} itest_sshd;
+/*
+ * CONFIG: sshd_config lines that come before the defaults (NULL-terminated,
+ * may be NULL). PASSWORD: password and keyboard-interactive logins with
+ * MC_TEST_SSH_PASSWORD. Returns NULL and the reason in *skip_reason when it
+ * cannot run here (no sshd, not root for PASSWORD, no mount namespaces).
+ */
+itest_sshd *itest_sshd_start(const char *const *config, int password, char **skip_reason);
+/* SIG to the sshd and every process under it (one per connection). */
+void itest_sshd_signal(const itest_sshd *d, int sig);
+/* Kills it and everything under it, and waits until the port is free. */
+void itest_sshd_stop(itest_sshd *d);
+
+/*
+ * A network namespace "bastion" joined to the test's by a veth pair: an sshd
+ * on SSH_ADDR:SSH_PORT (reachable from here) and a PostgreSQL on the
+ * namespace's own 127.0.0.1:PG_PORT (reachable only from inside; the test
+ * reaches it through its unix socket PG_SOCKDIR, trust authentication).
+ * NULL and the reason in *skip_reason where namespaces cannot be made.
+ */
+typedef struct itest_netns {
+    char *dir;
+    char *name;
+    char *ssh_addr;
+    int ssh_port;
+    int pg_port;
+    char *pg_sockdir;
+    char *pg_password; /* of its superuser mc_super, for TCP */
+} itest_netns;
+itest_netns *itest_netns_start(char **skip_reason);
+void itest_netns_stop(itest_netns *n);
+
 /* ---- output ---------------------------------------------------------- */
 
 /* TEXT parsed as JSON (any value); fails the test, quoting TEXT, if it is not. */

@@ -1,2 +1,1219 @@
+/*
+ * test_tunnel.c — the SSH tunnel against real sshds started by the harness
+ * (with-servers.sh: fresh host keys, generated client keys, 127.0.0.1):
+ *
+ *   - a crawl through the tunnel gives exactly the catalog of a direct crawl;
+ *   - a database reachable only from the bastion's network namespace;
+ *   - two hops, each hop's host key checked on its own;
+ *   - every error with its exit code and hint: bastion refused, unresolvable,
+ *     silent; host key unknown, changed, only of another type; auth refused;
+ *     wrong passphrase; RSA keys on libssh2 < 1.11; forwarding prohibited;
+ *     warehouse unreachable from the bastion; sshd killed or frozen mid-crawl
+ *     (run failed, store unchanged);
+ *   - known_hosts as OpenSSH writes it: hashed entries, [host]:port entries
+ *     without a fallback to the bare host, accept-new recording;
+ *   - key files in OpenSSH and PEM format, ssh-agent, password and
+ *     keyboard-interactive;
+ *   - the tunnel API in this process: bulk data both ways at once on several
+ *     connections, half-close, only this process's connections accepted, the
+ *     listener sealed.
+ *
+ * Most tests run the metacrawl binary as a user would; the API tests link
+ * the library, so ASan and valgrind see the tunnel thread here too.
+ */
 #include <criterion/criterion.h>
-Test(tunnel, being_written) { cr_skip_test("being written"); }
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "mc_build.h"
+#include "tunnel.h"
+
+#define PW "crawler-pw"
+
+static void need_sshd(void)
+{
+    const char *why = itest_ssh_missing();
+    if (why)
+        cr_skip_test("%s", why);
+}
+
+/* A database with a few objects and a crawler role of its own. */
+static char *make_db(const char *prefix, PGconn **conn_out, char **role_out)
+{
+    char *db = itest_create_db(prefix);
+    PGconn *c = itest_connect(db);
+    char *role = itest_strf("crawler_%s", db);
+    itest_sql(c,
+              "CREATE ROLE %s LOGIN PASSWORD '" PW "';"
+              "CREATE SCHEMA sales; GRANT USAGE ON SCHEMA sales TO %s;"
+              "CREATE TABLE sales.customers (id int PRIMARY KEY, name text NOT NULL);"
+              "COMMENT ON TABLE sales.customers IS 'who buys';"
+              "CREATE TABLE sales.orders (id bigint PRIMARY KEY, customer_id int"
+              "  REFERENCES sales.customers(id), amount numeric(12,2) DEFAULT 0, note text);"
+              "COMMENT ON COLUMN sales.orders.note IS 'free text';"
+              "CREATE VIEW sales.big_orders AS SELECT id, amount FROM sales.orders"
+              "  WHERE amount > 100;"
+              "CREATE TABLE public.events (at timestamptz, payload jsonb);",
+              role, role);
+    if (conn_out)
+        *conn_out = c;
+    else
+        PQfinish(c);
+    if (role_out)
+        *role_out = role;
+    return db;
+}
+
+/* The tunnel: block for itest_write_config, one hop, plus EXTRA lines
+ * (indented by six spaces by the caller). */
+static char *tunnel_yaml(const char *host, int port, const char *key, const char *known_hosts,
+                         const char *extra)
+{
+    return itest_strf("    connect_timeout: 5s\n"
+                      "    tunnel:\n"
+                      "      host: %s\n"
+                      "      port: %d\n"
+                      "      user: %s\n"
+                      "%s%s%s"
+                      "      known_hosts: %s\n"
+                      "%s%s",
+                      host, port, itest_env("MC_TEST_SSH_USER"), key ? "      private_key: " : "",
+                      key ? key : "", key ? "\n" : "", known_hosts,
+                      extra && strstr(extra, "keepalive:") ? "" : "      keepalive: 5s\n",
+                      extra ? extra : "");
+}
+
+static int ssh_port(void)
+{
+    return atoi(itest_env("MC_TEST_SSH_PORT"));
+}
+
+/* A config for DB (as ROLE) through the harness's sshd with KEY. */
+static char *tunnel_config(const char *dir, const char *db, const char *role, const char *key,
+                           const char *known_hosts, const char *extra)
+{
+    char *y = tunnel_yaml("127.0.0.1", ssh_port(), key, known_hosts, extra);
+    char *cfg = itest_write_config(dir, db, role, PW, y);
+    free(y);
+    return cfg;
+}
+
+static itest_result run_mc(const char *cfg, const char *const *args, const char *const *env)
+{
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = "-c";
+    argv[n++] = cfg;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    const char *base[8] = {"MC_TEST_DS_PASSWORD=" PW, NULL};
+    for (int i = 0; env && env[i] && i < 6; i++)
+        base[i + 1] = env[i], base[i + 2] = NULL;
+    return itest_run(argv, base, NULL);
+}
+
+static itest_result crawl_env(const char *cfg, const char *const *env)
+{
+    const char *args[] = {"crawl", "--json", NULL};
+    return run_mc(cfg, args, env);
+}
+
+static itest_result crawl(const char *cfg)
+{
+    return crawl_env(cfg, NULL);
+}
+
+#define assert_exit(r, code)                                                               \
+    cr_assert_eq((r).status, (code), "exit %d, wanted %d\nstdout: %s\nstderr: %s",          \
+                 (r).status, (code), (r).out, (r).err)
+#define assert_err_has(r, text)                                                            \
+    cr_assert(strstr((r).err, (text)), "stderr lacks \"%s\":\n%s", (text), (r).err)
+
+static char *fingerprint_of(const char *pub_path)
+{
+    const char *argv[] = {"-lf", pub_path, NULL};
+    itest_result r = itest_run_program("ssh-keygen", argv, NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char *fp = strstr(r.out, "SHA256:");
+    cr_assert(fp, "%s", r.out);
+    fp[strcspn(fp, " \n")] = '\0';
+    return strdup(fp);
+}
+
+static char *kh_name(int port)
+{
+    return itest_strf("[127.0.0.1]:%d", port);
+}
+
+/* known_hosts in DIR with the given text. */
+static char *known_hosts_file(const char *dir, const char *text)
+{
+    char *path = itest_strf("%s/known_hosts", dir);
+    itest_write_file(path, text);
+    return path;
+}
+
+/* The status of the last run in the store of CFG. */
+static char *last_run_status_env(const char *cfg, const char *const *env)
+{
+    const char *args[] = {"history", "--json", NULL};
+    itest_result r = run_mc(cfg, args, env);
+    assert_exit(r, 0);
+    json_t *h = itest_parse_json(r.out);
+    json_t *run = json_array_get(json_object_get(h, "runs"), 0);
+    cr_assert(run, "%s", r.out);
+    return strdup(json_string_value(json_object_get(run, "status")));
+}
+
+static char *last_run_status(const char *cfg)
+{
+    return last_run_status_env(cfg, NULL);
+}
+
+/* The whole stored catalog of datastore "test" as show --json prints it:
+ * every schema, then every container with its fields. */
+static char *stored_catalog(const char *cfg, const char *const *schemas)
+{
+    char *all = strdup("");
+    for (size_t i = 0; schemas[i]; i++) {
+        char *path = itest_strf("test.%s", schemas[i]);
+        const char *args[] = {"show", path, "--json", NULL};
+        itest_result r = run_mc(cfg, args, NULL);
+        assert_exit(r, 0);
+        json_t *j = itest_parse_json(r.out);
+        char *next = itest_strf("%s%s\n", all, r.out);
+        free(all);
+        all = next;
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(j, "containers"), k, c) {
+            char *cpath = itest_strf("test.%s.%s", schemas[i],
+                                     json_string_value(json_object_get(c, "name")));
+            const char *cargs[] = {"show", cpath, "--json", NULL};
+            itest_result cr = run_mc(cfg, cargs, NULL);
+            assert_exit(cr, 0);
+            next = itest_strf("%s%s\n", all, cr.out);
+            free(all);
+            all = next;
+        }
+        json_decref(j);
+    }
+    return all;
+}
+
+/*
+ * libssh2 1.10 leaks one BIGNUM (56 bytes) each time it reads an ECDSA key in
+ * OpenSSH format (gen_publickey_from_ecdsa_openssh_priv_data; upstream issue
+ * #2079, fixed in later releases).  The runs that use such a key tell
+ * LeakSanitizer and valgrind to let exactly that leak pass; everything else
+ * is still checked.
+ */
+static const char *const *ecdsa_key_leak_env(void)
+{
+    static const char *env[3];
+    if (!env[0]) {
+        char *dir = itest_tmpdir();
+        char *lsan = itest_strf("%s/lsan.supp", dir), *vg = itest_strf("%s/valgrind.supp", dir);
+        itest_write_file(lsan, "leak:libssh2_userauth_publickey_fromfile_ex\n");
+        itest_write_file(vg, "{\n"
+                             "   libssh2-1.10-ecdsa-openssh-key\n"
+                             "   Memcheck:Leak\n"
+                             "   match-leak-kinds: definite,indirect\n"
+                             "   ...\n"
+                             "   fun:BN_new\n"
+                             "   ...\n"
+                             "   fun:libssh2_userauth_publickey_fromfile_ex\n"
+                             "}\n");
+        /* The fast unwinder stops in libcrypto; the full one reaches libssh2. */
+        env[0] = itest_strf("LSAN_OPTIONS=suppressions=%s:fast_unwind_on_malloc=0", lsan);
+        env[1] = itest_strf("VALGRIND_OPTS=--suppressions=%s", vg);
+    }
+    return env;
+}
+
+/* ---- the crawl through the tunnel ------------------------------------------ */
+
+Test(tunnel, crawl_through_the_tunnel_gives_the_catalog_of_a_direct_crawl, .timeout = 300)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("same", NULL, &role);
+    char *direct_dir = itest_tmpdir(), *tunnel_dir = itest_tmpdir();
+    char *direct = itest_write_config(direct_dir, db, role, PW, NULL);
+    char *key = itest_ssh_file("id_ed25519");
+    char *through = tunnel_config(tunnel_dir, db, role, key, itest_env("MC_TEST_SSH_KNOWN_HOSTS"),
+                                  NULL);
+
+    itest_result d = crawl(direct);
+    assert_exit(d, 0);
+    itest_result t = crawl(through);
+    assert_exit(t, 0);
+
+    /* The same counts, dialect and changes in the crawl report... */
+    json_t *dj = json_array_get(json_object_get(itest_parse_json(d.out), "datastores"), 0);
+    json_t *tj = json_array_get(json_object_get(itest_parse_json(t.out), "datastores"), 0);
+    const char *same_keys[] = {"counts", "changes", "dialect", "status", "baseline", NULL};
+    for (size_t i = 0; same_keys[i]; i++) {
+        char *a = json_dumps(json_object_get(dj, same_keys[i]), JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        char *b = json_dumps(json_object_get(tj, same_keys[i]), JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        cr_assert_str_eq(a, b, "%s differs: direct %s, tunnel %s", same_keys[i], a, b);
+    }
+    /* ...and exactly the same stored catalog. */
+    const char *schemas[] = {"public", "sales", NULL};
+    char *cat_direct = stored_catalog(direct, schemas);
+    char *cat_tunnel = stored_catalog(through, schemas);
+    cr_assert_str_eq(cat_direct, cat_tunnel);
+    cr_assert(strstr(cat_tunnel, "\"big_orders\""), "%s", cat_tunnel);
+    cr_assert(strstr(cat_tunnel, "free text"), "%s", cat_tunnel);
+
+    /* It went through the sshd, authenticated with the key. */
+    char *log = itest_read_file(itest_env("MC_TEST_SSH_LOG"));
+    cr_assert(strstr(log, "Accepted publickey"), "%s", log);
+    /* A second crawl through the tunnel sees no change. */
+    itest_result again = crawl(through);
+    assert_exit(again, 0);
+    json_t *aj = json_array_get(json_object_get(itest_parse_json(again.out), "datastores"), 0);
+    cr_assert_eq(json_array_size(json_object_get(aj, "changes")), 0, "%s", again.out);
+}
+
+Test(tunnel, pem_and_ecdsa_keys_work, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("pem", NULL, &role);
+    const char *keys[] = {"id_ecdsa_pem", "id_ecdsa", NULL};
+    for (size_t i = 0; keys[i]; i++) {
+        char *cfg = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file(keys[i]),
+                                  itest_env("MC_TEST_SSH_KNOWN_HOSTS"), NULL);
+        itest_result r = crawl_env(cfg, i == 1 ? ecdsa_key_leak_env() : NULL);
+        assert_exit(r, 0);
+    }
+}
+
+Test(tunnel, passphrase_from_a_secret_source, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("pp", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519_pw"),
+                              itest_env("MC_TEST_SSH_KNOWN_HOSTS"),
+                              "      passphrase: ${env:MC_TEST_KEY_PASSPHRASE}\n");
+    char *right = itest_strf("MC_TEST_KEY_PASSPHRASE=%s", itest_env("MC_TEST_SSH_PASSPHRASE"));
+    const char *good[] = {right, NULL};
+    itest_result ok = crawl_env(cfg, good);
+    assert_exit(ok, 0);
+    cr_assert_null(strstr(ok.err, itest_env("MC_TEST_SSH_PASSPHRASE")), "leaked: %s", ok.err);
+
+    const char *bad[] = {"MC_TEST_KEY_PASSPHRASE=not-the-passphrase", NULL};
+    itest_result r = crawl_env(cfg, bad);
+    assert_exit(r, 5);
+    assert_err_has(r, "wrong passphrase");
+    assert_err_has(r, "hint: check passphrase:");
+    cr_assert_null(strstr(r.err, "not-the-passphrase"), "leaked: %s", r.err);
+    cr_assert_str_eq(last_run_status_env(cfg, bad), "failed");
+
+    /* Without a passphrase the key is refused before connecting. */
+    char *cfg2 = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_ed25519_pw"),
+                               itest_env("MC_TEST_SSH_KNOWN_HOSTS"), NULL);
+    itest_result r2 = crawl(cfg2);
+    assert_exit(r2, 5);
+    assert_err_has(r2, "is encrypted and no passphrase is set");
+}
+
+/* ---- a database only the bastion can reach --------------------------------- */
+
+Test(tunnel, database_reachable_only_from_the_bastion_namespace, .timeout = 300)
+{
+    need_sshd();
+    char *why = NULL;
+    itest_netns *ns = itest_netns_start(&why);
+    if (!ns)
+        cr_skip_test("%s", why);
+    /* Populate it through its unix socket (not namespaced). */
+    char *port = itest_strf("%d", ns->pg_port);
+    const char *keys[] = {"host", "port", "dbname", "user", NULL};
+    const char *vals[] = {ns->pg_sockdir, port, "postgres", "mc_super", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *res = PQexec(c, "CREATE TABLE behind_bastion (id int PRIMARY KEY, secret text);"
+                              "COMMENT ON TABLE behind_bastion IS 'only the bastion sees me'");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+
+    char *dir = itest_tmpdir();
+    char *store = itest_strf("%s/catalog.db", dir);
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(
+                                         itest_strf("[%s]:%d", ns->ssh_addr, ns->ssh_port),
+                                         "ed25519"));
+    char *base = itest_strf("store: %s\n"
+                            "datastores:\n"
+                            "  - name: test\n"
+                            "    host: 127.0.0.1\n"
+                            "    port: %d\n"
+                            "    database: postgres\n"
+                            "    user: mc_super\n"
+                            "    password: ${env:MC_TEST_DS_PASSWORD}\n"
+                            "    sslmode: disable\n"
+                            "    connect_timeout: 3s\n",
+                            store, ns->pg_port);
+    char *direct = itest_strf("%s/direct.yml", dir);
+    itest_write_file(direct, base);
+    char *through = itest_strf("%s/tunnel.yml", dir);
+    itest_write_file(through,
+                     itest_strf("%s    tunnel:\n"
+                                "      host: %s\n"
+                                "      port: %d\n"
+                                "      user: %s\n"
+                                "      private_key: %s\n"
+                                "      known_hosts: %s\n",
+                                base, ns->ssh_addr, ns->ssh_port, itest_env("MC_TEST_SSH_USER"),
+                                itest_ssh_file("id_ed25519"), kh));
+    char *pw = itest_strf("MC_TEST_DS_PASSWORD=%s", ns->pg_password);
+    const char *env[] = {pw, NULL};
+    const char *cargs[] = {"-c", direct, "crawl", "--dry-run", NULL};
+
+    /* From here, the database does not exist. */
+    itest_result d = itest_run(cargs, env, NULL);
+    cr_assert_eq(d.status, 4, "a direct crawl should fail: %s", d.err);
+
+    /* Through the bastion in its namespace, it does. */
+    const char *targs[] = {"-c", through, "crawl", "--json", NULL};
+    itest_result t = itest_run(targs, env, NULL);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    const char *sargs[] = {"-c", through, "show", "test.public.behind_bastion", "--json", NULL};
+    itest_result s = itest_run(sargs, env, NULL);
+    cr_assert_eq(s.status, 0, "%s", s.err);
+    cr_assert(strstr(s.out, "only the bastion sees me"), "%s", s.out);
+    cr_assert(strstr(s.out, "\"secret\""), "%s", s.out);
+    itest_netns_stop(ns);
+}
+
+/* ---- two hops ------------------------------------------------------------- */
+
+static char *jump_yaml(int port, const char *key, const char *known_hosts)
+{
+    return itest_strf("      jump:\n"
+                      "        - host: 127.0.0.1\n"
+                      "          port: %d\n"
+                      "          user: %s\n"
+                      "          private_key: %s\n"
+                      "          known_hosts: %s\n",
+                      port, itest_env("MC_TEST_SSH_USER"), key, known_hosts);
+}
+
+Test(tunnel, two_hops_each_with_its_own_host_key, .timeout = 300)
+{
+    need_sshd();
+    char *why = NULL;
+    itest_sshd *second = itest_sshd_start(NULL, 0, &why);
+    cr_assert(second, "%s", why);
+    char *role;
+    char *db = make_db("hops", NULL, &role);
+    char *dir = itest_tmpdir();
+    /* Hop 2 has a known_hosts of its own. */
+    char *kh2 = itest_strf("%s/known_hosts_2", dir);
+    itest_write_file(kh2, itest_known_hosts_line(kh_name(second->port), "ecdsa"));
+    char *jump = jump_yaml(second->port, itest_ssh_file("id_ecdsa"), kh2);
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"),
+                              itest_env("MC_TEST_SSH_KNOWN_HOSTS"), jump);
+    itest_result r = crawl_env(cfg, ecdsa_key_leak_env());
+    assert_exit(r, 0);
+    /* Hop 2 saw the connection come from hop 1 (127.0.0.1) with the ECDSA key. */
+    char *log2 = itest_read_file(itest_strf("%s/sshd.log", second->dir));
+    cr_assert(strstr(log2, "Accepted publickey") && strstr(log2, "ECDSA"), "%s", log2);
+
+    /* Hop 2's key unknown to its known_hosts: refused, and the message says
+     * which hop. */
+    itest_write_file(kh2, "");
+    itest_result u = crawl_env(cfg, ecdsa_key_leak_env());
+    assert_exit(u, 4);
+    assert_err_has(u, "ssh hop 2/2 127.0.0.1");
+    assert_err_has(u, "is not known");
+    /* Hop 2 down: hop 1 cannot reach it. */
+    itest_write_file(kh2, itest_known_hosts_line(kh_name(second->port), "ecdsa"));
+    itest_sshd_stop(second);
+    itest_result g = crawl_env(cfg, ecdsa_key_leak_env());
+    assert_exit(g, 4);
+    assert_err_has(g, "could not connect to ssh hop 2/2");
+    assert_err_has(g, "hint: the next hop is not reachable");
+}
+
+/* ---- the bastion cannot be reached ------------------------------------------ */
+
+/* A port on 127.0.0.1 where nothing listens. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+Test(tunnel, bastion_refused_unresolvable_or_silent_is_exit_4, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("reach", NULL, &role);
+    char *key = itest_ssh_file("id_ed25519");
+    const char *kh = itest_env("MC_TEST_SSH_KNOWN_HOSTS");
+
+    char *y = tunnel_yaml("127.0.0.1", closed_port(), key, kh, NULL);
+    char *cfg = itest_write_config(itest_tmpdir(), db, role, PW, y);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "connection refused");
+    assert_err_has(r, "hint: nothing accepts connections there");
+    cr_assert_str_eq(last_run_status(cfg), "failed");
+
+    y = tunnel_yaml("bastion.nonexistent.invalid", 22, key, kh, NULL);
+    cfg = itest_write_config(itest_tmpdir(), db, role, PW, y);
+    r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "cannot resolve bastion bastion.nonexistent.invalid:22");
+    assert_err_has(r, "hint: check host: of the tunnel");
+
+    /* Something that accepts TCP but never says a word: the handshake has a
+     * deadline (connect_timeout). */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 16), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    y = tunnel_yaml("127.0.0.1", ntohs(a.sin_port), key, kh, NULL);
+    char *y2 = itest_strf("    connect_timeout: 2s\n%s", y + strlen("    connect_timeout: 5s\n"));
+    cfg = itest_write_config(itest_tmpdir(), db, role, PW, y2);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = crawl(cfg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    close(fd);
+    assert_exit(r, 4);
+    assert_err_has(r, "no ssh handshake with bastion 127.0.0.1");
+    assert_err_has(r, "within 2 s");
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_assert(took < 30, "took %.1f s", took);
+}
+
+/* ---- host keys ------------------------------------------------------------- */
+
+Test(tunnel, unknown_host_key_is_refused_with_its_fingerprint_and_the_fix, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("hkunknown", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, "# nothing yet\n");
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"), kh, NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    char *fp = fingerprint_of(itest_ssh_file("host_ed25519.pub"));
+    assert_err_has(r, fp);
+    assert_err_has(r, "is not known: it offered ssh-ed25519");
+    char *fix = itest_strf("ssh-keyscan -p %d -t ssh-ed25519 127.0.0.1 >> %s", ssh_port(), kh);
+    assert_err_has(r, fix);
+    cr_assert_str_eq(itest_read_file(kh), "# nothing yet\n");
+    cr_assert_str_eq(last_run_status(cfg), "failed");
+}
+
+Test(tunnel, accept_new_records_the_key_then_strict_accepts_it, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("hknew", NULL, &role);
+    char *dir = itest_tmpdir();
+    /* No file at all, in a directory that does not exist yet (~/.ssh on a
+     * fresh machine). */
+    char *kh = itest_strf("%s/dot-ssh/known_hosts", dir);
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"), kh,
+                              "      host_key_policy: accept-new\n");
+    itest_result r = crawl(cfg);
+    assert_exit(r, 0);
+    assert_err_has(r, "recorded its host key ssh-ed25519");
+    char *want = itest_known_hosts_line(kh_name(ssh_port()), "ed25519");
+    cr_assert_str_eq(itest_read_file(kh), want);
+    /* OpenSSH reads the recorded line. */
+    const char *argv[] = {"-F", kh_name(ssh_port()), "-f", kh, NULL};
+    itest_result f = itest_run_program("ssh-keygen", argv, NULL, NULL);
+    cr_assert_eq(f.status, 0, "ssh-keygen -F: %s%s", f.out, f.err);
+
+    char *strict = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_ed25519"), kh, NULL);
+    itest_result s = crawl(strict);
+    assert_exit(s, 0);
+    cr_assert_str_eq(itest_read_file(kh), want, "a known key is not recorded twice");
+}
+
+Test(tunnel, changed_key_is_refused_even_with_accept_new, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("hkchanged", NULL, &role);
+    char *dir = itest_tmpdir();
+    /* Another ed25519 key recorded for the host: a man in the middle, or a
+     * reinstalled host. */
+    char *pub = itest_read_file(itest_ssh_file("id_stranger.pub"));
+    pub[strcspn(pub, "\n")] = '\0';
+    char *text = itest_strf("# a comment\n%s %s\n", kh_name(ssh_port()), pub);
+    char *kh = known_hosts_file(dir, text);
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"), kh,
+                              "      host_key_policy: accept-new\n");
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "has changed");
+    assert_err_has(r, fingerprint_of(itest_ssh_file("host_ed25519.pub")));
+    assert_err_has(r, itest_strf("%s:2", kh));
+    assert_err_has(r, itest_strf("ssh-keygen -R '%s' -f %s", kh_name(ssh_port()), kh));
+    cr_assert_str_eq(itest_read_file(kh), text, "nothing may be recorded");
+}
+
+Test(tunnel, hashed_entries_are_read, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("hkhashed", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(ssh_port()), "ed25519"));
+    const char *argv[] = {"-H", "-f", kh, NULL};
+    itest_result h = itest_run_program("ssh-keygen", argv, NULL, NULL);
+    cr_assert_eq(h.status, 0, "%s", h.err);
+    char *text = itest_read_file(kh);
+    cr_assert(strncmp(text, "|1|", 3) == 0, "not hashed: %s", text);
+    cr_assert_null(strstr(text, "127.0.0.1"));
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"), kh, NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 0);
+}
+
+Test(tunnel, bare_host_entry_does_not_stand_for_another_port, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("hkport", NULL, &role);
+    char *dir = itest_tmpdir();
+    /* "127.0.0.1 <other key>" is about port 22. libssh2's own check falls back
+     * to it and would call the sshd's key "changed"; OpenSSH (and metacrawl)
+     * look only for [127.0.0.1]:PORT, so the key is unknown. */
+    char *pub = itest_read_file(itest_ssh_file("id_stranger.pub"));
+    pub[strcspn(pub, "\n")] = '\0';
+    char *text = itest_strf("127.0.0.1 %s\n", pub);
+    char *kh = known_hosts_file(dir, text);
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"), kh, NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "is not known");
+    cr_assert_null(strstr(r.err, "changed"), "%s", r.err);
+
+    char *cfg2 = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_ed25519"), kh,
+                               "      host_key_policy: accept-new\n");
+    itest_result n = crawl(cfg2);
+    assert_exit(n, 0);
+    cr_assert(strstr(itest_read_file(kh), kh_name(ssh_port())));
+}
+
+Test(tunnel, host_key_algorithm_follows_known_hosts, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("hkalg", NULL, &role);
+    /* libssh2 1.10 prefers ECDSA: with only the ed25519 key known, that would
+     * look like an unknown key unless the preference is set. */
+    const char *types[] = {"ed25519", "ecdsa", NULL};
+    for (size_t i = 0; types[i]; i++) {
+        char *dir = itest_tmpdir();
+        char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(ssh_port()), types[i]));
+        char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"), kh, NULL);
+        itest_result r = crawl(cfg);
+        assert_exit(r, 0);
+    }
+}
+
+/* ---- authentication -------------------------------------------------------- */
+
+Test(tunnel, refused_key_is_exit_5_listing_what_the_server_accepts, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("authno", NULL, &role);
+    char *cfg = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_stranger"),
+                              itest_env("MC_TEST_SSH_KNOWN_HOSTS"), NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 5);
+    assert_err_has(r, "was refused: tried publickey with");
+    assert_err_has(r, fingerprint_of(itest_ssh_file("id_stranger.pub")));
+    assert_err_has(r, "the server accepts publickey");
+    assert_err_has(r, "hint: check user: of the tunnel");
+    cr_assert_str_eq(last_run_status(cfg), "failed");
+}
+
+Test(tunnel, rsa_key_is_refused_before_connecting_on_libssh2_1_10, .timeout = 120)
+{
+    need_sshd();
+    if (MC_LIBSSH2_HAS_RSA_SHA2)
+        cr_skip_test("this metacrawl is built against libssh2 >= 1.11: RSA keys work");
+    char *role;
+    char *db = make_db("rsa", NULL, &role);
+    /* A closed port: if metacrawl tried to connect, it would say "refused". */
+    char *y = tunnel_yaml("127.0.0.1", closed_port(), itest_ssh_file("id_rsa"),
+                          itest_env("MC_TEST_SSH_KNOWN_HOSTS"), NULL);
+    char *cfg = itest_write_config(itest_tmpdir(), db, role, PW, y);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 5);
+    assert_err_has(r, "cannot use the rsa key");
+    assert_err_has(r, "libssh2 older than 1.11");
+    assert_err_has(r, "OpenSSH 8.8");
+    assert_err_has(r, "use an ed25519 or ECDSA key");
+    cr_assert_null(strstr(r.err, "refused"), "it connected: %s", r.err);
+}
+
+/* An ssh-agent of the test's own with KEYS added; its socket path. */
+static char *start_agent(pid_t *pid_out, const char *const *keys)
+{
+    char *dir = itest_tmpdir();
+    char *sock = itest_strf("%s/agent.sock", dir);
+    const char *argv[] = {"-D", "-a", sock, NULL};
+    *pid_out = itest_spawn_program("ssh-agent", argv, NULL, itest_strf("%s/agent.log", dir));
+    for (int i = 0; i < 500 && access(sock, F_OK) != 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(access(sock, F_OK), 0, "ssh-agent did not start");
+    char *env_sock = itest_strf("SSH_AUTH_SOCK=%s", sock);
+    const char *env[] = {env_sock, NULL};
+    for (size_t i = 0; keys[i]; i++) {
+        const char *add[] = {keys[i], NULL};
+        itest_result r = itest_run_program("ssh-add", add, env, NULL);
+        cr_assert_eq(r.status, 0, "ssh-add %s: %s", keys[i], r.err);
+    }
+    return env_sock;
+}
+
+Test(tunnel, ssh_agent_authenticates, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("agent", NULL, &role);
+    pid_t agent;
+    const char *keys[] = {itest_ssh_file("id_ed25519"), NULL};
+    char *sock = start_agent(&agent, keys);
+    char *cfg = tunnel_config(itest_tmpdir(), db, role, NULL, itest_env("MC_TEST_SSH_KNOWN_HOSTS"),
+                              "      agent: true\n");
+    const char *env[] = {sock, NULL};
+    itest_result r = crawl_env(cfg, env);
+    assert_exit(r, 0);
+    /* Without SSH_AUTH_SOCK: an error that says so. */
+    const char *none[] = {"SSH_AUTH_SOCK", NULL};
+    itest_result n = crawl_env(cfg, none);
+    assert_exit(n, 5);
+    assert_err_has(n, "SSH_AUTH_SOCK is not set");
+    kill(agent, SIGTERM);
+    itest_wait(agent);
+}
+
+Test(tunnel, agent_with_only_an_rsa_key_is_refused_before_connecting, .timeout = 120)
+{
+    need_sshd();
+    if (MC_LIBSSH2_HAS_RSA_SHA2)
+        cr_skip_test("this metacrawl is built against libssh2 >= 1.11: RSA keys work");
+    char *role;
+    char *db = make_db("agentrsa", NULL, &role);
+    pid_t agent;
+    const char *keys[] = {itest_ssh_file("id_rsa"), NULL};
+    char *sock = start_agent(&agent, keys);
+    char *y = tunnel_yaml("127.0.0.1", closed_port(), NULL, itest_env("MC_TEST_SSH_KNOWN_HOSTS"),
+                          "      agent: true\n");
+    char *cfg = itest_write_config(itest_tmpdir(), db, role, PW, y);
+    const char *env[] = {sock, NULL};
+    itest_result r = crawl_env(cfg, env);
+    assert_exit(r, 5);
+    assert_err_has(r, "ssh-agent holds no key usable");
+    assert_err_has(r, "libssh2 older than 1.11");
+    kill(agent, SIGTERM);
+    itest_wait(agent);
+}
+
+Test(tunnel, password_and_keyboard_interactive, .timeout = 180)
+{
+    need_sshd();
+    char *why = NULL;
+    /* Only password logins (no keyboard-interactive) on the first... */
+    const char *pw_only[] = {"KbdInteractiveAuthentication no", NULL};
+    itest_sshd *pw = itest_sshd_start(pw_only, 1, &why);
+    if (!pw)
+        cr_skip_test("%s", why);
+    /* ...only keyboard-interactive on the second. */
+    const char *kbd_only[] = {"PasswordAuthentication no", NULL};
+    itest_sshd *kbd = itest_sshd_start(kbd_only, 1, &why);
+    cr_assert(kbd, "%s", why);
+    char *role;
+    char *db = make_db("password", NULL, &role);
+    char *right = itest_strf("MC_TEST_SSH_PW=%s", itest_env("MC_TEST_SSH_PASSWORD"));
+    itest_sshd *servers[] = {pw, kbd};
+    const char *methods[] = {"Accepted password", "Accepted keyboard-interactive"};
+    for (int i = 0; i < 2; i++) {
+        char *dir = itest_tmpdir();
+        char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(servers[i]->port),
+                                                                "ed25519"));
+        char *y = tunnel_yaml("127.0.0.1", servers[i]->port, NULL, kh,
+                              "      password: ${env:MC_TEST_SSH_PW}\n");
+        char *cfg = itest_write_config(dir, db, role, PW, y);
+        const char *env[] = {right, NULL};
+        itest_result r = crawl_env(cfg, env);
+        assert_exit(r, 0);
+        cr_assert_null(strstr(r.err, itest_env("MC_TEST_SSH_PASSWORD")), "leaked: %s", r.err);
+        char *log = itest_read_file(itest_strf("%s/sshd.log", servers[i]->dir));
+        cr_assert(strstr(log, methods[i]), "%s", log);
+
+        if (i == 1) {
+            /* sshd makes a failed password wait: one wrong try is enough. */
+            const char *wrong[] = {"MC_TEST_SSH_PW=wrong-password", NULL};
+            itest_result w = crawl_env(cfg, wrong);
+            assert_exit(w, 5);
+            assert_err_has(w, "tried keyboard-interactive");
+            assert_err_has(w, "the server accepts publickey,keyboard-interactive");
+            cr_assert_null(strstr(w.err, "wrong-password"), "leaked: %s", w.err);
+        }
+    }
+    itest_sshd_stop(pw);
+    itest_sshd_stop(kbd);
+}
+
+/* ---- forwarding ------------------------------------------------------------- */
+
+Test(tunnel, forwarding_refused_by_the_bastion_is_exit_4, .timeout = 180)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("nofwd", NULL, &role);
+    const char *no_fwd[] = {"AllowTcpForwarding no", NULL};
+    const char *permit[] = {"PermitOpen 127.0.0.1:1", NULL};
+    const char *const *configs[] = {no_fwd, permit};
+    for (int i = 0; i < 2; i++) {
+        char *why = NULL;
+        itest_sshd *d = itest_sshd_start(configs[i], 0, &why);
+        cr_assert(d, "%s", why);
+        char *dir = itest_tmpdir();
+        char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+        char *y = tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_ed25519"), kh, NULL);
+        char *cfg = itest_write_config(dir, db, role, PW, y);
+        itest_result r = crawl(cfg);
+        assert_exit(r, 4);
+        assert_err_has(r, "refused to forward the connection to 127.0.0.1:");
+        assert_err_has(r, "administratively prohibited");
+        assert_err_has(r, "AllowTcpForwarding");
+        assert_err_has(r, "PermitOpen");
+        cr_assert_str_eq(last_run_status(cfg), "failed");
+        itest_sshd_stop(d);
+    }
+}
+
+Test(tunnel, warehouse_unreachable_from_the_bastion_is_exit_4, .timeout = 120)
+{
+    need_sshd();
+    char *dir = itest_tmpdir();
+    const char *kh = itest_env("MC_TEST_SSH_KNOWN_HOSTS");
+    int port = closed_port();
+    itest_write_file(itest_strf("%s/metacrawl.yml", dir),
+                     itest_strf("store: %s/catalog.db\n"
+                                "datastores:\n"
+                                "  - name: test\n"
+                                "    host: 127.0.0.1\n"
+                                "    port: %d\n"
+                                "    database: nothing\n"
+                                "    sslmode: disable\n"
+                                "%s",
+                                dir, port,
+                                tunnel_yaml("127.0.0.1", ssh_port(), itest_ssh_file("id_ed25519"),
+                                            kh, NULL)));
+    itest_result r = crawl(itest_strf("%s/metacrawl.yml", dir));
+    assert_exit(r, 4);
+    assert_err_has(r, itest_strf("could not connect to 127.0.0.1:%d (connect failed)", port));
+    assert_err_has(r, "hint: the warehouse is not reachable from the bastion");
+}
+
+/* ---- the tunnel breaking in the middle of a crawl --------------------------- */
+
+/* Waits until the crawler's connection waits for a lock (so discovery is
+ * running), at most 60 s.  A connection of its own: inside a transaction,
+ * pg_stat_activity is a snapshot that never changes. */
+static void wait_for_blocked_crawler(const char *db)
+{
+    PGconn *c = itest_connect(db);
+    for (int i = 0; i < 6000; i++) {
+        char *n = itest_sql_value(c,
+                                  "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s'"
+                                  " AND application_name = 'metacrawl' AND wait_event_type = 'Lock'",
+                                  db);
+        if (strcmp(n, "0") != 0) {
+            PQfinish(c);
+            return;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("the crawl never reached the locked table");
+}
+
+/* A crawl that stops in the middle: the test holds a lock on a table under a
+ * view, and pg_get_viewdef waits for it.  BREAK then breaks the tunnel. */
+static void crawl_broken_mid_way(void (*breaker)(itest_sshd *), const char *keepalive,
+                                 const char *expect)
+{
+    char *why = NULL;
+    itest_sshd *d = itest_sshd_start(NULL, 0, &why);
+    cr_assert(d, "%s", why);
+    PGconn *c;
+    char *role;
+    char *db = make_db("midway", &c, &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    char *y = tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_ed25519"), kh, keepalive);
+    char *cfg = itest_write_config(dir, db, role, PW, y);
+    itest_result first = crawl(cfg);
+    assert_exit(first, 0);
+
+    /* A larger catalog for the second crawl, and the lock it will wait on. */
+    itest_sql(c, "DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE format("
+                 "'CREATE TABLE sales.t%%s (a int PRIMARY KEY, b text, c int, d text, e int,"
+                 " f text, g int, h text)', i); END LOOP; END $$;"
+                 "GRANT SELECT ON ALL TABLES IN SCHEMA sales TO %s",
+              role);
+    itest_sql(c, "BEGIN; LOCK TABLE sales.orders IN ACCESS EXCLUSIVE MODE");
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    const char *env[] = {"MC_TEST_DS_PASSWORD=" PW, NULL};
+    char *out = itest_strf("%s/crawl.out", dir);
+    pid_t pid = itest_spawn(args, env, out);
+    wait_for_blocked_crawler(db);
+
+    breaker(d);
+    int status = itest_wait(pid);
+    char *text = itest_read_file(out);
+    cr_assert_eq(status, 4, "exit %d:\n%s", status, text);
+    cr_assert(strstr(text, expect), "no \"%s\" in:\n%s", expect, text);
+    cr_assert(strstr(text, "the run is recorded as failed and the store is unchanged"), "%s",
+              text);
+    itest_sql(c, "ROLLBACK");
+    itest_sshd_stop(d);
+
+    /* The run is failed, and the store holds the first crawl's catalog. */
+    cr_assert_str_eq(last_run_status(cfg), "failed");
+    const char *sargs[] = {"show", "test.sales", "--json", NULL};
+    itest_result s = run_mc(cfg, sargs, NULL);
+    assert_exit(s, 0);
+    json_t *j = itest_parse_json(s.out);
+    cr_assert_eq(json_array_size(json_object_get(j, "containers")), 3, "%s", s.out);
+    PQfinish(c);
+}
+
+static void kill_sshd(itest_sshd *d)
+{
+    itest_sshd_signal(d, SIGKILL);
+}
+
+static void freeze_sshd(itest_sshd *d)
+{
+    itest_sshd_signal(d, SIGSTOP);
+}
+
+Test(tunnel, sshd_killed_mid_crawl_fails_the_run_and_keeps_the_store, .timeout = 300)
+{
+    need_sshd();
+    crawl_broken_mid_way(kill_sshd, NULL, "the ssh connection to bastion 127.0.0.1:");
+}
+
+Test(tunnel, frozen_sshd_is_noticed_by_the_keepalive, .timeout = 300)
+{
+    need_sshd();
+    crawl_broken_mid_way(freeze_sshd, "      keepalive: 1s\n", "no answer to 3 keepalives");
+}
+
+/* ---- the tunnel API, in this process ---------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An echo server on 127.0.0.1 (one thread per connection). */
+static void *echo_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w <= 0)
+                goto out;
+            off += w;
+        }
+out:
+    close(fd);
+    return NULL;
+}
+
+static void *echo_main(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        pthread_t t;
+        pthread_create(&t, NULL, echo_conn, (void *)(intptr_t)fd);
+        pthread_detach(t);
+    }
+}
+
+static int start_echo(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 16), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    pthread_t t;
+    pthread_create(&t, NULL, echo_main, (void *)(intptr_t)fd);
+    pthread_detach(t);
+    return ntohs(a.sin_port);
+}
+
+static tunnel *open_api_tunnel(int target_port, int max_connections)
+{
+    tunnel_hop hop = {
+        .host = "127.0.0.1",
+        .port = ssh_port(),
+        .user = itest_env("MC_TEST_SSH_USER"),
+        .private_key = itest_ssh_file("id_ed25519"),
+        .known_hosts = itest_env("MC_TEST_SSH_KNOWN_HOSTS"),
+    };
+    tunnel_opts o = {.hops = &hop, .n_hops = 1, .keepalive_s = 5,
+                     .max_connections = max_connections};
+    tunnel *t = NULL;
+    mc_error err = {0};
+    int rc = tunnel_open(&o, "127.0.0.1", target_port, &t, &err);
+    cr_assert_eq(rc, 0, "%s (hint: %s)", err.message, err.hint);
+    return t;
+}
+
+static int try_open(const char *key, const char *known_hosts, int port, tunnel_progress *p,
+                    mc_error *err)
+{
+    tunnel_hop hop = {.host = "127.0.0.1", .port = port, .user = itest_env("MC_TEST_SSH_USER"),
+                      .private_key = key, .known_hosts = known_hosts};
+    tunnel_opts o = {.hops = &hop, .n_hops = 1, .step_timeout_s = 5, .progress = p};
+    tunnel *t = NULL;
+    mc_error_clear(err);
+    int rc = tunnel_open(&o, "127.0.0.1", atoi(itest_env("MC_TEST_PGPORT")), &t, err);
+    tunnel_close(t);
+    return rc;
+}
+
+Test(tunnel_api, progress_says_which_step_failed, .timeout = 120)
+{
+    need_sshd();
+    tunnel_progress p;
+    mc_error err = {0};
+    char *key = itest_ssh_file("id_ed25519");
+    const char *kh = itest_env("MC_TEST_SSH_KNOWN_HOSTS");
+    cr_assert_eq(try_open(key, kh, ssh_port(), &p, &err), 0, "%s", err.message);
+    cr_assert_eq(p.step, TUNNEL_STEP_DONE);
+    cr_assert_eq(try_open(key, kh, closed_port(), &p, &err), -1);
+    cr_assert_eq(p.step, TUNNEL_STEP_REACH);
+    cr_assert_eq(err.code, MC_EXIT_CONNECT);
+    char *empty = known_hosts_file(itest_tmpdir(), "");
+    cr_assert_eq(try_open(key, empty, ssh_port(), &p, &err), -1);
+    cr_assert_eq(p.step, TUNNEL_STEP_HOST_KEY);
+    cr_assert_eq(err.code, MC_EXIT_CONNECT);
+    cr_assert_eq(try_open(itest_ssh_file("id_stranger"), kh, ssh_port(), &p, &err), -1);
+    cr_assert_eq(p.step, TUNNEL_STEP_AUTH);
+    cr_assert_eq(err.code, MC_EXIT_AUTH);
+    cr_assert_eq(p.hop, 0);
+}
+
+static int connect_local(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static unsigned char pattern(size_t off, int conn)
+{
+    return (unsigned char)(off * 7 + (off >> 13) + (size_t)conn * 31);
+}
+
+Test(tunnel_api, bulk_both_ways_on_several_connections_with_half_close, .timeout = 300)
+{
+    need_sshd();
+    int echo = start_echo();
+    enum { N = 4 };
+    tunnel *t = open_api_tunnel(echo, N);
+    size_t total = 6u << 20; /* 6 MB each way per connection: past every window */
+    int fds[N];
+    size_t sent[N] = {0}, got[N] = {0};
+    bool eof[N] = {false}, bad = false;
+    for (int i = 0; i < N; i++) {
+        fds[i] = connect_local(tunnel_local_port(t));
+        cr_assert(fds[i] >= 0, "connect: %s", strerror(errno));
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+    }
+    static unsigned char wbuf[65536], rbuf[65536];
+    double deadline = now_s() + 240;
+    int done = 0;
+    while (done < N && now_s() < deadline) {
+        struct pollfd p[N];
+        for (int i = 0; i < N; i++)
+            p[i] = (struct pollfd){.fd = eof[i] ? -1 : fds[i],
+                                   .events = (short)(POLLIN | (sent[i] < total ? POLLOUT : 0))};
+        poll(p, N, 1000);
+        for (int i = 0; i < N; i++) {
+            if (eof[i])
+                continue;
+            if (sent[i] < total && (p[i].revents & POLLOUT)) {
+                size_t n = total - sent[i] < sizeof wbuf ? total - sent[i] : sizeof wbuf;
+                for (size_t k = 0; k < n; k++)
+                    wbuf[k] = pattern(sent[i] + k, i);
+                ssize_t w = write(fds[i], wbuf, n);
+                if (w > 0) {
+                    sent[i] += (size_t)w;
+                    if (sent[i] == total)
+                        shutdown(fds[i], SHUT_WR); /* half-close: the echo still comes */
+                }
+            }
+            if (p[i].revents & (POLLIN | POLLHUP)) {
+                ssize_t r = read(fds[i], rbuf, sizeof rbuf);
+                if (r > 0) {
+                    for (ssize_t k = 0; k < r; k++)
+                        bad |= rbuf[k] != pattern(got[i] + (size_t)k, i);
+                    got[i] += (size_t)r;
+                } else if (r == 0) {
+                    eof[i] = true;
+                    done++;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(got[i], total, "connection %d: sent %zu, got back %zu", i, sent[i], got[i]);
+        cr_assert(eof[i], "connection %d: no EOF after the echo", i);
+        close(fds[i]);
+    }
+    cr_assert(!bad, "the data came back altered");
+    mc_error err = {0};
+    cr_assert(!tunnel_failed(t, &err), "%s", err.message);
+    tunnel_close(t);
+}
+
+/* A PostgreSQL SSLRequest: the server answers one byte, 'S' or 'N'. */
+static int ssl_request_answer(int fd)
+{
+    static const unsigned char req[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
+    if (write(fd, req, sizeof req) != (ssize_t)sizeof req)
+        return -1;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 10000) != 1)
+        return -2;
+    unsigned char c;
+    ssize_t n = read(fd, &c, 1);
+    return n == 1 ? c : n == 0 ? 0 : -1;
+}
+
+Test(tunnel_api, only_this_process_is_let_in_and_the_listener_seals, .timeout = 120)
+{
+    need_sshd();
+    tunnel *t = open_api_tunnel(atoi(itest_env("MC_TEST_PGPORT")), 0);
+    int port = tunnel_local_port(t);
+    cr_assert(port > 0);
+
+    /* Another process (a child that has its own socket) is turned away... */
+    pid_t child = fork();
+    if (child == 0) {
+        int fd = connect_local(port);
+        int answer = fd < 0 ? 0 : ssl_request_answer(fd);
+        _exit(answer == 'N' || answer == 'S' ? 1 : 0);
+    }
+    int ws = 0;
+    waitpid(child, &ws, 0);
+    cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+              "another process's connection reached the database");
+
+    /* ...while this process gets through to PostgreSQL. */
+    int fd = connect_local(port);
+    cr_assert(fd >= 0);
+    int answer = ssl_request_answer(fd);
+    cr_assert(answer == 'N' || answer == 'S', "answer %d", answer);
+    close(fd);
+
+    /* Sealed: nobody gets in any more. */
+    tunnel_seal(t);
+    int refused = 0;
+    for (int i = 0; i < 200 && !refused; i++) {
+        int f = connect_local(port);
+        if (f < 0 && errno == ECONNREFUSED)
+            refused = 1;
+        else {
+            if (f >= 0)
+                close(f);
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cr_assert(refused, "the listener is still open after tunnel_seal");
+    tunnel_close(t);
+    tunnel_close(NULL);
+}
+
+Test(tunnel_api, listener_closes_after_max_connections, .timeout = 120)
+{
+    need_sshd();
+    tunnel *t = open_api_tunnel(atoi(itest_env("MC_TEST_PGPORT")), 1);
+    int fd = connect_local(tunnel_local_port(t));
+    cr_assert(fd >= 0);
+    int answer = ssl_request_answer(fd);
+    cr_assert(answer == 'N' || answer == 'S', "answer %d", answer);
+    int second = -1;
+    for (int i = 0; i < 200; i++) {
+        second = connect_local(tunnel_local_port(t));
+        if (second < 0)
+            break;
+        close(second);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert(second < 0 && errno == ECONNREFUSED, "a second connection was let in");
+    /* Closing with a connection still open cuts it. */
+    tunnel_close(t);
+    char c;
+    cr_assert(read(fd, &c, 1) <= 0);
+    close(fd);
+}
