@@ -6,10 +6,16 @@
 #   bash tests/demo.sh stop     stop the demo warehouse and remove its directory
 #
 # The demo warehouse is a local PostgreSQL (tests/integration/pgctl.sh) on
-# 127.0.0.1:5439 with the sample schema of tests/demo/warehouse.sql. Everything
-# the demo makes lives in one directory, /tmp/metacrawl-demo by default:
+# 127.0.0.1:5439 with the sample schema of tests/demo/warehouse.sql. metacrawl
+# reaches it the way it reaches a private Redshift cluster: through an SSH
+# bastion, here an sshd of the demo's own on 127.0.0.1:2222 with its own host
+# key, a client key made for the demo, and a known_hosts the demo writes.
+# Everything the demo makes lives in one directory, /tmp/metacrawl-demo by
+# default:
 #
 #   server/         the PostgreSQL cluster (pgctl.sh's layout; its log is server/postgres.log)
+#   bastion/        the demo bastion: sshd_config, host key, sshd.log, sshd.pid
+#   ssh/            the demo's client key (id_ed25519) and known_hosts
 #   metacrawl.yml   the demo configuration
 #   catalog.db      the SQLite catalog the crawls write
 #   password        the crawler user's password (mode 0600)
@@ -19,18 +25,22 @@
 # It reads no stdin and exits non-zero, saying which step failed, on any error.
 #
 # Environment:
-#   METACRAWL_DEMO_DIR    the demo directory (default /tmp/metacrawl-demo)
-#   METACRAWL_DEMO_PORT   the TCP port of the demo warehouse (default 5439)
+#   METACRAWL_DEMO_DIR       the demo directory (default /tmp/metacrawl-demo)
+#   METACRAWL_DEMO_PORT      the TCP port of the demo warehouse (default 5439)
+#   METACRAWL_DEMO_SSH_PORT  the TCP port of the demo bastion (default 2222)
 set -euo pipefail
 exec </dev/null
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO_DIR=${METACRAWL_DEMO_DIR:-/tmp/metacrawl-demo}
 PORT=${METACRAWL_DEMO_PORT:-5439}
+SSH_PORT=${METACRAWL_DEMO_SSH_PORT:-2222}
 BUILD=$ROOT/build-demo
 MC=$BUILD/metacrawl
 SERVER_CTL=$ROOT/tests/integration/pgctl.sh
 SERVER=$DEMO_DIR/server
+BASTION=$DEMO_DIR/bastion
+SSHD=/usr/sbin/sshd
 DB=dev
 DS=warehouse
 PASSWORD_VAR=METACRAWL_DEMO_PASSWORD
@@ -63,8 +73,11 @@ on_exit() {
   if [[ -f $SERVER/postgres.log ]]; then
     echo "demo.sh: server log: $SERVER/postgres.log" >&2
   fi
-  if [[ -f $SERVER/port ]]; then
-    echo "demo.sh: the demo server is still running; stop it with: $STOP_CMD" >&2
+  if [[ -f $BASTION/sshd.log ]]; then
+    echo "demo.sh: bastion log: $BASTION/sshd.log" >&2
+  fi
+  if [[ -f $SERVER/port || -f $BASTION/sshd.pid ]]; then
+    echo "demo.sh: the demo servers are still running; stop them with: $STOP_CMD" >&2
   fi
 }
 set -E
@@ -101,13 +114,30 @@ check_demo_dir() {
 }
 
 port_in_use() {
-  [[ -n $(ss -Htln "sport = :$PORT" 2>/dev/null) ]]
+  [[ -n $(ss -Htln "sport = :${1:-$PORT}" 2>/dev/null) ]]
 }
 
-# Stops the server of a previous run and removes the demo directory.
+# Stops the demo bastion (its sshd and the process it forked per connection).
+stop_bastion() {
+  local pid kid i
+  [[ -f $BASTION/sshd.pid ]] || return 0
+  pid=$(head -n 1 -- "$BASTION/sshd.pid")
+  if [[ $pid =~ ^[0-9]+$ && $(readlink "/proc/$pid/exe" 2>/dev/null) == *sshd* ]]; then
+    for kid in $(ps -o pid= --ppid "$pid" 2>/dev/null); do kill "$kid" 2>/dev/null || true; done
+    kill "$pid" 2>/dev/null || true
+    for (( i = 0; i < 100; i++ )); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+  fi
+  rm -f -- "$BASTION/sshd.pid"
+}
+
+# Stops the servers of a previous run and removes the demo directory.
 teardown() {
   check_demo_dir
   [[ -e $DEMO_DIR ]] || return 0
+  stop_bastion
   if [[ -e $SERVER ]]; then
     bash "$SERVER_CTL" stop "$SERVER" || die "could not stop the demo server in $SERVER"
   fi
@@ -122,7 +152,7 @@ cmd_stop() {
     return 0
   fi
   teardown
-  echo "demo.sh: stopped the demo warehouse and removed $DEMO_DIR"
+  echo "demo.sh: stopped the demo warehouse and bastion and removed $DEMO_DIR"
 }
 
 # ---- the steps ----------------------------------------------------------------
@@ -164,6 +194,55 @@ step_server() {
   SERVER_BIN=$(bash "$SERVER_CTL" bindir)
   echo "started: $("$SERVER_BIN/psql" -h "$SERVER/sock" -p "$PORT" -U mc_super -d postgres -XAtq \
     -c 'SELECT version()')"
+}
+
+step_bastion() {
+  step "demo bastion: sshd on 127.0.0.1:$SSH_PORT, the way metacrawl reaches the warehouse"
+  [[ -x $SSHD ]] || die "$SSHD not found (install openssh-server)"
+  if port_in_use "$SSH_PORT"; then
+    ss -Htlnp "sport = :$SSH_PORT" >&2 || true
+    die "port $SSH_PORT is in use by another process (above); stop it, or run with METACRAWL_DEMO_SSH_PORT=another port"
+  fi
+  # sshd's privilege separation directory (its package's service makes it).
+  if (( EUID == 0 )) && [[ ! -d /run/sshd ]]; then mkdir -m 0755 /run/sshd; fi
+  mkdir -m 0755 -- "$BASTION"
+  mkdir -m 0700 -- "$DEMO_DIR/ssh"
+  ssh-keygen -q -t ed25519 -N '' -C metacrawl-demo-bastion -f "$BASTION/host_ed25519"
+  ssh-keygen -q -t ed25519 -N '' -C metacrawl-demo -f "$DEMO_DIR/ssh/id_ed25519"
+  cp -- "$DEMO_DIR/ssh/id_ed25519.pub" "$BASTION/authorized_keys"
+  # A bastion as a cloud admin would set it up: keys only, forwarding on.
+  cat >"$BASTION/sshd_config" <<EOF
+# the demo bastion (written by tests/demo.sh)
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $BASTION/host_ed25519
+PidFile $BASTION/sshd.pid
+AuthorizedKeysFile $BASTION/authorized_keys
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AllowTcpForwarding yes
+X11Forwarding no
+PrintMotd no
+UseDNS no
+LogLevel VERBOSE
+EOF
+  "$SSHD" -f "$BASTION/sshd_config" -E "$BASTION/sshd.log" ||
+    die "sshd did not start (see $BASTION/sshd.log)"
+  local i
+  for (( i = 0; i < 100; i++ )); do
+    grep -q "Server listening on 127.0.0.1 port $SSH_PORT" "$BASTION/sshd.log" 2>/dev/null && break
+    sleep 0.05
+  done
+  (( i < 100 )) || die "the demo bastion does not listen (see $BASTION/sshd.log)"
+  # What a careful user does for a real bastion: take its host key, compare
+  # the fingerprint with the one the administrator gives, then record it.
+  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$BASTION/host_ed25519.pub")" \
+    >"$DEMO_DIR/ssh/known_hosts"
+  echo "bastion host key: ssh-ed25519 $(ssh-keygen -lf "$BASTION/host_ed25519.pub" | cut -d' ' -f2) (recorded in ssh/known_hosts)"
+  echo "demo client key:  ssh/id_ed25519 (authorized on the bastion)"
 }
 
 # psql as the superuser over the server's unix socket.
@@ -209,6 +288,12 @@ datastores:
     password: \${env:$PASSWORD_VAR}
     sslmode: disable              # the demo server has no TLS; use require or verify-full for a real warehouse
     containers: { exclude: ["*_tmp"] }
+    tunnel:                       # reach the warehouse through the bastion (docs/tunnel.md)
+      host: 127.0.0.1
+      port: $SSH_PORT
+      user: $(id -un)
+      private_key: $DEMO_DIR/ssh/id_ed25519
+      known_hosts: $DEMO_DIR/ssh/known_hosts
 EOF
   chmod 0600 -- "$DEMO_DIR/metacrawl.yml"
   sed -n '/^store:/,$p' "$DEMO_DIR/metacrawl.yml"
@@ -217,8 +302,8 @@ EOF
 }
 
 step_first_crawl() {
-  step "first crawl: records the baseline"
-  mc crawl
+  step "first crawl, through the bastion: records the baseline"
+  mc -v crawl 2>&1 | grep -v '^metacrawl: info: store '
 }
 
 step_change() {
@@ -247,6 +332,7 @@ step_finish() {
 
 ==== the demo warehouse is still running
   demo directory:  $DEMO_DIR  (metacrawl.yml, catalog.db; server log: server/postgres.log)
+  bastion:         127.0.0.1:$SSH_PORT  (log: bastion/sshd.log)
   try:             cd $DEMO_DIR && export $PASSWORD_VAR=\$(cat password)
                    $MC diff
                    $MC search email
@@ -262,6 +348,7 @@ STEPS=(
   step_dependencies
   step_build
   step_server
+  step_bastion
   step_schema
   step_config
   step_first_crawl
