@@ -326,12 +326,21 @@ step_inspect() {
   mc show "$DS.sales.customers"
 }
 
+step_docs() {
+  step "the documentation site from the catalog"
+  mc docs --out "$DEMO_DIR/site"
+  mc docs --out "$DEMO_DIR/site-md" --format markdown >/dev/null
+  [[ -s $DEMO_DIR/site/index.html ]] || die "metacrawl docs wrote no index.html"
+  echo "open $DEMO_DIR/site/index.html in a browser (Markdown: $DEMO_DIR/site-md/README.md)"
+}
+
 step_finish() {
   STEP=finish
   cat <<EOF
 
 ==== the demo warehouse is still running
   demo directory:  $DEMO_DIR  (metacrawl.yml, catalog.db; server log: server/postgres.log)
+  docs site:       $DEMO_DIR/site/index.html
   bastion:         127.0.0.1:$SSH_PORT  (log: bastion/sshd.log)
   try:             cd $DEMO_DIR && export $PASSWORD_VAR=\$(cat password)
                    $MC diff
@@ -355,6 +364,7 @@ STEPS=(
   step_change
   step_second_crawl
   step_inspect
+  step_docs
   step_finish
 )
 
