@@ -43,18 +43,31 @@ void mc_error_clear(mc_error *err)
 }
 
 int mc_log_threshold = MC_LOG_WARN;
+int mc_log_style = MC_LOG_PLAIN;
 
 void mc_log_write(int level, const char *fmt, ...)
 {
     static const char *const names[] = {"error", "warning", "info", "debug"};
+    static const int prio[] = {3, 4, 6, 7}; /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+    int lv = level < 0 ? 0 : level > 3 ? 3 : level;
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
     /* One write per line, so concurrent crawls do not interleave mid-line. */
-    fprintf(stderr, "metacrawl: %s: %s\n",
-            names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+    if (mc_log_style == MC_LOG_JOURNAL) {
+        fprintf(stderr, "<%d>%s\n", prio[lv], line);
+    } else if (mc_log_style == MC_LOG_TIMESTAMPED) {
+        char ts[21];
+        mc_time_iso(mc_time_now(), ts);
+        fprintf(stderr, "%s metacrawl: %s: %s\n", ts, names[lv], line);
+    } else {
+        fprintf(stderr, "metacrawl: %s: %s\n", names[lv], line);
+    }
 }
 
 static void out_of_memory(size_t n)
@@ -449,7 +462,13 @@ void mc_time_iso(int64_t t, char buf[21])
     time_t tt = (time_t)t;
     struct tm tm;
     gmtime_r(&tt, &tm);
-    strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* %Y does not pad years before 1000.  The fields are in range, so the
+     * text is 20 bytes; the wider buffer only quiets -Wformat-truncation. */
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02dZ", (tm.tm_year + 1900) % 10000,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(buf, tmp, 20);
+    buf[20] = '\0';
 }
 
 int64_t mc_time_now(void)

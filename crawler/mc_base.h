@@ -50,6 +50,12 @@ static inline bool mc_error_is_set(const mc_error *err) { return err && err->cod
  * anything is formatted. */
 enum mc_log_level { MC_LOG_ERROR = 0, MC_LOG_WARN = 1, MC_LOG_INFO = 2, MC_LOG_DEBUG = 3 };
 extern int mc_log_threshold; /* default MC_LOG_WARN; -q lowers, -v raises */
+/* How a line looks: "metacrawl: LEVEL: message" for commands; with a UTC
+ * timestamp first for a long-running process on a plain stderr; or with a
+ * journald priority "<N>" first when stderr is the journal.  Control
+ * characters become spaces in every style: one message, one line. */
+enum mc_log_style { MC_LOG_PLAIN = 0, MC_LOG_TIMESTAMPED, MC_LOG_JOURNAL };
+extern int mc_log_style;
 void mc_log_write(int level, const char *fmt, ...) MC_PRINTF(2, 3);
 #define mc_log(level, ...)                                                     \
     do {                                                                       \

@@ -650,27 +650,16 @@ bool sched_journal_stream_is(int fd, const char *journal_stream)
 
 void sched_log(int level, const char *fmt, ...)
 {
+    /* The scheduler's decisions are logged one level more verbosely than
+     * other messages; the line itself is mc_log_write's (mc_log_style). */
     if (level > sched_threshold)
         return;
-    static const char *const names[] = {"error", "warning", "info", "debug"};
-    static const int prio[] = {3, 4, 6, 7}; /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
-    int lv = level < 0 ? 0 : level > 3 ? 3 : level;
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    /* control characters would break the one-line rule of the journal */
-    for (char *p = line; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            *p = ' ';
-    if (sched_journal) {
-        fprintf(stderr, "<%d>%s\n", prio[lv], line);
-    } else {
-        char ts[21];
-        mc_time_iso(mc_time_now(), ts);
-        fprintf(stderr, "%s metacrawl: %s: %s\n", ts, names[lv], line);
-    }
+    mc_log_write(level, "%s", line);
 }
 
 /* ---- the long-running scheduler -------------------------------------------------- */
@@ -1046,6 +1035,8 @@ int sched_daemon(cfg *c, const char *store_override)
     d.sig_pipe[0] = d.sig_pipe[1] = -1;
     d.store_override = store_override;
     sched_journal = sched_journal_stream_is(STDERR_FILENO, getenv("JOURNAL_STREAM"));
+    /* every line from here on, a crawl's warnings included */
+    mc_log_style = sched_journal ? MC_LOG_JOURNAL : MC_LOG_TIMESTAMPED;
     /* The scheduler's decisions are its output: one level more than the
      * other commands log (info by default, warnings with -q). */
     sched_threshold = mc_log_threshold + 1 > MC_LOG_DEBUG ? MC_LOG_DEBUG : mc_log_threshold + 1;

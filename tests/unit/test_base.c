@@ -4,7 +4,10 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "mc_base.h"
@@ -110,4 +113,41 @@ Test(base, hash_distinguishes_boundaries_and_null)
     uint64_t h2 = mc_hash_str(mc_hash_str(MC_HASH_INIT, "a"), "bc");
     cr_assert_neq(h1, h2);
     cr_assert_neq(mc_hash_str(MC_HASH_INIT, NULL), mc_hash_str(MC_HASH_INIT, ""));
+}
+
+Test(base, iso_time_pads_every_field)
+{
+    char buf[21];
+    mc_time_iso(0, buf);
+    cr_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+    mc_time_iso(INT64_C(-62135596800), buf); /* 0001-01-01 */
+    cr_assert_str_eq(buf, "0001-01-01T00:00:00Z");
+}
+
+Test(base, log_lines_stay_one_line_in_every_style)
+{
+    int saved = dup(2);
+    char path[] = "/tmp/mc-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    fflush(stderr);
+    dup2(fd, 2);
+    mc_log_style = MC_LOG_PLAIN;
+    mc_log_write(MC_LOG_WARN, "a\nb");
+    mc_log_style = MC_LOG_JOURNAL;
+    mc_log_write(MC_LOG_ERROR, "journal\tline");
+    mc_log_style = MC_LOG_TIMESTAMPED;
+    mc_log_write(MC_LOG_INFO, "stamped");
+    mc_log_style = MC_LOG_PLAIN;
+    fflush(stderr);
+    dup2(saved, 2);
+    char text[512] = "";
+    FILE *f = fopen(path, "r");
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(path);
+    cr_assert(strstr(text, "metacrawl: warning: a b\n"), "%s", text);
+    cr_assert(strstr(text, "<3>journal line\n"), "%s", text);
+    cr_assert(strstr(text, "Z metacrawl: info: stamped\n"), "%s", text);
 }
