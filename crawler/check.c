@@ -13,14 +13,19 @@
  * leader-node functions (has_schema_privilege, has_table_privilege),
  * never SVV views or user tables.
  *
+ * With a tunnel: the tunnel's rows come first: per hop reach, host key and
+ * auth (one tunnel_open, whose progress says where it stopped), then the
+ * forwarding, which the database connection itself tests.
+ *
  * Exit codes (SPEC §2; docs/commands.md): 4 when the database (or the
- * tunnel) cannot be reached, 5 when it refuses the login or the catalog
- * cannot be read, 7 when the user is in but some schema in scope lacks
+ * tunnel) cannot be reached, 5 when it (or a hop's sshd) refuses the login
+ * or the catalog cannot be read, 7 when the user is in but some schema in scope lacks
  * USAGE, some table lacks SELECT, or some owner's future tables will not
  * be readable; 0 when every step passed.  Warnings change nothing.
  */
 #include "check.h"
 #include "commands.h"
+#include "crawl.h"
 #include "discover.h"
 #include "grants.h"
 #include "json.h"
@@ -49,6 +54,13 @@ typedef struct check_ctx {
      * the tunnel (hostaddr 127.0.0.1, the local port) and keep host, so
      * TLS and .pgpass still see the warehouse's name. */
     disc_target target;
+    tunnel *tun;               /* open from the tunnel step to the end */
+    /* The database connection is made once: through a tunnel by the
+     * forwarding step (the first connection is what tests forwarding),
+     * else by the database step, which reports it either way. */
+    bool connect_tried;
+    int connect_rc;
+    mc_error connect_err;
     disc_session *sess;
     grants_dialect dialect;
 } check_ctx;
@@ -192,24 +204,231 @@ static char *query_fix(check_ctx *x, const char *msg)
     return NULL;
 }
 
-/* ---- steps ------------------------------------------------------------------- */
+/* ---- the tunnel's steps ---------------------------------------------------------- */
 
-static void put_target(mc_buf *b, const check_ctx *x)
+static bool has_tunnel(const cfg_datastore *ds)
 {
-    mc_buf_printf(b, "%s:%d", x->target.host, x->target.port);
+    return ds->tunnel.present;
+}
+
+static size_t n_hops(const cfg_datastore *ds)
+{
+    return ds->tunnel.present ? 1 + ds->tunnel.n_jump : 0;
+}
+
+/* HOP is 1-based: 1 is the tunnel: block, 2 the first jump: entry. */
+static const cfg_hop *hop_cfg(const cfg_datastore *ds, size_t hop)
+{
+    return hop <= 1 ? &ds->tunnel.first : &ds->tunnel.jump[hop - 2];
+}
+
+/* The rows of each hop, in the order tunnel_open goes through them. */
+static const char *const hop_steps[3] = {"tunnel_reach", "tunnel_host_key", "tunnel_auth"};
+static const char *const hop_step_labels[3] = {"reach", "host key", "auth"};
+
+static bool is_hop_step(const char *step, int *which)
+{
+    for (int w = 0; w < 3; w++)
+        if (strcmp(step, hop_steps[w]) == 0) {
+            if (which)
+                *which = w;
+            return true;
+        }
+    return false;
+}
+
+/* The tunnel's messages start with "datastore 'NAME': "; the checklist
+ * names the datastore once, at the top. */
+static char *tunnel_message(const cfg_datastore *ds, const char *msg)
+{
+    char *prefix = mc_asprintf("datastore '%s': ", ds->name);
+    size_t n = strlen(prefix);
+    char *out = mc_strdup(strncmp(msg, prefix, n) == 0 ? msg + n : msg);
+    free(prefix);
+    return out;
+}
+
+static char *hop_ok_message(const cfg_datastore *ds, size_t hop, int which)
+{
+    const cfg_hop *h = hop_cfg(ds, hop);
+    if (which == 0)
+        return hop == 1 ? mc_strdup("connected; SSH handshake done")
+                        : mc_asprintf("connected through hop %zu; SSH handshake done", hop - 1);
+    if (which == 1)
+        return h->host_key_policy == CFG_HOST_KEY_ACCEPT_NEW
+                   ? mc_asprintf("known in %s, or recorded there now (host_key_policy: "
+                                 "accept-new)",
+                                 h->known_hosts)
+                   : mc_asprintf("matches %s", h->known_hosts);
+    return mc_asprintf("logged in as %s", h->user);
+}
+
+/*
+ * What tunnel_open checks before it connects anywhere — a way to
+ * authenticate on every hop, key files this libssh2 can use, a passphrase
+ * for an encrypted key — run first here, so that such a failure is not
+ * shown after reach and host key rows that were never tried.  Only whether
+ * a secret is set matters: none is resolved.
+ */
+static int tunnel_preflight(const cfg_datastore *ds, tunnel_progress *p, mc_error *err)
+{
+    static char set[] = "";
+    size_t n = n_hops(ds);
+    tunnel_hop *hops = mc_calloc(n, sizeof *hops);
+    for (size_t i = 0; i < n; i++) {
+        const cfg_hop *c = hop_cfg(ds, i + 1);
+        hops[i] = (tunnel_hop){
+            .host = c->host,
+            .port = c->port,
+            .user = c->user,
+            .private_key = c->private_key,
+            .agent = c->agent,
+            .known_hosts = c->known_hosts,
+        };
+        if (c->passphrase.kind != CFG_SECRET_NONE)
+            hops[i].passphrase.value = set;
+        if (c->password.kind != CFG_SECRET_NONE)
+            hops[i].password.value = set;
+    }
+    tunnel_opts o = {.hops = hops, .n_hops = n, .progress = p};
+    int rc = tunnel_validate(&o, err);
+    free(hops);
+    return rc;
+}
+
+/*
+ * Every hop: reach (TCP, or a channel of the hop before, and the SSH
+ * handshake), host key (known_hosts), auth.  One tunnel_open does them all;
+ * its progress says which hop and step failed: the rows before it passed,
+ * the ones after it were not tried.  A failure before any connection (an
+ * unusable key file, a secret that cannot be read, an ssh-agent without a
+ * usable key) leaves the reach and host key rows of its hop untried.
+ */
+static int step_tunnel(check_ctx *x)
+{
+    const cfg_datastore *ds = x->ds;
+    size_t n = n_hops(ds);
+    tunnel_progress p = {0, TUNNEL_STEP_REACH};
+    mc_error err = {0};
+    bool unconnected = false; /* no hop was reached */
+    int rc = tunnel_preflight(ds, &p, &err);
+    if (rc != 0) {
+        unconnected = true;
+    } else {
+        rc = crawl_tunnel_open(ds, 4, &p, &x->tun, &err);
+        /* tunnel_open returns a configuration error only before connecting:
+         * a key file it cannot read, a passphrase or password whose source
+         * fails. */
+        unconnected = rc != 0 && err.code == MC_EXIT_CONFIG;
+    }
+    /* ssh-agent is asked for its keys before its hop is reached. */
+    bool hop_unreached = rc != 0 && p.step == TUNNEL_STEP_AUTH &&
+                         (has(err.message, "cannot use ssh-agent") ||
+                          has(err.message, "cannot list the keys of ssh-agent") ||
+                          has(err.message, "ssh-agent holds no key"));
+    size_t fail_hop = (size_t)p.hop + 1;
+    int fail_step = p.step == TUNNEL_STEP_REACH ? 0 : p.step == TUNNEL_STEP_HOST_KEY ? 1 : 2;
+    for (size_t h = 1; h <= n; h++)
+        for (int w = 0; w < 3; w++) {
+            check_item *it;
+            if (rc == 0 || (h < fail_hop && !unconnected) ||
+                (h == fail_hop && w < fail_step && !unconnected && !hop_unreached))
+                it = add_item(x, hop_steps[w], NULL, CHECK_OK, 0, hop_ok_message(ds, h, w),
+                              NULL);
+            else if (h == fail_hop && w == fail_step)
+                it = add_item(x, hop_steps[w], NULL, CHECK_FAIL,
+                              err.code ? err.code : MC_EXIT_CONNECT,
+                              tunnel_message(ds, err.message),
+                              err.hint[0] ? mc_strdup(err.hint) : NULL);
+            else if (h < fail_hop || (h == fail_hop && w < fail_step))
+                it = add_item(x, hop_steps[w], NULL, CHECK_SKIP, 0,
+                              mc_strdup("not tried: the problem below stops the tunnel "
+                                        "before it connects"),
+                              NULL);
+            else
+                it = add_item(x, hop_steps[w], NULL, CHECK_SKIP, 0,
+                              mc_strdup("not tested: an earlier step failed"), NULL);
+            it->hop = h;
+        }
+    if (rc == 0)
+        x->target = crawl_target(ds, x->tun);
+    return rc;
+}
+
+/* ---- the database connection ------------------------------------------------------ */
+
+/* "HOST:PORT answers", and through which path. */
+static char *answers(const check_ctx *x)
+{
+    return mc_asprintf("%s:%d answers%s", x->ds->host, x->ds->port,
+                       x->tun ? " through the tunnel" : "");
+}
+
+/* Connects once (see check_ctx).  Through a tunnel, libpq saw the local
+ * port: its message gets the real one back. */
+static int db_connect(check_ctx *x)
+{
+    if (x->connect_tried)
+        return x->connect_rc;
+    x->connect_tried = true;
+    mc_error *err = &x->connect_err;
+    x->connect_rc = disc_connect(x->ds, &x->target, &x->sess, err);
+    if (x->connect_rc != 0 && x->tun) {
+        char *local = mc_asprintf(" at %s:%d", x->ds->host, x->target.port);
+        char *at = strstr(err->message, local);
+        if (at) {
+            char *msg = mc_asprintf("%.*s at %s:%d through the tunnel%s",
+                                    (int)(at - err->message), err->message, x->ds->host,
+                                    x->ds->port, at + strlen(local));
+            snprintf(err->message, sizeof err->message, "%s", msg);
+            free(msg);
+        }
+        free(local);
+    }
+    return x->connect_rc;
+}
+
+/*
+ * Forwarding: the last hop opens a direct-tcpip connection to the
+ * warehouse when libpq connects, so the database connection is made here.
+ * When it failed because of the tunnel (forwarding refused, the warehouse
+ * unreachable from the bastion, the tunnel lost), that is this row's
+ * failure; any other failure is the database's, reported by the next step.
+ */
+static int step_forwarding(check_ctx *x)
+{
+    int rc = db_connect(x);
+    mc_error why = {0};
+    if (rc != 0 && x->connect_err.code == MC_EXIT_CONFIG) {
+        /* The database password's source failed: no connection was made. */
+        add_item(x, "tunnel_forwarding", NULL, CHECK_SKIP, 0,
+                 mc_strdup("not tried without a database password"), NULL);
+        return 0;
+    }
+    if (rc != 0 && tunnel_failed(x->tun, &why)) {
+        add_item(x, "tunnel_forwarding", NULL, CHECK_FAIL, why.code ? why.code : MC_EXIT_CONNECT,
+                 tunnel_message(x->ds, why.message), why.hint[0] ? mc_strdup(why.hint) : NULL);
+        return -1;
+    }
+    /* The connection is made (or refused by the database itself): nobody
+     * else may use the port. */
+    tunnel_seal(x->tun);
+    size_t n = n_hops(x->ds);
+    add_item(x, "tunnel_forwarding", NULL, CHECK_OK, 0,
+             n == 1 ? mc_strdup("the bastion opened a connection to it")
+                    : mc_asprintf("hop %zu opened a connection to it", n),
+             NULL);
+    return 0;
 }
 
 /* Reach and log in: one libpq connection, so both answers come from it. */
 static int step_database(check_ctx *x)
 {
-    mc_error err = {0};
-    mc_buf where = {0};
-    put_target(&where, x);
-    int rc = disc_connect(x->ds, &x->target, &x->sess, &err);
+    int rc = db_connect(x);
+    mc_error err = x->connect_err;
     char *user = name_text(x->ds->user);
     if (rc == 0) {
-        add_item(x, "reach", NULL, CHECK_OK, 0, mc_asprintf("%s answers", mc_buf_str(&where)),
-                 NULL);
+        add_item(x, "reach", NULL, CHECK_OK, 0, answers(x), NULL);
         add_item(x, "authenticate", NULL, CHECK_OK, 0,
                  mc_asprintf("logged in as %s to database %s", user, x->ds->database), NULL);
     } else if (err.code == MC_EXIT_CONFIG) {
@@ -224,8 +443,7 @@ static int step_database(check_ctx *x)
         if (!fix)
             fix = mc_strdup(err.hint[0] ? err.hint : "check host, port and the network path");
         if (err.code == MC_EXIT_AUTH) {
-            add_item(x, "reach", NULL, CHECK_OK, 0,
-                     mc_asprintf("%s answers", mc_buf_str(&where)), NULL);
+            add_item(x, "reach", NULL, CHECK_OK, 0, answers(x), NULL);
             add_item(x, "authenticate", NULL, CHECK_FAIL, MC_EXIT_AUTH, mc_strdup(err.message),
                      fix);
         } else {
@@ -235,7 +453,6 @@ static int step_database(check_ctx *x)
         }
     }
     free(user);
-    mc_buf_free(&where);
     return rc;
 }
 
@@ -243,6 +460,7 @@ static int step_server(check_ctx *x)
 {
     mc_error err = {0};
     if (disc_detect(x->sess, &err) != 0) {
+        crawl_tunnel_explain(x->tun, &err);
         add_item(x, "server", NULL, CHECK_FAIL, err.code ? err.code : MC_EXIT_CONNECT,
                  mc_strdup(err.message), mc_strdup(err.hint));
         return -1;
@@ -389,6 +607,15 @@ static PGresult *catalog_query(check_ctx *x, const char *what, const char *sql)
         msg += 8;
     snprintf(line, sizeof line, "%.*s", (int)strcspn(msg, "\n"), msg);
     bool perm = state && strcmp(state, "42501") == 0;
+    mc_error why = {0};
+    if (tunnel_failed(x->tun, &why)) {
+        /* The tunnel broke under the statement: its error is the cause. */
+        add_item(x, "catalog", NULL, CHECK_FAIL, why.code ? why.code : MC_EXIT_CONNECT,
+                 mc_asprintf("the %s failed: %s", what, why.message),
+                 why.hint[0] ? mc_strdup(why.hint) : NULL);
+        PQclear(res);
+        return NULL;
+    }
     char *fix = query_fix(x, line);
     if (!fix)
         fix = mc_strdup(PQstatus(conn) != CONNECTION_OK
@@ -697,13 +924,15 @@ out:
 /*
  * The steps, in order.  A step adds its items and returns 0 when the
  * steps after it can run; when it returns -1, the items named in `skips`
- * of every later step are added as skipped.
+ * of every later step are added as skipped.  A step whose `applies` is
+ * false for the datastore is left out altogether.
  *
  * A datastore with a tunnel: gets the tunnel's own steps in front of
- * "database" (reach the bastion, verify its host key, authenticate,
- * open the forwarding), each with `applies` true only when tunnel: is
- * set; they leave x->target pointing at the tunnel's local end and the
- * tunnel open until check_datastore returns.
+ * "database": every hop reached, its host key verified, authenticated
+ * (step_tunnel, which adds its own rows, skipped ones included), then the
+ * forwarding, tested by the database connection itself.  They leave
+ * x->target pointing at the tunnel's local end and the tunnel open until
+ * check_datastore returns.
  */
 typedef struct check_step {
     bool (*applies)(const cfg_datastore *ds); /* NULL: always */
@@ -712,6 +941,8 @@ typedef struct check_step {
 } check_step;
 
 static const check_step steps[] = {
+    {has_tunnel, step_tunnel, {NULL}},
+    {has_tunnel, step_forwarding, {"tunnel_forwarding", NULL}},
     {NULL, step_database, {"reach", "authenticate", NULL}},
     {NULL, step_server, {"server", NULL}},
     {NULL, step_catalog, {"catalog", NULL}},
@@ -736,7 +967,9 @@ void check_datastore(const cfg_datastore *ds, check_report *out)
         if (st->run(&x) != 0)
             stopped = true;
     }
+    /* The session first: its goodbye still travels through the tunnel. */
     disc_close(x.sess);
+    tunnel_close(x.tun);
 }
 
 /* ---- output -------------------------------------------------------------------- */
@@ -798,6 +1031,37 @@ static void print_line(const marks *mk, check_status st, const char *label, cons
     }
 }
 
+/* A tunnel item's address: its hop's host:port, or the warehouse's for the
+ * forwarding.  NULL for every other item. */
+static char *item_address(const cfg_datastore *ds, const check_item *it)
+{
+    if (it->hop > 0 && it->hop <= n_hops(ds)) {
+        const cfg_hop *h = hop_cfg(ds, it->hop);
+        return mc_asprintf("%s:%d", h->host, h->port);
+    }
+    if (strcmp(it->step, "tunnel_forwarding") == 0)
+        return mc_asprintf("%s:%d", ds->host, ds->port);
+    return NULL;
+}
+
+/* What a datastore-wide item is called in the checklist: its step, or for
+ * the tunnel "tunnel hop 1 (bastion:22) host key", "tunnel forwarding to
+ * warehouse:5439". */
+static char *item_label(const cfg_datastore *ds, const check_item *it)
+{
+    char *addr = item_address(ds, it);
+    int w = 0;
+    char *label;
+    if (addr && is_hop_step(it->step, &w))
+        label = mc_asprintf("tunnel hop %zu (%s) %s", it->hop, addr, hop_step_labels[w]);
+    else if (addr)
+        label = mc_asprintf("tunnel forwarding to %s", addr);
+    else
+        label = mc_strdup(it->step);
+    free(addr);
+    return label;
+}
+
 static void print_text(const check_report *r, const marks *mk)
 {
     const cfg_datastore *ds = r->ds;
@@ -807,13 +1071,21 @@ static void print_text(const check_report *r, const marks *mk)
     free(user);
     printf("@%s:%d/", ds->host, ds->port);
     cmd_put_safe(stdout, ds->database);
+    for (size_t h = 1; h <= n_hops(ds); h++) {
+        const cfg_hop *c = hop_cfg(ds, h);
+        fputs(h == 1 ? " through " : ", ", stdout);
+        cmd_put_safe(stdout, c->user);
+        printf("@%s:%d", c->host, c->port);
+    }
     putchar('\n');
     size_t problems = 0;
     for (size_t i = 0; i < r->n_items; i++) {
         const check_item *it = &r->items[i];
         problems += it->status == CHECK_FAIL;
         if (!it->schema) {
-            print_line(mk, it->status, it->step, it->message, it->fix);
+            char *label = item_label(ds, it);
+            print_line(mk, it->status, label, it->message, it->fix);
+            free(label);
             continue;
         }
         /* A schema's items: one line when they all passed. */
@@ -887,6 +1159,13 @@ static void put_json(mc_buf *b, const check_report *r)
         mc_buf_putc(b, '{');
         json_put_kv_str(b, &f2, "step", it->step);
         json_put_kv_str(b, &f2, "schema", it->schema);
+        if (it->hop > 0)
+            json_put_kv_int(b, &f2, "hop", (int64_t)it->hop);
+        else
+            json_put_kv_raw(b, &f2, "hop", NULL);
+        char *addr = item_address(ds, it);
+        json_put_kv_str(b, &f2, "address", addr);
+        free(addr);
         json_put_kv_str(b, &f2, "status", check_status_name(it->status));
         json_put_kv_int(b, &f2, "code", it->code);
         json_put_kv_str(b, &f2, "message", it->message);
@@ -959,7 +1238,8 @@ out:
 const cli_cmd cmd_def_check = {
     "check", "[DS...]", "test each datastore step by step and print the fix for what fails",
     "Tests the named datastores (default: all) step by step and prints a checklist: the "
-    "tunnel when one is configured, that the database answers and accepts the login, the "
+    "tunnel when one is configured (every hop reached, its host key verified, the login "
+    "accepted, then the forwarding to the warehouse), that the database answers and accepts the login, the "
     "server's dialect and version, membership of the group, then for every schema in scope "
     "USAGE, the tables and views without SELECT (a count and the first names), and whether "
     "default privileges cover every owner of its tables so that future tables are readable "
@@ -967,6 +1247,7 @@ const cli_cmd cmd_def_check = {
     "table). The catalog is read with a constant number of statements.\n\n"
     "On a UTF-8 terminal each line starts with a check mark or a cross; otherwise (a pipe, "
     "a file, another locale) with the words ok, FAIL, warn or skip. Exit code: 0 when every step passed, 4 when "
-    "the database or tunnel cannot be reached, 5 when the login or the catalog is refused, "
+    "the database or tunnel cannot be reached, 5 when a login (the bastion's or the "
+    "database's) or the catalog is refused, "
     "7 when privileges are missing; with several datastores the highest wins.",
     check_opts, 0, -1, cmd_check};

@@ -1,7 +1,9 @@
 /*
  * check.h — `metacrawl check`: a datastore tested step by step, each step
  * an item of a checklist with its status and, when it failed, the fix
- * (the troubleshooting table of docs/redshift-setup.md).  check.c runs the
+ * (the troubleshooting table of docs/redshift-setup.md).  With a tunnel:
+ * the tunnel's own steps come first, per hop (tunnel_reach, tunnel_host_key,
+ * tunnel_auth), then tunnel_forwarding.  check.c runs the
  * steps and prints the checklist or --json; the report is plain data so
  * other commands (and tests) can read it.
  */
@@ -20,8 +22,12 @@ typedef enum check_status {
 const char *check_status_name(check_status s); /* "ok", "warn", "skip", "fail" */
 
 typedef struct check_item {
-    char *step;       /* "reach", "authenticate", "server", "usage", ... */
+    char *step;       /* "tunnel_reach", ..., "reach", "authenticate", "server",
+                       * "usage", ... */
     char *schema;     /* per-schema steps; NULL otherwise */
+    size_t hop;       /* tunnel_reach, tunnel_host_key, tunnel_auth: the hop,
+                       * 1-based (1 = the tunnel: block, 2 = the first jump:);
+                       * 0 for every other item */
     check_status status;
     int code;         /* the exit code this item causes when it failed */
     char *message;    /* one line, names quoted where needed */

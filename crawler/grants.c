@@ -38,6 +38,7 @@
  */
 #include "grants.h"
 #include "commands.h"
+#include "crawl.h"
 #include "discover.h"
 #include "json.h"
 
@@ -1253,12 +1254,26 @@ typedef struct grants_run {
     bool apply;
     char *connected_as;
     char *server_version;
+    tunnel *tun;         /* the datastore's tunnel:, open while connected */
     scope sc;
     grants_plan plan;
     stmt_result *results;
     bool applied;
     mc_error err;
 } grants_run;
+
+/* When the tunnel broke under a statement, its error is the cause: it
+ * replaces run->err, with WHAT (what became of the transaction) in front
+ * of the tunnel's hint. */
+static void tunnel_broke(grants_run *run, const char *what)
+{
+    mc_error why = {0};
+    if (!tunnel_failed(run->tun, &why))
+        return;
+    run->err = why;
+    run->err.hint[0] = '\0';
+    mc_error_hint(&run->err, "%s; %s", what, why.hint[0] ? why.hint : "run it again");
+}
 
 /* Runs the plan in one transaction.  Returns 0, or -1 with run->err set
  * and nothing applied. */
@@ -1364,6 +1379,7 @@ static int apply_plan(grants_run *run, PGconn *conn)
                           "nothing was applied (the transaction was rolled back); run it as a "
                           "superuser or as the owner of the schemas and tables (admin: in the "
                           "config, or --admin-user)");
+            tunnel_broke(run, "nothing was applied (the transaction was never committed)");
         }
     }
     free(ns.not_granted);
@@ -1378,6 +1394,8 @@ static int apply_plan(grants_run *run, PGconn *conn)
         mc_error_set(&run->err, MC_EXIT_AUTH, "datastore '%s': COMMIT failed: %s",
                      run->ds->name, line);
         mc_error_hint(&run->err, "nothing was applied; run it again");
+        tunnel_broke(run, "the COMMIT may or may not have reached the server: run `metacrawl "
+                          "check` once the tunnel works, or --apply again (that is safe)");
         rc = -1;
     }
     PQclear(res);
@@ -1538,11 +1556,40 @@ static int connect_for_grants(grants_run *run, disc_session **sess_out)
             as.password = ds->admin.password;
         }
     }
-    disc_target target = {ds->host, NULL, ds->port};
-    int rc = disc_connect(&as, &target, sess_out, &run->err);
+    /* Through the datastore's tunnel when it has one: its target is the
+     * warehouse's host:port whoever logs in, the admin included. */
+    int rc = crawl_tunnel_open(ds, 4, NULL, &run->tun, &run->err);
+    if (rc != 0) {
+        mc_secret_wipe(&pw);
+        free(admin_copy);
+        return -1; /* the tunnel's own error and hint (4, or 5 for ssh auth) */
+    }
+    disc_target target = crawl_target(ds, run->tun);
+    rc = disc_connect(&as, &target, sess_out, &run->err);
     mc_secret_wipe(&pw);
     run->connected_as = mc_strdup(as.user);
     free(admin_copy);
+    if (rc != 0 && run->tun) {
+        /* libpq saw the tunnel's local port; the user knows the real one. */
+        char *local = mc_asprintf(" at %s:%d", ds->host, target.port);
+        char *at = strstr(run->err.message, local);
+        if (at) {
+            char *msg = mc_asprintf("%.*s at %s:%d through the tunnel%s",
+                                    (int)(at - run->err.message), run->err.message, ds->host,
+                                    ds->port, at + strlen(local));
+            snprintf(run->err.message, sizeof run->err.message, "%s", msg);
+            free(msg);
+        }
+        free(local);
+        mc_error why = {0};
+        if (tunnel_failed(run->tun, &why)) {
+            /* Forwarding refused, the warehouse unreachable from the
+             * bastion: the tunnel's error says so, with its fix. */
+            run->err = why;
+            return -1;
+        }
+    }
+    tunnel_seal(run->tun);
     if (rc != 0) {
         if (run->err.code == MC_EXIT_AUTH) {
             run->err.hint[0] = '\0';
@@ -1683,8 +1730,10 @@ static int cmd_grants(cli_ctx *ctx)
         char *role = grants_group_role(run.dialect, run.ds->user, run.ds->group);
         int r = read_scope(disc_conn(sess), run.dialect, run.ds, role, listed, &run.sc, &run.err);
         free(role);
-        if (r != 0)
+        if (r != 0) {
+            crawl_tunnel_explain(run.tun, &run.err); /* a tunnel that broke meanwhile */
             goto out;
+        }
     } else {
         size_t n = 0;
         while (listed[n])
@@ -1769,7 +1818,8 @@ out:
     grants_free_names(extra_owners);
     free(run.connected_as);
     free(run.server_version);
-    disc_close(sess);
+    disc_close(sess); /* first: its goodbye still travels through the tunnel */
+    tunnel_close(run.tun);
     cfg_free(c);
     return rc;
 }
@@ -1786,7 +1836,8 @@ const cli_cmd cmd_def_grants = {
     "Every name is quoted; no password is ever printed.\n\n"
     "The schemas in scope are the datastore's include/exclude globs resolved against the "
     "live catalog, read as the admin (admin: in the config, or --admin-user) or else as the "
-    "crawler user. With --schema and --dialect nothing connects.\n\n"
+    "crawler user. With --schema and --dialect nothing connects. A datastore with a tunnel: "
+    "is reached through it, for the admin's connection too (docs/tunnel.md).\n\n"
     "--apply runs the SQL in one transaction as the admin and reports each statement; when "
     "one fails, nothing is applied. Running it again is safe. See docs/redshift-setup.md.",
     grants_opts, 1, 1, cmd_grants};

@@ -14,6 +14,15 @@
  *     without a fallback to the bare host, accept-new recording;
  *   - key files in OpenSSH and PEM format, ssh-agent, password and
  *     keyboard-interactive;
+ *   - `check` through the tunnel: one row per hop and step (reach, host key,
+ *     auth) and one for the forwarding, in text and --json, each failure on
+ *     its row with the tunnel's message and fix (unknown or changed host key
+ *     exit 4, refused key exit 5, an unusable key found before connecting,
+ *     forwarding refused, warehouse unreachable from the bastion, a second
+ *     hop's own rows);
+ *   - `grants --apply` through the tunnel as the admin (the bastion's log
+ *     shows the forwarded connection), then a crawl and a check as the new
+ *     crawler user through it; the tunnel's errors as grants' errors;
  *   - the tunnel API in this process: bulk data both ways at once on several
  *     connections, half-close, only this process's connections accepted, the
  *     listener sealed.
@@ -1216,4 +1225,400 @@ Test(tunnel_api, listener_closes_after_max_connections, .timeout = 120)
     char c;
     cr_assert(read(fd, &c, 1) <= 0);
     close(fd);
+}
+
+/* ---- check and grants through the tunnel ------------------------------------ */
+
+/* check --json with CFG: the datastore's object; the exit code must be WANT. */
+static json_t *check_json_env(const char *cfg, const char *const *env, int want)
+{
+    const char *args[] = {"check", "--json", NULL};
+    itest_result r = run_mc(cfg, args, env);
+    assert_exit(r, want);
+    json_t *ds = json_array_get(json_object_get(itest_parse_json(r.out), "datastores"), 0);
+    cr_assert(ds, "%s", r.out);
+    return ds;
+}
+
+/* The row STEP (of hop HOP when HOP > 0); fails the test when there is none. */
+static json_t *check_row(json_t *ds, const char *step, int hop)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(ds, "steps"), i, it) {
+        if (strcmp(json_string_value(json_object_get(it, "step")), step) == 0 &&
+            (hop == 0 || json_integer_value(json_object_get(it, "hop")) == hop))
+            return it;
+    }
+    cr_assert_fail("no row %s (hop %d) in %s", step, hop, json_dumps(ds, JSON_INDENT(1)));
+    return NULL;
+}
+
+static const char *row_str(json_t *row, const char *key)
+{
+    const char *v = json_string_value(json_object_get(row, key));
+    return v ? v : "";
+}
+
+/* The rows in order as "step:status" (tunnel rows "step/hop:status"),
+ * space-separated, up to the first per-schema row. */
+static char *check_shape(json_t *ds)
+{
+    char *shape = strdup("");
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(ds, "steps"), i, it) {
+        if (json_string_value(json_object_get(it, "schema")))
+            break;
+        json_int_t hop = json_integer_value(json_object_get(it, "hop"));
+        char *hop_text = hop ? itest_strf("/%lld", (long long)hop) : strdup("");
+        char *next = itest_strf("%s%s%s%s:%s", shape, *shape ? " " : "", row_str(it, "step"),
+                                hop_text, row_str(it, "status"));
+        free(hop_text);
+        free(shape);
+        shape = next;
+    }
+    return shape;
+}
+
+#define assert_shape(ds, want)                                                             \
+    do {                                                                                   \
+        char *shape_ = check_shape(ds);                                                    \
+        cr_assert_str_eq(shape_, (want), "rows: %s\nwanted: %s", shape_, (want));           \
+    } while (0)
+
+#define assert_has(text, needle)                                                           \
+    cr_assert(strstr((text), (needle)), "no \"%s\" in:\n%s", (needle), (text))
+
+/* A database the crawler ROLE reads completely (schema sales). */
+static char *make_readable_db(const char *prefix, char **role_out)
+{
+    PGconn *c;
+    char *db = make_db(prefix, &c, role_out);
+    itest_sql(c,
+              "GRANT SELECT ON ALL TABLES IN SCHEMA sales TO %s;"
+              "ALTER DEFAULT PRIVILEGES IN SCHEMA sales GRANT SELECT ON TABLES TO %s",
+              *role_out, *role_out);
+    PQfinish(c);
+    return db;
+}
+
+static const char scope_sales[] = "    schemas: { include: [sales] }\n";
+
+Test(tunnel_check, passes_through_a_working_tunnel_with_every_tunnel_row_ok, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_readable_db("chk_ok", &role);
+    char *cfg = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_ed25519"),
+                              itest_env("MC_TEST_SSH_KNOWN_HOSTS"), scope_sales);
+    json_t *ds = check_json_env(cfg, NULL, 0);
+    assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
+                     "tunnel_forwarding:ok reach:ok authenticate:ok server:ok group:warn "
+                     "schemas:ok");
+    char *bastion = itest_strf("127.0.0.1:%d", ssh_port());
+    char *warehouse = itest_strf("127.0.0.1:%s", itest_env("MC_TEST_PGPORT"));
+    cr_assert_str_eq(row_str(check_row(ds, "tunnel_reach", 1), "address"), bastion);
+    cr_assert_str_eq(row_str(check_row(ds, "tunnel_forwarding", 0), "address"), warehouse);
+    assert_has(row_str(check_row(ds, "tunnel_host_key", 1), "message"),
+               itest_env("MC_TEST_SSH_KNOWN_HOSTS"));
+    assert_has(row_str(check_row(ds, "reach", 0), "message"),
+               itest_strf("%s answers through the tunnel", warehouse));
+    cr_assert(json_is_null(json_object_get(check_row(ds, "reach", 0), "hop")));
+
+    /* The checklist as a person reads it (not a terminal: ASCII words). */
+    const char *args[] = {"check", NULL};
+    itest_result r = run_mc(cfg, args, NULL);
+    assert_exit(r, 0);
+    assert_has(r.out, itest_strf("through %s@%s\n", itest_env("MC_TEST_SSH_USER"), bastion));
+    assert_has(r.out, itest_strf("  ok   tunnel hop 1 (%s) reach: connected", bastion));
+    assert_has(r.out, itest_strf("  ok   tunnel hop 1 (%s) host key: matches", bastion));
+    assert_has(r.out, itest_strf("  ok   tunnel hop 1 (%s) auth: logged in as %s", bastion,
+                                 itest_env("MC_TEST_SSH_USER")));
+    assert_has(r.out, itest_strf("  ok   tunnel forwarding to %s: the bastion opened", warehouse));
+    assert_has(r.out, "  all good\n");
+}
+
+Test(tunnel_check, unknown_or_changed_host_key_fails_at_the_host_key_row, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_readable_db("chk_hk", &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, "");
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"), kh, scope_sales);
+    char *fp = fingerprint_of(itest_ssh_file("host_ed25519.pub"));
+
+    json_t *ds = check_json_env(cfg, NULL, 4);
+    assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:fail tunnel_auth/1:skip "
+                     "tunnel_forwarding:skip reach:skip authenticate:skip server:skip "
+                     "catalog:skip");
+    json_t *row = check_row(ds, "tunnel_host_key", 1);
+    cr_assert_eq(json_integer_value(json_object_get(row, "code")), 4);
+    assert_has(row_str(row, "message"), "is not known: it offered ssh-ed25519");
+    assert_has(row_str(row, "message"), fp);
+    char *keyscan = itest_strf("ssh-keyscan -p %d -t ssh-ed25519 127.0.0.1 >> %s", ssh_port(), kh);
+    assert_has(row_str(row, "fix"), keyscan);
+    cr_assert_str_eq(itest_read_file(kh), "", "check records nothing");
+
+    const char *args[] = {"check", NULL};
+    itest_result r = run_mc(cfg, args, NULL);
+    assert_exit(r, 4);
+    assert_has(r.out, itest_strf("  FAIL tunnel hop 1 (127.0.0.1:%d) host key: the host key of "
+                                 "bastion 127.0.0.1:%d is not known",
+                                 ssh_port(), ssh_port()));
+    assert_has(r.out, itest_strf("       fix: check that fingerprint"));
+    assert_has(r.out, keyscan);
+    assert_has(r.out, "  1 problem (exit 4)\n");
+
+    /* Another key recorded for the host: changed, with ssh-keygen -R. */
+    char *pub = itest_read_file(itest_ssh_file("id_stranger.pub"));
+    pub[strcspn(pub, "\n")] = '\0';
+    itest_write_file(kh, itest_strf("%s %s\n", kh_name(ssh_port()), pub));
+    ds = check_json_env(cfg, NULL, 4);
+    row = check_row(ds, "tunnel_host_key", 1);
+    cr_assert_str_eq(row_str(row, "status"), "fail");
+    assert_has(row_str(row, "message"), "has changed");
+    assert_has(row_str(row, "message"), fp);
+    assert_has(row_str(row, "fix"), itest_strf("ssh-keygen -R '%s' -f %s", kh_name(ssh_port()), kh));
+}
+
+Test(tunnel_check, second_hop_is_reported_on_its_own_rows, .timeout = 180)
+{
+    need_sshd();
+    char *why = NULL;
+    itest_sshd *second = itest_sshd_start(NULL, 0, &why);
+    cr_assert(second, "%s", why);
+    char *role;
+    char *db = make_readable_db("chk_hop2", &role);
+    char *dir = itest_tmpdir();
+    char *kh2 = itest_strf("%s/known_hosts_2", dir);
+    itest_write_file(kh2, itest_known_hosts_line(kh_name(second->port), "ed25519"));
+    char *extra = itest_strf("%s%s", jump_yaml(second->port, itest_ssh_file("id_ed25519"), kh2),
+                             scope_sales);
+    char *cfg = tunnel_config(dir, db, role, itest_ssh_file("id_ed25519"),
+                              itest_env("MC_TEST_SSH_KNOWN_HOSTS"), extra);
+    json_t *ds = check_json_env(cfg, NULL, 0);
+    assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
+                     "tunnel_reach/2:ok tunnel_host_key/2:ok tunnel_auth/2:ok "
+                     "tunnel_forwarding:ok reach:ok authenticate:ok server:ok group:warn "
+                     "schemas:ok");
+    cr_assert_str_eq(row_str(check_row(ds, "tunnel_auth", 2), "address"),
+                     itest_strf("127.0.0.1:%d", second->port));
+    assert_has(row_str(check_row(ds, "tunnel_reach", 2), "message"), "connected through hop 1");
+    assert_has(row_str(check_row(ds, "tunnel_forwarding", 0), "message"), "hop 2 opened");
+
+    /* Hop 2's key unknown: hop 1 passed, hop 2 fails at its host key. */
+    itest_write_file(kh2, "");
+    ds = check_json_env(cfg, NULL, 4);
+    assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
+                     "tunnel_reach/2:ok tunnel_host_key/2:fail tunnel_auth/2:skip "
+                     "tunnel_forwarding:skip reach:skip authenticate:skip server:skip "
+                     "catalog:skip");
+    assert_has(row_str(check_row(ds, "tunnel_host_key", 2), "message"), "ssh hop 2/2 127.0.0.1");
+    const char *args[] = {"check", NULL};
+    itest_result r = run_mc(cfg, args, NULL);
+    assert_exit(r, 4);
+    assert_has(r.out, itest_strf("  FAIL tunnel hop 2 (127.0.0.1:%d) host key:", second->port));
+    itest_sshd_stop(second);
+}
+
+Test(tunnel_check, refused_ssh_key_fails_at_auth_with_exit_5, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_readable_db("chk_auth", &role);
+    char *cfg = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_stranger"),
+                              itest_env("MC_TEST_SSH_KNOWN_HOSTS"), scope_sales);
+    json_t *ds = check_json_env(cfg, NULL, 5);
+    assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:fail "
+                     "tunnel_forwarding:skip reach:skip authenticate:skip server:skip "
+                     "catalog:skip");
+    json_t *row = check_row(ds, "tunnel_auth", 1);
+    cr_assert_eq(json_integer_value(json_object_get(row, "code")), 5);
+    assert_has(row_str(row, "message"), "was refused: tried publickey with");
+    assert_has(row_str(row, "message"), fingerprint_of(itest_ssh_file("id_stranger.pub")));
+    assert_has(row_str(row, "message"), "the server accepts publickey");
+    assert_has(row_str(row, "fix"), "authorized_keys");
+    cr_assert_null(strstr(row_str(row, "message"), "datastore 'test'"), "%s",
+                   row_str(row, "message"));
+
+    /* A key that cannot be used is found before connecting: reach and host
+     * key were not tried. */
+    char *cfg2 = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_ed25519_pw"),
+                               itest_env("MC_TEST_SSH_KNOWN_HOSTS"), scope_sales);
+    ds = check_json_env(cfg2, NULL, 5);
+    assert_shape(ds, "tunnel_reach/1:skip tunnel_host_key/1:skip tunnel_auth/1:fail "
+                     "tunnel_forwarding:skip reach:skip authenticate:skip server:skip "
+                     "catalog:skip");
+    assert_has(row_str(check_row(ds, "tunnel_reach", 1), "message"), "not tried");
+    assert_has(row_str(check_row(ds, "tunnel_auth", 1), "message"),
+               "is encrypted and no passphrase is set");
+}
+
+Test(tunnel_check, forwarding_refused_or_warehouse_unreachable_fails_at_forwarding,
+     .timeout = 180)
+{
+    need_sshd();
+    char *role;
+    char *db = make_readable_db("chk_fwd", &role);
+    const char *no_fwd[] = {"AllowTcpForwarding no", NULL};
+    char *why = NULL;
+    itest_sshd *d = itest_sshd_start(no_fwd, 0, &why);
+    cr_assert(d, "%s", why);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    char *y = tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_ed25519"), kh, scope_sales);
+    char *cfg = itest_write_config(dir, db, role, PW, y);
+    json_t *ds = check_json_env(cfg, NULL, 4);
+    assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
+                     "tunnel_forwarding:fail reach:skip authenticate:skip server:skip "
+                     "catalog:skip");
+    json_t *row = check_row(ds, "tunnel_forwarding", 0);
+    cr_assert_eq(json_integer_value(json_object_get(row, "code")), 4);
+    assert_has(row_str(row, "message"), "refused to forward the connection to 127.0.0.1:");
+    assert_has(row_str(row, "message"), "administratively prohibited");
+    assert_has(row_str(row, "fix"), "AllowTcpForwarding");
+    assert_has(row_str(row, "fix"), "PermitOpen");
+    const char *args[] = {"check", NULL};
+    itest_result r = run_mc(cfg, args, NULL);
+    assert_exit(r, 4);
+    assert_has(r.out, itest_strf("  FAIL tunnel forwarding to 127.0.0.1:%s: bastion 127.0.0.1:%d "
+                                 "refused to forward",
+                                 itest_env("MC_TEST_PGPORT"), d->port));
+    itest_sshd_stop(d);
+
+    /* The bastion forwards, but nothing answers at the warehouse's port. */
+    int port = closed_port();
+    char *dir2 = itest_tmpdir();
+    itest_write_file(itest_strf("%s/metacrawl.yml", dir2),
+                     itest_strf("store: %s/catalog.db\n"
+                                "datastores:\n"
+                                "  - name: test\n"
+                                "    host: 127.0.0.1\n"
+                                "    port: %d\n"
+                                "    database: nothing\n"
+                                "    sslmode: disable\n"
+                                "%s",
+                                dir2, port,
+                                tunnel_yaml("127.0.0.1", ssh_port(), itest_ssh_file("id_ed25519"),
+                                            itest_env("MC_TEST_SSH_KNOWN_HOSTS"), NULL)));
+    ds = check_json_env(itest_strf("%s/metacrawl.yml", dir2), NULL, 4);
+    row = check_row(ds, "tunnel_forwarding", 0);
+    cr_assert_str_eq(row_str(row, "status"), "fail");
+    assert_has(row_str(row, "message"),
+               itest_strf("could not connect to 127.0.0.1:%d (connect failed)", port));
+    assert_has(row_str(row, "fix"), "the warehouse is not reachable from the bastion");
+    cr_assert_str_eq(row_str(check_row(ds, "reach", 0), "status"), "skip");
+}
+
+static const char admin_yaml[] = "    admin:\n"
+                                 "      user: mc_super\n"
+                                 "      password: ${env:MC_TEST_ADMIN_PASSWORD}\n";
+
+static const char *const *admin_env(void)
+{
+    static const char *env[2];
+    env[0] = itest_strf("MC_TEST_ADMIN_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD"));
+    env[1] = NULL;
+    return env;
+}
+
+/* Lines of LOG that contain NEEDLE. */
+static int count_lines_with(const char *log, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(log, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+Test(tunnel_grants, apply_through_the_tunnel_then_crawl_and_check_as_the_crawler, .timeout = 300)
+{
+    need_sshd();
+    /* A bastion of its own that logs every forwarded connection. */
+    const char *debug[] = {"LogLevel DEBUG1", NULL};
+    char *why = NULL;
+    itest_sshd *d = itest_sshd_start(debug, 0, &why);
+    cr_assert(d, "%s", why);
+    char *db = itest_create_db("tun_grants");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE SCHEMA sales;"
+                 "CREATE TABLE sales.orders (id bigint PRIMARY KEY, amount numeric(12,2));"
+                 "CREATE TABLE sales.customers (id int PRIMARY KEY, name text);"
+                 "CREATE VIEW sales.big AS SELECT id FROM sales.orders WHERE amount > 100");
+    /* The crawler and its group do not exist yet. */
+    char *user = itest_strf("tc_%s", db);
+    char *group = itest_strf("tg_%s", db);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    char *extra = itest_strf("%s    group: %s\n%s", scope_sales, group, admin_yaml);
+    char *y = tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_ed25519"), kh, extra);
+    char *cfg = itest_write_config(dir, db, user, PW, y);
+    char *sshd_log = itest_strf("%s/sshd.log", d->dir);
+    char *forwarded = itest_strf("target 127.0.0.1 port %s", itest_env("MC_TEST_PGPORT"));
+
+    const char *apply[] = {"grants", "test", "--apply", "--password-from",
+                           "env:MC_TEST_DS_PASSWORD", NULL};
+    itest_result g = run_mc(cfg, apply, admin_env());
+    assert_exit(g, 0);
+    assert_has(g.out, "-- committed:");
+    assert_has(g.out, "as \"mc_super\"");
+    int n_after_grants = count_lines_with(itest_read_file(sshd_log), forwarded);
+    cr_assert(n_after_grants >= 1, "grants did not go through the bastion:\n%s",
+              itest_read_file(sshd_log));
+    cr_assert_str_eq(itest_sql_value(c, "SELECT count(*) FROM pg_roles WHERE rolname = '%s'", user),
+                     "1");
+
+    /* The crawler, through the tunnel, sees the tables. */
+    /* (The config names the admin's password variable: every command needs it set.) */
+    itest_result r = crawl_env(cfg, admin_env());
+    assert_exit(r, 0);
+    const char *show[] = {"show", "test.sales", "--json", NULL};
+    itest_result s = run_mc(cfg, show, admin_env());
+    assert_exit(s, 0);
+    json_t *j = itest_parse_json(s.out);
+    cr_assert_eq(json_array_size(json_object_get(j, "containers")), 3, "%s", s.out);
+    assert_has(s.out, "\"customers\"");
+    assert_has(s.out, "\"big\"");
+    int n_after_crawl = count_lines_with(itest_read_file(sshd_log), forwarded);
+    cr_assert(n_after_crawl > n_after_grants, "the crawl did not go through the bastion");
+
+    /* And check, through the tunnel, finds nothing missing. */
+    json_t *ds = check_json_env(cfg, admin_env(), 0);
+    assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
+                     "tunnel_forwarding:ok reach:ok authenticate:ok server:ok group:ok "
+                     "schemas:ok");
+
+    /* The tunnel's errors are grants' errors, with the tunnel's hint. */
+    char *bad = tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_stranger"), kh, extra);
+    char *bad_cfg = itest_write_config(itest_tmpdir(), db, user, PW, bad);
+    itest_result b = run_mc(bad_cfg, apply, admin_env());
+    assert_exit(b, 5);
+    assert_err_has(b, "ssh authentication as");
+    assert_err_has(b, "authorized_keys");
+    cr_assert_null(strstr(b.err, "verify the administrator"), "%s", b.err);
+    itest_sshd_stop(d);
+    PQfinish(c);
+}
+
+Test(tunnel_grants, forwarding_refused_is_the_tunnels_error, .timeout = 120)
+{
+    need_sshd();
+    const char *no_fwd[] = {"AllowTcpForwarding no", NULL};
+    char *why = NULL;
+    itest_sshd *d = itest_sshd_start(no_fwd, 0, &why);
+    cr_assert(d, "%s", why);
+    char *role;
+    char *db = make_db("tun_grants_fwd", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    char *y = tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_ed25519"), kh, admin_yaml);
+    char *cfg = itest_write_config(dir, db, role, PW, y);
+    const char *args[] = {"grants", "test", NULL};
+    itest_result r = run_mc(cfg, args, admin_env());
+    assert_exit(r, 4);
+    assert_err_has(r, "refused to forward the connection to 127.0.0.1:");
+    assert_err_has(r, "AllowTcpForwarding");
+    itest_sshd_stop(d);
 }
