@@ -264,6 +264,10 @@ struct row {
     int scope;                   /* T_NAME */
     scalar_fn scalar_fn;
     node_fn node_fn;
+    /* T_SECRET: checked when it is used, not when the file is loaded (the
+     * admin's password: only `grants --apply` needs it, and a crawl from
+     * cron must not fail because the admin's variable is not set there) */
+    bool checked_on_use;
 };
 
 struct table {
@@ -676,7 +680,7 @@ static int set_secret(ctx *x, const row *r, const yaml_node_t *key, const yaml_n
     if (!strncmp(v, "${env:", 6) && v[len - 1] == '}' && valid_env_name(v + 6, len - 7)) {
         s->kind = CFG_SECRET_ENV;
         s->ref = mc_strndup(v + 6, len - 7);
-        return check_env(x->err, s);
+        return r->checked_on_use ? 0 : check_env(x->err, s);
     }
     if (!strncmp(v, "${file:", 7) && v[len - 1] == '}' && len > 8 && !memchr(v + 7, '}', len - 8)) {
         char *path = mc_strndup(v + 7, len - 8);
@@ -685,7 +689,7 @@ static int set_secret(ctx *x, const row *r, const yaml_node_t *key, const yaml_n
         if (rc != 0)
             return -1;
         s->kind = CFG_SECRET_FILE;
-        return check_file(x->err, s);
+        return r->checked_on_use ? 0 : check_file(x->err, s);
     }
     fail(x, val, "'%s' has an unsupported ${...} reference", r->key);
     mc_error_hint(x->err, "the value must be exactly ${env:NAME} or ${file:PATH} (NAME: letters, "
@@ -1264,7 +1268,8 @@ static const table fail_safe_table = {.what = "fail_safe", .rows = ROWS(fail_saf
 /* admin: the same secret keys as the datastore's own. */
 static const row admin_rows[] = {
     {.key = "user", .type = T_STRING, .required = true, .off = offsetof(cfg_admin, user)},
-    {.key = "password", .type = T_SECRET, .off = offsetof(cfg_admin, password)},
+    {.key = "password", .type = T_SECRET, .off = offsetof(cfg_admin, password),
+     .checked_on_use = true},
     {.key = "password_command", .type = T_SECRET_ARGV, .off = offsetof(cfg_admin, password)},
 };
 static const table admin_table = {

@@ -858,6 +858,25 @@ Test(config, group_and_admin)
     cfg_free(c);
 }
 
+Test(config, admin_password_is_checked_when_used)
+{
+    /* A crawl never uses the admin's password: an unset variable must not
+     * stop it.  grants --apply resolves it, and then it is an error with the
+     * key's position, like any other secret. */
+    unsetenv("MC_TEST_ADMIN_UNSET");
+    cfg *c = load(DS "    admin:\n"
+                  "      user: awsuser\n"
+                  "      password: ${env:MC_TEST_ADMIN_UNSET}\n");
+    cr_assert_not_null(c, "%s", err.message);
+    mc_secret s = {0};
+    mc_error e = {0};
+    cr_assert_neq(cfg_secret_resolve(&c->datastores[0].admin.password, &s, &e), 0);
+    cr_assert_eq(e.code, MC_EXIT_CONFIG);
+    cr_assert(strstr(e.message, "t.yml:7:") && strstr(e.message, "MC_TEST_ADMIN_UNSET is not set"),
+              "%s", e.message);
+    cfg_free(c);
+}
+
 Test(config, admin_mistakes)
 {
     expect_error(DS "    admin:\n      password: x\n",
@@ -868,9 +887,8 @@ Test(config, admin_mistakes)
     expect_error(DS "    admin: { user: root, password: a, password_command: [b] }\n",
                  "t.yml:5:39: 'password' and 'password_command' cannot both be set",
                  "keep one of them");
-    /* (inside { } a ${...} would end the flow mapping: block style) */
-    expect_error(DS "    admin:\n      user: root\n      password: ${env:MC_TEST_UNSET_ADMIN}\n",
-                 "t.yml:7:7: environment variable MC_TEST_UNSET_ADMIN is not set", NULL);
+    /* An unset admin variable is an error when grants --apply resolves it,
+     * not at load: admin_password_is_checked_when_used. */
     expect_error(DS "    admin: root\n", "t.yml:5:12: expected a mapping for 'admin', got 'root'",
                  NULL);
     expect_error(DS "    group: \"\"\n", "t.yml:5:12: 'group' is empty", NULL);
