@@ -41,6 +41,14 @@ static void first_line(const char *msg, char *out, size_t n)
 {
     if (!msg)
         msg = "";
+    /* libpq's "connection to server at "127.0.0.1", port N failed: " names
+     * the address libpq used, which through a tunnel is its local end; our
+     * own message already names the warehouse host and port. */
+    if (strncmp(msg, "connection to server ", 21) == 0) {
+        const char *f = strstr(msg, " failed: ");
+        if (f && f < msg + strcspn(msg, "\n"))
+            msg = f + 9;
+    }
     for (const char *pfx = NULL;;) {
         pfx = strncmp(msg, "FATAL:  ", 8) == 0   ? "FATAL:  "
               : strncmp(msg, "ERROR:  ", 8) == 0 ? "ERROR:  "
@@ -49,8 +57,6 @@ static void first_line(const char *msg, char *out, size_t n)
             break;
         msg += strlen(pfx);
     }
-    /* libpq prefixes "connection to server at ... failed: " — keep it, it
-     * names the address that failed. */
     size_t len = strcspn(msg, "\n");
     if (len >= n)
         len = n - 1;
