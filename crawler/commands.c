@@ -201,27 +201,29 @@ static bool fk_in(json_t *fk, json_t *list)
     return false;
 }
 
-/* The foreign keys that went (-) and came (+) between two JSON arrays. */
-static void put_fk_diff(FILE *f, const char *before, const char *after)
+void cmd_fk_diff(const char *before, const char *after,
+                 void (*each)(void *ctx, bool added, json_t *fk), void *ctx)
 {
-    json_t *b = before ? json_loads(before, 0, NULL) : json_array();
-    json_t *a = after ? json_loads(after, 0, NULL) : json_array();
+    json_t *b = before ? json_loads(before, 0, NULL) : NULL;
+    json_t *a = after ? json_loads(after, 0, NULL) : NULL;
     size_t i;
     json_t *v;
     json_array_foreach(b, i, v) {
-        if (!fk_in(v, a)) {
-            fputs(" - ", f);
-            put_fk(f, v);
-        }
+        if (!fk_in(v, a))
+            each(ctx, false, v);
     }
     json_array_foreach(a, i, v) {
-        if (!fk_in(v, b)) {
-            fputs(" + ", f);
-            put_fk(f, v);
-        }
+        if (!fk_in(v, b))
+            each(ctx, true, v);
     }
     json_decref(a);
     json_decref(b);
+}
+
+static void put_fk_change(void *f, bool added, json_t *fk)
+{
+    fputs(added ? " + " : " - ", f);
+    put_fk(f, fk);
 }
 
 static void print_change_line(FILE *f, const mc_change *c, bool color)
@@ -288,7 +290,7 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
             fputs("definition changed", f);
         } else if (c->attribute && strcmp(c->attribute, "foreign_keys") == 0) {
             fputs("foreign keys:", f);
-            put_fk_diff(f, c->before, c->after);
+            cmd_fk_diff(c->before, c->after, put_fk_change, f);
         } else {
             fprintf(f, "%s: ", c->attribute ? c->attribute : "?");
             put_json_value(f, c->before);

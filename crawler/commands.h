@@ -34,6 +34,13 @@ void cmd_json_change(mc_buf *b, const mc_change *c, const char *datastore,
 void cmd_print_changes(FILE *f, const mc_changes *cs); /* grouped text */
 int cmd_max_code(int a, int b);
 
+struct json_t;
+/* Calls each(ctx, added, fk) for every foreign key (docs/changes.md shape)
+ * in before and not in after (added false), then in after and not in
+ * before (added true); before/after are JSON array texts or NULL. */
+void cmd_fk_diff(const char *before, const char *after,
+                 void (*each)(void *ctx, bool added, struct json_t *fk), void *ctx);
+
 struct crawl_report;
 /* One datastore's crawl as in `crawl --json` (docs/commands.md). */
 void cmd_json_crawl_report(mc_buf *b, const struct crawl_report *r);

@@ -1326,39 +1326,26 @@ static void p_fk(site *S, page *p, const ds_data *d, json_t *fk)
     p_name_list(p, json_object_get(fk, "ref_columns"));
 }
 
-static bool fk_in(json_t *fk, json_t *list)
+/* The page, datastore and site a foreign-key change is written with. */
+typedef struct fk_out {
+    site *S;
+    page *p;
+    const ds_data *d;
+} fk_out;
+
+static void p_fk_change(void *ctx, bool added, json_t *fk)
 {
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v) {
-        if (json_equal(v, fk))
-            return true;
-    }
-    return false;
+    fk_out *o = ctx;
+    p_raw(o->p, added ? " + " : " − ");
+    p_fk(o->S, o->p, o->d, fk);
 }
 
 static void p_fk_diff(site *S, page *p, const ds_data *d, const char *before,
                       const char *after)
 {
-    json_t *b = before ? json_loads(before, 0, NULL) : NULL;
-    json_t *a = after ? json_loads(after, 0, NULL) : NULL;
-    size_t i;
-    json_t *v;
+    fk_out o = {S, p, d};
     p_plain(p, "foreign keys:");
-    json_array_foreach(b, i, v) {
-        if (!fk_in(v, a)) {
-            p_raw(p, " − ");
-            p_fk(S, p, d, v);
-        }
-    }
-    json_array_foreach(a, i, v) {
-        if (!fk_in(v, b)) {
-            p_raw(p, " + ");
-            p_fk(S, p, d, v);
-        }
-    }
-    json_decref(a);
-    json_decref(b);
+    cmd_fk_diff(before, after, p_fk_change, &o);
 }
 
 /* The JSON object's "kind" as a label ("table"), for added/removed. */

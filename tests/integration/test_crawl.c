@@ -277,6 +277,14 @@ Test(crawl, every_change_kind, .timeout = 300)
     cr_assert_eq(d.status, 0, "%s", d.err);
     json_t *dj = itest_parse_json(d.out);
     assert_changes(json_object_get(dj, "changes"), expected);
+    /* and the terminal says which foreign key came and which went */
+    const char *targs[] = {"diff", "test", NULL};
+    itest_result t = run_mc(cfg, targs);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    cr_assert(strstr(t.out, "foreign keys: + orders_customer_fk (customer_id) -> "
+                            "sales.customers (id)"), "%s", t.out);
+    cr_assert(strstr(t.out, "foreign keys: - payments_order_fk (order_id) -> sales.orders (id)"),
+              "%s", t.out);
 
     /* Revoke USAGE on a schema and drop a table in the same step: a warning,
      * exit 7, and no removal recorded anywhere. */
