@@ -34,6 +34,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/catalog.sh
+source "$here/catalog.sh"
 pgctl=$root/tests/integration/pgctl.sh
 
 die() { echo "bench/docs: $*" >&2; exit 1; }
@@ -116,55 +118,10 @@ sql_admin -d postgres -c "ALTER SYSTEM SET log_statement = 'none'" \
   -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 sql_admin -d postgres -c "CREATE DATABASE $DB" >/dev/null
 
-# ---- the synthetic catalog: the same procedure as bench/run.sh --------------------
+# ---- the synthetic catalog of bench/run.sh: bench/catalog.sql ---------------------
 n_tables=$((schemas * tables))
 say "generating $schemas x $tables x $columns = $n_tables tables, $((n_tables * columns)) columns"
-sql_admin -d "$DB" >/dev/null <<'EOF'
-CREATE PROCEDURE public.bench_make_schema(s int, ntables int, ncols int, width int)
-LANGUAGE plpgsql AS $proc$
-DECLARE
-  types text[] := ARRAY['integer', 'bigint', 'text', 'varchar(64)', 'numeric(12,2)',
-                        'timestamptz', 'boolean', 'date', 'jsonb', 'double precision'];
-  defs text[] := ARRAY['0', '0', '''''', '''n/a''', '0', 'now()', 'false',
-                       'CURRENT_DATE', '''{}''::jsonb', '0'];
-  sname text := 's' || lpad(s::text, width, '0');
-  tname text;
-  cols text;
-  k int;
-BEGIN
-  EXECUTE format('CREATE SCHEMA %I', sname);
-  EXECUTE format('COMMENT ON SCHEMA %I IS %L', sname, 'synthetic schema ' || s);
-  FOR t IN 1..ntables LOOP
-    tname := 't' || lpad(t::text, 5, '0');
-    cols := 'id bigint PRIMARY KEY, c2 integer NOT NULL DEFAULT 0';
-    FOR j IN 3..ncols LOOP
-      k := 1 + (j + t) % array_length(types, 1);
-      cols := cols || format(', c%s %s', j, types[k]);
-      IF j % 5 = 0 THEN cols := cols || ' NOT NULL'; END IF;
-      IF j % 7 = 0 THEN cols := cols || ' DEFAULT ' || defs[k]; END IF;
-    END LOOP;
-    EXECUTE format('CREATE TABLE %I.%I (%s)', sname, tname, cols);
-    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', sname, tname,
-                   format('Synthetic table %s of schema %s: what it holds, who loads it.',
-                          t, sname));
-    EXECUTE format('COMMENT ON COLUMN %I.%I.id IS %L', sname, tname, 'surrogate key');
-    FOR j IN 4..ncols BY 4 LOOP
-      EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', sname, tname, 'c' || j,
-                     format('column %s of %s.%s, in the unit of the source system', j,
-                            sname, tname));
-    END LOOP;
-    IF t % 100 = 0 THEN COMMIT; END IF;
-  END LOOP;
-END
-$proc$;
-EOF
-width=${#schemas}; ((width >= 2)) || width=2
-{
-  for ((s = 1; s <= schemas; s++)); do
-    echo "CALL public.bench_make_schema($s, $tables, $columns, $width);"
-  done
-  echo "DROP PROCEDURE public.bench_make_schema(int, int, int, int);"
-} | sql_admin -d "$DB" >/dev/null
+bench_catalog_sql "$schemas" "$tables" "$columns" | sql_admin -d "$DB" >/dev/null
 sql_admin -d "$DB" -c "VACUUM ANALYZE" >/dev/null
 
 cat >"$work/metacrawl.yml" <<EOF

@@ -47,6 +47,8 @@ APT_REQUIREMENTS=(postgresql time jq)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/catalog.sh
+source "$here/catalog.sh"
 pgctl=$root/tests/integration/pgctl.sh
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -167,56 +169,9 @@ n_tables=$((schemas * tables))
 n_columns=$((n_tables * columns))
 say "generating $schemas schemas x $tables tables x $columns columns = $n_tables tables, $n_columns columns"
 t_gen0=$(date +%s.%N)
-# Server-side: one CALL per schema; the procedure commits every 100 tables so the
-# lock table never fills whatever the size. Column types cycle per table; every
-# 5th column is NOT NULL, every 7th has a default, every 4th has a comment.
-# c2 is always "integer NOT NULL DEFAULT 0" (the change phase alters its type).
-sql_admin -d "$DB" >/dev/null <<'EOF'
-CREATE PROCEDURE public.bench_make_schema(s int, ntables int, ncols int, width int)
-LANGUAGE plpgsql AS $proc$
-DECLARE
-  types text[] := ARRAY['integer', 'bigint', 'text', 'varchar(64)', 'numeric(12,2)',
-                        'timestamptz', 'boolean', 'date', 'jsonb', 'double precision'];
-  defs text[] := ARRAY['0', '0', '''''', '''n/a''', '0', 'now()', 'false',
-                       'CURRENT_DATE', '''{}''::jsonb', '0'];
-  sname text := 's' || lpad(s::text, width, '0');
-  tname text;
-  cols text;
-  k int;
-BEGIN
-  EXECUTE format('CREATE SCHEMA %I', sname);
-  EXECUTE format('COMMENT ON SCHEMA %I IS %L', sname, 'synthetic schema ' || s);
-  FOR t IN 1..ntables LOOP
-    tname := 't' || lpad(t::text, 5, '0');
-    cols := 'id bigint PRIMARY KEY, c2 integer NOT NULL DEFAULT 0';
-    FOR j IN 3..ncols LOOP
-      k := 1 + (j + t) % array_length(types, 1);
-      cols := cols || format(', c%s %s', j, types[k]);
-      IF j % 5 = 0 THEN cols := cols || ' NOT NULL'; END IF;
-      IF j % 7 = 0 THEN cols := cols || ' DEFAULT ' || defs[k]; END IF;
-    END LOOP;
-    EXECUTE format('CREATE TABLE %I.%I (%s)', sname, tname, cols);
-    EXECUTE format('COMMENT ON TABLE %I.%I IS %L', sname, tname,
-                   format('Synthetic table %s of schema %s: what it holds, who loads it.',
-                          t, sname));
-    EXECUTE format('COMMENT ON COLUMN %I.%I.id IS %L', sname, tname, 'surrogate key');
-    FOR j IN 4..ncols BY 4 LOOP
-      EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', sname, tname, 'c' || j,
-                     format('column %s of %s.%s, in the unit of the source system', j,
-                            sname, tname));
-    END LOOP;
-    IF t % 100 = 0 THEN COMMIT; END IF;
-  END LOOP;
-END
-$proc$;
-EOF
-width=${#schemas}; ((width >= 2)) || width=2
-{
-  for ((s = 1; s <= schemas; s++)); do
-    echo "CALL public.bench_make_schema($s, $tables, $columns, $width);"
-  done
-  echo "DROP PROCEDURE public.bench_make_schema(int, int, int, int);"
-} | sql_admin -d "$DB" >/dev/null
+# Server-side, no per-table round trips: bench/catalog.sql.
+bench_catalog_sql "$schemas" "$tables" "$columns" | sql_admin -d "$DB" >/dev/null
+width=$(bench_schema_width "$schemas")
 sql_admin -d "$DB" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 t_gen1=$(date +%s.%N)
 gen_seconds=$(awk -v a="$t_gen0" -v b="$t_gen1" 'BEGIN { printf "%.0f", b - a }')

@@ -2,8 +2,10 @@
 # bench/tunnel.sh — the SSH tunnel's benchmark (SPEC §10, issue 3).
 #
 # Starts a throwaway PostgreSQL (tests/integration/pgctl.sh) and an sshd on
-# 127.0.0.1 with fresh keys (tests/integration/with-servers.sh --sshd), builds the
-# synthetic catalog of bench/run.sh, and measures, alternating the paths, each
+# 127.0.0.1 with fresh keys (tests/integration/with-servers.sh --sshd), builds a
+# synthetic catalog of the same size as bench/run.sh's (the same schemas, tables
+# and columns, but plainer: four column types, no defaults, table comments only),
+# and measures, alternating the paths, each
 # --repeat times:
 #
 #   crawl             metacrawl crawl --dry-run (discovery and diff, no store
