@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 extern char **environ;
 
 #define CLIP_LEN 4000
@@ -1142,4 +1144,81 @@ json_t *itest_parse_json(const char *text)
         cr_assert_fail("not JSON (line %d, column %d: %s):\n%s", e.line, e.column, e.text,
                        clip(text));
     return j;
+}
+
+/* ---- comparing changes and reading the store --------------------------- */
+
+char *itest_json_compact(json_t *v)
+{
+    if (!v)
+        return strdup("");
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* One change as itest_assert_changes writes it (itest.h). */
+static char *change_signature(json_t *c)
+{
+    const char *kind = json_string_value(json_object_get(c, "kind"));
+    const char *parts[] = {json_string_value(json_object_get(c, "schema")),
+                           json_string_value(json_object_get(c, "container")),
+                           json_string_value(json_object_get(c, "field"))};
+    char path[600] = "";
+    for (int i = 0; i < 3 && parts[i]; i++) {
+        if (i)
+            strcat(path, ".");
+        strncat(path, parts[i], 180);
+    }
+    bool whole = strstr(kind, "_added") || strstr(kind, "_removed");
+    char *before = whole ? strdup("-") : itest_json_compact(json_object_get(c, "before"));
+    char *after = whole ? strdup("-") : itest_json_compact(json_object_get(c, "after"));
+    const char *attr = json_string_value(json_object_get(c, "attribute"));
+    char *s = itest_strf("%s %s %s %s %s %s", kind, path, attr ? attr : "-", before,
+                         after, json_is_true(json_object_get(c, "breaking")) ? "B" : "-");
+    free(before);
+    free(after);
+    return s;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void itest_assert_changes(json_t *changes, const char *const *expected)
+{
+    size_t n_exp = 0;
+    while (expected[n_exp])
+        n_exp++;
+    size_t n = json_array_size(changes);
+    char **got = calloc(n + 1, sizeof *got);
+    for (size_t i = 0; i < n; i++)
+        got[i] = change_signature(json_array_get(changes, i));
+    qsort(got, n, sizeof *got, cmp_strp);
+    char **want = calloc(n_exp + 1, sizeof *want);
+    for (size_t i = 0; i < n_exp; i++)
+        want[i] = strdup(expected[i]);
+    qsort(want, n_exp, sizeof *want, cmp_strp);
+    char *all = strdup("");
+    for (size_t i = 0; i < n; i++) {
+        char *next = itest_strf("%s\n  %s", all, got[i]);
+        free(all);
+        all = next;
+    }
+    cr_assert_eq(n, n_exp, "got %zu changes, expected %zu:%s", n, n_exp, all);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(got[i], want[i], "change differs; all changes:%s", all);
+}
+
+char *itest_sqlite_value(const char *dbpath, const char *sql)
+{
+    sqlite3 *h = NULL;
+    cr_assert_eq(sqlite3_open_v2(dbpath, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+    char *v = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
 }

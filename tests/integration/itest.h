@@ -178,5 +178,21 @@ void itest_netns_stop(itest_netns *n);
 
 /* TEXT parsed as JSON (any value); fails the test, quoting TEXT, if it is not. */
 json_t *itest_parse_json(const char *text);
+/* V as compact JSON with sorted keys ("" for NULL); malloc'd. */
+char *itest_json_compact(json_t *v);
+/*
+ * Asserts that CHANGES (a JSON array of docs/changes.md objects) are exactly
+ * EXPECTED (NULL-terminated), in any order, each written as
+ * "kind schema.container.field attribute before after B|-" with compact JSON
+ * values, "-" for a missing attribute, and "- -" for the values of whole
+ * added/removed objects (tests check those apart).
+ */
+void itest_assert_changes(json_t *changes, const char *const *expected);
+
+/* ---- the store ------------------------------------------------------- */
+
+/* The first column of the first row of SQL on the SQLite file DBPATH, read
+ * only; NULL for no row or SQL NULL. */
+char *itest_sqlite_value(const char *dbpath, const char *sql);
 
 #endif

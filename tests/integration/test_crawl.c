@@ -55,69 +55,6 @@ static json_t *crawl(const char *cfg, int want_status, const char *extra)
     return ds;
 }
 
-static char *compact(json_t *v)
-{
-    if (!v)
-        return strdup("");
-    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-}
-
-/* "kind path attribute before after breaking"; before/after are left out
- * for added/removed objects (their whole-object JSON is checked apart). */
-static char *signature(json_t *c)
-{
-    const char *kind = json_string_value(json_object_get(c, "kind"));
-    const char *parts[] = {json_string_value(json_object_get(c, "schema")),
-                           json_string_value(json_object_get(c, "container")),
-                           json_string_value(json_object_get(c, "field"))};
-    char path[600] = "";
-    for (int i = 0; i < 3 && parts[i]; i++) {
-        if (i)
-            strcat(path, ".");
-        strncat(path, parts[i], 180);
-    }
-    bool whole = strstr(kind, "_added") || strstr(kind, "_removed");
-    char *before = whole ? strdup("-") : compact(json_object_get(c, "before"));
-    char *after = whole ? strdup("-") : compact(json_object_get(c, "after"));
-    const char *attr = json_string_value(json_object_get(c, "attribute"));
-    char *s = itest_strf("%s %s %s %s %s %s", kind, path, attr ? attr : "-", before,
-                         after, json_is_true(json_object_get(c, "breaking")) ? "B" : "-");
-    free(before);
-    free(after);
-    return s;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Asserts that the changes are exactly the expected signatures. */
-static void assert_changes(json_t *changes, const char *const *expected)
-{
-    size_t n_exp = 0;
-    while (expected[n_exp])
-        n_exp++;
-    size_t n = json_array_size(changes);
-    char **got = calloc(n + 1, sizeof *got);
-    for (size_t i = 0; i < n; i++)
-        got[i] = signature(json_array_get(changes, i));
-    qsort(got, n, sizeof *got, cmp_str);
-    char **want = calloc(n_exp + 1, sizeof *want);
-    for (size_t i = 0; i < n_exp; i++)
-        want[i] = strdup(expected[i]);
-    qsort(want, n_exp, sizeof *want, cmp_str);
-    char *all = strdup("");
-    for (size_t i = 0; i < n; i++) {
-        char *next = itest_strf("%s\n  %s", all, got[i]);
-        free(all);
-        all = next;
-    }
-    cr_assert_eq(n, n_exp, "got %zu changes, expected %zu:%s", n, n_exp, all);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_str_eq(got[i], want[i], "change differs; all changes:%s", all);
-}
-
 static json_t *find_change(json_t *changes, const char *kind, const char *container,
                            const char *attribute)
 {
@@ -210,11 +147,11 @@ Test(crawl, every_change_kind, .timeout = 300)
     json_t *def = find_change(ch, "container_changed", "v_orders", "definition");
     json_t *swapdef = find_change(ch, "container_changed", "swap", "definition");
     cr_assert(def && swapdef, "view definition changes missing");
-    char *v_before = compact(json_object_get(def, "before"));
-    char *v_after = compact(json_object_get(def, "after"));
+    char *v_before = itest_json_compact(json_object_get(def, "before"));
+    char *v_after = itest_json_compact(json_object_get(def, "after"));
     char *exp_def = itest_strf("container_changed sales.v_orders definition %s %s -", v_before, v_after);
-    char *s_before = compact(json_object_get(swapdef, "before"));
-    char *s_after = compact(json_object_get(swapdef, "after"));
+    char *s_before = itest_json_compact(json_object_get(swapdef, "before"));
+    char *s_after = itest_json_compact(json_object_get(swapdef, "after"));
     char *exp_swap = itest_strf("container_changed sales.swap definition %s %s -", s_before, s_after);
     cr_assert(strstr(v_after, "status") && !strstr(v_before, "status"), "%s -> %s", v_before, v_after);
     const char *expected[] = {
@@ -244,7 +181,7 @@ Test(crawl, every_change_kind, .timeout = 300)
         "container_removed tmp_stage.s - - - B",
         NULL,
     };
-    assert_changes(ch, expected);
+    itest_assert_changes(ch, expected);
 
     /* Dropping legacy moved the later columns up without an event, but the
      * stored positions follow: 1..n in column order. */
@@ -276,7 +213,7 @@ Test(crawl, every_change_kind, .timeout = 300)
     itest_result d = run_mc(cfg, dargs);
     cr_assert_eq(d.status, 0, "%s", d.err);
     json_t *dj = itest_parse_json(d.out);
-    assert_changes(json_object_get(dj, "changes"), expected);
+    itest_assert_changes(json_object_get(dj, "changes"), expected);
     /* and the terminal says which foreign key came and which went */
     const char *targs[] = {"diff", "test", NULL};
     itest_result t = run_mc(cfg, targs);
@@ -292,9 +229,9 @@ Test(crawl, every_change_kind, .timeout = 300)
     json_t *r3 = crawl(cfg, 7, NULL);
     cr_assert_str_eq(json_string_value(json_object_get(r3, "status")), "partial");
     cr_assert_eq(json_array_size(json_object_get(r3, "changes")), 0, "%s",
-                 compact(json_object_get(r3, "changes")));
+                 itest_json_compact(json_object_get(r3, "changes")));
     cr_assert_eq(json_integer_value(json_object_get(r3, "held_back")), 1);
-    char *warnings = compact(json_object_get(r3, "warnings"));
+    char *warnings = itest_json_compact(json_object_get(r3, "warnings"));
     cr_assert(strstr(warnings, "locked") && strstr(warnings, "USAGE"), "%s", warnings);
     json_t *locked = show_json(cfg, "test.locked.t", NULL);
     cr_assert_str_eq(json_string_value(json_object_get(locked, "name")), "t");
@@ -305,7 +242,7 @@ Test(crawl, every_change_kind, .timeout = 300)
     itest_sql(c, "GRANT USAGE ON SCHEMA locked TO %s", role);
     json_t *r4 = crawl(cfg, 0, NULL);
     const char *expected4[] = {"container_removed sales.payments - - - B", NULL};
-    assert_changes(json_object_get(r4, "changes"), expected4);
+    itest_assert_changes(json_object_get(r4, "changes"), expected4);
 
     /* history shows the four runs with their statuses. */
     const char *hargs[] = {"history", "--json", NULL};
@@ -336,14 +273,14 @@ Test(crawl, fail_safe_holds_back_mass_removals, .timeout = 120)
     json_t *r = crawl(cfg, 7, NULL);
     cr_assert_eq(json_integer_value(json_object_get(r, "held_back")), 3);
     const char *exp[] = {"field_added app.t4.x - - - -", NULL};
-    assert_changes(json_object_get(r, "changes"), exp);
-    char *w = compact(json_object_get(r, "warnings"));
+    itest_assert_changes(json_object_get(r, "changes"), exp);
+    char *w = itest_json_compact(json_object_get(r, "warnings"));
     cr_assert(strstr(w, "max_removed_pct") && strstr(w, "--accept-removals"), "%s", w);
 
     json_t *r2 = crawl(cfg, 0, "--accept-removals");
     const char *exp2[] = {"container_removed app.t1 - - - B", "container_removed app.t2 - - - B",
                           "container_removed app.t3 - - - B", NULL};
-    assert_changes(json_object_get(r2, "changes"), exp2);
+    itest_assert_changes(json_object_get(r2, "changes"), exp2);
     PQfinish(c);
 }
 
@@ -400,20 +337,6 @@ static long file_size(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
-static char *sqlite_value(const char *dbpath, const char *sql)
-{
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(dbpath, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    char *v = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
 Test(crawl, sigkill_while_writing_leaves_the_store_intact, .timeout = 600)
 {
     char *db = itest_create_db("kill");
@@ -455,13 +378,13 @@ Test(crawl, sigkill_while_writing_leaves_the_store_intact, .timeout = 600)
         kill(pid, SIGKILL);
         itest_wait(pid);
         /* Killed before the commit?  Then the last run is still "running". */
-        char *status = sqlite_value(store, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
+        char *status = itest_sqlite_value(store, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
         if (status && strcmp(status, "running") == 0)
             killed_mid_write = true;
     }
     cr_assert(killed_mid_write, "never managed to kill the crawl while it wrote");
 
-    char *ok = sqlite_value(store, "PRAGMA integrity_check");
+    char *ok = itest_sqlite_value(store, "PRAGMA integrity_check");
     cr_assert_str_eq(ok, "ok");
     /* The previous catalog is intact: one container, none of the new ones. */
     const char *sargs[] = {"-c", cfg, "show", "test.public", "--json", NULL};
@@ -766,7 +689,7 @@ Test(crawl, dry_run_writes_nothing, .timeout = 120)
     json_t *ds = json_array_get(json_object_get(dj, "datastores"), 0);
     cr_assert_eq(json_array_size(json_object_get(ds, "changes")), 1, "%s", d.out);
     cr_assert(json_is_null(json_object_get(ds, "run")));
-    char *runs = sqlite_value(store, "SELECT count(*) FROM runs");
+    char *runs = itest_sqlite_value(store, "SELECT count(*) FROM runs");
     cr_assert_str_eq(runs, "1");
     PQfinish(c);
 }

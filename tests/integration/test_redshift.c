@@ -98,13 +98,6 @@ static json_t *show_json(const char *cfg, const char *path)
     return itest_parse_json(r.out);
 }
 
-static char *compact(json_t *v)
-{
-    if (!v)
-        return strdup("");
-    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-}
-
 static const char *str(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -119,7 +112,7 @@ static json_t *field(json_t *container, const char *name)
         if (strcmp(str(f, "name"), name) == 0)
             return f;
     }
-    cr_assert_fail("no field %s in %s", name, compact(container));
+    cr_assert_fail("no field %s in %s", name, itest_json_compact(container));
     return NULL;
 }
 
@@ -137,74 +130,6 @@ static char *field_names(json_t *container)
     return all;
 }
 
-/* "kind path attribute before after breaking"; before/after are left out
- * for added/removed objects. */
-static char *signature(json_t *c)
-{
-    const char *kind = str(c, "kind");
-    const char *parts[] = {str(c, "schema"), str(c, "container"), str(c, "field")};
-    char path[600] = "";
-    for (int i = 0; i < 3 && parts[i]; i++) {
-        if (i)
-            strcat(path, ".");
-        strncat(path, parts[i], 180);
-    }
-    bool whole = strstr(kind, "_added") || strstr(kind, "_removed");
-    char *before = whole ? strdup("-") : compact(json_object_get(c, "before"));
-    char *after = whole ? strdup("-") : compact(json_object_get(c, "after"));
-    const char *attr = str(c, "attribute");
-    char *s = itest_strf("%s %s %s %s %s %s", kind, path, attr ? attr : "-", before, after,
-                         json_is_true(json_object_get(c, "breaking")) ? "B" : "-");
-    free(before);
-    free(after);
-    return s;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Asserts that the changes are exactly the expected signatures. */
-static void assert_changes(json_t *changes, const char *const *expected)
-{
-    size_t n_exp = 0;
-    while (expected[n_exp])
-        n_exp++;
-    size_t n = json_array_size(changes);
-    char **got = calloc(n + 1, sizeof *got);
-    for (size_t i = 0; i < n; i++)
-        got[i] = signature(json_array_get(changes, i));
-    qsort(got, n, sizeof *got, cmp_str);
-    char **want = calloc(n_exp + 1, sizeof *want);
-    for (size_t i = 0; i < n_exp; i++)
-        want[i] = strdup(expected[i]);
-    qsort(want, n_exp, sizeof *want, cmp_str);
-    char *all = strdup("");
-    for (size_t i = 0; i < n; i++) {
-        char *next = itest_strf("%s\n  %s", all, got[i]);
-        free(all);
-        all = next;
-    }
-    cr_assert_eq(n, n_exp, "got %zu changes, expected %zu:%s", n, n_exp, all);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_str_eq(got[i], want[i], "change differs; all changes:%s", all);
-}
-
-static char *sqlite_value(const char *dbpath, const char *sql)
-{
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(dbpath, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    char *v = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        v = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
 /* ---- reading the catalog ------------------------------------------------------ */
 
 Test(redshift, reads_the_redshift_catalog, .timeout = 180)
@@ -215,24 +140,24 @@ Test(redshift, reads_the_redshift_catalog, .timeout = 180)
     cr_assert_str_eq(str(rep, "server_version"), "Redshift 1.0.77467");
     json_t *counts = json_object_get(rep, "counts");
     /* public, sales, spectrum; the shim's own schemas are hidden */
-    cr_assert_eq(json_integer_value(json_object_get(counts, "schemas")), 3, "%s", compact(rep));
+    cr_assert_eq(json_integer_value(json_object_get(counts, "schemas")), 3, "%s", itest_json_compact(rep));
     /* customers, orders, events, v_big_orders, v_orders_lb, clicks,
      * sales_archive: not the cross-database row sales.ghost */
     cr_assert_eq(json_integer_value(json_object_get(counts, "containers")), 7, "%s",
-                 compact(rep));
-    cr_assert_eq(json_integer_value(json_object_get(counts, "fields")), 22, "%s", compact(rep));
+                 itest_json_compact(rep));
+    cr_assert_eq(json_integer_value(json_object_get(counts, "fields")), 22, "%s", itest_json_compact(rep));
     /* version() twice (no server_version_num), SET, BEGIN, schemas, 8 steps,
      * COMMIT (docs/discovery.md) */
-    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 14, "%s", compact(rep));
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 14, "%s", itest_json_compact(rep));
 
     /* Dist key, compound sort key, encodings, keys. */
     json_t *orders = show_json(r.cfg, "test.sales.orders");
     cr_assert_str_eq(str(orders, "kind"), "table");
     cr_assert_str_eq(str(orders, "dist_style"), "KEY(customer_id)");
-    cr_assert_str_eq(compact(json_object_get(orders, "sort_key")),
+    cr_assert_str_eq(itest_json_compact(json_object_get(orders, "sort_key")),
                      "{\"columns\":[\"placed_at\",\"id\"],\"type\":\"compound\"}");
-    cr_assert_str_eq(compact(json_object_get(orders, "primary_key")), "[\"id\"]");
-    cr_assert_str_eq(compact(json_object_get(orders, "foreign_keys")),
+    cr_assert_str_eq(itest_json_compact(json_object_get(orders, "primary_key")), "[\"id\"]");
+    cr_assert_str_eq(itest_json_compact(json_object_get(orders, "foreign_keys")),
                      "[{\"columns\":[\"customer_id\"],\"name\":\"orders_customer_fk\","
                      "\"ref_columns\":[\"id\"],\"ref_container\":\"customers\","
                      "\"ref_schema\":\"sales\"}]");
@@ -247,19 +172,19 @@ Test(redshift, reads_the_redshift_catalog, .timeout = 180)
 
     json_t *events = show_json(r.cfg, "test.sales.events");
     cr_assert_str_eq(str(events, "dist_style"), "EVEN");
-    cr_assert_str_eq(compact(json_object_get(events, "sort_key")),
+    cr_assert_str_eq(itest_json_compact(json_object_get(events, "sort_key")),
                      "{\"columns\":[\"at\",\"kind\"],\"type\":\"interleaved\"}");
     cr_assert_str_eq(str(field(events, "kind"), "encoding"), "bytedict");
 
     json_t *customers = show_json(r.cfg, "test.sales.customers");
     cr_assert_str_eq(str(customers, "dist_style"), "ALL");
-    cr_assert(json_is_null(json_object_get(customers, "sort_key")), "%s", compact(customers));
+    cr_assert(json_is_null(json_object_get(customers, "sort_key")), "%s", itest_json_compact(customers));
 
     json_t *view = show_json(r.cfg, "test.sales.v_big_orders");
     cr_assert_str_eq(str(view, "kind"), "view");
     cr_assert(json_is_null(json_object_get(view, "dist_style")));
     cr_assert(json_is_null(json_object_get(field(view, "id"), "encoding")));
-    cr_assert(strstr(str(view, "definition"), "1000"), "%s", compact(view));
+    cr_assert(strstr(str(view, "definition"), "1000"), "%s", itest_json_compact(view));
 
     /* The late-binding view: its columns are those of
      * pg_get_late_binding_view_cols(), not pg_attribute's (placeholder). */
@@ -288,10 +213,10 @@ Test(redshift, reads_the_redshift_catalog, .timeout = 180)
 
     /* The external schema is recorded as such. */
     char *store = itest_strf("%s/catalog.db", r.dir);
-    cr_assert_str_eq(sqlite_value(store, "SELECT external FROM schema_versions "
+    cr_assert_str_eq(itest_sqlite_value(store, "SELECT external FROM schema_versions "
                                          "WHERE name = 'spectrum'"),
                      "1");
-    cr_assert_str_eq(sqlite_value(store, "SELECT external FROM schema_versions "
+    cr_assert_str_eq(itest_sqlite_value(store, "SELECT external FROM schema_versions "
                                          "WHERE name = 'sales'"),
                      "0");
 
@@ -302,8 +227,8 @@ Test(redshift, reads_the_redshift_catalog, .timeout = 180)
                                     "    containers: { exclude: [customers] }\n");
     json_decref(crawl(cfg2, 0));
     json_t *orders2 = show_json(cfg2, "test.sales.orders");
-    cr_assert_str_eq(compact(json_object_get(orders2, "foreign_keys")),
-                     compact(json_object_get(orders, "foreign_keys")));
+    cr_assert_str_eq(itest_json_compact(json_object_get(orders2, "foreign_keys")),
+                     itest_json_compact(json_object_get(orders, "foreign_keys")));
     const char *nocust[] = {"show", "test.sales.customers", "--json", NULL};
     cr_assert_neq(run_mc(cfg2, nocust).status, 0, "customers was not excluded");
 
@@ -390,7 +315,7 @@ Test(redshift, changes_to_redshift_attributes_are_detected, .timeout = 180)
         "container_removed spectrum.sales_archive - - - B",
         NULL,
     };
-    assert_changes(json_object_get(rep, "changes"), expected);
+    itest_assert_changes(json_object_get(rep, "changes"), expected);
 
     /* The whole-object values carry the Redshift attributes. */
     size_t i;
@@ -412,12 +337,12 @@ Test(redshift, changes_to_redshift_attributes_are_detected, .timeout = 180)
     const char *dargs[] = {"diff", "test", "--json", NULL};
     itest_result d = run_mc(r.cfg, dargs);
     cr_assert_eq(d.status, 0, "%s", d.err);
-    assert_changes(json_object_get(itest_parse_json(d.out), "changes"), expected);
+    itest_assert_changes(json_object_get(itest_parse_json(d.out), "changes"), expected);
 
     /* The canonical texts are stable: a third crawl finds nothing. */
     json_t *again = crawl(r.cfg, 0);
     cr_assert_eq(json_array_size(json_object_get(again, "changes")), 0, "%s",
-                 compact(json_object_get(again, "changes")));
+                 itest_json_compact(json_object_get(again, "changes")));
 
     /* history shows each run's server version. */
     const char *hargs[] = {"history", "--json", NULL};
@@ -440,8 +365,8 @@ Test(redshift, external_schema_without_usage_is_partial, .timeout = 120)
     json_t *rep = crawl(r.cfg, 7);
     cr_assert_str_eq(str(rep, "status"), "partial");
     cr_assert_eq(json_array_size(json_object_get(rep, "changes")), 0, "%s",
-                 compact(json_object_get(rep, "changes")));
-    char *w = compact(json_object_get(rep, "warnings"));
+                 itest_json_compact(json_object_get(rep, "changes")));
+    char *w = itest_json_compact(json_object_get(rep, "warnings"));
     cr_assert(strstr(w, "spectrum") && strstr(w, "USAGE"), "%s", w);
     json_t *clicks = show_json(r.cfg, "test.spectrum.clicks");
     cr_assert_str_eq(str(clicks, "kind"), "external_table");
@@ -449,7 +374,7 @@ Test(redshift, external_schema_without_usage_is_partial, .timeout = 120)
     itest_sql(r.c, "GRANT USAGE ON SCHEMA spectrum TO %s", r.role);
     json_t *back = crawl(r.cfg, 0);
     cr_assert_eq(json_array_size(json_object_get(back, "changes")), 0, "%s",
-                 compact(json_object_get(back, "changes")));
+                 itest_json_compact(json_object_get(back, "changes")));
     PQfinish(r.c);
 }
 
@@ -495,7 +420,7 @@ static long statements_for(int n_schemas, int per_schema, long *reported)
     json_t *counts = json_object_get(rep, "counts");
     long containers = (long)n_schemas * (per_schema + 1) + (long)n_schemas * per_schema;
     cr_assert_eq(json_integer_value(json_object_get(counts, "containers")), containers, "%s",
-                 compact(rep));
+                 itest_json_compact(rep));
     *reported = (long)json_integer_value(json_object_get(rep, "queries"));
     /* the server's log is written asynchronously: give it a moment */
     long after = itest_count_statements_by(r.db, r.role);
@@ -507,10 +432,10 @@ static long statements_for(int n_schemas, int per_schema, long *reported)
     char *path = itest_strf("test.s%d.t%d", n_schemas, per_schema);
     json_t *t = show_json(r.cfg, path);
     cr_assert_str_eq(str(t, "dist_style"), "KEY(id)");
-    cr_assert_str_eq(compact(json_object_get(t, "sort_key")),
+    cr_assert_str_eq(itest_json_compact(json_object_get(t, "sort_key")),
                      "{\"columns\":[\"id\",\"v\"],\"type\":\"compound\"}");
     if (per_schema > 1)
-        cr_assert_str_eq(compact(json_object_get(t, "foreign_keys")),
+        cr_assert_str_eq(itest_json_compact(json_object_get(t, "foreign_keys")),
                          itest_strf("[{\"columns\":[\"ref\"],\"name\":\"t%d_ref_fkey\","
                                     "\"ref_columns\":[\"id\"],\"ref_container\":\"t%d\","
                                     "\"ref_schema\":\"s%d\"}]",
