@@ -46,8 +46,28 @@ static cron_expr *parse_ok(const char *text)
     return e;
 }
 
+/* The tests' own zone data (tests/tzdata, release in its first line): meson
+ * sets TZDIR for every test; a test that reads a zone file by path reads it
+ * there, never from the machine's /usr/share/zoneinfo. */
+static const char *test_tzdir(void)
+{
+    const char *dir = getenv("TZDIR");
+    cr_assert(dir && *dir, "TZDIR is not set: run the tests through meson (docs/testing.md)");
+    return dir;
+}
+
+static FILE *open_test_zone(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", test_tzdir(), name);
+    FILE *in = fopen(path, "rb");
+    cr_assert_not_null(in, "%s: cannot open the pinned zone file", path);
+    return in;
+}
+
 static cron_tz *zone_ok(const char *name)
 {
+    (void)test_tzdir();   /* never the machine's data by accident */
     mc_error err = {0};
     cron_tz *tz = NULL;
     cr_assert_eq(cron_tz_load(name, &tz, &err), 0, "%s: %s", name, err.message);
@@ -640,8 +660,7 @@ Test(cron, tzdir)
     cr_assert_eq(mkdir(path, 0700), 0);
 
     /* a copy of Berlin under another name */
-    FILE *in = fopen("/usr/share/zoneinfo/Europe/Berlin", "rb");
-    cr_assert_not_null(in);
+    FILE *in = open_test_zone("Europe/Berlin");
     static unsigned char data[1 << 16];
     size_t n = fread(data, 1, sizeof data, in);
     fclose(in);
@@ -654,6 +673,7 @@ Test(cron, tzdir)
     fputs("TZif2 but not really\n", out);
     fclose(out);
 
+    char *pinned = strdup(test_tzdir());
     setenv("TZDIR", dir, 1);
     cron_tz *tz = zone_ok("Test/Copy");
     cr_expect_eq(cron_tz_offset(tz, iso("2026-07-01T00:00:00Z")), 7200);
@@ -667,7 +687,8 @@ Test(cron, tzdir)
     mc_error_clear(&err);
     cr_expect_eq(cron_tz_load("Test/Garbage", &tz, &err), -1);
     cr_expect(strstr(err.message, "not a valid TZif file"), "%s", err.message);
-    unsetenv("TZDIR");
+    setenv("TZDIR", pinned, 1);
+    free(pinned);
 
     snprintf(path, sizeof path, "%s/Test/Copy", dir);
     unlink(path);
@@ -678,12 +699,97 @@ Test(cron, tzdir)
     rmdir(dir);
 }
 
+/*
+ * The run-time path: with no TZDIR the engine reads the machine's own zone
+ * data, which is what users get. Every other test pins the data (TZDIR), so
+ * this one checks the system's data against the system's own zdump, over the
+ * current year and the three after it, with no instant written down: whatever
+ * tzdata release the machine has, both read the same files.
+ */
+static int64_t zdump_utc(const char *text)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char wday[4], mon[4];
+    struct tm tm = {0};
+    if (sscanf(text, "%3s %3s %d %d:%d:%d %d", wday, mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &tm.tm_year) != 7)
+        return CRON_NEVER;
+    const char *m = strstr(months, mon);
+    if (!m || (m - months) % 3)
+        return CRON_NEVER;
+    tm.tm_mon = (int)(m - months) / 3;
+    tm.tm_year -= 1900;
+    return (int64_t)timegm(&tm);
+}
+
+Test(cron, system_zone_data_matches_zdump)
+{
+    char *pinned = strdup(test_tzdir());
+    unsetenv("TZDIR");
+    time_t now = time(NULL);
+    struct tm today;
+    gmtime_r(&now, &today);
+    int year = today.tm_year + 1900;
+
+    static const char *const zones[] = {
+        "Europe/Berlin", "America/Havana", "Australia/Lord_Howe", "America/Santiago",
+        "America/New_York", "America/Nuuk",
+    };
+    int checked = 0;
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        mc_error err = {0};
+        cron_tz *tz = NULL;
+        cr_assert_eq(cron_tz_load(zones[z], &tz, &err), 0,
+                     "%s from the system's zone data: %s (tests/install-deps.sh installs tzdata)",
+                     zones[z], err.message);
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "env -u TZDIR LC_ALL=C zdump -v -c %d,%d %s 2>&1", year,
+                 year + 4, zones[z]);
+        FILE *p = popen(cmd, "r");
+        cr_assert_not_null(p, "%s", cmd);
+        char line[512];
+        while (fgets(line, sizeof line, p)) {
+            /* "Europe/Berlin  Sun Mar 29 00:59:59 2026 UT = Sun Mar 29 01:59:59 2026 CET
+             *  isdst=0 gmtoff=3600"; the first and last lines of each zone say NULL */
+            const char *ut = strstr(line, "  ");
+            const char *eq = strstr(line, " UT = ");
+            const char *dst = strstr(line, " isdst=");
+            const char *off = strstr(line, " gmtoff=");
+            if (!ut || !eq || !dst || !off)
+                continue;
+            int64_t t = zdump_utc(ut + 2);
+            cr_assert_neq(t, CRON_NEVER, "cannot read zdump's line: %s", line);
+            /* the abbreviation is the word before " isdst=" */
+            const char *a = dst;
+            while (a > eq && a[-1] != ' ')
+                a--;
+            char abbr[16] = "";
+            snprintf(abbr, sizeof abbr, "%.*s", (int)(dst - a), a);
+            cron_local l;
+            cron_tz_local(tz, t, &l);
+            cr_expect_eq(l.utoff, atoi(off + 8), "%s: engine offset %d, zdump: %s", zones[z],
+                         l.utoff, line);
+            cr_expect_eq(l.isdst, atoi(dst + 7) != 0, "%s: engine isdst %d, zdump: %s",
+                         zones[z], l.isdst, line);
+            cr_expect_str_eq(l.abbr, abbr, "%s: engine abbreviation %s, zdump: %s", zones[z],
+                             l.abbr, line);
+            checked++;
+        }
+        cr_assert_eq(pclose(p), 0, "%s failed (zdump comes with libc-bin)", cmd);
+        cron_tz_free(tz);
+    }
+    /* six zones over four years without one clock change would mean zdump
+     * printed something this test cannot read: fail rather than pass empty */
+    cr_assert_gt(checked, 8, "only %d transitions read from zdump", checked);
+    setenv("TZDIR", pinned, 1);
+    free(pinned);
+}
+
 /* Every truncation and a sweep of single-byte corruptions of a real TZif
  * file either loads or fails cleanly (ASan watches the reads). */
 Test(cron, tzif_damage)
 {
-    FILE *in = fopen("/usr/share/zoneinfo/America/Santiago", "rb");
-    cr_assert_not_null(in);
+    FILE *in = open_test_zone("America/Santiago");
     static unsigned char data[1 << 16], copy[1 << 16];
     size_t n = fread(data, 1, sizeof data, in);
     fclose(in);
@@ -794,7 +900,7 @@ Test(cron, posix_rules)
     }
 }
 
-/* The zone reader against zdump (tzdata 2025b): offsets either side of
+/* The zone reader against zdump (the pinned tzdata, tests/tzdata): offsets either side of
  * transitions, in the explicit table and in the footer's years. */
 Test(cron, zone_offsets)
 {
@@ -816,6 +922,10 @@ Test(cron, zone_offsets)
         {"America/Nuuk", "2050-03-27T00:59:59Z", -7200, false, "-02"},
         {"America/Nuuk", "2050-03-27T01:00:00Z", -3600, true, "-01"},
         {"America/Asuncion", "2030-01-01T00:00:00Z", -10800, false, "-03"},
+        /* The pinned release is the one read: 2026b still ends Cuba's DST on
+         * 1 November 2026; 2026f, on machines since, does not. */
+        {"America/Havana", "2026-11-01T04:59:59Z", -14400, true, "CDT"},
+        {"America/Havana", "2026-11-01T05:00:00Z", -18000, false, "CST"},
         {"Asia/Kolkata", "2026-01-01T00:00:00Z", 19800, false, "IST"},
         {"UTC", "2026-01-01T00:00:00Z", 0, false, "UTC"},
     };
