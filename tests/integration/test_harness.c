@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
 #include <yaml.h>
 
 Test(harness, environment_is_exported)
@@ -32,6 +33,28 @@ Test(harness, environment_is_exported)
     char *psql = itest_strf("%s/psql", itest_env("MC_TEST_PGBIN"));
     cr_assert_eq(access(psql, X_OK), 0, "%s is not executable", psql);
     cr_assert_null(getenv("PGHOST"), "the caller's libpq environment leaked in");
+}
+
+/* Nothing of the machine's or the caller's session takes part (docs/testing.md,
+ * "Hermetic"): the pinned zone data, the C locale, UTC, a HOME of the run's own,
+ * no ssh-agent and no XDG config directory. */
+Test(harness, environment_is_hermetic)
+{
+    const char *tzdir = itest_env("TZDIR");
+    char *stamp = itest_strf("%s/../zoneinfo.stamp", tzdir);
+    cr_assert_eq(access(stamp, R_OK), 0, "TZDIR=%s is not the pinned zone data", tzdir);
+    char *berlin = itest_strf("%s/Europe/Berlin", tzdir);
+    cr_assert_eq(access(berlin, R_OK), 0, "%s is missing", berlin);
+    cr_assert_str_eq(itest_env("LC_ALL"), "C");
+    cr_assert_str_eq(itest_env("TZ"), "UTC");
+    const char *home = itest_env("HOME");
+    cr_assert(strstr(home, "/metacrawl-itest."), "HOME=%s is not the run's own", home);
+    cr_assert_null(getenv("SSH_AUTH_SOCK"), "the caller's ssh-agent leaked in");
+    cr_assert_null(getenv("XDG_CONFIG_HOME"), "the caller's XDG_CONFIG_HOME leaked in");
+    cr_assert_null(getenv("JOURNAL_STREAM"), "the caller's journald stream leaked in");
+    mode_t old = umask(0);
+    umask(old);
+    cr_assert_eq(old, 022, "umask %03o, not the harness's 022", (unsigned)old);
 }
 
 Test(harness, superuser_and_scratch_databases)

@@ -340,9 +340,19 @@ while IFS= read -r var; do
   unset "$var"
 done < <(compgen -e | grep -E '^PG' || true)
 
+# Nor anything else of the caller's session (docs/testing.md, "Hermetic"): an
+# ssh-agent with keys, a journald stream, NO_COLOR, a config under
+# XDG_CONFIG_HOME or ~ would change what metacrawl does. The zone data (TZDIR),
+# locale and zone come from meson's test environment; the umask is fixed so
+# that files the tests create have the same modes on every machine.
+unset SSH_AUTH_SOCK SSH_AGENT_PID JOURNAL_STREAM NO_COLOR XDG_CONFIG_HOME
+umask 022
+
 top=$(mktemp -d "${TMPDIR:-/tmp}/metacrawl-itest.XXXXXX") || exit 1
 # The server runs as another user when we are root: let it through, not list.
 chmod 0711 "$top"
+mkdir -m 0700 "$top/home"
+export HOME=$top/home
 
 # shellcheck disable=SC2317  # runs from the EXIT trap
 finish() {

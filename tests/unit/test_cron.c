@@ -97,11 +97,13 @@ static void check_fires(const char *expr, cron_tz *tz, const char *after,
 
 /*
  * Cross-check against an independent implementation.  The "croner" column
- * was produced once, by hand, outside this repository, by the npm package
- * croner 11.0.1 (node 20) with
+ * is what the npm package croner 11.0.1 (node 20) answers for
  *     new Cron(expr, {timezone, fixedTimeRule: "no-wildcard", mode: "5-part",
  *                     paused: true}).nextRuns(n, new Date(after))
- * and pasted here verbatim; nothing runs node at test time.  Where the
+ * on the pinned zone data (tests/tzdata, release 2026b); nothing runs node at
+ * test time.  tests/unit/croner/regen.mjs regenerates and re-checks it, after
+ * checking that node's zone data agrees with the pinned data for every zone
+ * of the table (docs/testing.md, "Zone data").  Where the
  * engine disagrees, .ours holds the engine's answer and .why the reason,
  * which is always that cronie (whose behaviour SPEC section 8 asks for)
  * differs from croner:
