@@ -414,7 +414,8 @@ static int parse_field(struct parser *ps, enum field_id id, const char *s,
                     return -1;
                 /* "sat-sun", "fri-0": a weekday range may end on Sunday
                  * written as 0, as cronie allows. */
-                if (id == F_DOW && hi == 0 && lo > 0)
+                bool to_sunday_0 = id == F_DOW && hi == 0 && lo > 0;
+                if (to_sunday_0)
                     hi = 7;
                 if (lo > hi) {
                     char shown[64];
@@ -423,6 +424,22 @@ static int parse_field(struct parser *ps, enum field_id id, const char *s,
                                       "write the smaller value first", shown);
                 }
                 if (p < end && *p == '/') {
+                    /* A step over such a range ("fri-0/2") has no one
+                     * reading: counted from Friday through 7 it is Friday
+                     * and Sunday, while a cron that keeps Sunday as 0 finds
+                     * the range reversed and never runs the job. Refused
+                     * rather than guessed (docs/scheduling.md). */
+                    if (to_sunday_0) {
+                        char shown[64];
+                        const char *q = p + 1;
+                        while (q < end && is_digit(*q))
+                            q++;
+                        quote_span(item, (size_t)(q - item), shown, sizeof shown);
+                        return parse_fail(ps, item, "\"%s\": a step over a weekday range "
+                                          "that ends on Sunday written as 0 is read "
+                                          "differently by cron implementations; list "
+                                          "the days instead (as in \"fri,sun\")", shown);
+                    }
                     p++;
                     if (parse_step(ps, id, &p, end, &step) < 0)
                         return -1;
@@ -1294,6 +1311,20 @@ static const char *tz_name_problem(const char *name)
             c != '-' && c != '.')
             return "unexpected character";
     }
+    /* Files of the zoneinfo directory that are not zones of the database:
+     * each would load, and each would mean something else than it says. */
+    if (strcmp(name, "localtime") == 0)
+        return "not an IANA zone name: \"localtime\" is whatever zone the machine is set "
+               "to, and a schedule must not change with it";
+    if (strcmp(name, "posixrules") == 0)
+        return "not an IANA zone name: \"posixrules\" is the default rule for POSIX TZ "
+               "strings, not a place";
+    if (strcmp(name, "Factory") == 0)
+        return "not an IANA zone name: \"Factory\" is the placeholder zone of an "
+               "unconfigured machine";
+    if (strncmp(name, "posix/", 6) == 0 || strncmp(name, "right/", 6) == 0)
+        return "not an IANA zone name: the posix/ and right/ trees are copies of the "
+               "database (right/ with leap seconds); write the name without the prefix";
     return NULL;
 }
 

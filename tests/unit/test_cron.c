@@ -512,6 +512,9 @@ static const struct bad_expr {
     {"0 22-0 * * *", 3, "reversed"},
     {"0 0 * dec-jan *", 7, "reversed"},
     {"0 0 * * 7-1", 9, "reversed"},
+    /* a step over a weekday range ending on Sunday-as-0 has no one reading */
+    {"0 0 * * fri-0/2", 9, "\"fri-0/2\": a step over a weekday range that ends on Sunday"},
+    {"0 0 * * 1,sat-sun/1", 11, "list the days instead"},
     {"60 * * * *", 1, "minute 60 is out of range"},
     {"0 24 * * *", 3, "hour 24 is out of range"},
     {"0 0 0 * *", 5, "day-of-month 0 is out of range"},
@@ -640,6 +643,12 @@ Test(cron, zone_names)
         {"Europe", "is not a zone file"},
         {"zone1970.tab", "not a valid TZif file"},
         {"CET-1CEST,M3.5.0,M10.5.0/3", "unexpected character"},
+        /* in the zoneinfo directory, but not zones of the database */
+        {"localtime", "is whatever zone the machine is set to"},
+        {"posixrules", "not an IANA zone name"},
+        {"Factory", "placeholder zone"},
+        {"posix/Europe/Berlin", "write the name without the prefix"},
+        {"right/UTC", "write the name without the prefix"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mc_error err = {0};
