@@ -1133,6 +1133,7 @@ static void init_datastore(void *obj)
     cfg_datastore *d = obj;
     d->connect_timeout_s = -1;    /* inherited from defaults by check_top */
     d->statement_timeout_ms = -1;
+    d->max_runtime_s = -1;
 }
 
 static int check_datastore(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
@@ -1205,6 +1206,8 @@ static int check_top(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_
             d->connect_timeout_s = c->connect_timeout_s;
         if (d->statement_timeout_ms < 0)
             d->statement_timeout_ms = c->statement_timeout_ms;
+        if (d->max_runtime_s < 0)
+            d->max_runtime_s = c->max_runtime_s;
     }
     return 0;
 }
@@ -1306,6 +1309,8 @@ static const row datastore_rows[] = {
      .off = offsetof(cfg_datastore, connect_timeout_s), .min = DUR(1), .max = DUR(3600)},
     {.key = "statement_timeout", .type = T_DURATION_MS,
      .off = offsetof(cfg_datastore, statement_timeout_ms), .min = 0, .max = DUR(86400)},
+    {.key = "max_runtime", .type = T_DURATION_S,
+     .off = offsetof(cfg_datastore, max_runtime_s), .min = 0, .max = DUR(7 * 86400)},
 };
 static const table datastore_table = {
     .what = "a datastore", .named = "datastore", .rows = ROWS(datastore_rows),
@@ -1345,6 +1350,8 @@ static const row defaults_rows[] = {
      .off = offsetof(cfg, connect_timeout_s), .min = DUR(1), .max = DUR(3600)},
     {.key = "statement_timeout", .type = T_DURATION_MS, .def = "5m",
      .off = offsetof(cfg, statement_timeout_ms), .min = 0, .max = DUR(86400)},
+    {.key = "max_runtime", .type = T_DURATION_S, .def = "1h",
+     .off = offsetof(cfg, max_runtime_s), .min = 0, .max = DUR(7 * 86400)},
 };
 static const table defaults_table = {.what = "defaults", .rows = ROWS(defaults_rows),
                                      .pos_off = NO_OFF, .fill_when_absent = true};
@@ -1950,6 +1957,7 @@ static const char starter_text[] =
     "  timezone: UTC                 # for schedules; each datastore may override it\n"
     "  connect_timeout: 10s\n"
     "  statement_timeout: 5m\n"
+    "  max_runtime: 1h               # a crawl still running then is stopped, the store unchanged\n"
     "\n"
     "datastores:\n"
     "  - name: analytics             # [a-z0-9_-]+, unique: `metacrawl crawl analytics`\n"

@@ -103,6 +103,7 @@ typedef struct cfg_datastore {
     double max_removed_pct; /* fail_safe.max_removed_pct, default 20 */
     int connect_timeout_s;  /* default: defaults.connect_timeout */
     int statement_timeout_ms;
+    int max_runtime_s;      /* default: defaults.max_runtime; 0 = none */
     cfg_pos pos;            /* of the datastore's mapping */
     cfg_pos schedule_pos;   /* of the expression's first character (inside quotes) */
 } cfg_datastore;
@@ -128,6 +129,7 @@ typedef struct cfg {
     char *timezone;         /* defaults.timezone, default "UTC" */
     int connect_timeout_s;  /* defaults.connect_timeout, default 10 */
     int statement_timeout_ms; /* defaults.statement_timeout, default 300000 */
+    int max_runtime_s;        /* defaults.max_runtime, default 3600; 0 = none */
     int sched_max_parallel;   /* scheduler.max_parallel, default 2 */
     int sched_shutdown_timeout_s; /* scheduler.shutdown_timeout, default 5m */
     cfg_datastore *datastores;

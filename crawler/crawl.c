@@ -14,6 +14,7 @@
  * connection" (crawl_tunnel_explain).
  */
 #include "crawl.h"
+#include "deadline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,30 @@ static void fail(crawl_report *r, store *st)
     }
 }
 
+/* The error of a crawl that max_runtime stopped, in place of libpq's. */
+static void deadline_error(const cfg_datastore *ds, mc_error *err)
+{
+    int s = ds->max_runtime_s;
+    char limit[32];
+    if (s % 3600 == 0)
+        snprintf(limit, sizeof limit, "%dh", s / 3600);
+    else if (s % 60 == 0)
+        snprintf(limit, sizeof limit, "%dm", s / 60);
+    else
+        snprintf(limit, sizeof limit, "%ds", s);
+    mc_error_clear(err);
+    mc_error_set(err, MC_EXIT_CONNECT,
+                 "datastore '%s': crawl stopped after max_runtime (%s): the server had not "
+                 "finished answering", ds->name, limit);
+    mc_error_hint(err, "the run is recorded as failed and the store is unchanged; a server "
+                       "or network path that stopped answering (a paused cluster, a NAT or "
+                       "bastion that dropped the connection) looks like this; if the "
+                       "catalog is just large, raise max_runtime: (-vv shows the statements)");
+}
+
+/* Grace between asking the server to cancel and cutting the connection. */
+#define DEADLINE_GRACE_S 5.0
+
 void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
                      crawl_report *r)
 {
@@ -155,6 +180,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     double t0 = mc_monotonic();
     disc_session *sess = NULL;
     tunnel *tun = NULL;
+    crawl_deadline *dl = NULL;
     disc_result found = {0};
 
     if (!o->dry_run &&
@@ -162,11 +188,27 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         fail(r, NULL);
         goto out;
     }
+    dl = deadline_start(ds->max_runtime_s, DEADLINE_GRACE_S);
     if (crawl_connect(ds, &sess, &tun, &r->error) != 0) {
         fail(r, st);
         goto out;
     }
-    if (disc_run(sess, ds, &found, &r->error) != 0) {
+    deadline_watch(dl, sess);
+    int disc_rc = deadline_fired(dl) ? -1 : disc_run(sess, ds, &found, &r->error);
+    deadline_watch(dl, NULL);
+    if (disc_rc == 0 && deadline_fired(dl)) {
+        /* it finished in the grace period: the catalog is whole, keep it */
+        mc_log(MC_LOG_INFO, "datastore '%s': discovery finished just after max_runtime",
+               ds->name);
+    }
+    if (disc_rc != 0 && deadline_fired(dl)) {
+        deadline_error(ds, &r->error);
+        r->dialect = mc_strdup(disc_dialect(sess));
+        r->server_version = mc_strdup(disc_server_version(sess));
+        fail(r, st);
+        goto out;
+    }
+    if (disc_rc != 0) {
         if (tunnel_failed(tun, NULL)) {
             crawl_tunnel_explain(tun, &r->error);
             char *hint = mc_asprintf("the run is recorded as failed and the store is "
@@ -253,6 +295,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     diff_drop_silent(&r->diff);
     r->exit_code = incomplete ? MC_EXIT_PARTIAL : MC_EXIT_OK;
 out:
+    deadline_stop(dl);      /* before disc_close: deadline.c, invariant 1 */
     disc_close(sess);
     tunnel_close(tun);
     disc_result_free(&found);

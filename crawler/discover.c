@@ -24,9 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct disc_session {
     PGconn *conn;
+    int fd;                 /* the connection's socket, for disc_sever */
     char *dialect;
     char *server_version;
     int server_version_num;
@@ -136,7 +138,7 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
     snprintf(timeout, sizeof timeout, "%d",
              ds->connect_timeout_s > 0 ? ds->connect_timeout_s : 10);
 
-    const char *keys[12], *vals[12];
+    const char *keys[20], *vals[20];
     int n = 0;
     /* Settings left NULL are not passed, so libpq's environment
      * (PGPASSWORD, .pgpass, PGSSLMODE...) decides them. */
@@ -150,6 +152,17 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
         {"sslmode", ds->sslmode},
         {"connect_timeout", timeout},
         {"application_name", "metacrawl"},
+        /* A path that drops state (a NAT, a paused cluster) must not hang a
+         * crawl: probe an idle connection after 30 s, give up after three
+         * unanswered probes 10 s apart, and fail a send that stays
+         * unacknowledged for 60 s (docs/scheduling.md, "Deadlines"). On a
+         * tunnelled connection libpq's socket is the local one; the SSH
+         * session has its own keepalive, and max_runtime bounds both. */
+        {"keepalives", "1"},
+        {"keepalives_idle", "30"},
+        {"keepalives_interval", "10"},
+        {"keepalives_count", "3"},
+        {"tcp_user_timeout", "60000"},
     };
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
         if (!settings[i][1])
@@ -174,9 +187,47 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
     }
     disc_session *s = mc_calloc(1, sizeof *s);
     s->conn = conn;
+    s->fd = PQsocket(conn);
     s->ds_name = ds->name;
     *out = s;
     return 0;
+}
+
+/* For crawler/deadline.c's watchdog thread, while the session's own thread may
+ * be blocked inside libpq. The canceller is a PGcancel, which libpq makes
+ * independent of the connection and safe to use from another thread, so it
+ * may outlive the session; disc_sever only shuts the socket down (a blocked
+ * recv then sees end-of-file), leaving the descriptor to PQfinish. */
+struct disc_canceller {
+    PGcancel *cancel;
+};
+
+disc_canceller *disc_canceller_new(disc_session *s)
+{
+    disc_canceller *c = mc_calloc(1, sizeof *c);
+    c->cancel = s ? PQgetCancel(s->conn) : NULL;
+    return c;
+}
+
+void disc_canceller_cancel(disc_canceller *c)
+{
+    char buf[256];
+    if (c && c->cancel)
+        (void)PQcancel(c->cancel, buf, (int)sizeof buf);
+}
+
+void disc_canceller_free(disc_canceller *c)
+{
+    if (!c)
+        return;
+    PQfreeCancel(c->cancel);
+    free(c);
+}
+
+void disc_sever(disc_session *s)
+{
+    if (s && s->fd >= 0)
+        (void)shutdown(s->fd, SHUT_RDWR);
 }
 
 void disc_close(disc_session *s)

@@ -27,6 +27,18 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
                  disc_session **out, mc_error *err);
 void disc_close(disc_session *s); /* NULL is a no-op */
 
+/* For a watchdog thread while another thread runs this session's statements
+ * (crawler/deadline.c). A canceller asks the server to cancel the running
+ * statement; it is independent of the session, may outlive it, and each call
+ * opens a connection of its own. disc_sever cuts the session's connection, so
+ * that a call waiting for a server that no longer answers returns with an
+ * error; the session must stay open while it runs. NULL is a no-op. */
+typedef struct disc_canceller disc_canceller;
+disc_canceller *disc_canceller_new(disc_session *s);
+void disc_canceller_cancel(disc_canceller *c);
+void disc_canceller_free(disc_canceller *c);
+void disc_sever(disc_session *s);
+
 const char *disc_dialect(const disc_session *s);        /* "postgresql", "redshift" */
 /* The session's libpq connection, for crawler code that runs its own
  * statements (check, grants); borrowed until disc_close.  Only files that

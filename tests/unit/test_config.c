@@ -223,6 +223,8 @@ Test(config, defaults_applied)
     cr_assert_str_eq(d->timezone, "UTC");
     cr_assert_eq(d->connect_timeout_s, 10);
     cr_assert_eq(d->statement_timeout_ms, 300000);
+    cr_assert_eq(c->max_runtime_s, 3600);
+    cr_assert_eq(d->max_runtime_s, 3600);
     cr_assert_float_eq(d->max_removed_pct, 20.0, 1e-9);
     cr_assert_not(d->tunnel.present);
     cr_assert_null(d->schemas.include);
@@ -240,13 +242,15 @@ Test(config, defaults_inherited_and_overridden)
                   "  timezone: America/New_York\n"
                   "  connect_timeout: 30\n"
                   "  statement_timeout: 1h\n"
+                  "  max_runtime: 2h\n"
                   DS
                   "  - name: other\n"
                   "    host: h\n"
                   "    database: d\n"
                   "    timezone: Asia/Tokyo\n"
                   "    connect_timeout: 1500ms\n"
-                  "    statement_timeout: 0\n");
+                  "    statement_timeout: 0\n"
+                  "    max_runtime: 0\n");
     cr_assert_not_null(c, "%s", err.message);
     cr_assert_str_eq(c->datastores[0].timezone, "America/New_York");
     cr_assert_eq(c->datastores[0].connect_timeout_s, 30);
@@ -254,6 +258,8 @@ Test(config, defaults_inherited_and_overridden)
     cr_assert_str_eq(c->datastores[1].timezone, "Asia/Tokyo");
     cr_assert_eq(c->datastores[1].connect_timeout_s, 2); /* whole seconds, rounded up */
     cr_assert_eq(c->datastores[1].statement_timeout_ms, 0);
+    cr_assert_eq(c->datastores[0].max_runtime_s, 7200);
+    cr_assert_eq(c->datastores[1].max_runtime_s, 0);
     cfg_free(c);
 }
 
@@ -351,7 +357,7 @@ Test(config, unknown_key_without_suggestion)
     expect_error("store: x\nversion: 2\n", "t.yml:2:1: unknown key 'version' at the top level",
                  "the keys here are: store, defaults, datastores, alerts, scheduler");
     expect_error("defaults:\n  retries: 3\n", "t.yml:2:3: unknown key 'retries' in 'defaults'",
-                 "the keys here are: timezone, connect_timeout, statement_timeout");
+                 "the keys here are: timezone, connect_timeout, statement_timeout, max_runtime");
     /* A hop has no jump or keepalive of its own. */
     expect_error(DS "    tunnel:\n      host: b\n      user: u\n      agent: true\n"
                     "      jump:\n        - host: c\n          user: v\n          keepalive: 5s\n",
