@@ -1311,6 +1311,10 @@ static const row datastore_rows[] = {
      .off = offsetof(cfg_datastore, statement_timeout_ms), .min = 0, .max = DUR(86400)},
     {.key = "max_runtime", .type = T_DURATION_S,
      .off = offsetof(cfg_datastore, max_runtime_s), .min = 0, .max = DUR(7 * 86400)},
+    {.key = "jitter", .type = T_DURATION_S,
+     .off = offsetof(cfg_datastore, jitter_s), .min = 0, .max = DUR(86400)},
+    {.key = "starting_deadline", .type = T_DURATION_S,
+     .off = offsetof(cfg_datastore, starting_deadline_s), .min = 0, .max = DUR(366 * 86400)},
 };
 static const table datastore_table = {
     .what = "a datastore", .named = "datastore", .rows = ROWS(datastore_rows),

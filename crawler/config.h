@@ -104,6 +104,8 @@ typedef struct cfg_datastore {
     int connect_timeout_s;  /* default: defaults.connect_timeout */
     int statement_timeout_ms;
     int max_runtime_s;      /* default: defaults.max_runtime; 0 = none */
+    int jitter_s;           /* schedule: fires start up to this late; 0 = none */
+    int starting_deadline_s; /* schedule: a fire older than this is skipped; 0 = never */
     cfg_pos pos;            /* of the datastore's mapping */
     cfg_pos schedule_pos;   /* of the expression's first character (inside quotes) */
 } cfg_datastore;

@@ -186,8 +186,7 @@ static int schedule_list(cli_ctx *ctx, cfg *c, sched_table *t, const sched_entry
         r->due.next = CRON_NEVER;
         if (!r->e->expr)
             continue;
-        r->in.expr = r->e->expr;
-        r->in.tz = r->e->tz;
+        r->in = sched_entry_input(r->e, 0, 0);
         if (st && sched_last_fire(st, r->e->ds->name, &r->in.last_fire, &err) != 0)
             goto fail;
         if (sched_anchor(store_path, r->e->ds->name, r->e->expr, r->e->tz, r->in.last_fire, now,
@@ -1030,6 +1029,8 @@ static void json_due_item(mc_buf *b, const due_item *it)
     json_time(b, &f, "first_missed", e->tz, has_fire && it->due.n_fires > 1
                                                 ? it->due.first_missed : 0);
     json_time(b, &f, "next", e->tz, e->expr ? it->due.next : CRON_NEVER);
+    json_time(b, &f, "skipped", e->tz, it->action == DUE_NOT_DUE ? it->due.skipped : 0);
+    json_put_kv_int(b, &f, "jitter_delay", e->delay);
     if (it->action == DUE_LOCKED) {
         f = json_put_key(b, f, "locked_by");
         bool g = true;
@@ -1077,7 +1078,7 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
         return;
     const sched_entry *e = it->e;
     const char *name = e->ds->name;
-    char l[CRON_LOCAL_LEN], l2[CRON_LOCAL_LEN], u[21];
+    char l[CRON_LOCAL_LEN], l2[CRON_LOCAL_LEN], u[21], u2[21];
     bool verbose = ctx->verbosity > 0, quiet = ctx->verbosity < 0;
     switch (it->action) {
     case DUE_UNSCHEDULED:
@@ -1085,7 +1086,12 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
             printf("%s: not scheduled\n", name);
         return;
     case DUE_NOT_DUE:
-        if (it->first && !quiet)
+        if (it->due.skipped && !quiet)
+            printf("%s: fire %s [%s] given up: later than starting_deadline (%llds); next "
+                   "fire %s [%s]\n", name, local_text(e->tz, it->due.skipped, l2, sizeof l2),
+                   utc_text(it->due.skipped, u), (long long)it->in.starting_deadline,
+                   local_text(e->tz, it->due.next, l, sizeof l), utc_text(it->due.next, u2));
+        else if (it->first && !quiet)
             printf("%s: new schedule %s (%s): first fire %s [%s]\n", name, cron_text(e->expr),
                    cron_tz_name(e->tz), local_text(e->tz, it->due.next, l, sizeof l),
                    utc_text(it->due.next, u));
@@ -1229,8 +1235,7 @@ static int cmd_run_due(cli_ctx *ctx)
             print_due_item(ctx, it);
             continue;
         }
-        it->in.expr = it->e->expr;
-        it->in.tz = it->e->tz;
+        it->in = sched_entry_input(it->e, 0, 0);
         if ((st && sched_last_fire(st, name, &it->in.last_fire, &it->error) != 0) ||
             sched_anchor(store_path, name, it->e->expr, it->e->tz, it->in.last_fire, now, !dry,
                          &it->in.anchor, &it->first, &it->error) != 0) {

@@ -24,6 +24,12 @@
  *     schedule:/timezone:) is anchored at the end of the previous minute:
  *     its first fire is the one of the current minute or a later one, never
  *     an earlier one (no backfill).
+ *  5. Jitter: a datastore with `jitter:` starts each fire `delay` seconds
+ *     after it (sched_jitter_delay); the run is still recorded with the
+ *     fire's own time. Rules 2 and 6 read "now" as now - delay.
+ *  6. Starting deadline: when the latest fire in (base, now] is older than
+ *     `starting_deadline:`, it is given up (skipped), not caught up; the
+ *     next fire runs as usual. Nothing is recorded for a skipped fire.
  */
 #ifndef MC_SCHEDULE_H
 #define MC_SCHEDULE_H
@@ -55,6 +61,8 @@ typedef struct sched_entry {
     const cfg_datastore *ds; /* borrowed from the cfg */
     cron_expr *expr;         /* NULL = not scheduled */
     const cron_tz *tz;       /* the datastore's zone (owned by the table) */
+    int64_t delay;           /* sched_jitter_delay of its jitter: (seconds) */
+    int64_t starting_deadline; /* its starting_deadline: (seconds); 0 = none */
 } sched_entry;
 
 typedef struct sched_table {
@@ -76,13 +84,28 @@ typedef struct sched_input {
     const cron_tz *tz;
     int64_t last_fire;     /* the last recorded scheduled fire; 0 = none */
     int64_t anchor;        /* first sight of this schedule; 0 = none */
+    int64_t delay;         /* rule 5: each fire starts this many seconds late */
+    int64_t starting_deadline; /* rule 6: seconds; 0 = a fire is never too late */
 } sched_input;
+
+/* The input of one entry: its schedule, zone, jitter and starting deadline
+ * with the given last fire and anchor. */
+sched_input sched_entry_input(const sched_entry *e, int64_t last_fire, int64_t anchor);
+
+/* Rule 5's delay for a datastore: a fixed pseudo-random number of seconds in
+ * [0, jitter_s), the same for the same name on every machine and every run
+ * (as systemd's RandomizedDelaySec= with FixedRandomDelay=); 0 when jitter_s
+ * is 0. */
+int64_t sched_jitter_delay(const char *datastore, int64_t jitter_s);
 
 /* Fires counted in one catch-up; more are reported as this many. */
 #define SCHED_COUNT_MAX 1000
 
 typedef struct sched_due {
     bool due;
+    int64_t skipped;      /* not due: the latest fire, given up by rule 6; 0 = none */
+    int64_t n_skipped;    /* fires given up with it (at most SCHED_COUNT_MAX) */
+    int64_t wake;         /* when `next` starts: next + delay (CRON_NEVER when none) */
     int64_t fire;         /* due: the latest fire in (base, now]: the run's scheduled_for */
     int64_t first_missed; /* due: the earliest fire in (base, now] */
     int64_t n_fires;      /* due: fires in (base, now], at most SCHED_COUNT_MAX */

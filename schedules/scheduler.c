@@ -104,6 +104,8 @@ int sched_table_build(const cfg *c, sched_table **out, mc_error *err)
         sched_entry *e = &t->entries[i];
         e->ds = d;
         e->tz = def_tz;
+        e->delay = sched_jitter_delay(d->name, d->jitter_s);
+        e->starting_deadline = d->starting_deadline_s;
         if (d->timezone && (!c->timezone || strcmp(d->timezone, c->timezone) != 0) &&
             table_zone(t, d->timezone, &e->tz, &inner) != 0) {
             /* The datastore's own timezone: key; config.h has no position
@@ -196,12 +198,9 @@ static int64_t latest_fire(const sched_input *in, int64_t after, int64_t now, in
     return after;
 }
 
-void sched_compute(const sched_input *in, int64_t now, sched_due *out)
+/* Rules 1-3 at `now` (already moved back by the delay). */
+static void compute_due(const sched_input *in, int64_t now, sched_due *out)
 {
-    memset(out, 0, sizeof *out);
-    out->next = CRON_NEVER;
-    if (!in->expr || !in->tz)
-        return;
     int64_t f = cron_next(in->expr, in->tz, sched_base(in));
     if (f == CRON_NEVER || f > now) {
         out->next = f;
@@ -222,6 +221,53 @@ void sched_compute(const sched_input *in, int64_t now, sched_due *out)
             break;
     }
     out->fire = latest_fire(in, f, now, &out->next);
+}
+
+void sched_compute(const sched_input *in, int64_t now, sched_due *out)
+{
+    memset(out, 0, sizeof *out);
+    out->next = CRON_NEVER;
+    out->wake = CRON_NEVER;
+    if (!in->expr || !in->tz)
+        return;
+    int64_t delay = in->delay > 0 ? in->delay : 0;
+    int64_t late_now = now - delay;                         /* rule 5 */
+    compute_due(in, late_now, out);
+    if (out->due && in->starting_deadline > 0 &&
+        late_now - out->fire > in->starting_deadline) {     /* rule 6 */
+        out->due = false;
+        out->skipped = out->fire;
+        out->n_skipped = out->n_fires;
+        out->fire = out->first_missed = out->n_fires = 0;
+    }
+    if (out->next != CRON_NEVER)
+        out->wake = out->next + delay;
+}
+
+sched_input sched_entry_input(const sched_entry *e, int64_t last_fire, int64_t anchor)
+{
+    return (sched_input){
+        .expr = e->expr,
+        .tz = e->tz,
+        .last_fire = last_fire,
+        .anchor = anchor,
+        .delay = e->delay,
+        .starting_deadline = e->starting_deadline,
+    };
+}
+
+/* FNV-1a (64 bits) of the name: stable across machines, releases and runs,
+ * which is all rule 5 asks of it; it is not a secret and not a digest. */
+int64_t sched_jitter_delay(const char *datastore, int64_t jitter_s)
+{
+    if (jitter_s <= 0 || !datastore)
+        return 0;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (const unsigned char *p = (const unsigned char *)datastore; *p; p++) {
+        h ^= *p;
+        h *= UINT64_C(1099511628211);
+    }
+    return (int64_t)(h % (uint64_t)jitter_s);
 }
 
 size_t sched_plan(sched_slot *slots, size_t n, int64_t now, size_t *due_idx_out,
@@ -245,8 +291,8 @@ size_t sched_plan(sched_slot *slots, size_t n, int64_t now, size_t *due_idx_out,
                 k--;
             }
             due_idx_out[k] = i;
-        } else if (s->due.next != CRON_NEVER && (wake == CRON_NEVER || s->due.next < wake)) {
-            wake = s->due.next;
+        } else if (s->due.wake != CRON_NEVER && (wake == CRON_NEVER || s->due.wake < wake)) {
+            wake = s->due.wake;
         }
     }
     *wake_out = wake;
@@ -678,6 +724,7 @@ typedef struct ds_state {
     int64_t anchor;
     sched_job *job;         /* running crawl, or NULL */
     int64_t lock_told;      /* the fire for which "locked" was logged */
+    int64_t skip_told;      /* the fire for which "given up" was logged */
     int64_t retry_at;       /* lock busy: try again from then */
 } ds_state;
 
@@ -780,7 +827,7 @@ static int build_states(loop *d, generation *g, ds_state **out, mc_error *err)
         if (sched_anchor(g->store_path, e->ds->name, e->expr, e->tz, s->last_fire, now, true,
                          &s->anchor, &first, err) != 0)
             goto fail;
-        sched_input in = {e->expr, e->tz, s->last_fire, s->anchor};
+        sched_input in = sched_entry_input(e, s->last_fire, s->anchor);
         sched_due due;
         sched_compute(&in, now, &due);
         char when[128];
@@ -924,11 +971,22 @@ static int64_t dispatch(loop *d, int64_t now)
     size_t *due = mc_calloc(n + 1, sizeof *due);
     for (size_t i = 0; i < n; i++) {
         ds_state *s = &d->ds[i];
-        slots[i].in = (sched_input){s->e->expr, s->e->tz, s->last_fire, s->anchor};
+        slots[i].in = sched_entry_input(s->e, s->last_fire, s->anchor);
         slots[i].busy = s->job != NULL;
     }
     int64_t wake;
     size_t n_due = sched_plan(slots, n, now, due, &wake);
+    for (size_t i = 0; i < n; i++) {
+        ds_state *s = &d->ds[i];
+        int64_t skipped = slots[i].due.skipped;
+        if (skipped && s->skip_told != skipped) {
+            char when[128];
+            fmt_local(s->e->tz, skipped, when, sizeof when);
+            sched_log(MC_LOG_WARN, "%s: fire %s given up: later than starting_deadline (%llds)",
+                      s->e->ds->name, when, (long long)s->e->starting_deadline);
+            s->skip_told = skipped;
+        }
+    }
     int max = d->gen->c->sched_max_parallel > 0 ? d->gen->c->sched_max_parallel : 1;
     for (size_t k = 0; k < n_due; k++) {
         ds_state *s = &d->ds[due[k]];
@@ -968,14 +1026,14 @@ static int64_t dispatch(loop *d, int64_t now)
         int64_t lf = 0;
         if (sched_last_fire(d->db, name, &lf, &err) == 0 && lf > s->last_fire) {
             s->last_fire = lf;
-            sched_input in = {s->e->expr, s->e->tz, s->last_fire, s->anchor};
+            sched_input in = sched_entry_input(s->e, s->last_fire, s->anchor);
             sched_compute(&in, now, du);
             if (!du->due) {
                 sched_log(MC_LOG_DEBUG, "%s: already crawled for this fire by another process",
                           name);
                 crawl_lock_release(lk);
-                if (du->next != CRON_NEVER && (wake == CRON_NEVER || du->next < wake))
-                    wake = du->next;
+                if (du->wake != CRON_NEVER && (wake == CRON_NEVER || du->wake < wake))
+                    wake = du->wake;
                 continue;
             }
         } else if (err.code) {

@@ -221,6 +221,43 @@ static void wait_locked(const fixture *f, const char *ds)
 
 /* ---- run-due ------------------------------------------------------------------ */
 
+/* Rules 5 and 6 through run-due: a fire starts its datastore's fixed jitter
+ * late, and a fire older than starting_deadline is given up, not caught up. */
+Test(run_due, jitter_and_starting_deadline, .timeout = 180)
+{
+    fixture f = setup("sched_jitter");
+    char *a = ds_yaml(&f, "test", "0 * * * *", false, 0);
+    char *text = itest_strf("%s    jitter: 10m\n    starting_deadline: 30m\n", a);
+    write_cfg(&f, NULL, text);
+    /* the name's delay, as run-due reports it (and the unit test pins) */
+    json_t *d = run_due(&f, "2015-01-01T10:30:00Z", 0);
+    json_int_t delay = json_integer_value(json_object_get(item(d, "test"), "jitter_delay"));
+    cr_assert(delay > 0 && delay < 600, "jitter_delay %lld", (long long)delay);
+
+    /* the 11:00 fire is not started before 11:00 + delay */
+    char *before = itest_strf("@%lld", (long long)(1420110000 + delay - 1)); /* 11:00Z + d - 1 */
+    d = run_due(&f, before, 0);
+    cr_assert_str_eq(action(d, "test"), "not_due");
+    char *at = itest_strf("@%lld", (long long)(1420110000 + delay));
+    d = run_due(&f, at, 0);
+    cr_assert_str_eq(action(d, "test"), "crawled");
+    cr_assert_str_eq(utc_of(item(d, "test"), "fire"), "2015-01-01T11:00:00Z");
+
+    /* down until 14:45: the 14:00 fire started 45 minutes minus the delay
+     * ago, later than 30 minutes: given up, and nothing recorded */
+    d = run_due(&f, "2015-01-01T14:45:00Z", 0);
+    cr_assert_str_eq(action(d, "test"), "not_due");
+    cr_assert_str_eq(utc_of(item(d, "test"), "skipped"), "2015-01-01T14:00:00Z");
+    cr_assert_str_eq(utc_of(item(d, "test"), "next"), "2015-01-01T15:00:00Z");
+    cr_assert_eq(json_integer_value(json_object_get(d, "exit_code")), 0);
+    const char *argv[] = {"-c", f.cfg, "run-due", "--now=2015-01-01T14:45:00Z", NULL};
+    itest_result r = itest_run(argv, env(), NULL);
+    cr_assert(strstr(r.out, "test: fire 2015-01-01 14:00:00 UTC (+00:00) [2015-01-01T14:00:00Z] "
+                            "given up: later than starting_deadline (1800s)"),
+              "%s", r.out);
+    cr_assert_str_eq(scheduled_runs(&f), "test@2015-01-01T11:00:00Z/ok");
+}
+
 Test(run_due, first_sight_catch_up_once_and_a_late_datastore_is_not_backfilled)
 {
     fixture f = setup("sched_catchup");

@@ -61,7 +61,7 @@ static void fx_free(fixture *f)
 
 static sched_due compute(const fixture *f, int64_t last_fire, int64_t anchor, int64_t now)
 {
-    sched_input in = {f->expr, f->tz, last_fire, anchor};
+    sched_input in = {.expr = f->expr, .tz = f->tz, .last_fire = last_fire, .anchor = anchor};
     sched_due d;
     sched_compute(&in, now, &d);
     return d;
@@ -225,7 +225,7 @@ Test(clock, an_anchor_after_the_last_fire_wins)
     int64_t last = T("2026-11-20T03:00:00Z");
     int64_t now = T("2026-11-21T10:00:00Z");
     int64_t anchor = sched_first_sight(now);
-    cr_assert_eq(sched_base(&(sched_input){f.expr, f.tz, last, anchor}), anchor);
+    cr_assert_eq(sched_base(&(sched_input){.expr = f.expr, .tz = f.tz, .last_fire = last, .anchor = anchor}), anchor);
     sched_due d = compute(&f, last, anchor, now);
     cr_assert_not(d.due);
     cr_assert_eq(d.next, T("2026-11-21T12:00:00Z"));
@@ -315,12 +315,103 @@ Test(plan, ties_keep_slot_order)
     sched_slot s[3];
     memset(s, 0, sizeof s);
     for (int i = 0; i < 3; i++)
-        s[i].in = (sched_input){f.expr, f.tz, T("2026-11-21T09:00:00Z"), 0};
+        s[i].in = (sched_input){.expr = f.expr, .tz = f.tz,
+                                .last_fire = T("2026-11-21T09:00:00Z"), .anchor = 0};
     size_t due[3];
     int64_t wake;
     cr_assert_eq(sched_plan(s, 3, now, due, &wake), 3);
     cr_assert(due[0] == 0 && due[1] == 1 && due[2] == 2);
     cr_assert_eq(wake, CRON_NEVER);
+    fx_free(&f);
+}
+
+/* ---- jitter and starting deadline (rules 5 and 6) ----------------------------------------- */
+
+Test(jitter, the_delay_is_fixed_per_name_and_within_the_bound)
+{
+    cr_assert_eq(sched_jitter_delay("analytics", 0), 0);
+    cr_assert_eq(sched_jitter_delay(NULL, 600), 0);
+    /* the same on every run and machine: the value is part of the contract
+     * (docs/scheduling.md), so a change of hash shows up here */
+    int64_t a = sched_jitter_delay("analytics", 600);
+    cr_assert_eq(a, sched_jitter_delay("analytics", 600));
+    cr_assert(a >= 0 && a < 600);
+    /* fifty datastores on one schedule spread over the window */
+    int64_t lo = 600, hi = -1;
+    bool seen[10] = {false};
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "warehouse_%02d", i);
+        int64_t d = sched_jitter_delay(name, 600);
+        cr_assert(d >= 0 && d < 600, "%s: %lld", name, (long long)d);
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+        seen[d / 60] = true;
+    }
+    int buckets = 0;
+    for (int i = 0; i < 10; i++)
+        buckets += seen[i];
+    cr_assert_geq(buckets, 7, "50 names fell in only %d of 10 minutes", buckets);
+    cr_assert_gt(hi - lo, 400, "spread %lld..%lld", (long long)lo, (long long)hi);
+}
+
+Test(jitter, a_fire_starts_late_and_is_recorded_with_its_own_time)
+{
+    fixture f = fx("0 * * * *", "UTC");
+    sched_input in = {.expr = f.expr, .tz = f.tz, .last_fire = T("2026-11-21T09:00:00Z"),
+                      .delay = 90};
+    sched_due d;
+    sched_compute(&in, T("2026-11-21T10:01:00Z"), &d);
+    cr_assert_not(d.due, "due 60 s after the fire with a 90 s delay");
+    cr_assert_eq(d.next, T("2026-11-21T10:00:00Z"), "next %s", iso(d.next));
+    cr_assert_eq(d.wake, T("2026-11-21T10:01:30Z"), "wake %s", iso(d.wake));
+    sched_compute(&in, T("2026-11-21T10:01:30Z"), &d);
+    cr_assert(d.due);
+    cr_assert_eq(d.fire, T("2026-11-21T10:00:00Z"), "fire %s", iso(d.fire));
+    cr_assert_eq(d.wake, T("2026-11-21T11:01:30Z"), "wake %s", iso(d.wake));
+
+    /* the scheduler wakes at the delayed start, not at the fire */
+    sched_slot slot = {.in = in};
+    size_t due[1];
+    int64_t wake;
+    cr_assert_eq(sched_plan(&slot, 1, T("2026-11-21T10:00:30Z"), due, &wake), 0);
+    cr_assert_eq(wake, T("2026-11-21T10:01:30Z"), "wake %s", iso(wake));
+    fx_free(&f);
+}
+
+Test(starting_deadline, a_fire_too_old_is_skipped_not_caught_up)
+{
+    fixture f = fx("0 * * * *", "UTC");
+    sched_input in = {.expr = f.expr, .tz = f.tz, .last_fire = T("2026-11-21T06:00:00Z"),
+                      .starting_deadline = 600};
+    sched_due d;
+    /* back after downtime at 10:05: 10:00 is within 10 minutes, caught up */
+    sched_compute(&in, T("2026-11-21T10:05:00Z"), &d);
+    cr_assert(d.due);
+    cr_assert_eq(d.fire, T("2026-11-21T10:00:00Z"));
+    cr_assert_eq(d.n_fires, 4);
+    cr_assert_eq(d.skipped, 0);
+    /* back at 10:20: the latest fire is 20 minutes old, given up */
+    sched_compute(&in, T("2026-11-21T10:20:00Z"), &d);
+    cr_assert_not(d.due);
+    cr_assert_eq(d.skipped, T("2026-11-21T10:00:00Z"), "skipped %s", iso(d.skipped));
+    cr_assert_eq(d.n_skipped, 4);
+    cr_assert_eq(d.fire, 0);
+    cr_assert_eq(d.next, T("2026-11-21T11:00:00Z"));
+    /* and the next fire runs as usual, though nothing was recorded */
+    sched_compute(&in, T("2026-11-21T11:00:05Z"), &d);
+    cr_assert(d.due);
+    cr_assert_eq(d.fire, T("2026-11-21T11:00:00Z"));
+    /* the deadline counts from the delayed start */
+    in.delay = 300;
+    sched_compute(&in, T("2026-11-21T10:14:00Z"), &d);
+    cr_assert(d.due, "9 minutes after the delayed start is within 10");
+    /* 0: never too late (the default) */
+    in.delay = 0;
+    in.starting_deadline = 0;
+    sched_compute(&in, T("2026-11-21T23:59:00Z"), &d);
+    cr_assert(d.due);
+    cr_assert_eq(d.skipped, 0);
     fx_free(&f);
 }
 
