@@ -1328,6 +1328,34 @@ static const char *tz_name_problem(const char *name)
     return NULL;
 }
 
+static const char *tz_dir(void)
+{
+    const char *dir = getenv("TZDIR");
+    return dir && *dir ? dir : "/usr/share/zoneinfo";
+}
+
+uint64_t cron_tz_file_signature(const char *name)
+{
+    if (!name || strcmp(name, "UTC") == 0 || tz_name_problem(name))
+        return 0;
+    char *path = mc_asprintf("%s/%s", tz_dir(), name);
+    struct stat st;
+    int rc = stat(path, &st);
+    free(path);
+    if (rc != 0)
+        return 0;
+    /* FNV-1a over the fields; only equality matters */
+    uint64_t h = UINT64_C(14695981039346656037);
+    const uint64_t parts[] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
+                              (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        for (int b = 0; b < 8; b++) {
+            h ^= (parts[i] >> (8 * b)) & 0xff;
+            h *= UINT64_C(1099511628211);
+        }
+    return h ? h : 1;
+}
+
 int cron_tz_load(const char *name, cron_tz **tz_out, mc_error *err)
 {
     *tz_out = NULL;
@@ -1343,9 +1371,7 @@ int cron_tz_load(const char *name, cron_tz **tz_out, mc_error *err)
         mc_error_hint(err, "use an IANA zone name such as Europe/Berlin or UTC");
         return -1;
     }
-    const char *dir = getenv("TZDIR");
-    if (!dir || !*dir)
-        dir = "/usr/share/zoneinfo";
+    const char *dir = tz_dir();
     char *path = mc_asprintf("%s/%s", dir, name);
     int rc = -1;
     unsigned char *data = NULL;

@@ -55,6 +55,12 @@ bool cron_is_wildcard(const cron_expr *expr);
  * an error (MC_EXIT_CONFIG): never a silent fallback to UTC.
  */
 int cron_tz_load(const char *name, cron_tz **tz_out, mc_error *err);
+
+/* What identifies the file cron_tz_load would read for `name` now (device,
+ * inode, size, modification time, folded into one number): a tzdata upgrade
+ * that replaces the file changes it. 0 for "UTC" (built in) and for a file
+ * that cannot be read. */
+uint64_t cron_tz_file_signature(const char *name);
 /* Lower level, for tests, tools and fuzzing: a zone from the bytes of a
  * TZif file, or from a POSIX TZ rule string such as
  * "CET-1CEST,M3.5.0,M10.5.0/3".  name is only copied, for messages. */

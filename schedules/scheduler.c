@@ -741,7 +741,23 @@ typedef struct loop {
     bool stopping;
     double stop_deadline;   /* monotonic */
     int64_t n_started, n_failed;
+    uint64_t zone_sig;      /* zone_signature of the zones in use */
 } loop;
+
+/* The zone files the running table was loaded from, as one number: when a
+ * tzdata upgrade replaces one of them, the scheduler reloads. */
+static uint64_t zone_signature(const sched_table *t)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < t->n_zones; i++) {
+        uint64_t z = cron_tz_file_signature(cron_tz_name(t->zones[i]));
+        for (int b = 0; b < 8; b++) {
+            h ^= (z >> (8 * b)) & 0xff;
+            h *= UINT64_C(1099511628211);
+        }
+    }
+    return h;
+}
 
 static int sig_write_fd = -1;
 
@@ -844,7 +860,7 @@ fail:
     return -1;
 }
 
-static int reload(loop *d)
+static int reload(loop *d, const char *why)
 {
     char *path = mc_strdup(d->gen->c->path); /* the old generation may go below */
     cfg *nc = NULL;
@@ -852,9 +868,10 @@ static int reload(loop *d)
     store *ndb = NULL;
     ds_state *ns = NULL;
     mc_error err = {0};
-    sched_log(MC_LOG_INFO, "SIGHUP: reloading %s", path);
+    sched_log(MC_LOG_INFO, "%s: reloading %s", why, path);
     if (cfg_load(path, &nc, &err) != 0 || sched_table_build(nc, &nt, &err) != 0)
         goto fail;
+    uint64_t new_sig = zone_signature(nt);
     generation *g = gen_new(nc, nt, d->store_override);
     nc = NULL;
     nt = NULL;
@@ -891,6 +908,7 @@ static int reload(loop *d)
     d->n_ds = g->t->n;
     gen_unref(d->gen);
     d->gen = g;
+    d->zone_sig = new_sig;
     size_t n_sched = 0;
     for (size_t i = 0; i < d->n_ds; i++)
         n_sched += d->ds[i].e->expr != NULL;
@@ -1106,6 +1124,7 @@ int sched_daemon(cfg *c, const char *store_override)
         cfg_free(c);
         return err.code;
     }
+    d.zone_sig = zone_signature(t);
     d.gen = gen_new(c, t, store_override);
     if (store_open(d.gen->store_path, &d.db, &err) != 0) {
         sched_log(MC_LOG_ERROR, "%s", err.message);
@@ -1187,6 +1206,12 @@ int sched_daemon(cfg *c, const char *store_override)
         }
 
         int64_t now = (int64_t)floor(real);
+        if (!d.stopping && zone_signature(d.gen->t) != d.zone_sig) {
+            /* a tzdata upgrade: new rules for the zones in use (a failed
+             * reload keeps the old table and is not retried every tick) */
+            d.zone_sig = zone_signature(d.gen->t);
+            reload(&d, "zone data changed");
+        }
         int64_t wake = d.stopping ? CRON_NEVER : dispatch(&d, now);
         double timeout_s = SCHED_TICK_S;
         if (wake != CRON_NEVER && (double)wake - real < timeout_s)
@@ -1219,7 +1244,7 @@ int sched_daemon(cfg *c, const char *store_override)
                 if (d.stopping)
                     sched_log(MC_LOG_INFO, "SIGHUP ignored: stopping");
                 else
-                    reload(&d);
+                    reload(&d, "SIGHUP");
                 continue;
             }
             const char *name = sigs[i] == SIGINT ? "SIGINT" : "SIGTERM";

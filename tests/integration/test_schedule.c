@@ -679,6 +679,45 @@ Test(scheduler, sigterm_lets_the_running_crawl_finish)
     cr_assert(strstr(runs, "test@") && strstr(runs, "/ok") && !strchr(runs, ','), "%s", runs);
 }
 
+/* A tzdata upgrade that replaces a zone file in use is picked up without a
+ * SIGHUP: the scheduler reloads (docs/scheduling.md, "Time zones"). */
+Test(scheduler, a_changed_zone_file_is_reloaded, .timeout = 240)
+{
+    fixture f = setup("sched_tzfile");
+    char *tzdir = itest_strf("%s/zoneinfo", f.dir);
+    char *zdir = itest_strf("%s/Test", tzdir);
+    cr_assert_eq(mkdir(tzdir, 0755), 0);
+    cr_assert_eq(mkdir(zdir, 0755), 0);
+    char *berlin = itest_strf("%s/Europe/Berlin", itest_env("TZDIR"));
+    char *tokyo = itest_strf("%s/Asia/Tokyo", itest_env("TZDIR"));
+    char *zone = itest_strf("%s/Zone", zdir);
+    char *cp = itest_strf("cp %s %s", berlin, zone);
+    cr_assert_eq(system(cp), 0);
+    char *a = ds_yaml(&f, "test", NULL, false, 0);
+    char *ds = itest_strf("%s    schedule: \"0 0 1 1 *\"\n    timezone: Test/Zone\n", a);
+    write_cfg(&f, NULL, ds);
+    char *out = itest_strf("%s/sched.log", f.dir);
+    char *tz_env = itest_strf("TZDIR=%s", tzdir);
+    const char *extra[] = {tz_env, NULL};
+    pid_t p = start_scheduler(&f, out, extra);
+    wait_for(out, "scheduler started", 1, 30);
+    cr_assert_null(strstr(itest_read_file(out), "zone data changed"));
+
+    /* as dpkg does: a new file renamed over the old one */
+    char *tmp = itest_strf("%s/Zone.new", zdir);
+    char *cp2 = itest_strf("cp %s %s && mv %s %s", tokyo, tmp, tmp, zone);
+    cr_assert_eq(system(cp2), 0);
+    wait_for(out, "zone data changed: reloading", 1, 90);
+    wait_for(out, "reloaded ", 1, 10);
+    cr_assert_eq(kill(p, SIGTERM), 0);
+    int st = itest_wait(p);
+    char *log = itest_read_file(out);
+    cr_assert_eq(st, 0, "%s", log);
+    /* once: the new file is the one in use now */
+    char *first = strstr(log, "zone data changed");
+    cr_assert_null(strstr(first + 1, "zone data changed"), "%s", log);
+}
+
 Test(scheduler, sighup_keeps_a_bad_config_out_and_takes_a_good_one)
 {
     fixture f = setup("sched_hup");
