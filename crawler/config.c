@@ -1268,6 +1268,16 @@ static const row fail_safe_rows[] = {
 static const table fail_safe_table = {.what = "fail_safe", .rows = ROWS(fail_safe_rows),
                                       .pos_off = NO_OFF, .fill_when_absent = true};
 
+/* retry's keys land in the datastore itself (T_MAP with off 0). */
+static const row retry_rows[] = {
+    {.key = "attempts", .type = T_INT, .def = "0", .off = offsetof(cfg_datastore, retry_attempts),
+     .min = 0, .max = 10},
+    {.key = "backoff", .type = T_DURATION_S, .def = "1m",
+     .off = offsetof(cfg_datastore, retry_backoff_s), .min = DUR(1), .max = DUR(86400)},
+};
+static const table retry_table = {.what = "retry", .rows = ROWS(retry_rows),
+                                  .pos_off = NO_OFF, .fill_when_absent = true};
+
 /* admin: the same secret keys as the datastore's own. */
 static const row admin_rows[] = {
     {.key = "user", .type = T_STRING, .required = true, .off = offsetof(cfg_admin, user)},
@@ -1305,6 +1315,7 @@ static const row datastore_rows[] = {
     {.key = "schedule", .type = T_STRING, .off = offsetof(cfg_datastore, schedule)},
     {.key = "timezone", .type = T_STRING, .off = offsetof(cfg_datastore, timezone)},
     {.key = "fail_safe", .type = T_MAP, .off = 0, .sub = &fail_safe_table},
+    {.key = "retry", .type = T_MAP, .off = 0, .sub = &retry_table},
     {.key = "connect_timeout", .type = T_DURATION_S,
      .off = offsetof(cfg_datastore, connect_timeout_s), .min = DUR(1), .max = DUR(3600)},
     {.key = "statement_timeout", .type = T_DURATION_MS,

@@ -106,6 +106,8 @@ typedef struct cfg_datastore {
     int max_runtime_s;      /* default: defaults.max_runtime; 0 = none */
     int jitter_s;           /* schedule: fires start up to this late; 0 = none */
     int starting_deadline_s; /* schedule: a fire older than this is skipped; 0 = never */
+    int retry_attempts;     /* retry.attempts: retries of a failed scheduled fire, default 0 */
+    int retry_backoff_s;    /* retry.backoff: before the first retry, doubling; default 60 */
     cfg_pos pos;            /* of the datastore's mapping */
     cfg_pos schedule_pos;   /* of the expression's first character (inside quotes) */
 } cfg_datastore;

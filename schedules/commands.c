@@ -187,8 +187,10 @@ static int schedule_list(cli_ctx *ctx, cfg *c, sched_table *t, const sched_entry
         if (!r->e->expr)
             continue;
         r->in = sched_entry_input(r->e, 0, 0);
-        if (st && sched_last_fire(st, r->e->ds->name, &r->in.last_fire, &err) != 0)
+        sched_history h = {0};
+        if (st && sched_read_history(st, r->e->ds->name, &h, &err) != 0)
             goto fail;
+        sched_input_history(&r->in, &h);
         if (sched_anchor(store_path, r->e->ds->name, r->e->expr, r->e->tz, r->in.last_fire, now,
                          false, &r->in.anchor, &r->first, &err) != 0)
             goto fail;
@@ -1031,6 +1033,7 @@ static void json_due_item(mc_buf *b, const due_item *it)
     json_time(b, &f, "next", e->tz, e->expr ? it->due.next : CRON_NEVER);
     json_time(b, &f, "skipped", e->tz, it->action == DUE_NOT_DUE ? it->due.skipped : 0);
     json_put_kv_int(b, &f, "jitter_delay", e->delay);
+    json_put_kv_int(b, &f, "retry", it->action != DUE_NOT_DUE ? it->due.retry : 0);
     if (it->action == DUE_LOCKED) {
         f = json_put_key(b, f, "locked_by");
         bool g = true;
@@ -1121,6 +1124,9 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
         return;
     printf("%s: %s %s [%s]", name, it->action == DUE_CRAWLED ? "crawled for" : "due for",
            local_text(e->tz, it->due.fire, l, sizeof l), utc_text(it->due.fire, u));
+    if (it->due.retry)
+        printf(" (retry %lld of %lld)", (long long)it->due.retry,
+               (long long)it->in.retry_attempts);
     if (!r) {
         printf(" (dry run: not crawled)\n");
     } else if (r->status == MC_RUN_FAILED) {
@@ -1158,15 +1164,16 @@ static void start_due(const cli_ctx *ctx, const cfg *c, store *st, const char *s
     }
     /* Under the lock, the store again: a run-due that held the lock a
      * moment ago may have recorded this very fire. */
-    int64_t lf = 0;
-    if (sched_last_fire(st, name, &lf, &it->error) != 0) {
+    sched_history h;
+    if (sched_read_history(st, name, &h, &it->error) != 0) {
         it->action = DUE_ERROR;
         crawl_lock_release(lk);
         print_due_item(ctx, it);
         return;
     }
-    if (lf > it->in.last_fire) {
-        it->in.last_fire = lf;
+    if (h.last_fire > it->in.last_fire ||
+        (h.last_fire == it->in.last_fire && h.n_failed != it->in.n_failed)) {
+        sched_input_history(&it->in, &h);
         sched_compute(&it->in, now, &it->due);
         if (!it->due.due) {
             it->action = DUE_NOT_DUE;
@@ -1236,7 +1243,10 @@ static int cmd_run_due(cli_ctx *ctx)
             continue;
         }
         it->in = sched_entry_input(it->e, 0, 0);
-        if ((st && sched_last_fire(st, name, &it->in.last_fire, &it->error) != 0) ||
+        sched_history h = {0};
+        int hrc = st ? sched_read_history(st, name, &h, &it->error) : 0;
+        sched_input_history(&it->in, &h);
+        if (hrc != 0 ||
             sched_anchor(store_path, name, it->e->expr, it->e->tz, it->in.last_fire, now, !dry,
                          &it->in.anchor, &it->first, &it->error) != 0) {
             it->action = DUE_ERROR;

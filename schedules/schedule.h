@@ -30,6 +30,10 @@
  *  6. Starting deadline: when the latest fire in (base, now] is older than
  *     `starting_deadline:`, it is given up (skipped), not caught up; the
  *     next fire runs as usual. Nothing is recorded for a skipped fire.
+ *  7. Retry: when no newer fire is due and every run of the last fire failed,
+ *     n of them, with n <= retry.attempts, the fire is due again (a retry)
+ *     once retry.backoff * 2^(n-1) has passed since the last one ended,
+ *     unless rule 6 has given the fire up. A newer fire always wins.
  */
 #ifndef MC_SCHEDULE_H
 #define MC_SCHEDULE_H
@@ -63,6 +67,8 @@ typedef struct sched_entry {
     const cron_tz *tz;       /* the datastore's zone (owned by the table) */
     int64_t delay;           /* sched_jitter_delay of its jitter: (seconds) */
     int64_t starting_deadline; /* its starting_deadline: (seconds); 0 = none */
+    int64_t retry_attempts;  /* its retry.attempts; 0 = none */
+    int64_t retry_backoff;   /* its retry.backoff (seconds) */
 } sched_entry;
 
 typedef struct sched_table {
@@ -86,6 +92,9 @@ typedef struct sched_input {
     int64_t anchor;        /* first sight of this schedule; 0 = none */
     int64_t delay;         /* rule 5: each fire starts this many seconds late */
     int64_t starting_deadline; /* rule 6: seconds; 0 = a fire is never too late */
+    int64_t n_failed;      /* rule 7: failed runs of last_fire (0: none, or one succeeded) */
+    int64_t failed_at;     /* rule 7: when the last of them ended */
+    int64_t retry_attempts, retry_backoff; /* rule 7: from the datastore's retry: */
 } sched_input;
 
 /* The input of one entry: its schedule, zone, jitter and starting deadline
@@ -105,7 +114,9 @@ typedef struct sched_due {
     bool due;
     int64_t skipped;      /* not due: the latest fire, given up by rule 6; 0 = none */
     int64_t n_skipped;    /* fires given up with it (at most SCHED_COUNT_MAX) */
-    int64_t wake;         /* when `next` starts: next + delay (CRON_NEVER when none) */
+    int64_t wake;         /* when to look again: `next` + delay, or a pending retry's
+                             time (CRON_NEVER when neither) */
+    int64_t retry;        /* due: the retry's number (1 = the first retry), rule 7; 0 */
     int64_t fire;         /* due: the latest fire in (base, now]: the run's scheduled_for */
     int64_t first_missed; /* due: the earliest fire in (base, now] */
     int64_t n_fires;      /* due: fires in (base, now], at most SCHED_COUNT_MAX */
@@ -153,6 +164,16 @@ int sched_parse_time(const char *text, int64_t *out);
 
 /* The last recorded scheduled fire of a datastore (0 = none). */
 int sched_last_fire(store *st, const char *datastore, int64_t *out, mc_error *err);
+
+/* The same, with what rule 7 needs: how many runs of that fire failed (0
+ * when one of them succeeded, is partial or is still running) and when the
+ * last failed one ended. */
+typedef struct sched_history {
+    int64_t last_fire, n_failed, failed_at;
+} sched_history;
+int sched_read_history(store *st, const char *datastore, sched_history *out, mc_error *err);
+/* Lays a history over an input (last_fire, n_failed, failed_at). */
+void sched_input_history(sched_input *in, const sched_history *h);
 
 /*
  * The first-sight record of a datastore, "<store>.locks/<datastore>.schedule"

@@ -106,6 +106,8 @@ int sched_table_build(const cfg *c, sched_table **out, mc_error *err)
         e->tz = def_tz;
         e->delay = sched_jitter_delay(d->name, d->jitter_s);
         e->starting_deadline = d->starting_deadline_s;
+        e->retry_attempts = d->retry_attempts;
+        e->retry_backoff = d->retry_backoff_s;
         if (d->timezone && (!c->timezone || strcmp(d->timezone, c->timezone) != 0) &&
             table_zone(t, d->timezone, &e->tz, &inner) != 0) {
             /* The datastore's own timezone: key; config.h has no position
@@ -242,6 +244,27 @@ void sched_compute(const sched_input *in, int64_t now, sched_due *out)
     }
     if (out->next != CRON_NEVER)
         out->wake = out->next + delay;
+    if (!out->due && !out->skipped && in->retry_attempts > 0 && in->last_fire > 0 &&
+        in->n_failed > 0 && in->n_failed <= in->retry_attempts &&
+        !(in->starting_deadline > 0 && late_now - in->last_fire > in->starting_deadline)) {
+        int shift = in->n_failed - 1 < 20 ? (int)in->n_failed - 1 : 20;   /* rule 7 */
+        int64_t at = in->failed_at + (in->retry_backoff > 0 ? in->retry_backoff : 0) * (INT64_C(1) << shift);
+        if (now >= at) {
+            out->due = true;
+            out->fire = out->first_missed = in->last_fire;
+            out->n_fires = 1;
+            out->retry = in->n_failed;
+        } else if (out->wake == CRON_NEVER || at < out->wake) {
+            out->wake = at;
+        }
+    }
+}
+
+void sched_input_history(sched_input *in, const sched_history *h)
+{
+    in->last_fire = h->last_fire;
+    in->n_failed = h->n_failed;
+    in->failed_at = h->failed_at;
 }
 
 sched_input sched_entry_input(const sched_entry *e, int64_t last_fire, int64_t anchor)
@@ -253,6 +276,8 @@ sched_input sched_entry_input(const sched_entry *e, int64_t last_fire, int64_t a
         .anchor = anchor,
         .delay = e->delay,
         .starting_deadline = e->starting_deadline,
+        .retry_attempts = e->retry_attempts,
+        .retry_backoff = e->retry_backoff,
     };
 }
 
@@ -385,6 +410,38 @@ int sched_parse_time(const char *text, int64_t *out)
 }
 
 /* ---- what the store and the records say ---------------------------------------- */
+
+int sched_read_history(store *st, const char *datastore, sched_history *out, mc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (sched_last_fire(st, datastore, &out->last_fire, err) != 0)
+        return -1;
+    if (!out->last_fire)
+        return 0;
+    /* The runs of that fire are among the newest: a retry is recorded right
+     * after the run it retries. */
+    mc_run_list l = {0};
+    if (store_list_runs(st, datastore, 64, &l, err) != 0)
+        return -1;
+    bool settled = false;
+    for (size_t i = 0; i < l.n; i++) {
+        const mc_run *r = &l.runs[i];
+        if (r->scheduled_for != out->last_fire)
+            continue;
+        if (r->status != MC_RUN_FAILED) {
+            settled = true;     /* ok, partial, or still running */
+            continue;
+        }
+        out->n_failed++;
+        int64_t end = r->finished_at ? r->finished_at : r->started_at;
+        if (end > out->failed_at)
+            out->failed_at = end;
+    }
+    mc_run_list_free(&l);
+    if (settled)
+        out->n_failed = out->failed_at = 0;
+    return 0;
+}
 
 int sched_last_fire(store *st, const char *datastore, int64_t *out, mc_error *err)
 {
@@ -721,6 +778,7 @@ typedef struct generation {
 typedef struct ds_state {
     const sched_entry *e;   /* in the current generation */
     int64_t last_fire;      /* last recorded fire, as far as this process knows */
+    int64_t n_failed, failed_at; /* rule 7: its failed runs (sched_history) */
     int64_t anchor;
     sched_job *job;         /* running crawl, or NULL */
     int64_t lock_told;      /* the fire for which "locked" was logged */
@@ -835,8 +893,12 @@ static int build_states(loop *d, generation *g, ds_state **out, mc_error *err)
                 goto fail;
             continue;
         }
-        if (sched_last_fire(d->db, e->ds->name, &s->last_fire, err) != 0)
+        sched_history h;
+        if (sched_read_history(d->db, e->ds->name, &h, err) != 0)
             goto fail;
+        s->last_fire = h.last_fire;
+        s->n_failed = h.n_failed;
+        s->failed_at = h.failed_at;
         if (old && old->last_fire > s->last_fire)
             s->last_fire = old->last_fire;
         bool first = false;
@@ -844,6 +906,8 @@ static int build_states(loop *d, generation *g, ds_state **out, mc_error *err)
                          &s->anchor, &first, err) != 0)
             goto fail;
         sched_input in = sched_entry_input(e, s->last_fire, s->anchor);
+        in.n_failed = s->n_failed;
+        in.failed_at = s->failed_at;
         sched_due due;
         sched_compute(&in, now, &due);
         char when[128];
@@ -972,8 +1036,21 @@ static void reap_all(loop *d)
             s->job = NULL;
             /* The fire is spent even if no run could be recorded (a store
              * error): trying again at once would only fail again. */
-            if (j->fire > s->last_fire)
+            if (j->fire > s->last_fire) {
                 s->last_fire = j->fire;
+                s->n_failed = s->failed_at = 0;
+            }
+            /* rule 7 counts the failed runs of the fire: ask the store */
+            sched_history h;
+            mc_error herr = {0};
+            if (j->fire == s->last_fire && j->report.status == MC_RUN_FAILED &&
+                sched_read_history(d->db, s->e->ds->name, &h, &herr) == 0 &&
+                h.last_fire == s->last_fire) {
+                s->n_failed = h.n_failed;
+                s->failed_at = h.failed_at;
+            } else if (j->fire == s->last_fire) {
+                s->n_failed = s->failed_at = 0;
+            }
         }
         sched_job_free(j);
         gen_unref(g);
@@ -990,6 +1067,8 @@ static int64_t dispatch(loop *d, int64_t now)
     for (size_t i = 0; i < n; i++) {
         ds_state *s = &d->ds[i];
         slots[i].in = sched_entry_input(s->e, s->last_fire, s->anchor);
+        slots[i].in.n_failed = s->n_failed;
+        slots[i].in.failed_at = s->failed_at;
         slots[i].busy = s->job != NULL;
     }
     int64_t wake;
@@ -1041,10 +1120,16 @@ static int64_t dispatch(loop *d, int64_t now)
         s->retry_at = 0;
         /* Under the lock, ask the store again: another process may have
          * crawled this fire since the last look. */
-        int64_t lf = 0;
-        if (sched_last_fire(d->db, name, &lf, &err) == 0 && lf > s->last_fire) {
-            s->last_fire = lf;
+        sched_history hist;
+        if (sched_read_history(d->db, name, &hist, &err) == 0 &&
+            (hist.last_fire > s->last_fire ||
+             (hist.last_fire == s->last_fire && hist.n_failed != s->n_failed))) {
+            s->last_fire = hist.last_fire;
+            s->n_failed = hist.n_failed;
+            s->failed_at = hist.failed_at;
             sched_input in = sched_entry_input(s->e, s->last_fire, s->anchor);
+            in.n_failed = s->n_failed;
+            in.failed_at = s->failed_at;
             sched_compute(&in, now, du);
             if (!du->due) {
                 sched_log(MC_LOG_DEBUG, "%s: already crawled for this fire by another process",
@@ -1060,7 +1145,10 @@ static int64_t dispatch(loop *d, int64_t now)
         }
         char when[128], first[128], since[192] = "";
         fmt_local(s->e->tz, du->fire, when, sizeof when);
-        if (du->n_fires > 1)
+        if (du->retry)
+            snprintf(since, sizeof since, " (retry %lld of %lld)", (long long)du->retry,
+                     (long long)s->e->retry_attempts);
+        else if (du->n_fires > 1)
             snprintf(since, sizeof since, " (%s%lld fires since %s, caught up once)",
                      du->n_fires >= SCHED_COUNT_MAX ? "over " : "", (long long)du->n_fires,
                      fmt_local(s->e->tz, du->first_missed, first, sizeof first));

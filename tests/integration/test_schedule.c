@@ -114,7 +114,7 @@ static itest_result mc(const fixture *f, const char *a1, const char *a2, const c
  * Thursday, not a leap year) in case a schedule ever depends on the weekday. */
 static json_t *run_due(const fixture *f, const char *now, int want_status)
 {
-    char *opt = itest_strf("--now=%s", now);
+    char *opt = now ? itest_strf("--now=%s", now) : NULL;   /* NULL: the clock */
     itest_result r = mc(f, "run-due", "--json", opt, NULL, NULL);
     cr_assert_eq(r.status, want_status, "run-due --now %s exited %d, wanted %d\nstdout: %s\n"
                  "stderr: %s", now, r.status, want_status, r.out, r.err);
@@ -223,6 +223,45 @@ static void wait_locked(const fixture *f, const char *ds)
 
 /* Rules 5 and 6 through run-due: a fire starts its datastore's fixed jitter
  * late, and a fire older than starting_deadline is given up, not caught up. */
+/* Rule 7 through run-due, on the real clock (a run's end is real time): a
+ * crawl that fails is retried after its backoff, as many times as
+ * retry.attempts says, then left to the next fire. */
+Test(run_due, a_failed_crawl_is_retried, .timeout = 180)
+{
+    fixture f = setup("sched_retry");
+    /* port 1: nothing listens, every crawl fails at once */
+    char *a = ds_yaml(&f, "test", "* * * * *", false, 1);
+    char *text = itest_strf("%s    retry: { attempts: 2, backoff: 1s }\n", a);
+    write_cfg(&f, NULL, text);
+    /* stay inside one minute: the next fire would win over the retries */
+    while (time(NULL) % 60 > 30)
+        sleep(1);
+    json_t *d = run_due(&f, NULL, 4);
+    cr_assert_str_eq(action(d, "test"), "crawled");
+    cr_assert_eq(json_integer_value(json_object_get(item(d, "test"), "retry")), 0);
+    const char *fire = utc_of(item(d, "test"), "fire");
+    sleep(2);  /* the first backoff: 1 s after the failure */
+    d = run_due(&f, NULL, 4);
+    cr_assert_str_eq(action(d, "test"), "crawled");
+    cr_assert_eq(json_integer_value(json_object_get(item(d, "test"), "retry")), 1);
+    cr_assert_str_eq(utc_of(item(d, "test"), "fire"), fire);
+    /* the second backoff is twice as long: not yet */
+    d = run_due(&f, NULL, 0);
+    cr_assert_str_eq(action(d, "test"), "not_due");
+    sleep(3);
+    const char *argv[] = {"-c", f.cfg, "run-due", NULL};
+    itest_result r = itest_run(argv, env(), NULL);
+    cr_assert_eq(r.status, 4, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "(retry 2 of 2): failed after"), "%s", r.out);
+    /* attempts spent: nothing more for this fire */
+    sleep(5);
+    d = run_due(&f, NULL, 0);
+    cr_assert_str_eq(action(d, "test"), "not_due");
+    char *runs = scheduled_runs(&f);
+    char *want = itest_strf("test@%s/failed,test@%s/failed,test@%s/failed", fire, fire, fire);
+    cr_assert_str_eq(runs, want);
+}
+
 Test(run_due, jitter_and_starting_deadline, .timeout = 180)
 {
     fixture f = setup("sched_jitter");

@@ -415,6 +415,62 @@ Test(starting_deadline, a_fire_too_old_is_skipped_not_caught_up)
     fx_free(&f);
 }
 
+Test(retry, a_failed_fire_is_tried_again_with_doubling_backoff)
+{
+    fixture f = fx("0 * * * *", "UTC");
+    sched_input in = {.expr = f.expr, .tz = f.tz, .last_fire = T("2026-11-21T10:00:00Z"),
+                      .n_failed = 1, .failed_at = T("2026-11-21T10:00:40Z"),
+                      .retry_attempts = 3, .retry_backoff = 60};
+    sched_due d;
+    /* first retry one backoff after the failure ended */
+    sched_compute(&in, T("2026-11-21T10:01:00Z"), &d);
+    cr_assert_not(d.due);
+    cr_assert_eq(d.wake, T("2026-11-21T10:01:40Z"), "wake %s", iso(d.wake));
+    sched_compute(&in, T("2026-11-21T10:01:40Z"), &d);
+    cr_assert(d.due);
+    cr_assert_eq(d.fire, T("2026-11-21T10:00:00Z"));
+    cr_assert_eq(d.retry, 1);
+    /* the second waits twice as long, the third four times */
+    in.n_failed = 2;
+    in.failed_at = T("2026-11-21T10:02:00Z");
+    sched_compute(&in, T("2026-11-21T10:03:59Z"), &d);
+    cr_assert_not(d.due);
+    sched_compute(&in, T("2026-11-21T10:04:00Z"), &d);
+    cr_assert(d.due);
+    cr_assert_eq(d.retry, 2);
+    in.n_failed = 3;
+    in.failed_at = T("2026-11-21T10:05:00Z");
+    sched_compute(&in, T("2026-11-21T10:09:00Z"), &d);
+    cr_assert_eq(d.retry, 3);
+    /* attempts spent: the next fire, not another retry */
+    in.n_failed = 4;
+    sched_compute(&in, T("2026-11-21T10:30:00Z"), &d);
+    cr_assert_not(d.due);
+    cr_assert_eq(d.wake, T("2026-11-21T11:00:00Z"), "wake %s", iso(d.wake));
+    /* a newer fire always wins over a retry */
+    in.n_failed = 1;
+    in.failed_at = T("2026-11-21T10:59:50Z");
+    sched_compute(&in, T("2026-11-21T11:00:10Z"), &d);
+    cr_assert(d.due);
+    cr_assert_eq(d.fire, T("2026-11-21T11:00:00Z"));
+    cr_assert_eq(d.retry, 0);
+    /* a fire given up by the starting deadline is not retried */
+    in.failed_at = T("2026-11-21T10:00:40Z");
+    in.starting_deadline = 300;
+    sched_compute(&in, T("2026-11-21T10:06:00Z"), &d);
+    cr_assert_not(d.due);
+    /* no retry: configured off, or the fire succeeded (n_failed 0) */
+    in.starting_deadline = 0;
+    in.retry_attempts = 0;
+    sched_compute(&in, T("2026-11-21T10:06:00Z"), &d);
+    cr_assert_not(d.due);
+    in.retry_attempts = 3;
+    in.n_failed = 0;
+    sched_compute(&in, T("2026-11-21T10:06:00Z"), &d);
+    cr_assert_not(d.due);
+    fx_free(&f);
+}
+
 /* ---- time parsing ------------------------------------------------------------------------- */
 
 Test(parse_time, forms)
