@@ -1375,6 +1375,8 @@ static const table defaults_table = {.what = "defaults", .rows = ROWS(defaults_r
 static const row scheduler_rows[] = {
     {.key = "max_parallel", .type = T_INT, .def = "2", .off = offsetof(cfg, sched_max_parallel),
      .min = 1, .max = 64},
+    {.key = "max_per_host", .type = T_INT, .def = "0", .off = offsetof(cfg, sched_max_per_host),
+     .min = 0, .max = 64},
     {.key = "shutdown_timeout", .type = T_DURATION_S, .def = "5m",
      .off = offsetof(cfg, sched_shutdown_timeout_s), .min = 0, .max = DUR(86400)},
 };

@@ -135,6 +135,7 @@ typedef struct cfg {
     int statement_timeout_ms; /* defaults.statement_timeout, default 300000 */
     int max_runtime_s;        /* defaults.max_runtime, default 3600; 0 = none */
     int sched_max_parallel;   /* scheduler.max_parallel, default 2 */
+    int sched_max_per_host;   /* scheduler.max_per_host, default 0 = no limit */
     int sched_shutdown_timeout_s; /* scheduler.shutdown_timeout, default 5m */
     cfg_datastore *datastores;
     size_t n_datastores;

@@ -1011,7 +1011,20 @@ typedef struct due_item {
     crawl_lock_holder holder;
     sched_job *job;       /* reaped */
     mc_error error;
+    bool started;         /* start_due was called for it */
+    bool running;         /* its crawl runs now */
 } due_item;
+
+/* Whether scheduler.max_per_host crawls of its warehouse run already. */
+static bool host_busy(const cfg *c, const due_item *items, size_t n, const due_item *it)
+{
+    if (c->sched_max_per_host <= 0)
+        return false;
+    int on_host = 0;
+    for (size_t i = 0; i < n; i++)
+        on_host += items[i].running && sched_same_host(items[i].e->ds, it->e->ds);
+    return on_host >= c->sched_max_per_host;
+}
 
 
 static void json_due_item(mc_buf *b, const due_item *it)
@@ -1185,7 +1198,9 @@ static void start_due(const cli_ctx *ctx, const cfg *c, store *st, const char *s
     }
     sched_job *j = sched_job_new(c, it->e->ds, store_path, it->due.fire, lk);
     j->user = it;
+    it->running = true;
     if (sched_runner_start(runner, j, &it->error) != 0) {
+        it->running = false;
         sched_job_free(j);
         it->action = DUE_ERROR;
         print_due_item(ctx, it);
@@ -1272,14 +1287,23 @@ static int cmd_run_due(cli_ctx *ctx)
             goto out;
         }
         size_t max = c->sched_max_parallel > 0 ? (size_t)c->sched_max_parallel : 1;
-        size_t next = 0;
+        size_t n_left = 0;
+        for (size_t i = 0; i < n_sel; i++)
+            n_left += items[i].action == DUE_WOULD_CRAWL;
         for (;;) {
-            while (next < n_sel && sched_runner_active(runner) < max) {
-                due_item *it = &items[next++];
-                if (it->action == DUE_WOULD_CRAWL)
-                    start_due(ctx, c, st, store_path, runner, it, now);
+            /* in order, as far as max_parallel and max_per_host allow; an
+             * item whose host is busy waits for one of its crawls to end */
+            for (size_t i = 0; i < n_sel && sched_runner_active(runner) < max; i++) {
+                due_item *it = &items[i];
+                if (it->action != DUE_WOULD_CRAWL || it->started)
+                    continue;
+                if (host_busy(c, items, n_sel, it))
+                    continue;
+                it->started = true;
+                n_left--;
+                start_due(ctx, c, st, store_path, runner, it, now);
             }
-            if (sched_runner_active(runner) == 0 && next >= n_sel)
+            if (sched_runner_active(runner) == 0 && n_left == 0)
                 break;
             struct pollfd pfd = {.fd = sched_runner_fd(runner), .events = POLLIN};
             if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
@@ -1290,6 +1314,7 @@ static int cmd_run_due(cli_ctx *ctx)
             while ((j = sched_runner_reap(runner)) != NULL) {
                 due_item *it = j->user;
                 it->job = j;
+                it->running = false;
                 for (size_t w = 0; w < j->report.n_warnings; w++)
                     mc_log(MC_LOG_WARN, "%s: %s", it->e->ds->name, j->report.warnings[w]);
                 print_due_item(ctx, it);

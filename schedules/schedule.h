@@ -101,6 +101,10 @@ typedef struct sched_input {
  * with the given last fire and anchor. */
 sched_input sched_entry_input(const sched_entry *e, int64_t last_fire, int64_t anchor);
 
+/* Whether two datastores are crawls of the same warehouse endpoint (host,
+ * case-insensitive, and port): scheduler.max_per_host counts them together. */
+bool sched_same_host(const cfg_datastore *a, const cfg_datastore *b);
+
 /* Rule 5's delay for a datastore: a fixed pseudo-random number of seconds in
  * [0, jitter_s), the same for the same name on every machine and every run
  * (as systemd's RandomizedDelaySec= with FixedRandomDelay=); 0 when jitter_s

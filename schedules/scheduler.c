@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -279,6 +280,11 @@ sched_input sched_entry_input(const sched_entry *e, int64_t last_fire, int64_t a
         .retry_attempts = e->retry_attempts,
         .retry_backoff = e->retry_backoff,
     };
+}
+
+bool sched_same_host(const cfg_datastore *a, const cfg_datastore *b)
+{
+    return a->port == b->port && a->host && b->host && strcasecmp(a->host, b->host) == 0;
 }
 
 /* FNV-1a (64 bits) of the name: stable across machines, releases and runs,
@@ -783,6 +789,7 @@ typedef struct ds_state {
     sched_job *job;         /* running crawl, or NULL */
     int64_t lock_told;      /* the fire for which "locked" was logged */
     int64_t skip_told;      /* the fire for which "given up" was logged */
+    int64_t host_told;      /* the fire for which "max_per_host: waiting" was logged */
     int64_t retry_at;       /* lock busy: try again from then */
 } ds_state;
 
@@ -1091,6 +1098,21 @@ static int64_t dispatch(loop *d, int64_t now)
         const char *name = s->e->ds->name;
         if (sched_runner_active(d->runner) >= (size_t)max)
             break; /* the next completion wakes the loop */
+        int per_host = d->gen->c->sched_max_per_host;
+        if (per_host > 0) {
+            int on_host = 0;
+            for (size_t o = 0; o < d->n_ds; o++)
+                on_host += d->ds[o].job && sched_same_host(d->ds[o].e->ds, s->e->ds);
+            if (on_host >= per_host) {
+                if (s->host_told != du->fire) {
+                    sched_log(MC_LOG_INFO, "%s: %d crawls of %s:%d running, "
+                              "scheduler.max_per_host: waiting", name, on_host,
+                              s->e->ds->host, s->e->ds->port);
+                    s->host_told = du->fire;
+                }
+                continue; /* stays due; a completion wakes the loop */
+            }
+        }
         if (s->retry_at > now) {
             if (wake == CRON_NEVER || s->retry_at < wake)
                 wake = s->retry_at;

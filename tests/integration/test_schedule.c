@@ -221,8 +221,6 @@ static void wait_locked(const fixture *f, const char *ds)
 
 /* ---- run-due ------------------------------------------------------------------ */
 
-/* Rules 5 and 6 through run-due: a fire starts its datastore's fixed jitter
- * late, and a fire older than starting_deadline is given up, not caught up. */
 /* Rule 7 through run-due, on the real clock (a run's end is real time): a
  * crawl that fails is retried after its backoff, as many times as
  * retry.attempts says, then left to the next fire. */
@@ -262,6 +260,8 @@ Test(run_due, a_failed_crawl_is_retried, .timeout = 180)
     cr_assert_str_eq(runs, want);
 }
 
+/* Rules 5 and 6 through run-due: a fire starts its datastore's fixed jitter
+ * late, and a fire older than starting_deadline is given up, not caught up. */
 Test(run_due, jitter_and_starting_deadline, .timeout = 180)
 {
     fixture f = setup("sched_jitter");
@@ -412,6 +412,37 @@ Test(run_due, dry_run_and_the_future)
     /* bad --now */
     r = mc(&f, "run-due", "--now=yesterday", NULL, NULL, NULL);
     cr_assert_eq(r.status, 2);
+}
+
+/* scheduler.max_per_host: two datastores on one warehouse, both due, with
+ * room for two crawls but one per host: the second starts only when the
+ * first has ended. */
+Test(run_due, max_per_host_serialises_one_warehouse, .timeout = 180)
+{
+    fixture f = setup("sched_perhost");
+    char *two = itest_strf("%s%s", ds_yaml(&f, "one", "* * * * *", true, 0),
+                           ds_yaml(&f, "two", "* * * * *", true, 0));
+    write_cfg(&f, "scheduler:\n  max_parallel: 2\n  max_per_host: 1\n", two);
+    hold(&f);
+    char *out = itest_strf("%s/run.out", f.dir);
+    const char *argv[] = {"-c", f.cfg, "run-due", "--json", "--now=2015-01-01T09:59:30Z", NULL};
+    pid_t p = itest_spawn(argv, env(), out);
+    wait_locked(&f, "one");
+    /* "one" is held in its password_command; "two" must not have started */
+    sleep(2);
+    char *lock2 = itest_strf("%s.locks/two.lock", f.store);
+    const char *held = access(lock2, F_OK) == 0 ? itest_read_file(lock2) : "";
+    cr_assert_null(strstr(held, "pid="), "two started beside one: %s", held);
+    release(&f);
+    cr_assert_eq(itest_wait(p), 0, "%s", itest_read_file(out));
+    json_t *d = itest_parse_json(itest_read_file(out));
+    cr_assert_str_eq(action(d, "one"), "crawled");
+    cr_assert_str_eq(action(d, "two"), "crawled");
+    /* and one after the other in the store */
+    char *overlap = itest_sqlite_value(f.store,
+                                       "SELECT count(*) FROM runs a JOIN runs b ON a.id < b.id "
+                                       "WHERE b.started_at < a.finished_at");
+    cr_assert_str_eq(overlap, "0");
 }
 
 Test(run_due, two_at_once_one_crawls_the_other_says_locked)
