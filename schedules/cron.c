@@ -380,6 +380,17 @@ static int parse_step(struct parser *ps, enum field_id id, const char **pp,
     return 0;
 }
 
+/* The item from its start through the digits of the step after the '/' at
+ * slash, quoted for a message. */
+static void quote_through_step(const char *item, const char *slash, const char *end,
+                               char *shown, size_t n)
+{
+    const char *q = slash + 1;
+    while (q < end && is_digit(*q))
+        q++;
+    quote_span(item, (size_t)(q - item), shown, n);
+}
+
 /*
  * One field, text [s, end).  Grammar (cronie's, less its "~" random ranges):
  *   field := item { "," item }
@@ -431,10 +442,7 @@ static int parse_field(struct parser *ps, enum field_id id, const char *s,
                      * rather than guessed (docs/scheduling.md). */
                     if (to_sunday_0) {
                         char shown[64];
-                        const char *q = p + 1;
-                        while (q < end && is_digit(*q))
-                            q++;
-                        quote_span(item, (size_t)(q - item), shown, sizeof shown);
+                        quote_through_step(item, p, end, shown, sizeof shown);
                         return parse_fail(ps, item, "\"%s\": a step over a weekday range "
                                           "that ends on Sunday written as 0 is read "
                                           "differently by cron implementations; list "
@@ -446,10 +454,7 @@ static int parse_field(struct parser *ps, enum field_id id, const char *s,
                 }
             } else if (p < end && *p == '/') {
                 char shown[64];
-                const char *q = p + 1;
-                while (q < end && is_digit(*q))
-                    q++;
-                quote_span(item, (size_t)(q - item), shown, sizeof shown);
+                quote_through_step(item, p, end, shown, sizeof shown);
                 return parse_fail(ps, item, "\"%s\": a step needs a range or "
                                   "\"*\" before it, as in \"%d-%d/...\" or "
                                   "\"*/...\"", shown, lo, f->hi);
