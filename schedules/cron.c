@@ -1349,15 +1349,10 @@ uint64_t cron_tz_file_signature(const char *name)
     free(path);
     if (rc != 0)
         return 0;
-    /* FNV-1a over the fields; only equality matters */
-    uint64_t h = UINT64_C(14695981039346656037);
+    /* only equality matters */
     const uint64_t parts[] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
                               (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        for (int b = 0; b < 8; b++) {
-            h ^= (parts[i] >> (8 * b)) & 0xff;
-            h *= UINT64_C(1099511628211);
-        }
+    uint64_t h = mc_hash_bytes(MC_HASH_INIT, parts, sizeof parts);
     return h ? h : 1;
 }
 

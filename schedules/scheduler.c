@@ -249,7 +249,8 @@ void sched_compute(const sched_input *in, int64_t now, sched_due *out)
         in->n_failed > 0 && in->n_failed <= in->retry_attempts &&
         !(in->starting_deadline > 0 && late_now - in->last_fire > in->starting_deadline)) {
         int shift = in->n_failed - 1 < 20 ? (int)in->n_failed - 1 : 20;   /* rule 7 */
-        int64_t at = in->failed_at + (in->retry_backoff > 0 ? in->retry_backoff : 0) * (INT64_C(1) << shift);
+        int64_t backoff = in->retry_backoff > 0 ? in->retry_backoff : 0;
+        int64_t at = in->failed_at + backoff * (INT64_C(1) << shift);
         if (now >= at) {
             out->due = true;
             out->fire = out->first_missed = in->last_fire;
@@ -293,11 +294,7 @@ int64_t sched_jitter_delay(const char *datastore, int64_t jitter_s)
 {
     if (jitter_s <= 0 || !datastore)
         return 0;
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (const unsigned char *p = (const unsigned char *)datastore; *p; p++) {
-        h ^= *p;
-        h *= UINT64_C(1099511628211);
-    }
+    uint64_t h = mc_hash_bytes(MC_HASH_INIT, datastore, strlen(datastore));
     return (int64_t)(h % (uint64_t)jitter_s);
 }
 
@@ -813,13 +810,10 @@ typedef struct loop {
  * tzdata upgrade replaces one of them, the scheduler reloads. */
 static uint64_t zone_signature(const sched_table *t)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
+    uint64_t h = MC_HASH_INIT;
     for (size_t i = 0; i < t->n_zones; i++) {
         uint64_t z = cron_tz_file_signature(cron_tz_name(t->zones[i]));
-        for (int b = 0; b < 8; b++) {
-            h ^= (z >> (8 * b)) & 0xff;
-            h *= UINT64_C(1099511628211);
-        }
+        h = mc_hash_bytes(h, &z, sizeof z);
     }
     return h;
 }
