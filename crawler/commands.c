@@ -1262,7 +1262,7 @@ static const cli_cmd cmd_def_crawl = {"crawl", "[DS...]", "discover, diff agains
      "fails leaves the store as it was. The first crawl of a datastore records "
      "its catalog without reporting changes.\n\nSchemas the user can see but "
      "not use are reported, exit code 7, and nothing in them is marked removed; "
-     "a partial crawl records no removals at all. Removals of more than "
+     "removals in the schemas that were read are recorded. Removals of more than "
      "fail_safe.max_removed_pct percent of the containers are held back unless "
      "--accept-removals is given. Every datastore is attempted; the highest "
      "exit code wins.\n\nAfter each datastore, the alert deliveries that are "

@@ -250,9 +250,13 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     }
     r->baseline = r->prev->n_schemas == 0 && r->prev->n_containers == 0;
 
+    /* Removals per schema (SPEC §5): a schema without USAGE makes the run
+     * partial, but only its own containers are protected (diff.c keeps
+     * them as recorded); every schema read completely records its
+     * removals, under the fail-safe threshold. */
     bool partial = r->cur->n_unusable_schemas > 0;
     diff_opts dopts = {
-        .allow_removals = !partial,
+        .allow_removals = true,
         .max_removed_pct = ds->max_removed_pct,
         .accept_removals = o->accept_removals,
         .scope = ds,

@@ -10,12 +10,13 @@
  *  2. A container pair with equal hashes produces nothing and is never
  *     compared field by field: that is what makes a no-change re-crawl of
  *     10,000 tables cheap (prev's fields are not even loaded).
- *  3. Removals (schema, container, field) are emitted only when the crawl
- *     is complete and under the fail-safe threshold; otherwise they are
+ *  3. Removals (schema, container, field) are emitted for every schema
+ *     that was read (a schema without USAGE does not stop the others), as
+ *     long as they stay under the fail-safe threshold; otherwise they are
  *     counted as held back, and containers with a held-back field removal
  *     are listed so the store clears their hash (the next crawl looks
  *     again).  Containers in schemas that could not be read are neither
- *     compared nor removed.
+ *     compared nor removed: they keep what was last seen.
  *  4. The change list is sorted by (schema, container, field, kind), the
  *     order people read it in.
  */

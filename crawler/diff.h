@@ -11,7 +11,9 @@
 #include "config.h"
 
 typedef struct diff_opts {
-    /* false for a partial crawl: no removal is recorded at all */
+    /* false: no removal is recorded at all (held back); the crawl passes
+     * true even when a schema could not be read, whose containers the
+     * diff protects on its own */
     bool allow_removals;
     /* fail_safe.max_removed_pct; removals over it are held back... */
     double max_removed_pct;
