@@ -435,10 +435,33 @@ static const char pg_fields_sql[] =
     "AND n.nspname IN (" SCHEMAS_TOKEN ")";
 
 /* Key columns come back as JSON arrays in key order (unnest WITH
- * ORDINALITY: PostgreSQL 9.4+). */
+ * ORDINALITY: PostgreSQL 9.4+).
+ *
+ * Partitions (docs/discovery.md, "Partitions"):
+ *  - PostgreSQL 11+ keeps an internal copy of a foreign key for every
+ *    partition it concerns (a key declared on a partitioned table is copied
+ *    to each partition; a key pointing at a partitioned table gets one row
+ *    per referenced partition, "..._fkey1", "..._fkey2"...).  The copies have
+ *    conparentid set and are not read: the declared key stands for them.
+ *  - A foreign key declared on a partition alone (conparentid 0 there) is
+ *    attached to the partition's top-level partitioned table, naming the
+ *    partition; the root is found by walking pg_inherits (pg_partition_root
+ *    is 12+).  Primary keys of partitions are not the table's key and are
+ *    not read.
+ * @CONPARENT@ is "con.conparentid = 0" on 11+, "true" before (version gates,
+ * disc_run). */
 static const char pg_keys_sql[] =
-    "SELECT con.conrelid::int8 AS container_oid, con.contype::text AS type, "
-    "con.conname AS name, "
+    "WITH RECURSIVE up(relid, root) AS ("
+    "SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i "
+    "JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid WHERE p.relispartition "
+    "UNION ALL "
+    "SELECT up.relid, i.inhparent FROM up "
+    "JOIN pg_catalog.pg_class p ON p.oid = up.root AND p.relispartition "
+    "JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.root), "
+    "roots AS (SELECT up.relid, up.root FROM up "
+    "JOIN pg_catalog.pg_class r ON r.oid = up.root WHERE NOT r.relispartition) "
+    "SELECT COALESCE(rt.root, con.conrelid)::int8 AS container_oid, "
+    "con.contype::text AS type, con.conname AS name, "
     "array_to_json(ARRAY(SELECT a.attname FROM unnest(con.conkey) "
     "WITH ORDINALITY AS k(attnum, ord) JOIN pg_catalog.pg_attribute a "
     "ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord))::text AS columns, "
@@ -446,14 +469,29 @@ static const char pg_keys_sql[] =
     "array_to_json(ARRAY(SELECT a.attname FROM unnest(con.confkey) "
     "WITH ORDINALITY AS k(attnum, ord) JOIN pg_catalog.pg_attribute a "
     "ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord))::text AS ref_columns, "
-    "con.confrelid::int8 AS ref_oid "
+    "con.confrelid::int8 AS ref_oid, "
+    "CASE WHEN rt.root IS NOT NULL THEN c.relname END AS partition "
     "FROM pg_catalog.pg_constraint con "
     "JOIN pg_catalog.pg_class c ON c.oid = con.conrelid "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN roots rt ON rt.relid = c.oid AND c.relispartition "
+    "LEFT JOIN pg_catalog.pg_class rc ON rc.oid = rt.root "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = COALESCE(rc.relnamespace, c.relnamespace) "
     "LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid "
     "LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace "
-    "WHERE con.contype IN ('p', 'f') AND n.nspname IN (" SCHEMAS_TOKEN ") "
-    "ORDER BY con.conrelid, con.contype, con.conname";
+    "WHERE (con.contype = 'f' OR (con.contype = 'p' AND NOT c.relispartition)) "
+    "AND @CONPARENT@ AND n.nspname IN (" SCHEMAS_TOKEN ") "
+    "ORDER BY 1, 2, 3, partition NULLS FIRST";
+
+/* Catalog columns that only newer servers have, as pg_dump gates them: the
+ * token is replaced by the first text from min_version on, by the second
+ * before (PostgreSQL dialect only). */
+static const struct pg_gate {
+    const char *token;
+    int min_version;
+    const char *text, *older;
+} pg_gates[] = {
+    {"@CONPARENT@", 110000, "con.conparentid = 0", "true"},
+};
 
 static const disc_step pg_steps[] = {
     {"container query", STEP_CONTAINERS, pg_containers_sql},
@@ -1013,8 +1051,12 @@ static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     static const char *const cols[] = {"container_oid", "type", "name",
                                        "columns", "ref_schema",
                                        "ref_container", "ref_columns", "ref_oid"};
-    if (lookup_cols(ctx, res, cols, 8, err))
-        return -1;
+    if (!ctx->cols_known) {
+        if (lookup_cols(ctx, res, cols, 8, err))
+            return -1;
+        /* optional: only the PostgreSQL dialect names a partition */
+        ctx->col[8] = PQfnumber(res, "partition");
+    }
     int64_t oid = ival(ctx, res, 0);
     ptrdiff_t owner = find_owner(ctx, oid, NULL, NULL);
     if (owner < 0)
@@ -1037,6 +1079,8 @@ static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
         bool first = true;
         mc_buf_putc(&b, '{');
         json_put_kv_str(&b, &first, "name", val(ctx, res, 2));
+        if (ctx->col[8] >= 0 && val(ctx, res, 8))
+            json_put_kv_str(&b, &first, "partition", val(ctx, res, 8));
         first = json_put_key(&b, first, "columns");
         put_key_columns(ctx, &b, val(ctx, res, 3), oid);
         json_put_kv_str(&b, &first, "ref_schema", val(ctx, res, 4));
@@ -1286,6 +1330,32 @@ static char *subst_schemas(const char *sql, const char *in_list)
     return mc_buf_steal(&b);
 }
 
+/* sql with every token of pg_gates replaced for this server version
+ * (PostgreSQL); malloc'd.  Redshift's statements carry no such token. */
+static char *subst_gates(const disc_session *s, const char *sql)
+{
+    char *text = mc_strdup(sql);
+    if (strcmp(s->dialect, "postgresql") != 0)
+        return text;
+    for (size_t i = 0; i < sizeof pg_gates / sizeof pg_gates[0]; i++) {
+        const struct pg_gate *g = &pg_gates[i];
+        if (!strstr(text, g->token))
+            continue;
+        const char *with = s->server_version_num >= g->min_version ? g->text : g->older;
+        mc_buf b = {0};
+        const char *p, *from = text;
+        while ((p = strstr(from, g->token)) != NULL) {
+            mc_buf_append(&b, from, (size_t)(p - from));
+            mc_buf_puts(&b, with);
+            from = p + strlen(g->token);
+        }
+        mc_buf_puts(&b, from);
+        free(text);
+        text = mc_buf_steal(&b);
+    }
+    return text;
+}
+
 int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
              mc_error *err)
 {
@@ -1355,7 +1425,9 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
         }
         if ((st->kind == STEP_FIELDS || st->kind == STEP_KEYS) && !ctx.indexed)
             index_containers(&ctx);
-        char *sql = subst_schemas(st->sql, in_list);
+        char *gated = subst_gates(s, st->sql);
+        char *sql = subst_schemas(gated, in_list);
+        free(gated);
         ctx.cols_known = false;
         int r = stream_query(s, st->what, sql, fn, &ctx, err);
         free(sql);

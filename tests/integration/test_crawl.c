@@ -712,3 +712,69 @@ Test(crawl, config_errors_name_file_line_and_column, .timeout = 60)
     cr_assert(strstr(r.err, where), "%s", r.err);
     cr_assert(strstr(r.err, "host"), "no suggestion: %s", r.err);
 }
+
+/* ---- PostgreSQL corners (issue 12) ------------------------------------------- */
+
+/* One database that holds every corner the catalog must record exactly:
+ * foreign keys to and on partitioned tables, generated and identity
+ * columns, NOT NULL from a domain, extension members, row estimates.  Each
+ * step changes one thing and asserts the exact change set. */
+static char *fk_json_of(const char *cfg, const char *path)
+{
+    json_t *k = show_json(cfg, path, NULL);
+    return itest_json_compact(json_object_get(k, "foreign_keys"));
+}
+
+Test(crawl, partitions_and_their_foreign_keys, .timeout = 300)
+{
+    char *db = itest_create_db("parts");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    itest_sql(c,
+              "CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO %s;"
+              "CREATE TABLE app.users (id int PRIMARY KEY);"
+              "CREATE TABLE app.events (id int, day date, user_id int,"
+              "  PRIMARY KEY (id, day),"
+              "  CONSTRAINT events_user_fk FOREIGN KEY (user_id) REFERENCES app.users (id))"
+              "  PARTITION BY RANGE (day);"
+              "CREATE TABLE app.events_d1 PARTITION OF app.events"
+              "  FOR VALUES FROM ('2024-01-01') TO ('2024-01-02');"
+              "CREATE TABLE app.events_d2 PARTITION OF app.events"
+              "  FOR VALUES FROM ('2024-01-02') TO ('2024-01-03');"
+              "CREATE TABLE app.jobs (id int PRIMARY KEY, owner_id int);"
+              /* declared on one partition only, as pg-boss does */
+              "ALTER TABLE app.events_d1 ADD CONSTRAINT d1_job_fk"
+              "  FOREIGN KEY (id) REFERENCES app.jobs (id);"
+              "CREATE TABLE app.notes (id int, event_id int, event_day date,"
+              "  CONSTRAINT notes_event_fk FOREIGN KEY (event_id, event_day)"
+              "  REFERENCES app.events (id, day));",
+              role);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, role, PW, NULL);
+    json_t *r1 = crawl(cfg, 0, NULL);
+    /* users, events, jobs, notes: the partitions are not containers */
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r1, "counts"), "containers")), 4);
+
+    /* The referencing table lists its key once, not once per partition. */
+    cr_assert_str_eq(fk_json_of(cfg, "test.app.notes"),
+                     "[{\"columns\":[\"event_id\",\"event_day\"],\"name\":\"notes_event_fk\","
+                     "\"ref_columns\":[\"id\",\"day\"],\"ref_container\":\"events\","
+                     "\"ref_schema\":\"app\"}]");
+    /* The partitioned table: its own key once, and the partition's own key
+     * naming the partition. */
+    cr_assert_str_eq(fk_json_of(cfg, "test.app.events"),
+                     "[{\"columns\":[\"id\"],\"name\":\"d1_job_fk\",\"partition\":\"events_d1\","
+                     "\"ref_columns\":[\"id\"],\"ref_container\":\"jobs\",\"ref_schema\":\"app\"},"
+                     "{\"columns\":[\"user_id\"],\"name\":\"events_user_fk\","
+                     "\"ref_columns\":[\"id\"],\"ref_container\":\"users\",\"ref_schema\":\"app\"}]");
+    json_t *ev = show_json(cfg, "test.app.events", NULL);
+    cr_assert_str_eq(itest_json_compact(json_object_get(ev, "primary_key")), "[\"id\",\"day\"]");
+
+    /* A new partition (pg_partman's daily one) changes nothing anywhere. */
+    itest_sql(c, "CREATE TABLE app.events_d3 PARTITION OF app.events"
+                 "  FOR VALUES FROM ('2024-01-03') TO ('2024-01-04');");
+    json_t *r2 = crawl(cfg, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r2, "changes")), 0, "%s",
+                 itest_json_compact(json_object_get(r2, "changes")));
+    PQfinish(c);
+}
