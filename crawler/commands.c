@@ -926,6 +926,8 @@ static void json_field(mc_buf *b, const mc_field *f)
     json_put_kv_str(b, &first, "default", f->default_expr);
     json_put_kv_str(b, &first, "comment", f->comment);
     json_put_kv_str(b, &first, "encoding", f->encoding);
+    json_put_kv_str(b, &first, "identity", f->identity);
+    json_put_kv_str(b, &first, "generated", f->generated);
     mc_buf_putc(b, '}');
 }
 
@@ -944,6 +946,8 @@ static void json_container(mc_buf *b, const mc_catalog *cat, const mc_container 
     json_put_kv_str(b, &first, "definition", k->definition);
     json_put_kv_str(b, &first, "dist_style", k->dist_style);
     json_put_kv_raw(b, &first, "sort_key", k->sort_key);
+    json_put_kv_str(b, &first, "extension", k->extension);
+    json_put_kv_raw(b, &first, "partitions", k->partitions);
     if (k->row_estimate >= 0)
         json_put_kv_num(b, &first, "row_estimate", k->row_estimate);
     else
@@ -962,6 +966,37 @@ static void json_container(mc_buf *b, const mc_catalog *cat, const mc_container 
     mc_buf_putc(b, '}');
 }
 
+/* "generated always as identity", "generated always as (expr) stored". */
+static void show_field_extras(const mc_field *f)
+{
+    if (f->identity)
+        printf("generated %s as identity  ",
+               strcmp(f->identity, "always") == 0 ? "always" : "by default");
+    if (f->generated) {
+        printf("generated always as ");
+        cmd_put_safe(stdout, f->generated);
+        printf("  ");
+    }
+}
+
+/* A partitioned table's partitions, one line each with its bound. */
+static void show_partitions(const mc_container *k)
+{
+    json_t *parts = k->partitions ? json_loads(k->partitions, 0, NULL) : NULL;
+    if (json_array_size(parts) > 0)
+        printf("\n  partitions:\n");
+    size_t i;
+    json_t *p;
+    json_array_foreach(parts, i, p) {
+        printf("    ");
+        cmd_put_safe(stdout, json_string_value(json_object_get(p, "name")));
+        printf("  ");
+        cmd_put_safe(stdout, json_string_value(json_object_get(p, "bound")));
+        putchar('\n');
+    }
+    json_decref(parts);
+}
+
 static void show_container_text(const mc_catalog *cat, const mc_container *k)
 {
     cmd_put_safe(stdout, k->schema);
@@ -972,8 +1007,15 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
         printf(", owner ");
         cmd_put_safe(stdout, k->owner);
     }
+    if (k->extension) {
+        printf(", member of extension ");
+        cmd_put_safe(stdout, k->extension);
+    }
     if (k->row_estimate >= 0)
         printf(", ~%.0f rows", k->row_estimate);
+    else if (k->kind == MC_KIND_TABLE || k->kind == MC_KIND_PARTITIONED ||
+             k->kind == MC_KIND_MATVIEW)
+        printf(", rows unknown");
     printf(")\n");
     if (k->comment) {
         printf("  ");
@@ -1012,10 +1054,12 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
             cmd_put_safe(stdout, f->default_expr);
             printf("  ");
         }
+        show_field_extras(f);
         if (f->comment)
             cmd_put_safe(stdout, f->comment);
         putchar('\n');
     }
+    show_partitions(k);
     if (k->definition) {
         printf("\n  definition:\n");
         /* line by line, each line made safe on its own */

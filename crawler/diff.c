@@ -111,6 +111,10 @@ static void field_json_into(mc_buf *b, const mc_field *f)
     json_put_kv_int(b, &first, "position", f->position);
     if (f->encoding)
         json_put_kv_str(b, &first, "encoding", f->encoding);
+    if (f->identity)
+        json_put_kv_str(b, &first, "identity", f->identity);
+    if (f->generated)
+        json_put_kv_str(b, &first, "generated", f->generated);
     mc_buf_putc(b, '}');
 }
 
@@ -133,6 +137,8 @@ static const char *container_json(differ *d, const mc_container *k,
     json_put_kv_str(&b, &first, "owner", k->owner);
     json_put_kv_str(&b, &first, "comment", k->comment);
     json_put_kv_raw(&b, &first, "primary_key", k->primary_key);
+    if (k->extension)
+        json_put_kv_str(&b, &first, "extension", k->extension);
     if (fields) {
         first = json_put_key(&b, first, "fields");
         mc_buf_putc(&b, '[');
@@ -373,6 +379,12 @@ static void diff_fields(differ *d, size_t pi, size_t ci)
         if (!str_eq(a->encoding, b->encoding))
             field_attr(d, pi, ci, fi, fj, "encoding", arena_json_str(d, a->encoding),
                        arena_json_str(d, b->encoding), false);
+        if (!str_eq(a->identity, b->identity))
+            field_attr(d, pi, ci, fi, fj, "identity", arena_json_str(d, a->identity),
+                       arena_json_str(d, b->identity), false);
+        if (!str_eq(a->generated, b->generated))
+            field_attr(d, pi, ci, fi, fj, "generated", arena_json_str(d, a->generated),
+                       arena_json_str(d, b->generated), false);
         if (a->position != b->position) {
             char before[16], after[16];
             snprintf(before, sizeof before, "%d", a->position);
@@ -413,7 +425,43 @@ static void diff_fields(differ *d, size_t pi, size_t ci)
     free(taken);
 }
 
+static void diff_pair_compare(differ *d, size_t pi, size_t ci);
+
+/* A container recorded before the current reading rules (store schema 3):
+ * what it now shows only because those rules read more (identity,
+ * generated columns, extension members, NOT NULL of a domain) is recorded
+ * as a new version without an event, once.  A generated column was read
+ * as a default before; it is the same column. */
+static bool rules_only(const mc_change *ch, const differ *d)
+{
+    const char *a = ch->attribute;
+    if (!a)
+        return false;
+    if (strcmp(a, "identity") == 0 || strcmp(a, "generated") == 0 ||
+        strcmp(a, "extension") == 0 || strcmp(a, "nullable") == 0)
+        return true;
+    if (strcmp(a, "default") == 0 && ch->cur_index >= 0) {
+        const mc_field *f = &d->cur->fields[ch->cur_index];
+        return f->generated && !f->default_expr;
+    }
+    return false;
+}
+
 static void diff_pair(differ *d, size_t pi, size_t ci)
+{
+    size_t first_change = d->out->changes.n;
+    diff_pair_compare(d, pi, ci);
+    if (!d->prev->containers[pi].legacy)
+        return;
+    for (size_t i = first_change; i < d->out->changes.n; i++) {
+        mc_change *ch = &d->out->changes.items[i];
+        if ((ch->kind == MC_CONTAINER_CHANGED || ch->kind == MC_FIELD_CHANGED) &&
+            rules_only(ch, d))
+            ch->silent = true;
+    }
+}
+
+static void diff_pair_compare(differ *d, size_t pi, size_t ci)
 {
     const mc_container *a = &d->prev->containers[pi], *b = &d->cur->containers[ci];
     if (strcmp(a->schema, b->schema) != 0 || strcmp(a->name, b->name) != 0) {
@@ -434,6 +482,7 @@ static void diff_pair(differ *d, size_t pi, size_t ci)
     container_attr(d, pi, ci, "foreign_keys", a->foreign_keys, b->foreign_keys, true, false);
     container_attr(d, pi, ci, "dist_style", a->dist_style, b->dist_style, false, false);
     container_attr(d, pi, ci, "sort_key", a->sort_key, b->sort_key, true, false);
+    container_attr(d, pi, ci, "extension", a->extension, b->extension, false, false);
     diff_fields(d, pi, ci);
 }
 

@@ -400,7 +400,14 @@ static const char pg_schemas_sql[] =
     "AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
 
 /* Partitions are left out (their parent, the partitioned table, stands for
- * them): a table with 3,000 daily partitions is one thing to document. */
+ * them): a table with 3,000 daily partitions is one thing to document.  The
+ * partitioned table lists its direct partitions instead, as a JSON array of
+ * {"name","bound"} sorted by name (to_json escapes the names).
+ *
+ * extension: the extension that owns the relation (pg_depend deptype 'e',
+ * what pg_dump uses to leave it out).  row_estimate: reltuples, where -1
+ * means never analysed since PostgreSQL 14; before 14 a never-analysed
+ * table shows 0 rows in 0 pages (@RELTUPLES@). */
 static const char pg_containers_sql[] =
     "SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, "
     "CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' "
@@ -408,22 +415,47 @@ static const char pg_containers_sql[] =
     "WHEN 'f' THEN 'foreign_table' END AS kind, "
     "pg_get_userbyid(c.relowner) AS owner, d.description AS comment, "
     "CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition, "
-    "c.reltuples::float8 AS row_estimate, "
-    "NULL::text AS dist_style, NULL::text AS sort_key "
+    "@RELTUPLES@ AS row_estimate, "
+    "NULL::text AS dist_style, NULL::text AS sort_key, "
+    "x.extname::text AS extension, "
+    "CASE WHEN c.relkind = 'p' THEN (SELECT '[' || string_agg('{\"name\":' || "
+    "to_json(p.relname::text)::text || ',\"bound\":' || "
+    "to_json(pg_catalog.pg_get_expr(p.relpartbound, p.oid))::text || '}', ',' "
+    "ORDER BY p.relname COLLATE \"C\") || ']' "
+    "FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid "
+    "WHERE i.inhparent = c.oid AND p.relispartition) END AS partitions "
     "FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid "
     "AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 "
+    "LEFT JOIN pg_catalog.pg_depend dep ON dep.classid = 'pg_catalog.pg_class'::regclass "
+    "AND dep.objid = c.oid AND dep.objsubid = 0 AND dep.deptype = 'e' "
+    "AND dep.refclassid = 'pg_catalog.pg_extension'::regclass "
+    "LEFT JOIN pg_catalog.pg_extension x ON x.oid = dep.refobjid "
     "WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition "
     "AND n.nspname IN (" SCHEMAS_TOKEN ") "
     "ORDER BY c.oid";
 
+/* not_null: the column's own NOT NULL, or a NOT NULL of its domain or of
+ * any domain that domain is based on (information_schema looks at the
+ * column's own domain only).  A generated column (attgenerated, 12+) has
+ * its expression in pg_attrdef: it is read as `generated`, not as a
+ * default.  attidentity is 10+. */
 static const char pg_fields_sql[] =
+    "WITH RECURSIVE nn(oid) AS ("
+    "SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typtype = 'd' AND t.typnotnull "
+    "UNION SELECT t.oid FROM pg_catalog.pg_type t JOIN nn ON t.typbasetype = nn.oid "
+    "WHERE t.typtype = 'd') "
     "SELECT a.attrelid::int8 AS container_oid, NULL::text AS schema, "
     "NULL::text AS container, a.attnum::int4 AS attnum, a.attname AS name, "
     "pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, "
-    "a.attnotnull AS not_null, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS default_expr, "
-    "d.description AS comment, NULL::text AS encoding, NULL::int4 AS sort_key_ord "
+    "(a.attnotnull OR a.atttypid IN (SELECT oid FROM nn)) AS not_null, "
+    "CASE WHEN @ATTGENERATED@ = '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) "
+    "END AS default_expr, "
+    "d.description AS comment, NULL::text AS encoding, NULL::int4 AS sort_key_ord, "
+    "CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by_default' END AS identity, "
+    "CASE WHEN @ATTGENERATED@ <> '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) "
+    "END AS generated "
     "FROM pg_catalog.pg_attribute a "
     "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -491,6 +523,10 @@ static const struct pg_gate {
     const char *text, *older;
 } pg_gates[] = {
     {"@CONPARENT@", 110000, "con.conparentid = 0", "true"},
+    {"@ATTGENERATED@", 120000, "a.attgenerated::text", "''::text"},
+    {"@RELTUPLES@", 140000, "c.reltuples::float8",
+     "CASE WHEN c.reltuples = 0 AND c.relpages = 0 AND c.relkind IN ('r', 'm') "
+     "THEN -1 ELSE c.reltuples END::float8"},
 };
 
 static const disc_step pg_steps[] = {
@@ -752,7 +788,7 @@ struct sortcol {
 };
 
 /* Column numbers are looked up once per query, on its first row. */
-#define MAX_COLS 12
+#define MAX_COLS 16
 struct row_ctx {
     disc_session *s;
     mc_catalog *cat;
@@ -859,8 +895,13 @@ static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     static const char *const cols[] = {"oid", "schema", "name", "kind",
                                        "owner", "comment", "definition",
                                        "row_estimate", "dist_style", "sort_key"};
-    if (lookup_cols(ctx, res, cols, 10, err))
-        return -1;
+    if (!ctx->cols_known) {
+        if (lookup_cols(ctx, res, cols, 10, err))
+            return -1;
+        /* optional: only the PostgreSQL dialect reads them */
+        ctx->col[10] = PQfnumber(res, "extension");
+        ctx->col[11] = PQfnumber(res, "partitions");
+    }
     const char *name = val(ctx, res, 2);
     int kind = mc_kind_parse(val(ctx, res, 3));
     if (!name || kind < 0 || !cfg_globs_match(&ctx->ds->containers, name))
@@ -879,6 +920,10 @@ static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
         k->row_estimate = -1;
     k->dist_style = sval(ctx, res, 8);
     k->sort_key = sval(ctx, res, 9);
+    if (ctx->col[10] >= 0)
+        k->extension = sval(ctx, res, 10);
+    if (ctx->col[11] >= 0)
+        k->partitions = sval(ctx, res, 11);
     return 0;
 }
 
@@ -929,8 +974,13 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
                                        "attnum", "name", "type", "not_null",
                                        "default_expr", "comment", "encoding",
                                        "sort_key_ord"};
-    if (lookup_cols(ctx, res, cols, 11, err))
-        return -1;
+    if (!ctx->cols_known) {
+        if (lookup_cols(ctx, res, cols, 11, err))
+            return -1;
+        /* optional: only the PostgreSQL dialect reads them */
+        ctx->col[11] = PQfnumber(res, "identity");
+        ctx->col[12] = PQfnumber(res, "generated");
+    }
     int64_t oid = ival(ctx, res, 0);
     ptrdiff_t owner = find_owner(ctx, oid, val(ctx, res, 1), val(ctx, res, 2));
     if (owner < 0)
@@ -955,6 +1005,10 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     f->default_expr = sval(ctx, res, 7);
     f->comment = sval(ctx, res, 8);
     f->encoding = sval(ctx, res, 9);
+    if (ctx->col[11] >= 0)
+        f->identity = sval(ctx, res, 11);
+    if (ctx->col[12] >= 0)
+        f->generated = sval(ctx, res, 12);
     int32_t ord = (int32_t)ival(ctx, res, 10);
     if (ord != 0)
         add_sortcol(ctx, (uint32_t)owner, ord, f->name);

@@ -226,6 +226,12 @@ uint64_t mc_container_hash(const mc_catalog *c, const mc_container *k)
     h = mc_hash_str(h, k->foreign_keys);
     h = mc_hash_str(h, k->dist_style);
     h = mc_hash_str(h, k->sort_key);
+    /* Attributes added later enter the hash only when they have a value,
+     * so the fingerprints of containers without them stay what the store
+     * recorded before (no re-comparison of a whole catalog after an
+     * upgrade). */
+    if (k->extension)
+        h = mc_hash_str(mc_hash_str(h, "extension"), k->extension);
     h = hash_u32(h, (uint32_t)k->n_fields);
     for (size_t i = 0; i < k->n_fields && k->first_field + i < c->n_fields; i++) {
         const mc_field *f = &c->fields[k->first_field + i];
@@ -234,6 +240,10 @@ uint64_t mc_container_hash(const mc_catalog *c, const mc_container *k)
         h = mc_hash_str(h, f->default_expr);
         h = mc_hash_str(h, f->comment);
         h = mc_hash_str(h, f->encoding);
+        if (f->identity)
+            h = mc_hash_str(mc_hash_str(h, "identity"), f->identity);
+        if (f->generated)
+            h = mc_hash_str(mc_hash_str(h, "generated"), f->generated);
         h = hash_u32(h, f->not_null ? 1u : 0u);
         h = hash_u32(h, (uint32_t)f->position);
     }

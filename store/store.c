@@ -185,9 +185,24 @@ static const char *const migrations[] = {
     ");\n"
     "CREATE INDEX alert_outbox_pending ON alert_outbox(alert, id)\n"
     "  WHERE status = 'pending';\n",
+
+    /* 2 -> 3: PostgreSQL corners (docs/discovery.md).  Identity and
+     * generated columns, extension members, a partitioned table's
+     * partitions (a fact, latest only, like row_estimate), and the reading
+     * rules a container version was recorded with: versions written
+     * before are marked 2, so the first crawl after the upgrade records
+     * what the new rules see without reporting it as changes. */
+    "ALTER TABLE field_versions ADD COLUMN identity TEXT;\n"
+    "ALTER TABLE field_versions ADD COLUMN generated TEXT;\n"
+    "ALTER TABLE container_versions ADD COLUMN extension TEXT;\n"
+    "ALTER TABLE container_versions ADD COLUMN read_rules INTEGER NOT NULL DEFAULT 2;\n"
+    "ALTER TABLE containers ADD COLUMN partitions TEXT;\n",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+/* container_versions.read_rules of the versions this build writes (the
+ * schema version that brought the current reading rules). */
+#define STORE_READ_RULES 3
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -883,7 +898,8 @@ static const char *const sql_schemas[2] = {
 #define CONTAINER_COLUMNS                                                      \
     "SELECT cv.id, cv.container_id, cv.schema_name, cv.name, cv.oid, cv.kind, " \
     "cv.owner, cv.comment, cv.definition, cv.primary_key, cv.foreign_keys, "   \
-    "cv.dist_style, cv.sort_key, c.current_hash, c.row_estimate "              \
+    "cv.dist_style, cv.sort_key, c.current_hash, c.row_estimate, "             \
+    "cv.extension, cv.read_rules, c.partitions "                               \
     "FROM containers c JOIN container_versions cv ON cv.container_id = c.id "
 
 static const char *const sql_containers[2] = {
@@ -895,7 +911,8 @@ static const char *const sql_containers[2] = {
 
 #define FIELD_COLUMNS                                                          \
     "SELECT fv.id, fv.container_id, fv.name, fv.attnum, fv.position, fv.type, " \
-    "fv.not_null, fv.default_expr, fv.comment, fv.encoding "
+    "fv.not_null, fv.default_expr, fv.comment, fv.encoding, fv.identity, "    \
+    "fv.generated "
 
 /* The current fields of one container. */
 static const char sql_fields_one[] =
@@ -984,6 +1001,9 @@ static int load_containers(store *s, mc_catalog *cat, int64_t ds, int64_t run,
         k->hash = (uint64_t)col_i64(st, 13);
         k->row_estimate = sqlite3_column_type(st, 14) == SQLITE_NULL
                               ? -1 : sqlite3_column_double(st, 14);
+        k->extension = col_text(st, 15, cat->arena);
+        k->legacy = sqlite3_column_int(st, 16) < STORE_READ_RULES;
+        k->partitions = col_text(st, 17, cat->arena);
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = db_fail(s, err, what);
@@ -1002,6 +1022,8 @@ static void read_field(sqlite3_stmt *st, mc_catalog *cat, mc_field *f)
     f->default_expr = col_text(st, 7, cat->arena);
     f->comment = col_text(st, 8, cat->arena);
     f->encoding = col_text(st, 9, cat->arena);
+    f->identity = col_text(st, 10, cat->arena);
+    f->generated = col_text(st, 11, cat->arena);
 }
 
 /* A container's stable id and its index in a catalog. */
@@ -1268,7 +1290,8 @@ typedef struct commit_ctx {
     unsigned char *cur_schema_added, *cur_field_added;
     int64_t *new_key; /* containers row of a cur container added here */
     sqlite3_stmt *ins_schema, *close_schema, *ins_container, *ins_cversion,
-        *close_cversion, *close_cfields, *set_container, *set_oid, *ins_field,
+        *close_cversion, *close_cfields, *set_container, *set_oid, *set_rules,
+        *ins_field,
         *close_field, *ins_change, *finish_run;
     sqlite3_stmt *ins_outbox; /* prepared only when rules are set */
 } commit_ctx;
@@ -1284,13 +1307,13 @@ static const struct {
      "UPDATE schema_versions SET valid_to = ?2 "
      "WHERE id = ?1 AND datastore_id = ?3 AND valid_to IS NULL"},
     {offsetof(commit_ctx, ins_container),
-     "INSERT INTO containers(datastore_id, current_hash, row_estimate) "
-     "VALUES (?1, ?2, ?3)"},
+     "INSERT INTO containers(datastore_id, current_hash, row_estimate, partitions) "
+     "VALUES (?1, ?2, ?3, ?4)"},
     {offsetof(commit_ctx, ins_cversion),
      "INSERT INTO container_versions(container_id, schema_name, name, oid, kind, "
      "owner, comment, definition, primary_key, foreign_keys, dist_style, "
-     "sort_key, valid_from) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
+     "sort_key, valid_from, extension, read_rules) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
     {offsetof(commit_ctx, close_cversion),
      "UPDATE container_versions SET valid_to = ?3 "
      "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
@@ -1298,15 +1321,18 @@ static const struct {
      "UPDATE field_versions SET valid_to = ?2 "
      "WHERE container_id = ?1 AND valid_to IS NULL"},
     {offsetof(commit_ctx, set_container),
-     "UPDATE containers SET current_hash = ?2, row_estimate = ?3 "
+     "UPDATE containers SET current_hash = ?2, row_estimate = ?3, partitions = ?5 "
      "WHERE id = ?1 AND datastore_id = ?4"},
     {offsetof(commit_ctx, set_oid),
      "UPDATE container_versions SET oid = ?2 "
      "WHERE id = ?1 AND container_id = ?3 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, set_rules),
+     "UPDATE container_versions SET read_rules = ?2 "
+     "WHERE id = ?1 AND container_id = ?3 AND valid_to IS NULL AND read_rules < ?2"},
     {offsetof(commit_ctx, ins_field),
      "INSERT INTO field_versions(container_id, name, attnum, position, type, "
-     "not_null, default_expr, comment, encoding, valid_from) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+     "not_null, default_expr, comment, encoding, valid_from, identity, generated) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
     {offsetof(commit_ctx, close_field),
      "UPDATE field_versions SET valid_to = ?3 "
      "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
@@ -1389,7 +1415,8 @@ static int insert_cversion(commit_ctx *c, int64_t key, const mc_container *k)
               bind_text(st, 9, k->primary_key) |
               bind_text(st, 10, k->foreign_keys) |
               bind_text(st, 11, k->dist_style) | bind_text(st, 12, k->sort_key) |
-              bind_i64(st, 13, c->run);
+              bind_i64(st, 13, c->run) | bind_text(st, 14, k->extension) |
+              bind_i64(st, 15, STORE_READ_RULES);
     if (bad)
         return bind_fail(c->s, c->err, "insert a container version");
     return run_stmt(c->s, st, "insert a container version", c->err);
@@ -1411,7 +1438,8 @@ static int insert_field(commit_ctx *c, int64_t key, const mc_field *f)
               bind_i64_or_null(st, 3, f->attnum) | bind_i64(st, 4, f->position) |
               bind_text(st, 5, f->type) | bind_i64(st, 6, f->not_null) |
               bind_text(st, 7, f->default_expr) | bind_text(st, 8, f->comment) |
-              bind_text(st, 9, f->encoding) | bind_i64(st, 10, c->run);
+              bind_text(st, 9, f->encoding) | bind_i64(st, 10, c->run) |
+              bind_text(st, 11, f->identity) | bind_text(st, 12, f->generated);
     if (bad)
         return bind_fail(c->s, c->err, "insert a field version");
     return run_stmt(c->s, st, "insert a field version", c->err);
@@ -1427,11 +1455,12 @@ static int close_field(commit_ctx *c, int64_t key, const mc_field *f)
 }
 
 static int set_container(commit_ctx *c, const mc_container *pk, uint64_t hash,
-                         double estimate)
+                         double estimate, const char *partitions)
 {
     sqlite3_stmt *st = c->set_container;
     if (bind_i64(st, 1, pk->store_key) | bind_i64(st, 2, (int64_t)hash) |
-        bind_estimate(st, 3, estimate) | bind_i64(st, 4, c->ds))
+        bind_estimate(st, 3, estimate) | bind_i64(st, 4, c->ds) |
+        bind_text(st, 5, partitions))
         return bind_fail(c->s, c->err, "update a container");
     return write_one(c, st, "update a container");
 }
@@ -1532,7 +1561,7 @@ static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
         const mc_container *k = &cur->containers[ch->cur_index];
         sqlite3_stmt *st = c->ins_container;
         if (bind_i64(st, 1, c->ds) | bind_i64(st, 2, (int64_t)k->hash) |
-            bind_estimate(st, 3, k->row_estimate))
+            bind_estimate(st, 3, k->row_estimate) | bind_text(st, 4, k->partitions))
             return bind_fail(c->s, c->err, "insert a container");
         if (run_stmt(c->s, st, "insert a container", c->err) < 0)
             return -1;
@@ -1577,7 +1606,7 @@ static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
             return bind_fail(c->s, c->err, "close a container's fields");
         if (run_stmt(c->s, st, "close a container's fields", c->err) < 0)
             return -1;
-        return set_container(c, pk, 0, pk->row_estimate);
+        return set_container(c, pk, 0, pk->row_estimate, pk->partitions);
     }
 
     case MC_FIELD_ADDED:
@@ -1705,13 +1734,27 @@ static int update_pairs(commit_ctx *c, const unsigned char *held)
             if (write_one(c, st, "update a container's oid") < 0)
                 return -1;
         }
+        /* Recorded before the current reading rules and not versioned
+         * now: the diff compared it under the new rules, so it is up to
+         * date (store.h, mc_container.legacy). */
+        if (pk->legacy && c->container_done[p] != DONE_VERSIONED) {
+            sqlite3_stmt *st = c->set_rules;
+            if (bind_i64(st, 1, pk->store_id) | bind_i64(st, 2, STORE_READ_RULES) |
+                bind_i64(st, 3, pk->store_key))
+                return bind_fail(c->s, c->err, "update a container's reading rules");
+            if (write_one(c, st, "update a container's reading rules") < 0)
+                return -1;
+        }
         uint64_t hash = (held[p] & 1) ? 0 : ck->hash;
-        /* An unknown estimate does not erase the last known one. */
-        bool moved = ck->row_estimate >= 0 && ck->row_estimate != pk->row_estimate;
-        if (hash == pk->hash && !moved)
+        /* Facts, not versions: the latest estimate and partitions.  An
+         * unknown estimate is recorded as unknown (a table created again,
+         * or never analysed since it was rewritten, has none). */
+        bool moved = ck->row_estimate != pk->row_estimate;
+        bool parts_moved = (ck->partitions == NULL) != (pk->partitions == NULL) ||
+                           (ck->partitions && strcmp(ck->partitions, pk->partitions) != 0);
+        if (hash == pk->hash && !moved && !parts_moved)
             continue;
-        if (set_container(c, pk, hash,
-                          moved ? ck->row_estimate : pk->row_estimate) < 0)
+        if (set_container(c, pk, hash, ck->row_estimate, ck->partitions) < 0)
             return -1;
     }
     return 0;
@@ -1808,7 +1851,8 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
             continue;
         if (prev->containers[p].store_key > 0 &&
             set_container(&c, &prev->containers[p], 0,
-                          prev->containers[p].row_estimate) < 0)
+                          prev->containers[p].row_estimate,
+                          prev->containers[p].partitions) < 0)
             goto out;
     }
     /* A baseline run writes its versions but no events: nothing changed. */

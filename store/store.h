@@ -55,6 +55,10 @@ typedef struct mc_field {
     const char *default_expr; /* NULL = none */
     const char *comment;      /* NULL = none */
     const char *encoding;     /* Redshift column encoding; NULL elsewhere */
+    const char *identity;     /* "always" / "by_default" for an identity
+                                 column; NULL = not one */
+    const char *generated;    /* a generated column's expression; NULL = not
+                                 one (its default_expr is then NULL) */
     int32_t attnum;           /* database column id; 0 = unknown */
     int32_t position;         /* 1-based among the container's columns */
     bool not_null;
@@ -72,6 +76,12 @@ typedef struct mc_container {
     const char *foreign_keys; /* canonical JSON array (docs/store.md), NULL = none */
     const char *dist_style;   /* Redshift, e.g. "KEY(id)", "EVEN", "ALL", "AUTO" */
     const char *sort_key;     /* Redshift, canonical JSON, NULL = none */
+    const char *extension;    /* the extension that owns it (pg_depend 'e');
+                                 NULL = the user's own */
+    /* a partitioned table's direct partitions, JSON array of
+     * {"name","bound"} sorted by name; NULL = none.  A fact like the row
+     * estimate: latest only, not compared, not versioned */
+    const char *partitions;
     int64_t oid;              /* database object id; 0 = unknown */
     double row_estimate;      /* < 0 = unknown */
     size_t first_field, n_fields;
@@ -79,6 +89,11 @@ typedef struct mc_container {
     int64_t store_key;        /* loaded from the store: stable container id */
     int64_t store_id;         /* loaded from the store: container version row id */
     bool fields_loaded;       /* from the store: fields are present */
+    /* from the store: its current version was recorded before the reading
+     * rules of store schema 3 (identity, generated, extension members, NOT
+     * NULL of domains); what differs only by those rules is not an event
+     * (diff.c) */
+    bool legacy;
 } mc_container;
 
 typedef struct mc_catalog {
