@@ -22,7 +22,7 @@
 #include "config.h"
 #include "../store/store.h"
 
-#define ALERTS_JSON_VERSION 1  /* of the delivery JSON, docs/alerts.md */
+#define ALERTS_JSON_VERSION 2  /* of the delivery JSON, docs/alerts.md */
 #define ALERTS_BATCH_MAX 500   /* changes per delivery */
 #define ALERTS_SLACK_LINES 20  /* changes listed in a Slack message */
 #define ALERTS_WEBHOOK_TRIES 3 /* attempts per webhook delivery in one run */
