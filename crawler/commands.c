@@ -188,6 +188,12 @@ static void put_fk(FILE *f, json_t *fk)
     cmd_put_safe(f, json_string_value(json_object_get(fk, "ref_container")));
     fputc(' ', f);
     put_name_list(f, json_object_get(fk, "ref_columns"));
+    const char *part = json_string_value(json_object_get(fk, "partition"));
+    if (part) {
+        fputs(" (declared on partition ", f);
+        cmd_put_safe(f, part);
+        fputc(')', f);
+    }
 }
 
 static bool fk_in(json_t *fk, json_t *list)
@@ -1232,6 +1238,7 @@ static int cmd_search(cli_ctx *ctx)
             json_put_kv_str(&j, &first, "field", h->field);
             json_put_kv_str(&j, &first, "kind", h->kind);
             json_put_kv_str(&j, &first, "comment", h->comment);
+            json_put_kv_str(&j, &first, "extension", h->extension);
             mc_buf_putc(&j, '}');
         }
         mc_buf_puts(&j, "]}");
@@ -1250,7 +1257,12 @@ static int cmd_search(cli_ctx *ctx)
             putchar('.');
             cmd_put_safe(stdout, h->field);
         }
-        printf("  (%s)", h->kind ? h->kind : "");
+        printf("  (%s", h->kind ? h->kind : "");
+        if (h->extension) {
+            printf(", extension ");
+            cmd_put_safe(stdout, h->extension);
+        }
+        putchar(')');
         if (h->comment) {
             printf("  -- ");
             cmd_put_safe(stdout, h->comment);

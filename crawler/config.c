@@ -1316,6 +1316,8 @@ static const row datastore_rows[] = {
     {.key = "timezone", .type = T_STRING, .off = offsetof(cfg_datastore, timezone)},
     {.key = "fail_safe", .type = T_MAP, .off = 0, .sub = &fail_safe_table},
     {.key = "retry", .type = T_MAP, .off = 0, .sub = &retry_table},
+    {.key = "extension_members", .type = T_BOOL, .def = "true",
+     .off = offsetof(cfg_datastore, extension_members)},
     {.key = "connect_timeout", .type = T_DURATION_S,
      .off = offsetof(cfg_datastore, connect_timeout_s), .min = DUR(1), .max = DUR(3600)},
     {.key = "statement_timeout", .type = T_DURATION_MS,

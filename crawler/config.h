@@ -101,6 +101,8 @@ typedef struct cfg_datastore {
     char *schedule;         /* cron text, NULL = not scheduled */
     char *timezone;         /* default: defaults.timezone */
     double max_removed_pct; /* fail_safe.max_removed_pct, default 20 */
+    bool extension_members; /* crawl tables/views owned by an extension
+                               (PostgreSQL); default true */
     int connect_timeout_s;  /* default: defaults.connect_timeout */
     int statement_timeout_ms;
     int max_runtime_s;      /* default: defaults.max_runtime; 0 = none */

@@ -536,7 +536,9 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
     for (size_t i = 0; i < prev->n_containers; i++) {
         const mc_schema *sc = mc_catalog_find_schema(cur, prev->containers[i].schema);
         if (prev_to_cur[i] < 0 && ((sc && !sc->usable) ||
-                                   !container_in_scope(&d, &prev->containers[i])))
+                                   !container_in_scope(&d, &prev->containers[i]) ||
+                                   mc_catalog_is_left_out(cur, prev->containers[i].schema,
+                                                          prev->containers[i].name)))
             protected_prev[i] = true;
     }
     for (size_t i = 0; i < prev->n_containers; i++)

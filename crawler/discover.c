@@ -906,6 +906,13 @@ static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     int kind = mc_kind_parse(val(ctx, res, 3));
     if (!name || kind < 0 || !cfg_globs_match(&ctx->ds->containers, name))
         return 0;
+    /* extension_members: false leaves them out like a glob would, but
+     * remembers them, so what was recorded of them stays (diff.c). */
+    if (ctx->col[10] >= 0 && val(ctx, res, 10) && !ctx->ds->extension_members) {
+        if (val(ctx, res, 1))
+            mc_catalog_add_left_out(ctx->cat, val(ctx, res, 1), name);
+        return 0;
+    }
     mc_container *k = mc_catalog_add_container(ctx->cat);
     k->oid = ival(ctx, res, 0);
     k->schema = sval(ctx, res, 1);

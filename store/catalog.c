@@ -62,8 +62,32 @@ void mc_catalog_free(mc_catalog *c)
     free(c->schemas);
     free(c->containers);
     free(c->fields);
+    free(c->left_out);
     mc_arena_free(c->arena);
     free(c);
+}
+
+static size_t cap_for(size_t n);
+
+/* A handful per crawl at most (the members of the extensions in scope):
+ * a linear search is enough. */
+void mc_catalog_add_left_out(mc_catalog *c, const char *schema, const char *name)
+{
+    size_t cap = cap_for(c->n_left_out);
+    if (c->n_left_out == cap)
+        c->left_out = mc_realloc(c->left_out, (cap ? 2 * cap : 16) * sizeof *c->left_out);
+    c->left_out[c->n_left_out].schema = mc_arena_strdup(c->arena, schema);
+    c->left_out[c->n_left_out].name = mc_arena_strdup(c->arena, name);
+    c->n_left_out++;
+}
+
+bool mc_catalog_is_left_out(const mc_catalog *c, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < c->n_left_out; i++)
+        if (strcmp(c->left_out[i].schema, schema) == 0 &&
+            strcmp(c->left_out[i].name, name) == 0)
+            return true;
+    return false;
 }
 
 /* Makes room for one more element of size elem in *arr (capacity tracked

@@ -2003,14 +2003,16 @@ int store_search(store *s, const char *text, size_t limit,
     const char *what = "search the catalog";
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = prep(s,
-        "SELECT d.name, cv.schema_name, cv.name, NULL, cv.kind, cv.comment "
+        "SELECT d.name, cv.schema_name, cv.name, NULL, cv.kind, cv.comment, "
+        "cv.extension "
         "FROM container_versions cv "
         "JOIN containers c ON c.id = cv.container_id "
         "JOIN datastores d ON d.id = c.datastore_id "
         "WHERE cv.valid_to IS NULL "
         "AND (cv.name LIKE ?1 ESCAPE '\\' OR cv.comment LIKE ?1 ESCAPE '\\') "
         "UNION ALL "
-        "SELECT d.name, cv.schema_name, cv.name, fv.name, fv.type, fv.comment "
+        "SELECT d.name, cv.schema_name, cv.name, fv.name, fv.type, fv.comment, "
+        "cv.extension "
         "FROM field_versions fv "
         "JOIN container_versions cv ON cv.container_id = fv.container_id "
         "AND cv.valid_to IS NULL "
@@ -2043,6 +2045,7 @@ int store_search(store *s, const char *text, size_t limit,
         h->field = col_text(st, 3, out->arena);
         h->kind = col_text(st, 4, out->arena);
         h->comment = col_text(st, 5, out->arena);
+        h->extension = col_text(st, 6, out->arena);
     }
     if (rc != SQLITE_DONE) {
         ret = db_fail(s, err, what);

@@ -106,6 +106,13 @@ typedef struct mc_catalog {
     mc_arena *arena;          /* owns every string above */
     /* what the crawl could not read, for the partial-crawl rule */
     size_t n_unusable_schemas;
+    /* discovery: containers the config leaves out although they exist
+     * (extension members with extension_members: false), by schema and
+     * name: not read, and not removed when they were recorded before */
+    struct mc_left_out {
+        const char *schema, *name;
+    } *left_out;
+    size_t n_left_out;
 } mc_catalog;
 
 mc_catalog *mc_catalog_new(void);
@@ -115,6 +122,8 @@ void mc_catalog_free(mc_catalog *c); /* NULL is a no-op */
 mc_schema *mc_catalog_add_schema(mc_catalog *c);
 mc_container *mc_catalog_add_container(mc_catalog *c);
 mc_field *mc_catalog_add_field(mc_catalog *c);
+void mc_catalog_add_left_out(mc_catalog *c, const char *schema, const char *name);
+bool mc_catalog_is_left_out(const mc_catalog *c, const char *schema, const char *name);
 /* Sorts containers by (schema, name) keeping each one's fields with it,
  * sorts schemas by name, and fills in every container's hash. */
 void mc_catalog_finish(mc_catalog *c);
@@ -297,6 +306,7 @@ typedef struct mc_search_hit {
     const char *field;   /* NULL when the container itself matched */
     const char *kind;    /* container kind or field type */
     const char *comment;
+    const char *extension; /* the container's extension, NULL = none */
 } mc_search_hit;
 typedef struct mc_search_result {
     mc_search_hit *hits;

@@ -853,3 +853,141 @@ Test(crawl, generated_identity_and_domain_not_null, .timeout = 300)
                  itest_json_compact(json_object_get(r3, "changes")));
     PQfinish(c);
 }
+
+/* Runs SQL on the store file (as a store written by an older metacrawl
+ * would look). */
+static void store_exec(const char *dir, const char *sql)
+{
+    char *path = itest_strf("%s/catalog.db", dir);
+    sqlite3 *h = NULL;
+    cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+    char *msg = NULL;
+    cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg);
+    sqlite3_close(h);
+}
+
+Test(crawl, extension_members_and_row_estimates, .timeout = 300)
+{
+    char *db = itest_create_db("ext");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    itest_sql(c,
+              "CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO %s;"
+              "CREATE EXTENSION pg_stat_statements SCHEMA app;"
+              "CREATE TABLE app.ext_tab (id int);"
+              "ALTER EXTENSION pg_stat_statements ADD TABLE app.ext_tab;"
+              "CREATE TABLE app.mine (id int);"
+              "CREATE TABLE app.est (id int);"
+              "INSERT INTO app.est SELECT generate_series(1, 1000);"
+              "ANALYZE app.est;"
+              "CREATE TABLE app.never (id int);",
+              role);
+    /* what the extension owns in app, views included */
+    char *members = itest_sql_value(c,
+        "SELECT string_agg(k.relname, ',' ORDER BY k.relname) FROM pg_depend d "
+        "JOIN pg_class k ON k.oid = d.objid WHERE d.classid = 'pg_class'::regclass "
+        "AND d.deptype = 'e' AND k.relkind IN ('r', 'v') AND d.refobjid = "
+        "(SELECT oid FROM pg_extension WHERE extname = 'pg_stat_statements')");
+    cr_assert(strstr(members, "ext_tab") && strstr(members, "pg_stat_statements"), "%s", members);
+    char *dir = itest_tmpdir();
+    const char *fs = "    fail_safe: { max_removed_pct: 100 }\n";
+    char *cfg = itest_write_config(dir, db, role, PW, fs);
+    json_decref(crawl(cfg, 0, NULL));
+
+    json_t *ext = show_json(cfg, "test.app.ext_tab", NULL);
+    cr_assert_str_eq(itest_json_compact(json_object_get(ext, "extension")), "\"pg_stat_statements\"");
+    json_t *view = show_json(cfg, "test.app.pg_stat_statements", NULL);
+    cr_assert_str_eq(itest_json_compact(json_object_get(view, "extension")), "\"pg_stat_statements\"");
+    json_t *mine = show_json(cfg, "test.app.mine", NULL);
+    cr_assert_str_eq(itest_json_compact(json_object_get(mine, "extension")), "null");
+    const char *sargs[] = {"search", "ext_tab", NULL};
+    itest_result sr = run_mc(cfg, sargs);
+    cr_assert(strstr(sr.out, "test.app.ext_tab  (table, extension pg_stat_statements)"), "%s", sr.out);
+    const char *targs[] = {"show", "test.app.ext_tab", NULL};
+    itest_result tr = run_mc(cfg, targs);
+    cr_assert(strstr(tr.out, "member of extension pg_stat_statements"), "%s", tr.out);
+
+    /* Row estimates: analysed, and never analysed (reltuples -1 on 14+). */
+    json_t *est = show_json(cfg, "test.app.est", NULL);
+    cr_assert_eq(json_number_value(json_object_get(est, "row_estimate")), 1000);
+    json_t *never = show_json(cfg, "test.app.never", NULL);
+    cr_assert(json_is_null(json_object_get(never, "row_estimate")), "%s",
+              itest_json_compact(never));
+    /* Created again under its name: same container, no change, and the
+     * old table's estimate is gone. */
+    itest_sql(c, "DROP TABLE app.est; CREATE TABLE app.est (id int);");
+    json_t *r2 = crawl(cfg, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r2, "changes")), 0, "%s",
+                 itest_json_compact(json_object_get(r2, "changes")));
+    est = show_json(cfg, "test.app.est", NULL);
+    cr_assert(json_is_null(json_object_get(est, "row_estimate")), "%s", itest_json_compact(est));
+
+    /* extension_members: false leaves them out; what was recorded stays
+     * (like a narrowed glob: no removal). */
+    itest_write_config(dir, db, role, PW,
+                       itest_strf("%s    extension_members: false\n", fs));
+    json_t *r3 = crawl(cfg, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r3, "changes")), 0, "%s",
+                 itest_json_compact(json_object_get(r3, "changes")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r3, "counts"), "containers")), 3);
+    show_json(cfg, "test.app.ext_tab", NULL);
+
+    /* DROP EXTENSION: each member is removed, marked as the extension's. */
+    itest_write_config(dir, db, role, PW, fs);
+    itest_sql(c, "DROP EXTENSION pg_stat_statements");
+    json_t *r4 = crawl(cfg, 0, NULL);
+    const char *exp[8] = {0};
+    size_t n = 0;
+    for (char *name = strtok(members, ","); name && n < 7; name = strtok(NULL, ","))
+        exp[n++] = itest_strf("container_removed app.%s - - - B", name);
+    itest_assert_changes(json_object_get(r4, "changes"), exp);
+    json_t *gone = find_change(json_object_get(r4, "changes"), "container_removed", "ext_tab", NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(gone, "before"), "extension")),
+                     "pg_stat_statements");
+    PQfinish(c);
+}
+
+Test(crawl, a_store_from_before_schema_3_reports_no_false_change, .timeout = 300)
+{
+    char *db = itest_create_db("upgr");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    itest_sql(c,
+              "CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO %s;"
+              "CREATE DOMAIN app.code AS text NOT NULL;"
+              "CREATE TABLE app.t (id int GENERATED ALWAYS AS IDENTITY, a int,"
+              "  b int GENERATED ALWAYS AS (a * 2) STORED, c app.code);"
+              "CREATE EXTENSION pg_stat_statements SCHEMA app;",
+              role);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, role, PW, NULL);
+    json_decref(crawl(cfg, 0, NULL));
+    /* What a store recorded before schema 3 holds, after the 2 -> 3 step. */
+    store_exec(dir, "UPDATE field_versions SET default_expr = generated, generated = NULL "
+                    "WHERE generated IS NOT NULL;"
+                    "UPDATE field_versions SET identity = NULL;"
+                    "UPDATE field_versions SET not_null = 0 WHERE name = 'c';"
+                    "UPDATE container_versions SET extension = NULL, read_rules = 2;"
+                    "UPDATE containers SET current_hash = 0;");
+
+    json_t *r2 = crawl(cfg, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r2, "changes")), 0, "%s",
+                 itest_json_compact(json_object_get(r2, "changes")));
+    char *path = itest_strf("%s/catalog.db", dir);
+    cr_assert_str_eq(itest_sqlite_value(path, "SELECT count(*) FROM container_versions "
+                                              "WHERE valid_to IS NULL AND read_rules <> 3"), "0");
+    json_t *t = show_json(cfg, "test.app.t", NULL);
+    cr_assert_str_eq(fattr(t, "b", "generated"), "\"(a * 2)\"");
+    cr_assert_str_eq(fattr(t, "b", "default"), "null");
+    cr_assert_str_eq(fattr(t, "id", "identity"), "\"always\"");
+    cr_assert_str_eq(fattr(t, "c", "nullable"), "false");
+    json_t *v = show_json(cfg, "test.app.pg_stat_statements", NULL);
+    cr_assert_str_eq(itest_json_compact(json_object_get(v, "extension")), "\"pg_stat_statements\"");
+
+    /* From now on the same differences are changes again. */
+    itest_sql(c, "ALTER TABLE app.t ALTER COLUMN id DROP IDENTITY");
+    json_t *r3 = crawl(cfg, 0, NULL);
+    const char *exp[] = {"field_changed app.t.id identity \"always\" null -", NULL};
+    itest_assert_changes(json_object_get(r3, "changes"), exp);
+    PQfinish(c);
+}
