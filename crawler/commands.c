@@ -1108,7 +1108,10 @@ static int cmd_show(cli_ctx *ctx)
     if ((rc = cmd_load_config_for_reading(ctx, &c)) != 0 ||
         (rc = cmd_open_store(ctx, c, &st)) != 0)
         goto out;
-    if (store_load_as_of(st, parts[0], as_of, &cat, &err) != 0) {
+    /* One container: read it alone, not the datastore's whole catalog. */
+    if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],
+                                             &cat, &err)
+                      : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0) {
         cmd_report_error(&err);
         rc = err.code;
         goto out;

@@ -965,12 +965,42 @@ static int load_schemas(store *s, mc_catalog *cat, int64_t ds, int64_t run,
     return ret;
 }
 
+/* One container by name (show DS.SCHEMA.TABLE): the name index, not the
+ * datastore's whole catalog. */
+static const char *const sql_container_named[2] = {
+    CONTAINER_COLUMNS "WHERE c.datastore_id = ?1 AND cv.valid_to IS NULL "
+    "AND cv.schema_name = ?3 AND cv.name = ?4",
+    CONTAINER_COLUMNS "WHERE c.datastore_id = ?1 AND " VALID_AT("cv")
+    " AND cv.schema_name = ?3 AND cv.name = ?4",
+};
+
+/* The fields of one container, current or as of run ?2. */
+static const char *const sql_fields_of[2] = {
+    FIELD_COLUMNS "FROM field_versions fv "
+    "WHERE fv.container_id = ?1 AND fv.valid_to IS NULL ORDER BY fv.position",
+    FIELD_COLUMNS "FROM field_versions fv "
+    "WHERE fv.container_id = ?1 AND " VALID_AT("fv") " ORDER BY fv.position",
+};
+
+static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                                 const char *schema, const char *name, mc_error *err);
+
 static int load_containers(store *s, mc_catalog *cat, int64_t ds, int64_t run,
                            mc_error *err)
 {
+    return load_containers_where(s, cat, ds, run, NULL, NULL, err);
+}
+
+/* schema and name NULL: every container of the datastore. */
+static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                                 const char *schema, const char *name, mc_error *err)
+{
     const char *what = "load containers";
-    sqlite3_stmt *st = prep(s, sql_containers[run != 0], what, err);
-    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0) {
+    sqlite3_stmt *st = prep(s, name ? sql_container_named[run != 0]
+                                    : sql_containers[run != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0 ||
+        (name && (bind_text(st, 3, schema) | bind_text(st, 4, name)) &&
+         bind_fail(s, err, what) < 0)) {
         sqlite3_finalize(st);
         return -1;
     }
@@ -1195,14 +1225,11 @@ int store_load_current(store *s, const char *datastore, mc_catalog **out,
     return 0;
 }
 
-int store_load_as_of(store *s, const char *datastore, int64_t run_id,
-                     mc_catalog **out, mc_error *err)
+/* Checks that run_id (0 = the latest) is a run of datastore ds. */
+static int check_run_of(store *s, const char *datastore, int64_t ds, int64_t run_id,
+                        mc_error *err)
 {
-    *out = NULL;
     const char *what = "load the catalog";
-    int64_t ds = 0;
-    if (datastore_id(s, datastore, &ds, err) < 0)
-        return -1;
     if (run_id != 0) {
         int64_t run_ds;
         bool found;
@@ -1226,6 +1253,55 @@ int store_load_as_of(store *s, const char *datastore, int64_t run_id,
             return -1;
         }
     }
+    return 0;
+}
+
+int store_load_container(store *s, const char *datastore, int64_t run_id,
+                         const char *schema, const char *name, mc_catalog **out,
+                         mc_error *err)
+{
+    *out = NULL;
+    const char *what = "load a container";
+    int64_t ds = 0;
+    if (datastore_id(s, datastore, &ds, err) < 0 ||
+        check_run_of(s, datastore, ds, run_id, err) < 0)
+        return -1;
+    mc_catalog *cat = mc_catalog_new();
+    sqlite3_stmt *st = NULL;
+    if (ds && load_containers_where(s, cat, ds, run_id, schema, name, err) < 0)
+        goto fail;
+    if (cat->n_containers > 0) {
+        mc_container *k = &cat->containers[0];
+        key_index map = {k->store_key, 0};
+        k->fields_loaded = true;
+        st = prep(s, sql_fields_of[run_id != 0], what, err);
+        if (!st || bind_i64(st, 1, k->store_key) ||
+            (run_id && bind_i64(st, 2, run_id))) {
+            if (st)
+                bind_fail(s, err, what);
+            goto fail;
+        }
+        if (append_field_groups(s, st, cat, &map, 1, what, err) < 0)
+            goto fail;
+        sqlite3_finalize(st);
+    }
+    *out = cat;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    mc_catalog_free(cat);
+    return -1;
+}
+
+int store_load_as_of(store *s, const char *datastore, int64_t run_id,
+                     mc_catalog **out, mc_error *err)
+{
+    *out = NULL;
+    const char *what = "load the catalog";
+    int64_t ds = 0;
+    if (datastore_id(s, datastore, &ds, err) < 0 ||
+        check_run_of(s, datastore, ds, run_id, err) < 0)
+        return -1;
     mc_catalog *cat = mc_catalog_new();
     *out = cat;
     if (!ds)

@@ -248,6 +248,15 @@ int store_load_fields(store *s, mc_catalog *cat, const size_t *container_idx,
 int store_load_as_of(store *s, const char *datastore, int64_t run_id,
                      mc_catalog **out, mc_error *err);
 
+/* One container (with its fields) as it is (run_id 0) or was after run_id,
+ * found by schema and name through the store's name index: what `show
+ * DS.SCHEMA.TABLE` prints, without reading the rest of the datastore.  An
+ * empty catalog when there is no such container; the run check is
+ * store_load_as_of's.  Row estimate and partitions are the latest known. */
+int store_load_container(store *s, const char *datastore, int64_t run_id,
+                         const char *schema, const char *name, mc_catalog **out,
+                         mc_error *err);
+
 typedef struct mc_run_summary {
     mc_run_status status;       /* OK or PARTIAL */
     const char *dialect;

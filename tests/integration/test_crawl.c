@@ -769,6 +769,17 @@ Test(crawl, partitions_and_their_foreign_keys, .timeout = 300)
                      "\"ref_columns\":[\"id\"],\"ref_container\":\"users\",\"ref_schema\":\"app\"}]");
     json_t *ev = show_json(cfg, "test.app.events", NULL);
     cr_assert_str_eq(itest_json_compact(json_object_get(ev, "primary_key")), "[\"id\",\"day\"]");
+    /* ... which lists its partitions with their bounds */
+    cr_assert_str_eq(itest_json_compact(json_object_get(ev, "partitions")),
+                     "[{\"bound\":\"FOR VALUES FROM ('2024-01-01') TO ('2024-01-02')\","
+                     "\"name\":\"events_d1\"},"
+                     "{\"bound\":\"FOR VALUES FROM ('2024-01-02') TO ('2024-01-03')\","
+                     "\"name\":\"events_d2\"}]");
+    const char *targs[] = {"show", "test.app.events", NULL};
+    itest_result text = run_mc(cfg, targs);
+    cr_assert(strstr(text.out, "events_d2  FOR VALUES FROM ('2024-01-02') TO ('2024-01-03')") &&
+              strstr(text.out, "d1_job_fk (id) -> app.jobs (id) (declared on partition events_d1)"),
+              "%s", text.out);
 
     /* A new partition (pg_partman's daily one) changes nothing anywhere. */
     itest_sql(c, "CREATE TABLE app.events_d3 PARTITION OF app.events"
@@ -776,6 +787,8 @@ Test(crawl, partitions_and_their_foreign_keys, .timeout = 300)
     json_t *r2 = crawl(cfg, 0, NULL);
     cr_assert_eq(json_array_size(json_object_get(r2, "changes")), 0, "%s",
                  itest_json_compact(json_object_get(r2, "changes")));
+    ev = show_json(cfg, "test.app.events", NULL);
+    cr_assert_eq(json_array_size(json_object_get(ev, "partitions")), 3);
     PQfinish(c);
 }
 
@@ -989,5 +1002,42 @@ Test(crawl, a_store_from_before_schema_3_reports_no_false_change, .timeout = 300
     json_t *r3 = crawl(cfg, 0, NULL);
     const char *exp[] = {"field_changed app.t.id identity \"always\" null -", NULL};
     itest_assert_changes(json_object_get(r3, "changes"), exp);
+    PQfinish(c);
+}
+
+/* show DS.SCHEMA.TABLE reads that container alone: a damaged row of another
+ * container does not disturb it, while the schema listing (which reads
+ * them all) trips over it. */
+Test(crawl, show_of_one_container_reads_only_that_container, .timeout = 120)
+{
+    char *db = itest_create_db("showone");
+    PGconn *c = itest_connect(db);
+    char *role = make_crawler(c, db);
+    itest_sql(c, "CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO %s;"
+                 "CREATE TABLE app.wanted (id int, label text);"
+                 "CREATE TABLE app.other (x int);", role);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, role, PW, NULL);
+    json_t *r1 = crawl(cfg, 0, NULL);
+    json_int_t run1 = json_integer_value(json_object_get(r1, "run"));
+    itest_sql(c, "ALTER TABLE app.wanted ADD COLUMN extra int");
+    json_decref(crawl(cfg, 0, NULL));
+    store_exec(dir, "UPDATE container_versions SET kind = 'bogus' WHERE name = 'other'");
+
+    json_t *now = show_json(cfg, "test.app.wanted", NULL);
+    cr_assert_eq(json_array_size(json_object_get(now, "fields")), 3);
+    char *r1s = itest_strf("%lld", (long long)run1);
+    json_t *then = show_json(cfg, "test.app.wanted", r1s);
+    cr_assert_eq(json_array_size(json_object_get(then, "fields")), 2);
+    const char *missing[] = {"show", "test.app.nope", NULL};
+    itest_result m = run_mc(cfg, missing);
+    cr_assert_eq(m.status, 2, "%d %s", m.status, m.err);
+    cr_assert(strstr(m.err, "has no container app.nope"), "%s", m.err);
+    const char *other_run[] = {"show", "test.app.wanted", "--as-of", "999", NULL};
+    itest_result o = run_mc(cfg, other_run);
+    cr_assert_eq(o.status, 2, "%d %s", o.status, o.err);
+    const char *all[] = {"show", "test.app", NULL};
+    itest_result a = run_mc(cfg, all);
+    cr_assert_eq(a.status, 6, "the listing reads every container: %d %s", a.status, a.err);
     PQfinish(c);
 }
