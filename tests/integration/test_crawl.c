@@ -789,6 +789,13 @@ Test(crawl, partitions_and_their_foreign_keys, .timeout = 300)
                  itest_json_compact(json_object_get(r2, "changes")));
     ev = show_json(cfg, "test.app.events", NULL);
     cr_assert_eq(json_array_size(json_object_get(ev, "partitions")), 3);
+    char *site = itest_strf("%s/site", dir);
+    const char *dargs[] = {"docs", "--out", site, NULL};
+    itest_result dr = run_mc(cfg, dargs);
+    cr_assert_eq(dr.status, 0, "%s", dr.err);
+    char *page = itest_read_file(itest_strf("%s/catalog/test/app/events.html", site));
+    cr_assert(strstr(page, "Partitions") && strstr(page, "events_d3") &&
+              strstr(page, "declared on partition <code>events_d1</code>"), "%s", page);
     PQfinish(c);
 }
 
@@ -919,6 +926,12 @@ Test(crawl, extension_members_and_row_estimates, .timeout = 300)
     const char *targs[] = {"show", "test.app.ext_tab", NULL};
     itest_result tr = run_mc(cfg, targs);
     cr_assert(strstr(tr.out, "member of extension pg_stat_statements"), "%s", tr.out);
+    char *site = itest_strf("%s/site", dir);
+    const char *dargs[] = {"docs", "--out", site, NULL};
+    itest_result dr = run_mc(cfg, dargs);
+    cr_assert_eq(dr.status, 0, "%s", dr.err);
+    char *page = itest_read_file(itest_strf("%s/catalog/test/app/ext_tab.html", site));
+    cr_assert(strstr(page, "member of extension <code>pg_stat_statements</code>"), "%s", page);
 
     /* Row estimates: analysed, and never analysed (reltuples -1 on 14+). */
     json_t *est = show_json(cfg, "test.app.est", NULL);
