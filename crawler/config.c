@@ -1134,6 +1134,7 @@ static void init_datastore(void *obj)
     d->connect_timeout_s = -1;    /* inherited from defaults by check_top */
     d->statement_timeout_ms = -1;
     d->max_runtime_s = -1;
+    d->late_binding_timeout_ms = 120000;
 }
 
 static int check_datastore(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
@@ -1328,6 +1329,8 @@ static const row datastore_rows[] = {
      .off = offsetof(cfg_datastore, jitter_s), .min = 0, .max = DUR(86400)},
     {.key = "starting_deadline", .type = T_DURATION_S,
      .off = offsetof(cfg_datastore, starting_deadline_s), .min = 0, .max = DUR(366 * 86400)},
+    {.key = "late_binding_timeout", .type = T_DURATION_MS,
+     .off = offsetof(cfg_datastore, late_binding_timeout_ms), .min = DUR(1), .max = DUR(86400)},
 };
 static const table datastore_table = {
     .what = "a datastore", .named = "datastore", .rows = ROWS(datastore_rows),

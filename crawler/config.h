@@ -110,6 +110,7 @@ typedef struct cfg_datastore {
     int starting_deadline_s; /* schedule: a fire older than this is skipped; 0 = never */
     int retry_attempts;     /* retry.attempts: retries of a failed scheduled fire, default 0 */
     int retry_backoff_s;    /* retry.backoff: before the first retry, doubling; default 60 */
+    int late_binding_timeout_ms; /* Redshift's late-binding column step, default 2m */
     cfg_pos pos;            /* of the datastore's mapping */
     cfg_pos schedule_pos;   /* of the expression's first character (inside quotes) */
 } cfg_datastore;

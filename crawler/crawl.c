@@ -218,6 +218,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         }
         r->dialect = mc_strdup(disc_dialect(sess));
         r->server_version = mc_strdup(disc_server_version(sess));
+        r->n_queries = found.n_queries;
         fail(r, st);
         goto out;
     }
@@ -253,10 +254,14 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     /* Removals per schema (SPEC §5): a schema without USAGE makes the run
      * partial, but only its own containers are protected (diff.c keeps
      * them as recorded); every schema read completely records its
-     * removals, under the fail-safe threshold. */
-    bool partial = r->cur->n_unusable_schemas > 0;
+     * removals, under the fail-safe threshold.  A failed Redshift-only step
+     * (discover.h) is not confined to a schema: the run is partial and no
+     * removal at all is recorded, so the objects it describes keep what was
+     * last seen. */
+    bool steps_failed = found.n_failed_steps > 0;
+    bool partial = r->cur->n_unusable_schemas > 0 || steps_failed;
     diff_opts dopts = {
-        .allow_removals = true,
+        .allow_removals = !steps_failed,
         .max_removed_pct = ds->max_removed_pct,
         .accept_removals = o->accept_removals,
         .scope = ds,

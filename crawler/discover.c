@@ -20,11 +20,14 @@
 #include "discover.h"
 #include "json.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <strings.h>
 
 struct disc_session {
     PGconn *conn;
@@ -304,9 +307,31 @@ static int exec_command(disc_session *s, const char *what, const char *sql,
 typedef struct row_ctx row_ctx;
 typedef int (*row_fn)(row_ctx *ctx, PGresult *res, int row, mc_error *err);
 
-/* Streams the rows of one query to fn in single-row mode. */
-static int stream_query(disc_session *s, const char *what, const char *sql,
-                        row_fn fn, row_ctx *ctx, mc_error *err)
+/* Waits until a result is ready without blocking past DEADLINE (a
+ * monotonic time; 0 = none).  Returns false when the deadline passed. */
+static bool wait_result(disc_session *s, double deadline)
+{
+    while (PQisBusy(s->conn)) {
+        double left = deadline - mc_monotonic();
+        if (left <= 0)
+            return false;
+        int fd = PQsocket(s->conn);
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ms = left > 1000.0 ? 1000000 : (int)(left * 1000.0) + 1;
+        int r = poll(&pfd, 1, ms);
+        if (r < 0 && errno != EINTR)
+            return true; /* let PQgetResult report it */
+        if (r > 0 && !PQconsumeInput(s->conn))
+            return true;
+    }
+    return true;
+}
+
+/* Streams the rows of one query to fn in single-row mode.  With
+ * timeout_ms > 0 the client cancels the statement after that long (a
+ * cancel request is not a statement) and the error says so. */
+static int stream_query_timeout(disc_session *s, const char *what, const char *sql,
+                                row_fn fn, row_ctx *ctx, int timeout_ms, mc_error *err)
 {
     mc_log(MC_LOG_DEBUG, "%s: %s", what, sql);
     s->n_queries++;
@@ -315,8 +340,20 @@ static int stream_query(disc_session *s, const char *what, const char *sql,
     if (!PQsetSingleRowMode(s->conn))
         mc_log(MC_LOG_DEBUG, "%s: single-row mode refused", what);
     int rc = 0;
+    bool cancelled = false;
+    double deadline = timeout_ms > 0 ? mc_monotonic() + timeout_ms / 1000.0 : 0;
     PGresult *res;
-    while ((res = PQgetResult(s->conn)) != NULL) {
+    for (;;) {
+        if (deadline > 0 && !cancelled && !wait_result(s, deadline)) {
+            cancelled = true;
+            char why[256] = "";
+            PGcancel *c = PQgetCancel(s->conn);
+            if (!c || !PQcancel(c, why, sizeof why))
+                mc_log(MC_LOG_WARN, "%s: could not cancel: %s", what, why);
+            PQfreeCancel(c);
+        }
+        if ((res = PQgetResult(s->conn)) == NULL)
+            break;
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_SINGLE_TUPLE ||
             (st == PGRES_TUPLES_OK && PQntuples(res) > 0)) {
@@ -326,10 +363,24 @@ static int stream_query(disc_session *s, const char *what, const char *sql,
                 rc = fn(ctx, res, i, err);
         } else if (st != PGRES_TUPLES_OK && rc == 0) {
             rc = query_error(s, what, res, err);
+            if (cancelled) {
+                mc_error cut = {0};
+                mc_error_set(&cut, err->code, "datastore '%s': %s failed: cancelled after "
+                             "%d ms (late_binding_timeout)", s->ds_name, what, timeout_ms);
+                mc_error_hint(&cut, "raise late_binding_timeout: or statement_timeout: "
+                                    "in the config");
+                *err = cut;
+            }
         }
         PQclear(res);
     }
     return rc;
+}
+
+static int stream_query(disc_session *s, const char *what, const char *sql,
+                        row_fn fn, row_ctx *ctx, mc_error *err)
+{
+    return stream_query_timeout(s, what, sql, fn, ctx, 0, err);
 }
 
 /* ---- dialects -------------------------------------------------------------- */
@@ -363,18 +414,35 @@ static int stream_query(disc_session *s, const char *what, const char *sql,
  * scope.
  */
 #define SCHEMAS_TOKEN "@SCHEMAS@"
+/* DATABASE_TOKEN: the connected database's name as an escaped literal. */
+#define DATABASE_TOKEN "@DATABASE@"
 typedef enum step_kind {
     STEP_CONTAINERS,
     STEP_SCHEMA_FLAGS,
     STEP_FIELDS,
     STEP_REF_COLUMNS,
     STEP_KEYS,
+    STEP_LATE_BINDING, /* one record per column: "(schema,view,column,type,num)" */
 } step_kind;
 
+/*
+ * An isolated step (the Redshift-only ones: external schemas, tables and
+ * columns, late-binding view columns) runs after the snapshot's COMMIT, in
+ * a statement of its own, so that its failure cannot abort the others
+ * (Redshift has no savepoints).  When one fails the crawl goes on: the run
+ * is partial, a warning names the step and the server's message, and the
+ * objects it describes keep what was last recorded (a partial run records
+ * no removal).  SVV views do not follow the snapshot anyway.  A step with
+ * own_timeout is cancelled by the client after ds->late_binding_timeout_ms,
+ * which costs no statement.
+ */
 typedef struct disc_step {
     const char *what;
     step_kind kind;
     const char *sql;
+    bool isolated;
+    bool own_timeout;
+    const char *affected; /* what keeps its last recorded state on failure */
 } disc_step;
 
 typedef struct disc_dialect_def {
@@ -395,9 +463,7 @@ static const char pg_schemas_sql[] =
     "FROM pg_catalog.pg_namespace n "
     "LEFT JOIN pg_catalog.pg_description d ON d.objoid = n.oid "
     "AND d.classoid = 'pg_catalog.pg_namespace'::regclass AND d.objsubid = 0 "
-    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', "
-    "'pg_internal') AND n.nspname NOT LIKE 'pg\\_temp\\_%' "
-    "AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
+    "WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'";
 
 /* Partitions are left out (their parent, the partitioned table, stands for
  * them): a table with 3,000 daily partitions is one thing to document.  The
@@ -530,9 +596,9 @@ static const struct pg_gate {
 };
 
 static const disc_step pg_steps[] = {
-    {"container query", STEP_CONTAINERS, pg_containers_sql},
-    {"column query", STEP_FIELDS, pg_fields_sql},
-    {"key query", STEP_KEYS, pg_keys_sql},
+    {"container query", STEP_CONTAINERS, pg_containers_sql, false, false, NULL},
+    {"column query", STEP_FIELDS, pg_fields_sql, false, false, NULL},
+    {"key query", STEP_KEYS, pg_keys_sql, false, false, NULL},
 };
 
 /*
@@ -565,29 +631,31 @@ static const disc_step pg_steps[] = {
  * rows of pg_namespace too ("PG_EXTERNAL_SCHEMA": esoid = pg_namespace.oid). */
 static const char rs_schemas_sql[] =
     "SELECT n.oid::int8 AS oid, n.nspname AS name, u.usename AS owner, "
-    "d.description AS comment, has_schema_privilege(n.nspname, 'USAGE') AS usable "
+    "d.description AS comment, has_schema_privilege(n.oid, 'USAGE') AS usable "
     "FROM pg_namespace n "
     "LEFT JOIN pg_user u ON u.usesysid = n.nspowner "
     "LEFT JOIN pg_description d ON d.objoid = n.oid "
     "AND d.classoid = 'pg_catalog.pg_namespace'::regclass AND d.objsubid = 0 "
-    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', "
-    "'pg_internal') AND substr(n.nspname, 1, 8) <> 'pg_temp_' "
-    "AND substr(n.nspname, 1, 14) <> 'pg_toast_temp_'";
+    "WHERE n.nspname <> 'information_schema' AND substr(n.nspname, 1, 3) <> 'pg_'";
 
 /* AWS: "PG_CLASS_INFO" (reldiststyle 0 EVEN, 1 KEY, 8 ALL; the other values
  * are the AUTO styles, whose current choice only PG_CLASS_INFO's
  * releffectivediststyle shows, and only on the user's own tables; 9 is
  * AUTO), "PG_TABLE_DEF" (the distkey column is pg_attribute.attisdistkey),
  * "CREATE VIEW" (late-binding views are views created WITH NO SCHEMA
- * BINDING; their definition keeps the clause).  Row estimates are
- * pg_class.reltuples: SVV_TABLE_INFO's counts are for superusers or users
- * granted SELECT on it.  Materialized views: relkind 'm' where the server
- * reports it; Redshift shows most as views (docs/redshift.md, known gaps). */
+ * BINDING; Redshift keeps no pg_attribute rows for them, so relnatts is 0,
+ * and their definition ends with the clause, which the row handler also
+ * checks).  Row estimates are pg_class.reltuples: SVV_TABLE_INFO's counts
+ * are for superusers or users granted SELECT on it.  Materialized views are
+ * views in pg_class whose definition begins CREATE MATERIALIZED VIEW (the
+ * row handler tells them apart, as dbt-redshift does); their data sits in
+ * tables named mv_tbl__<name>__<n>, which are not the user's tables and are
+ * left out (AutoMV's live in pg_automv, a system schema). */
 static const char rs_containers_sql[] =
     "SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, "
     "CASE WHEN c.relkind = 'r' THEN 'table' "
     "WHEN c.relkind = 'm' THEN 'materialized_view' "
-    "WHEN lower(c.def) LIKE '%with no schema binding%' THEN 'late_binding_view' "
+    "WHEN c.relnatts = 0 THEN 'late_binding_view' "
     "ELSE 'view' END AS kind, "
     "u.usename AS owner, d.description AS comment, c.def AS definition, "
     "CASE WHEN c.relkind = 'r' THEN c.reltuples::float8 END AS row_estimate, "
@@ -599,8 +667,10 @@ static const char rs_containers_sql[] =
     "ELSE 'UNKNOWN(' || c.reldiststyle::text || ')' END AS dist_style, "
     "NULL::text AS sort_key "
     "FROM (SELECT oid, relname, relnamespace, relkind, relowner, reltuples, "
-    "reldiststyle, CASE WHEN relkind IN ('v', 'm') THEN pg_get_viewdef(oid) END AS def "
-    "FROM pg_class WHERE relkind IN ('r', 'v', 'm') AND relnamespace IN "
+    "reldiststyle, relnatts, "
+    "CASE WHEN relkind IN ('v', 'm') THEN pg_get_viewdef(oid) END AS def "
+    "FROM pg_class WHERE relkind IN ('r', 'v', 'm') "
+    "AND substr(relname, 1, 8) <> 'mv_tbl__' AND relnamespace IN "
     "(SELECT oid FROM pg_namespace WHERE nspname IN (" SCHEMAS_TOKEN "))) c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_user u ON u.usesysid = c.relowner "
@@ -611,19 +681,24 @@ static const char rs_containers_sql[] =
     "ORDER BY c.oid";
 
 /* AWS: "SVV_EXTERNAL_TABLES".  Tables of unconnected databases (cross-database
- * queries) are listed there too: only schemas that SVV_EXTERNAL_SCHEMAS
- * lists, and that are in scope, are read.  No function in this statement. */
+ * queries) are listed there too, under their redshift_database_name, and
+ * their schema may have the name of one of ours: only rows of the connected
+ * database (a literal: no function next to an SVV view), in schemas that
+ * SVV_EXTERNAL_SCHEMAS lists and that are in scope, are read. */
 static const char rs_external_tables_sql[] =
     "SELECT NULL::int8 AS oid, t.schemaname AS schema, t.tablename AS name, "
     "'external_table' AS kind, NULL::text AS owner, NULL::text AS comment, "
     "NULL::text AS definition, NULL::float8 AS row_estimate, "
     "NULL::text AS dist_style, NULL::text AS sort_key "
     "FROM svv_external_tables t "
-    "WHERE t.schemaname IN (" SCHEMAS_TOKEN ") "
+    "WHERE t.redshift_database_name = " DATABASE_TOKEN " "
+    "AND t.schemaname IN (" SCHEMAS_TOKEN ") "
     "AND t.schemaname IN (SELECT s.schemaname FROM svv_external_schemas s) "
     "ORDER BY t.schemaname, t.tablename";
 
-/* AWS: "SVV_EXTERNAL_SCHEMAS".  No function in this statement. */
+/* AWS: "SVV_EXTERNAL_SCHEMAS": every kind of external schema (Spectrum,
+ * federated, another Redshift database, streaming) is external here; what
+ * kind it is matters to grants (grants.c).  No function in this statement. */
 static const char rs_external_schemas_sql[] =
     "SELECT s.schemaname AS name FROM svv_external_schemas s ORDER BY s.schemaname";
 
@@ -652,25 +727,23 @@ static const char rs_fields_sql[] =
     "AND n.nspname IN (" SCHEMAS_TOKEN ") "
     "ORDER BY a.attrelid, a.attnum";
 
-/* AWS: "PG_GET_LATE_BINDING_VIEW_COLS" (the column definition list is the
- * documented way to read it as a table).  The only source of a late-binding
- * view's columns: the field handler ignores pg_attribute rows of a
- * late-binding view.  Columns are matched by name (attnum 0): col_num is a
- * position, not an identity. */
+/* AWS: "PG_GET_LATE_BINDING_VIEW_COLS", called in its scalar form: one
+ * record per column, "(schema,view,column,type,number)".  The row handler
+ * reads the first five fields of the record text and ignores any more: a
+ * Redshift release that added a sixth column broke every caller that used
+ * the column definition list form (dbt-core#3168), which must match what
+ * the function returns exactly.  Schemas out of scope are skipped by the
+ * handler (no WHERE on a record).  The only source of a late-binding view's
+ * columns: Redshift keeps no pg_attribute rows for them.  Columns are
+ * matched by name (attnum 0): col_num is a position, not an identity. */
 static const char rs_late_binding_cols_sql[] =
-    "SELECT NULL::int8 AS container_oid, cols.view_schema::text AS schema, "
-    "cols.view_name::text AS container, 0 AS attnum, cols.col_name::text AS name, "
-    "cols.col_type::text AS type, false AS not_null, NULL::text AS default_expr, "
-    "NULL::text AS comment, NULL::text AS encoding, NULL::int4 AS sort_key_ord "
-    "FROM pg_get_late_binding_view_cols() cols(view_schema name, view_name name, "
-    "col_name name, col_type varchar, col_num int) "
-    "WHERE cols.view_schema IN (" SCHEMAS_TOKEN ") "
-    "ORDER BY cols.view_schema, cols.view_name, cols.col_num";
+    "SELECT pg_get_late_binding_view_cols() AS col";
 
 /* AWS: "SVV_EXTERNAL_COLUMNS" (is_nullable is 'true', 'false' or ''; only
  * 'false' is NOT NULL; partition keys, part_key > 0, follow the other
- * columns in key order).  Columns are matched by name (attnum 0).  No
- * function in this statement. */
+ * columns in key order; like SVV_EXTERNAL_TABLES it lists other databases'
+ * tables too).  Columns are matched by name (attnum 0).  No function in
+ * this statement. */
 static const char rs_external_cols_sql[] =
     "SELECT NULL::int8 AS container_oid, c.schemaname AS schema, "
     "c.tablename AS container, 0 AS attnum, c.columnname AS name, "
@@ -678,7 +751,8 @@ static const char rs_external_cols_sql[] =
     "NULL::text AS default_expr, NULL::text AS comment, NULL::text AS encoding, "
     "NULL::int4 AS sort_key_ord "
     "FROM svv_external_columns c "
-    "WHERE c.schemaname IN (" SCHEMAS_TOKEN ") "
+    "WHERE c.redshift_database_name = " DATABASE_TOKEN " "
+    "AND c.schemaname IN (" SCHEMAS_TOKEN ") "
     "AND c.schemaname IN (SELECT s.schemaname FROM svv_external_schemas s) "
     "ORDER BY c.schemaname, c.tablename, "
     "CASE WHEN c.part_key = 0 THEN 0 ELSE 1 END, c.part_key, c.columnnum";
@@ -718,15 +792,26 @@ static const char rs_keys_sql[] =
     "ORDER BY con.conrelid, con.contype, con.conname";
 
 static const disc_step rs_steps[] = {
-    {"container query", STEP_CONTAINERS, rs_containers_sql},
-    {"external table query", STEP_CONTAINERS, rs_external_tables_sql},
-    {"external schema query", STEP_SCHEMA_FLAGS, rs_external_schemas_sql},
-    {"column query", STEP_FIELDS, rs_fields_sql},
-    {"late-binding view column query", STEP_FIELDS, rs_late_binding_cols_sql},
-    {"external column query", STEP_FIELDS, rs_external_cols_sql},
-    {"referenced column query", STEP_REF_COLUMNS, rs_ref_columns_sql},
-    {"key query", STEP_KEYS, rs_keys_sql},
+    {"container query", STEP_CONTAINERS, rs_containers_sql, false, false, NULL},
+    {"column query", STEP_FIELDS, rs_fields_sql, false, false, NULL},
+    {"referenced column query", STEP_REF_COLUMNS, rs_ref_columns_sql, false, false, NULL},
+    {"key query", STEP_KEYS, rs_keys_sql, false, false, NULL},
+    {"external schema query", STEP_SCHEMA_FLAGS, rs_external_schemas_sql, true, false,
+     "external schemas and tables"},
+    {"external table query", STEP_CONTAINERS, rs_external_tables_sql, true, false,
+     "external tables"},
+    {"external column query", STEP_FIELDS, rs_external_cols_sql, true, false,
+     "external tables' columns"},
+    {"late-binding view column query", STEP_LATE_BINDING, rs_late_binding_cols_sql, true,
+     true, "late-binding views' columns"},
 };
+
+/* AWS: "SVV_REDSHIFT_DATABASES" (database_type 'local' or 'shared': a
+ * database created from a datashare has no local catalog, so pg_class says
+ * nothing of its tables).  Compared with the connected database's name by
+ * the client: no function next to an SVV view. */
+static const char rs_databases_sql[] =
+    "SELECT database_name, database_type FROM svv_redshift_databases";
 
 /* AWS "BEGIN": every isolation level is serializable on Redshift. */
 static const disc_dialect_def dialects[] = {
@@ -744,13 +829,180 @@ static const disc_dialect_def *find_dialect(const char *name)
     return NULL;
 }
 
+/* PostgreSQL reserves the pg_ prefix for system schemas ("CREATE SCHEMA":
+ * names beginning with pg_ are reserved), and Redshift keeps its own there:
+ * pg_internal, pg_automv (AutoMV's backing tables, in every database, with
+ * no USAGE for regular users), pg_temp_N. */
 bool disc_is_system_schema(const char *name)
 {
-    return strcmp(name, "pg_catalog") == 0 ||
-           strcmp(name, "information_schema") == 0 ||
-           strcmp(name, "pg_toast") == 0 || strcmp(name, "pg_internal") == 0 ||
-           strncmp(name, "pg_temp_", 8) == 0 ||
-           strncmp(name, "pg_toast_temp_", 14) == 0;
+    return strcmp(name, "information_schema") == 0 || strncmp(name, "pg_", 3) == 0;
+}
+
+/* ---- what Redshift stores, read as people name it ---------------------------- */
+
+/* Skips white space and SQL comments (-- to the end of the line, nested
+ * block comments). */
+static const char *skip_blank(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            int depth = 1;
+            p += 2;
+            while (*p && depth > 0) {
+                if (p[0] == '/' && p[1] == '*')
+                    depth++, p += 2;
+                else if (p[0] == '*' && p[1] == '/')
+                    depth--, p += 2;
+                else
+                    p++;
+            }
+        } else {
+            return p;
+        }
+    }
+}
+
+/* Case-insensitive match of the words of PHRASE (single spaces) at P, any
+ * run of white space between them; returns the end of the match or NULL. */
+static const char *match_words(const char *p, const char *phrase)
+{
+    while (*phrase) {
+        if (*phrase == ' ') {
+            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+                return NULL;
+            while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+                p++;
+            phrase++;
+            continue;
+        }
+        char c = *p >= 'A' && *p <= 'Z' ? (char)(*p + 32) : *p;
+        if (c != *phrase)
+            return NULL;
+        p++, phrase++;
+    }
+    return p;
+}
+
+mc_kind disc_view_kind(mc_kind sql_kind, const char *definition)
+{
+    if (!definition)
+        return sql_kind;
+    if (match_words(skip_blank(definition), "create materialized view"))
+        return MC_KIND_MATVIEW;
+    /* the closing clause, not the phrase anywhere (a string literal may
+     * hold it) */
+    static const char clause[] = "with no schema binding";
+    size_t n = strlen(definition);
+    while (n > 0 && (definition[n - 1] == ';' || definition[n - 1] == ' ' ||
+                     definition[n - 1] == '\n' || definition[n - 1] == '\t' ||
+                     definition[n - 1] == '\r'))
+        n--;
+    /* walk back over the four words */
+    size_t words = 0, i = n;
+    while (i > 0 && words < 4) {
+        while (i > 0 && definition[i - 1] != ' ' && definition[i - 1] != '\n' &&
+               definition[i - 1] != '\t' && definition[i - 1] != '\r')
+            i--;
+        words++;
+        if (words < 4)
+            while (i > 0 && (definition[i - 1] == ' ' || definition[i - 1] == '\n' ||
+                             definition[i - 1] == '\t' || definition[i - 1] == '\r'))
+                i--;
+    }
+    const char *end = words == 4 ? match_words(definition + i, clause) : NULL;
+    if (end && (size_t)(end - definition) == n && (i == 0 || definition[i - 1] != '\''))
+        return MC_KIND_LATE_BINDING_VIEW;
+    return sql_kind;
+}
+
+char *disc_identity_default(const char *expr)
+{
+    if (!expr)
+        return NULL;
+    const char *p = expr;
+    if (strncmp(p, "\"identity\"(", 11) == 0)
+        p += 11;
+    else if (strncmp(p, "identity(", 9) == 0)
+        p += 9;
+    else
+        return NULL;
+    /* "identity"(<table oid>, <column index>, '<seed>,<step>'::text),
+     * the text argument perhaps cast twice */
+    const char *q = strchr(p, '\'');
+    if (!q)
+        return NULL;
+    const char *e = strchr(q + 1, '\'');
+    if (!e)
+        return NULL;
+    char seed[32], step[32];
+    size_t len = (size_t)(e - q - 1);
+    const char *comma = memchr(q + 1, ',', len);
+    if (!comma || (size_t)(comma - q - 1) >= sizeof seed ||
+        (size_t)(e - comma - 1) >= sizeof step)
+        return NULL;
+    memcpy(seed, q + 1, (size_t)(comma - q - 1));
+    seed[comma - q - 1] = '\0';
+    memcpy(step, comma + 1, (size_t)(e - comma - 1));
+    step[e - comma - 1] = '\0';
+    for (const char *c = seed; *c; c++)
+        if (!(*c >= '0' && *c <= '9') && *c != '-')
+            return NULL;
+    for (const char *c = step; *c; c++)
+        if (!(*c >= '0' && *c <= '9') && *c != '-')
+            return NULL;
+    if (!seed[0] || !step[0])
+        return NULL;
+    return mc_asprintf("IDENTITY(%s,%s)", seed, step);
+}
+
+/* The first N fields of a composite value's text, "(a,\"b c\",,d)": quoted
+ * fields lose their quotes ("" and \x stand for the character), an empty
+ * unquoted field is NULL.  Fields past N are ignored.  Returns how many
+ * were read; the strings are malloc'd into out (NULL for NULL). */
+static int parse_record(const char *text, char **out, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
+    if (!text || *text != '(')
+        return 0;
+    const char *p = text + 1;
+    int got = 0;
+    mc_buf b = {0};
+    while (got < n && *p && *p != ')') {
+        mc_buf_reset(&b);
+        bool quoted = false, any = false;
+        while (*p && (quoted || (*p != ',' && *p != ')'))) {
+            if (*p == '"') {
+                if (quoted && p[1] == '"') {
+                    mc_buf_putc(&b, '"');
+                    p += 2;
+                } else {
+                    quoted = !quoted;
+                    any = true;
+                    p++;
+                }
+            } else if (*p == '\\' && p[1]) {
+                mc_buf_putc(&b, p[1]);
+                any = true;
+                p += 2;
+            } else {
+                mc_buf_putc(&b, *p++);
+                any = true;
+            }
+        }
+        out[got++] = any ? mc_strdup(mc_buf_str(&b)) : NULL;
+        if (*p == ',') {
+            p++;
+            if (*p == ')' && got < n)
+                out[got++] = NULL; /* a trailing empty field */
+        }
+    }
+    mc_buf_free(&b);
+    return got;
 }
 
 /* ---- row handlers ---------------------------------------------------------- */
@@ -913,6 +1165,17 @@ static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
             mc_catalog_add_left_out(ctx->cat, val(ctx, res, 1), name);
         return 0;
     }
+    if (kind == MC_KIND_VIEW || kind == MC_KIND_LATE_BINDING_VIEW)
+        kind = (int)disc_view_kind((mc_kind)kind, val(ctx, res, 6));
+    /* Rows without an oid (external tables) arrive sorted by (schema,
+     * name): a name listed twice is one table. */
+    if (ctx->cat->n_containers > 0 && val(ctx, res, 0) == NULL) {
+        const mc_container *last = &ctx->cat->containers[ctx->cat->n_containers - 1];
+        const char *schema = val(ctx, res, 1);
+        if (last->oid == 0 && schema && strcmp(last->schema, schema) == 0 &&
+            strcmp(last->name, name) == 0)
+            return 0;
+    }
     mc_container *k = mc_catalog_add_container(ctx->cat);
     k->oid = ival(ctx, res, 0);
     k->schema = sval(ctx, res, 1);
@@ -974,6 +1237,45 @@ static void add_sortcol(row_ctx *ctx, uint32_t owner, int32_t ord, const char *n
     ctx->sortcols[ctx->n_sortcols++] = (struct sortcol){owner, ord, name};
 }
 
+/* Appends a field owned by container OWNER. */
+static mc_field *new_field(row_ctx *ctx, ptrdiff_t owner)
+{
+    mc_catalog *cat = ctx->cat;
+    if (cat->n_fields >= ctx->owner_cap) {
+        ctx->owner_cap = ctx->owner_cap ? ctx->owner_cap * 2 : 4096;
+        ctx->field_owner = mc_realloc(ctx->field_owner,
+                                      ctx->owner_cap * sizeof *ctx->field_owner);
+    }
+    ctx->field_owner[cat->n_fields] = (uint32_t)owner;
+    return mc_catalog_add_field(cat);
+}
+
+/* One column of a late-binding view: a record of which the first five
+ * fields are read (schema, view, column, type, number), whatever follows. */
+static int late_binding_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+{
+    ctx->row = row;
+    static const char *const cols[] = {"col"};
+    if (lookup_cols(ctx, res, cols, 1, err))
+        return -1;
+    char *v[5];
+    int n = parse_record(val(ctx, res, 0), v, 5);
+    if (n >= 4 && v[0] && v[1] && v[2]) {
+        ptrdiff_t owner = find_owner(ctx, 0, v[0], v[1]);
+        if (owner >= 0 && ctx->cat->containers[owner].kind == MC_KIND_LATE_BINDING_VIEW) {
+            mc_field *f = new_field(ctx, owner);
+            f->attnum = 0;
+            f->name = mc_arena_strdup(ctx->cat->arena, v[2]);
+            f->type = mc_arena_strdup(ctx->cat->arena, v[3]);
+            /* the column number orders the columns (attach_fields) */
+            f->position = n >= 5 && v[4] ? (int32_t)strtol(v[4], NULL, 10) : 0;
+        }
+    }
+    for (int i = 0; i < 5; i++)
+        free(v[i]);
+    return 0;
+}
+
 static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
 {
     ctx->row = row;
@@ -998,18 +1300,22 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
      * columns. */
     if (oid != 0 && cat->containers[owner].kind == MC_KIND_LATE_BINDING_VIEW)
         return 0;
-    if (cat->n_fields >= ctx->owner_cap) {
-        ctx->owner_cap = ctx->owner_cap ? ctx->owner_cap * 2 : 4096;
-        ctx->field_owner = mc_realloc(ctx->field_owner,
-                                      ctx->owner_cap * sizeof *ctx->field_owner);
-    }
-    ctx->field_owner[cat->n_fields] = (uint32_t)owner;
-    mc_field *f = mc_catalog_add_field(cat);
+    mc_field *f = new_field(ctx, owner);
     f->attnum = (int32_t)ival(ctx, res, 3);
     f->name = sval(ctx, res, 4);
     f->type = sval(ctx, res, 5);
     f->not_null = bval(ctx, res, 6);
     f->default_expr = sval(ctx, res, 7);
+    if (f->default_expr && strcmp(ctx->s->dialect, "redshift") == 0) {
+        /* Redshift stores an IDENTITY column's default as a call of its
+         * internal "identity"(oid, column, 'seed,step') function; its own
+         * DDL views print IDENTITY(seed,step). */
+        char *id = disc_identity_default(f->default_expr);
+        if (id) {
+            f->default_expr = mc_arena_strdup(cat->arena, id);
+            free(id);
+        }
+    }
     f->comment = sval(ctx, res, 8);
     f->encoding = sval(ctx, res, 9);
     if (ctx->col[11] >= 0)
@@ -1305,12 +1611,35 @@ static int cmp_attnum(const void *a, const void *b)
 
 /* Orders one container's fields by column number when every one has a
  * number; a slice already in order (the usual case) costs one pass. */
+static int cmp_position(const void *a, const void *b)
+{
+    int32_t x = ((const mc_field *)a)->position, y = ((const mc_field *)b)->position;
+    return (x > y) - (x < y);
+}
+
+/* Late-binding view columns have no column number but arrive with their
+ * position (col_num) set; external columns come in order with none. */
+static void sort_by_position(mc_field *f, size_t n)
+{
+    bool ordered = true;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].attnum != 0 || f[i].position <= 0)
+            return;
+        if (i && f[i - 1].position > f[i].position)
+            ordered = false;
+    }
+    if (!ordered)
+        qsort(f, n, sizeof *f, cmp_position);
+}
+
 static void sort_by_attnum(mc_field *f, size_t n)
 {
     bool ordered = true;
     for (size_t i = 0; i < n; i++) {
-        if (f[i].attnum <= 0)
+        if (f[i].attnum <= 0) {
+            sort_by_position(f, n);
             return;
+        }
         if (i && f[i - 1].attnum > f[i].attnum)
             ordered = false;
     }
@@ -1377,15 +1706,15 @@ static void index_containers(row_ctx *ctx)
     ctx->indexed = true;
 }
 
-/* sql with every SCHEMAS_TOKEN replaced by in_list; malloc'd. */
-static char *subst_schemas(const char *sql, const char *in_list)
+/* sql with every TOKEN replaced by TEXT; malloc'd. */
+static char *subst_token(const char *sql, const char *token, const char *text)
 {
     mc_buf b = {0};
     const char *p;
-    while ((p = strstr(sql, SCHEMAS_TOKEN)) != NULL) {
+    while ((p = strstr(sql, token)) != NULL) {
         mc_buf_append(&b, sql, (size_t)(p - sql));
-        mc_buf_puts(&b, in_list);
-        sql = p + strlen(SCHEMAS_TOKEN);
+        mc_buf_puts(&b, text);
+        sql = p + strlen(token);
     }
     mc_buf_puts(&b, sql);
     return mc_buf_steal(&b);
@@ -1417,12 +1746,101 @@ static char *subst_gates(const disc_session *s, const char *sql)
     return text;
 }
 
+/* "name" with embedded quotes doubled, for the SQL of a hint. */
+static void put_ident(mc_buf *b, const char *name)
+{
+    mc_buf_putc(b, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            mc_buf_putc(b, '"');
+        mc_buf_putc(b, *p);
+    }
+    mc_buf_putc(b, '"');
+}
+
+/*
+ * pg_get_late_binding_view_cols() lists the columns of the late-binding
+ * views the user may SELECT from, and nothing of the others: a view listed
+ * in pg_class with no column there is one the crawler cannot read, not one
+ * that lost its columns.  The run is partial (its recorded columns stay),
+ * and the warning names the views and the grant.
+ */
+static void warn_unreadable_late_binding(disc_result *out, const cfg_datastore *ds)
+{
+    const mc_catalog *cat = out->catalog;
+    mc_buf names = {0}, fix = {0};
+    size_t n = 0;
+    const char *last_schema = NULL;
+    for (size_t i = 0; i < cat->n_containers; i++) {
+        const mc_container *k = &cat->containers[i];
+        if (k->kind != MC_KIND_LATE_BINDING_VIEW || k->n_fields > 0)
+            continue;
+        if (n < 10)
+            mc_buf_printf(&names, "%s%s.%s", n ? ", " : "", k->schema, k->name);
+        n++;
+        if (!last_schema || strcmp(last_schema, k->schema) != 0) {
+            mc_buf_puts(&fix, fix.len ? "; " : "");
+            mc_buf_puts(&fix, "GRANT SELECT ON ALL TABLES IN SCHEMA ");
+            put_ident(&fix, k->schema);
+            mc_buf_puts(&fix, " TO GROUP ");
+            put_ident(&fix, ds->group ? ds->group : "metamapper");
+            last_schema = k->schema;
+        }
+    }
+    if (n > 0) {
+        out->n_failed_steps++;
+        add_warning(out, NULL,
+                    mc_asprintf("%zu late-binding view%s without columns for this user "
+                                "(%s%s): pg_get_late_binding_view_cols() lists only views "
+                                "the user can SELECT from; their columns are kept as last "
+                                "recorded and nothing is marked removed (fix: %s)",
+                                n, n == 1 ? "" : "s", mc_buf_str(&names),
+                                n > 10 ? ", ..." : "", mc_buf_str(&fix)));
+    }
+    mc_buf_free(&names);
+    mc_buf_free(&fix);
+}
+
+/* A database created from a datashare has no local catalog: pg_class is
+ * empty there, and a crawl would record an empty datastore as "ok".  One
+ * statement, outside the snapshot; a cluster without the view (older
+ * releases) cannot have such databases and goes on. */
+static int refuse_datashare(disc_session *s, const cfg_datastore *ds, mc_error *err)
+{
+    mc_log(MC_LOG_DEBUG, "database query: %s", rs_databases_sql);
+    s->n_queries++;
+    PGresult *res = PQexec(s->conn, rs_databases_sql);
+    const char *db = PQdb(s->conn);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char line[400];
+        first_line(PQresultErrorMessage(res), line, sizeof line);
+        mc_log(MC_LOG_DEBUG, "database query failed (going on): %s", line);
+    } else {
+        for (int i = 0; db && i < PQntuples(res); i++) {
+            if (strcasecmp(PQgetvalue(res, i, 0), db) != 0 ||
+                strcmp(PQgetvalue(res, i, 1), "shared") != 0)
+                continue;
+            mc_error_set(err, MC_EXIT_CONFIG,
+                         "datastore '%s': database '%s' is a datashare consumer database: "
+                         "it has no local catalog to crawl", ds->name, db);
+            mc_error_hint(err, "crawl the producer's database instead (database: in the "
+                               "config), where the shared tables are described; "
+                               "docs/redshift.md, \"Datashares\"");
+            rc = -1;
+            break;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
 int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
              mc_error *err)
 {
     memset(out, 0, sizeof *out);
     int rc = -1;
-    char *in_list = NULL;
+    char *in_list = NULL, *db_lit = NULL;
     row_ctx ctx = {0};
     if (disc_detect(s, err) != 0)
         return -1;
@@ -1444,8 +1862,11 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
              strcmp(s->dialect, "postgresql") == 0 && s->server_version_num >= 110000
                  ? "; SET jit = off"
                  : "");
-    if (exec_command(s, "statement timeout", set_timeout, err) != 0 ||
-        exec_command(s, "snapshot", d->begin, err) != 0)
+    if (exec_command(s, "statement timeout", set_timeout, err) != 0)
+        return -1;
+    if (strcmp(s->dialect, "redshift") == 0 && refuse_datashare(s, ds, err) != 0)
+        return -1;
+    if (exec_command(s, "snapshot", d->begin, err) != 0)
         return -1;
 
     out->catalog = mc_catalog_new();
@@ -1467,42 +1888,79 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
                                 sc->name));
     }
     in_list = schema_in_list(s, out->catalog);
+    {
+        const char *db = PQdb(s->conn);
+        char *lit = PQescapeLiteral(s->conn, db ? db : "", db ? strlen(db) : 0);
+        db_lit = mc_strdup(lit ? lit : "NULL");
+        PQfreemem(lit);
+    }
 
-    for (size_t i = 0; i < d->n_steps; i++) {
-        const disc_step *st = &d->steps[i];
-        static const row_fn handlers[] = {
-            [STEP_CONTAINERS] = container_row,
-            [STEP_SCHEMA_FLAGS] = schema_flag_row,
-            [STEP_FIELDS] = field_row,
-            [STEP_REF_COLUMNS] = ref_column_row,
-            [STEP_KEYS] = key_row,
-        };
-        row_fn fn = handlers[st->kind];
-        if (st->kind == STEP_CONTAINERS && ctx.indexed) {
-            /* a dialect table out of order: see "Order" above the steps */
-            mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s after the "
-                         "container index was built", ds->name, st->what);
-            goto out;
+    /* The snapshot's steps, COMMIT, then the isolated ones (see disc_step). */
+    bool lb_failed = false, lb_ran = false;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < d->n_steps; i++) {
+            const disc_step *st = &d->steps[i];
+            if (st->isolated != (pass == 1))
+                continue;
+            static const row_fn handlers[] = {
+                [STEP_CONTAINERS] = container_row,
+                [STEP_SCHEMA_FLAGS] = schema_flag_row,
+                [STEP_FIELDS] = field_row,
+                [STEP_REF_COLUMNS] = ref_column_row,
+                [STEP_KEYS] = key_row,
+                [STEP_LATE_BINDING] = late_binding_row,
+            };
+            row_fn fn = handlers[st->kind];
+            if (st->kind == STEP_CONTAINERS && ctx.indexed) {
+                /* containers after the index was built: build it again */
+                free(ctx.oids);
+                free(ctx.by_name);
+                ctx.oids = NULL;
+                ctx.by_name = NULL;
+                ctx.indexed = false;
+            }
+            if ((st->kind == STEP_FIELDS || st->kind == STEP_KEYS ||
+                 st->kind == STEP_LATE_BINDING) && !ctx.indexed)
+                index_containers(&ctx);
+            char *gated = subst_gates(s, st->sql);
+            char *sql1 = subst_token(gated, SCHEMAS_TOKEN, in_list);
+            free(gated);
+            char *sql = subst_token(sql1, DATABASE_TOKEN, db_lit);
+            free(sql1);
+            ctx.cols_known = false;
+            mc_error step_err = {0};
+            int timeout = st->own_timeout ? ds->late_binding_timeout_ms : 0;
+            int r = stream_query_timeout(s, st->what, sql, fn, &ctx, timeout,
+                                         st->isolated ? &step_err : err);
+            free(sql);
+            if (st->kind == STEP_LATE_BINDING)
+                lb_ran = true, lb_failed = r != 0;
+            if (r != 0 && !st->isolated)
+                goto out;
+            if (r != 0) {
+                if (PQstatus(s->conn) != CONNECTION_OK) {
+                    *err = step_err;
+                    goto out;
+                }
+                out->n_failed_steps++;
+                add_warning(out, NULL,
+                            mc_asprintf("%s; the %s keep what was last recorded and "
+                                        "nothing is marked removed in this run",
+                                        step_err.message, st->affected));
+            }
         }
-        if ((st->kind == STEP_FIELDS || st->kind == STEP_KEYS) && !ctx.indexed)
-            index_containers(&ctx);
-        char *gated = subst_gates(s, st->sql);
-        char *sql = subst_schemas(gated, in_list);
-        free(gated);
-        ctx.cols_known = false;
-        int r = stream_query(s, st->what, sql, fn, &ctx, err);
-        free(sql);
-        if (r != 0)
+        if (pass == 0 && exec_command(s, "snapshot end", "COMMIT", err) != 0)
             goto out;
     }
-    if (exec_command(s, "snapshot end", "COMMIT", err) != 0)
-        goto out;
     build_sort_keys(&ctx);
     attach_fields(&ctx);
+    if (lb_ran && !lb_failed)
+        warn_unreadable_late_binding(out, ds);
     mc_catalog_finish(out->catalog);
     rc = 0;
 out:
     out->n_queries = s->n_queries;
+    free(db_lit);
     free(ctx.oids);
     free(ctx.by_name);
     free(ctx.field_owner);
@@ -1513,7 +1971,9 @@ out:
     free(in_list);
     if (rc != 0) {
         disc_result_free(out);
-        /* leave the session usable for nothing: a failed snapshot */
+        /* leave the session usable for nothing: a failed snapshot; what
+         * it cost is still reported */
+        out->n_queries = s->n_queries;
     }
     return rc;
 }

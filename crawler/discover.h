@@ -59,6 +59,9 @@ typedef struct disc_result {
     disc_warning *warnings;
     size_t n_warnings;
     int n_queries;         /* statements sent, for the constant-count rule */
+    /* isolated steps that failed and late-binding views without columns:
+     * the crawl is partial (a warning says which) */
+    size_t n_failed_steps;
 } disc_result;
 void disc_result_free(disc_result *r);
 
@@ -68,7 +71,16 @@ void disc_result_free(disc_result *r);
 int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
              mc_error *err);
 
-/* True for the schemas that are never crawled. */
+/* True for the schemas that are never crawled: information_schema and
+ * every pg_ schema. */
 bool disc_is_system_schema(const char *name);
+
+/* The kind of a view from its definition (Redshift): MATVIEW when it
+ * begins CREATE MATERIALIZED VIEW (after comments), LATE_BINDING_VIEW when
+ * it ends WITH NO SCHEMA BINDING, else SQL_KIND. */
+mc_kind disc_view_kind(mc_kind sql_kind, const char *definition);
+/* A Redshift IDENTITY default ("identity"(oid, n, '1,1'::text)) as AWS's
+ * DDL prints it, "IDENTITY(1,1)"; NULL for anything else.  malloc'd. */
+char *disc_identity_default(const char *expr);
 
 #endif

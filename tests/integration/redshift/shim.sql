@@ -33,10 +33,39 @@ CREATE SCHEMA rs_shim;
 
 -- ---- the fixture's data ----------------------------------------------------
 
-CREATE TABLE rs_fixture.settings (version text NOT NULL);
-INSERT INTO rs_fixture.settings VALUES
+-- lbv_mode (set with rs_fixture.set_lbv_mode()) switches
+-- pg_get_late_binding_view_cols() between the ways it has behaved in the field: 'ok'; 'fail' ("table N dropped by concurrent
+-- transaction", dbt-core#1305); 'six' (a release that returned a sixth
+-- column, dbt-core#3168); 'slow' (sleeps lbv_sleep seconds first, as on a
+-- cluster with many late-binding views).
+CREATE TABLE rs_fixture.settings (
+  version   text NOT NULL,
+  lbv_mode  text NOT NULL DEFAULT 'ok' CHECK (lbv_mode IN ('ok', 'fail', 'six', 'slow')),
+  lbv_sleep float8 NOT NULL DEFAULT 30
+);
+INSERT INTO rs_fixture.settings (version) VALUES
   ('PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 '
    '20041017 (Red Hat 3.4.2-6.fc3), Redshift 1.0.77467');
+
+-- SVV_REDSHIFT_DATABASES: the databases of the cluster and those created
+-- from datashares ('shared').  The connected database is 'local' unless a
+-- test says otherwise.
+CREATE TABLE rs_fixture.databases (
+  database_name text PRIMARY KEY,
+  database_type text NOT NULL
+);
+INSERT INTO rs_fixture.databases VALUES (current_database(), 'local'), ('other_db', 'local');
+
+-- What pg_get_viewdef returns for a view, where it is not PostgreSQL's
+-- own text: Redshift keeps the text it was given, comments included (dbt
+-- writes a /* {"app": "dbt", ...} */ comment into it).  A materialized view
+-- is a view in pg_class whose text is the whole CREATE MATERIALIZED VIEW
+-- statement, its rows in a table mv_tbl__<name>__0 beside it: an ordinary
+-- view with a row here stands in for it.
+CREATE TABLE rs_fixture.view_text (
+  relid      regclass PRIMARY KEY,
+  definition text NOT NULL
+);
 
 -- pg_class.reldiststyle per table (PG_CLASS_INFO: 0 EVEN, 1 KEY, 8 ALL;
 -- 9 AUTO).  Tables without a row are AUTO, Redshift's default.
@@ -80,11 +109,20 @@ CREATE TABLE rs_fixture.late_binding_cols (
 
 -- External (Spectrum) schemas: each is also a real, empty schema here, as
 -- an external schema is a row of pg_namespace on Redshift.
+-- eskind as SVV_EXTERNAL_SCHEMAS documents it: 1 data catalog (Spectrum),
+-- 2 Hive metastore, 3 federated PostgreSQL, 4 local Redshift database,
+-- 5 remote Redshift database, 6 system tables, 8 federated MySQL,
+-- 9 Kinesis, 10 MSK.
 CREATE TABLE rs_fixture.external_schemas (
   schemaname   name PRIMARY KEY,
   databasename text NOT NULL,
-  esoptions    text
+  esoptions    text,
+  eskind       int2 NOT NULL DEFAULT 1
 );
+-- redshift_database_name: the database a row belongs to.  SVV_EXTERNAL_TABLES
+-- and SVV_EXTERNAL_COLUMNS also list the tables of the cluster's other
+-- databases ("for cross-database queries"); rows with another name stand for
+-- those.
 CREATE TABLE rs_fixture.external_tables (
   schemaname        text NOT NULL,
   tablename         text NOT NULL,
@@ -96,7 +134,8 @@ CREATE TABLE rs_fixture.external_tables (
   serde_parameters  text DEFAULT '{}',
   compressed        int NOT NULL DEFAULT 0,
   parameters        text DEFAULT '{}',
-  PRIMARY KEY (schemaname, tablename)
+  redshift_database_name text NOT NULL DEFAULT current_database(),
+  PRIMARY KEY (redshift_database_name, schemaname, tablename)
 );
 CREATE TABLE rs_fixture.external_columns (
   schemaname    text NOT NULL,
@@ -106,8 +145,18 @@ CREATE TABLE rs_fixture.external_columns (
   columnnum     int NOT NULL,
   part_key      int NOT NULL DEFAULT 0,
   is_nullable   text NOT NULL DEFAULT '',
-  PRIMARY KEY (schemaname, tablename, columnname)
+  redshift_database_name text NOT NULL DEFAULT current_database(),
+  PRIMARY KEY (redshift_database_name, schemaname, tablename, columnname)
 );
+
+-- AutoMV: every Redshift database has a pg_automv schema holding the tables
+-- of automated materialized views, on which a regular user has no USAGE
+-- ("SHOW SCHEMAS" lists it).  PostgreSQL reserves the pg_ prefix too; a
+-- superuser may create it with allow_system_table_mods.
+SET allow_system_table_mods = on;
+CREATE SCHEMA pg_automv;
+RESET allow_system_table_mods;
+CREATE TABLE pg_automv.mv_tbl__auto_mv_100234__0 (grvar_1 int, aggvar_1 bigint);
 
 -- ---- the shim ---------------------------------------------------------------
 -- Functions are SECURITY DEFINER with a fixed search_path so the crawler
@@ -135,12 +184,23 @@ CREATE VIEW rs_shim.pg_namespace AS
   SELECT * FROM pg_catalog.pg_namespace
   WHERE nspname NOT IN ('rs_shim', 'rs_fixture');
 
-CREATE VIEW rs_shim.pg_class AS
-  SELECT c.*,
-         COALESCE(x.reldiststyle, CASE WHEN c.relkind = 'r' THEN 9 ELSE 0 END)::int2
-           AS reldiststyle
-  FROM pg_catalog.pg_class c
-  LEFT JOIN rs_fixture.class_ext x ON x.relid = c.oid;
+-- Late-binding views have no pg_attribute rows on Redshift and relnatts 0:
+-- their columns are known only when a query binds them.
+DO $$
+BEGIN
+  EXECUTE format(
+    'CREATE VIEW rs_shim.pg_class AS SELECT %s, '
+    'COALESCE(x.reldiststyle, CASE WHEN c.relkind = ''r'' THEN 9 ELSE 0 END)::int2 '
+    'AS reldiststyle FROM pg_catalog.pg_class c '
+    'LEFT JOIN rs_fixture.class_ext x ON x.relid = c.oid',
+    (SELECT string_agg(CASE WHEN attname = 'relnatts'
+                            THEN 'CASE WHEN EXISTS (SELECT 1 FROM rs_fixture.late_binding_views l '
+                                 'WHERE l.relid = c.oid) THEN 0::int2 ELSE c.relnatts END AS relnatts'
+                            ELSE 'c.' || quote_ident(attname) END, ', ' ORDER BY attnum)
+     FROM pg_catalog.pg_attribute
+     WHERE attrelid = 'pg_catalog.pg_class'::regclass AND attnum > 0 AND NOT attisdropped));
+END
+$$;
 
 -- The columns pg_attribute had in PostgreSQL 8.0, the lineage Redshift
 -- keeps (newer ones such as attmissingval, of a pseudo-type, cannot be in a
@@ -153,7 +213,8 @@ CREATE VIEW rs_shim.pg_attribute AS
          COALESCE(x.attsortkeyord, 0)::int4 AS attsortkeyord,
          COALESCE(x.attencodingtype, 0)::int2 AS attencodingtype
   FROM pg_catalog.pg_attribute a
-  LEFT JOIN rs_fixture.attr_ext x ON x.relid = a.attrelid AND x.attname = a.attname;
+  LEFT JOIN rs_fixture.attr_ext x ON x.relid = a.attrelid AND x.attname = a.attname
+  WHERE NOT EXISTS (SELECT 1 FROM rs_fixture.late_binding_views l WHERE l.relid = a.attrelid);
 
 -- PG_TABLE_DEF's encoding column is character(32): the name comes back
 -- blank-padded, which the dialect trims.
@@ -164,49 +225,169 @@ CREATE FUNCTION rs_shim.format_encoding(integer) RETURNS text
 
 CREATE FUNCTION rs_shim.pg_get_viewdef(oid) RETURNS text
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog
-  AS $$ SELECT rtrim(pg_catalog.pg_get_viewdef($1), ';')
-               || CASE WHEN EXISTS (SELECT 1 FROM rs_fixture.late_binding_views
-                                    WHERE relid = $1)
-                       THEN ' WITH NO SCHEMA BINDING' ELSE '' END $$;
+  AS $$ SELECT COALESCE((SELECT definition FROM rs_fixture.view_text
+                         WHERE relid = $1),
+                        rtrim(pg_catalog.pg_get_viewdef($1), ';')
+                        || CASE WHEN EXISTS (SELECT 1 FROM rs_fixture.late_binding_views
+                                             WHERE relid = $1)
+                                THEN ' WITH NO SCHEMA BINDING' ELSE '' END) $$;
 
--- Called as PG_GET_LATE_BINDING_VIEW_COLS documents it:
+-- An IDENTITY(seed, step) column's default is a call of Redshift's internal
+-- "identity"(table oid, column index, 'seed,step') function.
+CREATE FUNCTION rs_shim."identity"(oid, integer, text) RETURNS bigint
+  LANGUAGE sql AS $$ SELECT 1::bigint $$;
+
+-- PG_GET_LATE_BINDING_VIEW_COLS: one record per column of the late-binding
+-- views the caller may SELECT from (session_user: the function runs with
+-- its owner's rights), in either documented form:
+--   SELECT pg_get_late_binding_view_cols()
 --   SELECT * FROM pg_get_late_binding_view_cols()
 --     cols(view_schema name, view_name name, col_name name, col_type varchar, col_num int)
-CREATE FUNCTION rs_shim.pg_get_late_binding_view_cols() RETURNS SETOF record
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog
-  AS $$ SELECT view_schema, view_name, col_name, col_type, col_num
-        FROM rs_fixture.late_binding_cols $$;
+-- rs_fixture.set_lbv_mode() makes it fail, return a sixth column (which
+-- breaks the second form: the column definition list must match what the
+-- function returns), or be slow; the gate does the first and the last.
+CREATE FUNCTION rs_fixture.lbv_gate() RETURNS boolean
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+  s rs_fixture.settings;
+BEGIN
+  SELECT * INTO s FROM rs_fixture.settings LIMIT 1;
+  IF s.lbv_mode = 'fail' THEN
+    RAISE EXCEPTION 'table 1180152 dropped by concurrent transaction' USING ERRCODE = 'XX000';
+  ELSIF s.lbv_mode = 'slow' THEN
+    PERFORM pg_sleep(s.lbv_sleep);
+  END IF;
+  RETURN true;
+END
+$$;
+
+CREATE FUNCTION rs_fixture.set_lbv_mode(mode text) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE rs_fixture.settings SET lbv_mode = mode;
+  EXECUTE format(
+    'CREATE OR REPLACE FUNCTION rs_shim.pg_get_late_binding_view_cols() RETURNS SETOF record '
+    'LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS '
+    '$f$ SELECT c.view_schema, c.view_name, c.col_name, c.col_type, c.col_num%s '
+    'FROM rs_fixture.late_binding_cols c '
+    'WHERE rs_fixture.lbv_gate() AND has_table_privilege(session_user, '
+    'format(''%%I.%%I'', c.view_schema, c.view_name), ''SELECT'') '
+    'ORDER BY c.view_schema, c.view_name, c.col_num $f$',
+    CASE WHEN mode = 'six' THEN ', ''n''::varchar AS col_extra' ELSE '' END);
+END
+$$;
+SELECT rs_fixture.set_lbv_mode('ok');
 
 -- The SVV views, with the columns their AWS pages list.  Like Redshift's,
 -- they show a regular user only what the user was granted: here, external
 -- schemas the user has USAGE on (current_user in a view is the caller).
+-- Redshift runs SVV views on the compute nodes.  A statement that reads
+-- one and also calls a leader-node-only function or reads a catalog table
+-- fails there with this error; the guard, a condition of every SVV view
+-- below, raises it for the statement the client sent (current_query()).
+CREATE FUNCTION rs_fixture.svv_guard() RETURNS boolean
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+  q text := lower(COALESCE(current_query(), ''));
+  leader text[] := ARRAY['pg_class', 'pg_namespace', 'pg_attribute', 'pg_attrdef',
+                         'pg_description', 'pg_constraint', 'pg_user', 'pg_group',
+                         'pg_type', 'pg_proc', 'has_schema_privilege',
+                         'has_table_privilege', 'has_database_privilege', 'version(',
+                         'current_setting', 'current_schema', 'current_database',
+                         'pg_get_', 'format_type', 'format_encoding', '::regclass',
+                         '::oid', 'quote_ident'];
+  w text;
+BEGIN
+  FOREACH w IN ARRAY leader LOOP
+    IF position(w IN q) > 0 THEN
+      RAISE EXCEPTION 'Specified types or functions (one per INFO message) not '
+                      'supported on Redshift tables.'
+        USING ERRCODE = '0A000', DETAIL = w;
+    END IF;
+  END LOOP;
+  RETURN true;
+END
+$$;
+
 CREATE VIEW rs_shim.svv_external_schemas AS
-  SELECT n.oid AS esoid, 1::int2 AS eskind, s.schemaname,
+  SELECT n.oid AS esoid, s.eskind, s.schemaname,
          n.nspowner::int4 AS esowner, s.databasename, s.esoptions
   FROM rs_fixture.external_schemas s
   JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname
-  WHERE has_schema_privilege(n.oid, 'USAGE');
+  WHERE has_schema_privilege(n.oid, 'USAGE') AND rs_fixture.svv_guard();
 
--- Rows whose schemaname is not an external schema stand for the tables of
+-- PG_EXTERNAL_SCHEMA, the catalog table behind it (leader node).
+CREATE VIEW rs_shim.pg_external_schema AS
+  SELECT n.oid AS esoid, s.eskind::int4 AS eskind, s.databasename AS esdbname, s.esoptions
+  FROM rs_fixture.external_schemas s
+  JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname;
+
+-- Rows of another redshift_database_name stand for the tables of
 -- unconnected databases that SVV_EXTERNAL_TABLES lists for cross-database
--- queries.
+-- queries; their schema names may be those of this database's schemas.
 CREATE VIEW rs_shim.svv_external_tables AS
-  SELECT current_database()::text AS redshift_database_name, t.schemaname,
+  SELECT t.redshift_database_name, t.schemaname,
          t.tablename, t.tabletype, t.location, t.input_format, t.output_format,
          t.serialization_lib, t.serde_parameters, t.compressed, t.parameters
   FROM rs_fixture.external_tables t
   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
                     WHERE n.nspname = t.schemaname
-                      AND NOT has_schema_privilege(n.oid, 'USAGE'));
+                      AND t.redshift_database_name = current_database()
+                      AND NOT has_schema_privilege(n.oid, 'USAGE'))
+    AND rs_fixture.svv_guard();
 
 CREATE VIEW rs_shim.svv_external_columns AS
-  SELECT current_database()::text AS redshift_database_name, c.schemaname,
+  SELECT c.redshift_database_name, c.schemaname,
          c.tablename, c.columnname, c.external_type, c.columnnum, c.part_key,
          c.is_nullable
   FROM rs_fixture.external_columns c
   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
                     WHERE n.nspname = c.schemaname
-                      AND NOT has_schema_privilege(n.oid, 'USAGE'));
+                      AND c.redshift_database_name = current_database()
+                      AND NOT has_schema_privilege(n.oid, 'USAGE'))
+    AND rs_fixture.svv_guard();
+
+CREATE VIEW rs_shim.svv_redshift_databases AS
+  SELECT d.database_name::varchar(128) AS database_name, 1 AS database_owner,
+         d.database_type::varchar(32) AS database_type,
+         NULL::varchar(128) AS database_acl, NULL::varchar(128) AS database_options,
+         'Serializable'::varchar(128) AS database_isolation_level
+  FROM rs_fixture.databases d
+  WHERE rs_fixture.svv_guard();
+
+-- ---- what Redshift does not have ---------------------------------------------
+-- "Unsupported PostgreSQL functions": shadowed here so that any use by the
+-- Redshift dialect fails as it would on a cluster.  (The PostgreSQL dialect
+-- names pg_catalog. and is not affected.)
+CREATE FUNCTION rs_shim.generate_series(integer, integer) RETURNS SETOF integer
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'function generate_series(integer, integer) does not exist' USING ERRCODE = '42883'; END $$;
+CREATE FUNCTION rs_shim.generate_series(bigint, bigint) RETURNS SETOF bigint
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'function generate_series(bigint, bigint) does not exist' USING ERRCODE = '42883'; END $$;
+CREATE FUNCTION rs_shim.unnest(anyarray) RETURNS SETOF anyelement
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'function unnest does not exist' USING ERRCODE = '42883'; END $$;
+CREATE FUNCTION rs_shim.array_to_json(anyarray) RETURNS json
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'function array_to_json does not exist' USING ERRCODE = '42883'; END $$;
+CREATE FUNCTION rs_shim.array_to_string(anyarray, text) RETURNS text
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'function array_to_string does not exist' USING ERRCODE = '42883'; END $$;
+CREATE FUNCTION rs_shim.refuse_string_agg(text, text, text) RETURNS text
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'function string_agg does not exist' USING ERRCODE = '42883'; END $$;
+CREATE AGGREGATE rs_shim.string_agg(text, text) (SFUNC = rs_shim.refuse_string_agg, STYPE = text);
+CREATE FUNCTION rs_shim.refuse_array_agg(anyarray, anynonarray) RETURNS anyarray
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'function array_agg does not exist' USING ERRCODE = '42883'; END $$;
+CREATE AGGREGATE rs_shim.array_agg(anynonarray) (SFUNC = rs_shim.refuse_array_agg,
+                                                 STYPE = anyarray);
+
+-- With enable_case_sensitive_identifier off (Redshift's default) even
+-- quoted identifiers are folded to lower case, in the privilege functions'
+-- name arguments too: a relation "Orders" is not found by name.  (The
+-- setting itself cannot be given to PostgreSQL, which refuses unknown
+-- parameters; a crawler must use the OID forms, which these leave alone.)
+CREATE FUNCTION rs_shim.has_table_privilege(text, text) RETURNS boolean
+  LANGUAGE sql STABLE SET search_path = pg_catalog
+  AS $$ SELECT pg_catalog.has_table_privilege(lower($1), $2) $$;
+CREATE FUNCTION rs_shim.has_schema_privilege(text, text) RETURNS boolean
+  LANGUAGE sql STABLE SET search_path = pg_catalog
+  AS $$ SELECT pg_catalog.has_schema_privilege(lower($1), $2) $$;
 
 -- ---- enrolling the crawler role ---------------------------------------------
 

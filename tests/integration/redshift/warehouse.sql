@@ -1,11 +1,13 @@
 -- warehouse.sql — a small Redshift-shaped warehouse on top of shim.sql:
 -- tables with each distribution style, compound and interleaved sort keys,
--- column encodings, primary and foreign keys, an ordinary view, a
--- late-binding view, an external (Spectrum) schema with two external tables,
--- and a row standing for a table of another database that
--- SVV_EXTERNAL_TABLES lists for cross-database queries.  The tests grant the
--- crawler USAGE on sales and spectrum and change the fixture rows to make
--- changes.
+-- column encodings, primary and foreign keys, an IDENTITY column, ordinary
+-- views (one written by dbt, one whose text holds the words WITH NO SCHEMA
+-- BINDING), a late-binding view, a materialized view with its backing
+-- table, an external (Spectrum) schema with two external tables, and rows
+-- standing for tables of another database that SVV_EXTERNAL_TABLES lists
+-- for cross-database queries (one under the same schema and table name).
+-- The tests grant the crawler USAGE on sales and spectrum and SELECT on the
+-- tables of sales, and change the fixture rows to make changes.
 
 CREATE SCHEMA sales;
 COMMENT ON SCHEMA sales IS 'orders and customers';
@@ -81,3 +83,43 @@ INSERT INTO rs_fixture.external_columns VALUES
   ('spectrum', 'sales_archive', 'order_id', 'bigint', 1, 0, ''),
   ('spectrum', 'sales_archive', 'amount', 'decimal(12,2)', 2, 0, ''),
   ('sales', 'ghost', 'x', 'int', 1, 0, '');
+
+-- A table of another database of the cluster with the same schema and
+-- table name as ours, and one with a name of its own.
+INSERT INTO rs_fixture.external_tables (schemaname, tablename, location, redshift_database_name) VALUES
+  ('spectrum', 'clicks', 's3://example-bucket/other/clicks/', 'other_db'),
+  ('spectrum', 'other_only', 's3://example-bucket/other/other_only/', 'other_db');
+INSERT INTO rs_fixture.external_columns VALUES
+  ('spectrum', 'clicks', 'user_id', 'bigint', 1, 0, '', 'other_db'),
+  ('spectrum', 'clicks', 'other_col', 'int', 2, 0, '', 'other_db'),
+  ('spectrum', 'other_only', 'x', 'int', 1, 0, '', 'other_db');
+
+-- CREATE TABLE sales.order_lines (line_id bigint IDENTITY(1,1), ...)
+CREATE TABLE sales.order_lines (
+  line_id  bigint NOT NULL DEFAULT rs_shim."identity"(0, 0, '1,1'::text),
+  order_id bigint NOT NULL
+);
+
+-- A view dbt built: Redshift keeps the comment dbt writes into it.
+CREATE VIEW sales.v_customers_dbt AS SELECT id, name FROM sales.customers;
+INSERT INTO rs_fixture.view_text VALUES ('sales.v_customers_dbt',
+  '/* {"app": "dbt", "dbt_version": "1.7.4", "profile_name": "warehouse", '
+  '"target_name": "prod", "node_id": "model.warehouse.v_customers_dbt"} */
+
+  create view "dev"."sales"."v_customers_dbt" as (
+    select id, name from sales.customers
+  );');
+
+-- An ordinary view whose text holds the phrase in a string.
+CREATE VIEW sales.v_binding_note AS
+  SELECT id, 'created with no schema binding'::varchar(40) AS note FROM sales.orders;
+
+-- CREATE MATERIALIZED VIEW sales.mv_daily AUTO REFRESH NO AS SELECT ...:
+-- the view and the table Redshift keeps its rows in.
+CREATE VIEW sales.mv_daily AS
+  SELECT placed_at::date AS day, sum(amount) AS total FROM sales.orders GROUP BY 1;
+CREATE TABLE sales.mv_tbl__mv_daily__0 (day date, total numeric(38,2), "$count" bigint);
+INSERT INTO rs_fixture.view_text VALUES ('sales.mv_daily',
+  '/* {"app": "dbt", "dbt_version": "1.7.4"} */ create materialized view sales.mv_daily '
+  'backup yes diststyle even auto refresh no as (SELECT placed_at::date AS day, '
+  'sum(amount) AS total FROM sales.orders GROUP BY 1);');
