@@ -686,9 +686,9 @@ Test(grants, printed_sql_runs_in_psql)
  * Redshift's CREATE USER ... PASSWORD 'md5...', CREATE GROUP, ALTER GROUP
  * ... ADD USER, GRANT ... TO GROUP and ALTER DEFAULT PRIVILEGES FOR USER, so
  * grants --apply and check run their Redshift statements for real here.
- * Two catalog objects the shim does not have are added by this test:
- * pg_external_schema, and pg_default_acl with Redshift's defacluser column
- * and its visibility rule (a regular user sees only its own rows).
+ * A catalog object the shim does not have is added by this test:
+ * pg_default_acl with Redshift's defacluser column and its visibility rule
+ * (a regular user sees only its own rows).
  */
 static void run_sql_file(PGconn *c, const char *name)
 {
@@ -702,10 +702,6 @@ Test(redshift, grants_apply_and_check_in_the_redshift_dialect, .timeout = 300)
     char *db = itest_create_db("gr_rs");
     PGconn *c = itest_connect(db);
     run_sql_file(c, "shim.sql");
-    itest_sql(c, "CREATE VIEW rs_shim.pg_external_schema AS "
-                 "SELECT n.oid AS esoid, 1::int4 AS eskind, s.databasename AS esdbname, "
-                 "s.esoptions FROM rs_fixture.external_schemas s "
-                 "JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname");
     itest_sql(c, "CREATE VIEW rs_shim.pg_default_acl AS "
                  "SELECT d.defaclrole::int4 AS defacluser, d.defaclnamespace, d.defaclobjtype, "
                  "d.defaclacl FROM pg_catalog.pg_default_acl d "
