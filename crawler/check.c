@@ -480,13 +480,15 @@ static const char pg_schemas_sql[] =
     "SELECT n.nspname AS name, pg_catalog.has_schema_privilege(n.oid, 'USAGE') AS usable "
     "FROM pg_catalog.pg_namespace n "
     "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+/* @SCHEMAS@: the schemas in scope, as escaped literals (the relation
+ * query reads only them). */
 static const char pg_relations_sql[] =
     "SELECT n.nspname AS schema, c.relname AS name, "
     "pg_catalog.pg_get_userbyid(c.relowner) AS owner, "
     "pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition "
-    "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+    "AND n.nspname IN (@SCHEMAS@)";
 /* Every role the user holds the privileges of (itself included). */
 static const char pg_members_sql[] =
     "SELECT r.rolname AS name, false AS is_group, "
@@ -500,25 +502,27 @@ static const char pg_default_acl_sql[] =
     "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace "
     "WHERE d.defaclobjtype = 'r'";
 
-/* Redshift: names, not oids, in the privilege functions (the documented
- * form of HAS_SCHEMA_PRIVILEGE and HAS_TABLE_PRIVILEGE, both leader-node
- * functions, here only over catalog tables), and has_table_privilege only
- * where the schema is usable: the name lookup itself needs USAGE and would
- * fail the whole statement.  Catalog objects unqualified, as AWS writes
- * them and discover.c's Redshift dialect does. */
+/* Redshift: oids, not names, in the privilege functions (HAS_SCHEMA_PRIVILEGE
+ * and HAS_TABLE_PRIVILEGE, both leader-node functions, here only over
+ * catalog tables).  A name would be parsed as an identifier, and with
+ * enable_case_sensitive_identifier off (the default) even a quoted one is
+ * folded to lower case, so a mixed-case relation is not found and the whole
+ * statement fails.  has_table_privilege only where the schema is usable, as
+ * before: without USAGE the answer is "not tested".  The relation query
+ * reads only the schemas in scope.  Catalog objects unqualified, as AWS
+ * writes them and discover.c's Redshift dialect does. */
 static const char rs_schemas_sql[] =
-    "SELECT n.nspname AS name, has_schema_privilege(n.nspname, 'USAGE') AS usable "
+    "SELECT n.nspname AS name, has_schema_privilege(n.oid, 'USAGE') AS usable "
     "FROM pg_namespace n "
-    "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'pg_internal')";
+    "WHERE n.nspname <> 'information_schema' AND substr(n.nspname, 1, 3) <> 'pg_'";
 static const char rs_relations_sql[] =
     "SELECT n.nspname AS schema, c.relname AS name, "
     "pg_get_userbyid(c.relowner) AS owner, "
-    "CASE WHEN has_schema_privilege(n.nspname, 'USAGE') "
-    "THEN has_table_privilege(quote_ident(n.nspname) || '.' || "
-    "quote_ident(c.relname), 'SELECT') END AS readable "
+    "CASE WHEN has_schema_privilege(n.oid, 'USAGE') "
+    "THEN has_table_privilege(c.oid, 'SELECT') END AS readable "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind IN ('r', 'v', 'm') "
-    "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'pg_internal')";
+    "WHERE c.relkind IN ('r', 'v', 'm') AND substr(c.relname, 1, 8) <> 'mv_tbl__' "
+    "AND n.nspname IN (@SCHEMAS@)";
 static const char rs_members_sql[] =
     "SELECT u.usename AS name, false AS is_group, u.usesuper AS super "
     "FROM pg_user u WHERE u.usename = current_user "
@@ -772,14 +776,36 @@ static int step_catalog(check_ctx *x)
         goto out;
     PQclear(set);
     if (rs) {
-        /* has_table_privilege gets quoted names: on a cluster with
-         * mixed-case names they only resolve with this on.  Older
-         * releases without the setting are fine without it. */
+        /* Names the server folds are compared as the catalog holds them
+         * with this on; the privilege functions get oids and do not depend
+         * on it.  Older releases without the setting go on without it. */
         x->r->n_queries++;
         PQclear(PQexec(disc_conn(x->sess), "SET enable_case_sensitive_identifier TO true"));
     }
-    if (!(sch = catalog_query(x, "schema query", rs ? rs_schemas_sql : pg_schemas_sql)) ||
-        !(rel = catalog_query(x, "relation query", rs ? rs_relations_sql : pg_relations_sql)) ||
+    if (!(sch = catalog_query(x, "schema query", rs ? rs_schemas_sql : pg_schemas_sql)))
+        goto out;
+    {
+        /* the relation query reads only the schemas in scope */
+        mc_buf in = {0};
+        for (int i = 0; i < PQntuples(sch); i++) {
+            const char *name = PQgetvalue(sch, i, 0);
+            if (disc_is_system_schema(name) || !cfg_globs_match(&ds->schemas, name))
+                continue;
+            char *lit = PQescapeLiteral(disc_conn(x->sess), name, strlen(name));
+            mc_buf_printf(&in, "%s%s", in.len ? ", " : "", lit ? lit : "NULL");
+            PQfreemem(lit);
+        }
+        mc_buf sql = {0};
+        const char *tmpl = rs ? rs_relations_sql : pg_relations_sql;
+        const char *at = strstr(tmpl, "@SCHEMAS@");
+        mc_buf_append(&sql, tmpl, (size_t)(at - tmpl));
+        mc_buf_puts(&sql, in.len ? mc_buf_str(&in) : "NULL");
+        mc_buf_puts(&sql, at + strlen("@SCHEMAS@"));
+        rel = catalog_query(x, "relation query", mc_buf_str(&sql));
+        mc_buf_free(&sql);
+        mc_buf_free(&in);
+    }
+    if (!rel ||
         !(mem = catalog_query(x, "membership query", rs ? rs_members_sql : pg_members_sql)) ||
         !(acl = catalog_query(x, "default privilege query",
                               rs ? rs_default_acl_sql : pg_default_acl_sql)))

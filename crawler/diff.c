@@ -447,6 +447,108 @@ static bool rules_only(const mc_change *ch, const differ *d)
     return false;
 }
 
+/* The next significant character of SQL text at *pp, with comments and
+ * runs of white space read as one space ' ' (and none at either end);
+ * quoted strings and identifiers are copied as they are.  Returns '\0' at
+ * the end.  *in_quote carries the quote character across calls. */
+static char sql_next(const char **pp, char *in_quote)
+{
+    const char *p = *pp;
+    if (*in_quote) {
+        char c = *p;
+        if (!c)
+            return '\0';
+        if (c == *in_quote) {
+            if (p[1] == c) { /* doubled quote: still inside */
+                *pp = p + 2;
+                return c;
+            }
+            *in_quote = 0;
+        }
+        *pp = p + 1;
+        return c;
+    }
+    bool blank = false;
+    for (;;) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
+            p++;
+            blank = true;
+        } else if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+            blank = true;
+        } else if (p[0] == '/' && p[1] == '*') {
+            int depth = 1;
+            p += 2;
+            while (*p && depth > 0) {
+                if (p[0] == '/' && p[1] == '*')
+                    depth++, p += 2;
+                else if (p[0] == '*' && p[1] == '/')
+                    depth--, p += 2;
+                else
+                    p++;
+            }
+            blank = true;
+        } else {
+            break;
+        }
+    }
+    if (blank) {
+        *pp = p;
+        return *p ? ' ' : '\0';
+    }
+    if (!*p)
+        return '\0';
+    if (*p == '\'' || *p == '"')
+        *in_quote = *p;
+    *pp = p + 1;
+    return *p;
+}
+
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* The SQL text with comments gone and white space kept only where it
+ * separates two words (outside quotes). */
+static char *sql_normal(const char *text)
+{
+    mc_buf b = {0};
+    char quote = 0, last = 0;
+    bool blank = false;
+    const char *p = text;
+    for (;;) {
+        bool was_quoted = quote != 0;
+        char c = sql_next(&p, &quote);
+        if (c == '\0')
+            break;
+        if (c == ' ' && !was_quoted) {
+            blank = true;
+            continue;
+        }
+        if (blank && word_char(last) && word_char(c))
+            mc_buf_putc(&b, ' ');
+        blank = false;
+        mc_buf_putc(&b, c);
+        last = c;
+    }
+    return mc_buf_steal(&b);
+}
+
+bool diff_sql_text_equal(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (strcmp(a, b) == 0)
+        return true;
+    char *x = sql_normal(a), *y = sql_normal(b);
+    bool eq = strcmp(x ? x : "", y ? y : "") == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
 static void diff_pair(differ *d, size_t pi, size_t ci)
 {
     size_t first_change = d->out->changes.n;
@@ -477,7 +579,11 @@ static void diff_pair_compare(differ *d, size_t pi, size_t ci)
                        false, false);
     container_attr(d, pi, ci, "owner", a->owner, b->owner, false, false);
     container_attr(d, pi, ci, "comment", a->comment, b->comment, false, false);
-    container_attr(d, pi, ci, "definition", a->definition, b->definition, false, false);
+    /* Definitions are kept as the server returns them but compared as SQL:
+     * a new comment (dbt writes its version into every view it builds) or
+     * new indentation is not a change. */
+    if (!diff_sql_text_equal(a->definition, b->definition))
+        container_attr(d, pi, ci, "definition", a->definition, b->definition, false, false);
     container_attr(d, pi, ci, "primary_key", a->primary_key, b->primary_key, true, true);
     container_attr(d, pi, ci, "foreign_keys", a->foreign_keys, b->foreign_keys, true, false);
     container_attr(d, pi, ci, "dist_style", a->dist_style, b->dist_style, false, false);

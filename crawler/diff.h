@@ -52,4 +52,9 @@ void diff_result_free(diff_result *r);
  * what is left is what people and alerts see. */
 void diff_drop_silent(diff_result *r);
 
+/* True when two view definitions are the same SQL: SQL comments and white
+ * space (outside quotes) count only where they separate two words.  NULL
+ * equals only NULL. */
+bool diff_sql_text_equal(const char *a, const char *b);
+
 #endif

@@ -490,6 +490,40 @@ static void build_user_and_group(builder *bd)
     mc_buf_free(&shown);
 }
 
+/* What an external schema is and where the rights to its tables come
+ * from, by its eskind ("SVV_EXTERNAL_SCHEMAS"); its tables are never
+ * granted one by one. */
+static const char *external_label(int kind)
+{
+    switch (kind) {
+    case 1:
+    case 2:
+        return kind == 1 ? " (external: Spectrum, data catalog): USAGE is all it takes;\n"
+                           "its tables are not granted one by one (the IAM role reads them)"
+                         : " (external: Spectrum, Hive metastore): USAGE is all it takes;\n"
+                           "its tables are not granted one by one (the IAM role reads them)";
+    case 3:
+        return " (external: federated PostgreSQL): USAGE is all it takes here; what it\n"
+               "reads is decided by the remote database's user in its secret";
+    case 8:
+        return " (external: federated MySQL): USAGE is all it takes here; what it\n"
+               "reads is decided by the remote database's user in its secret";
+    case 4:
+    case 5:
+        return " (external: a schema of another Redshift database): USAGE here;\n"
+               "its tables are granted in the database they belong to";
+    case 9:
+    case 10:
+        return kind == 9 ? " (external: Kinesis stream): USAGE is all it takes; the IAM\n"
+                           "role reads the stream"
+                         : " (external: Amazon MSK stream): USAGE is all it takes; the IAM\n"
+                           "role reads the stream";
+    default:
+        return " (external): USAGE is all it takes; its tables are not granted one\n"
+               "by one";
+    }
+}
+
 static void build_schemas(builder *bd)
 {
     const grants_input *in = bd->in;
@@ -500,8 +534,7 @@ static void build_schemas(builder *bd)
         mc_buf_puts(&c, "Schema ");
         ident(bd, &c, sc->name);
         if (sc->external)
-            mc_buf_puts(&c, " (Spectrum): USAGE is all it takes; its tables are not\n"
-                            "granted one by one (permissions come from the IAM role)");
+            mc_buf_puts(&c, external_label(sc->external_kind));
         mc_buf_putc(&c, '.');
         mc_buf_puts(&b, "GRANT USAGE ON SCHEMA ");
         ident(bd, &b, sc->name);
@@ -858,14 +891,15 @@ const char *grants_redshift_password_problem(const char *pw)
 /* Three statements, whatever the size of the catalog.  System schemas and
  * the globs are applied here in C, so the SQL needs no literals. */
 static const char pg_schemas_sql[] =
-    "SELECT n.nspname AS name, false AS external FROM pg_catalog.pg_namespace n";
+    "SELECT n.nspname AS name, 0 AS external FROM pg_catalog.pg_namespace n";
 /* The Redshift statements name catalog objects unqualified, as AWS's pages
  * and discover.c's Redshift dialect do (pg_catalog is searched first
  * anyway); the CI's Redshift shim (tests/integration/redshift/) relies on
  * it.  Spectrum schemas are in pg_namespace too; pg_external_schema marks
- * them ("PG_EXTERNAL_SCHEMA": esoid is the namespace's oid). */
+ * them ("PG_EXTERNAL_SCHEMA": esoid is the namespace's oid) with their
+ * kind (eskind, 0 here for a local schema). */
 static const char rs_schemas_sql[] =
-    "SELECT n.nspname AS name, es.esoid IS NOT NULL AS external "
+    "SELECT n.nspname AS name, COALESCE(es.eskind, 0) AS external "
     "FROM pg_namespace n "
     "LEFT JOIN pg_external_schema es ON es.esoid = n.oid";
 
@@ -905,11 +939,12 @@ typedef struct scope {
 } scope;
 
 /* The arrays were allocated for `cap` schemas by the caller. */
-static void scope_add_schema(scope *s, const char *name, bool external)
+static void scope_add_schema(scope *s, const char *name, int external_kind)
 {
     s->names[s->n_schemas] = mc_strdup(name);
     s->schemas[s->n_schemas].name = s->names[s->n_schemas];
-    s->schemas[s->n_schemas].external = external;
+    s->schemas[s->n_schemas].external = external_kind != 0;
+    s->schemas[s->n_schemas].external_kind = external_kind;
     s->n_schemas++;
 }
 
@@ -1019,7 +1054,7 @@ static int read_scope(PGconn *conn, grants_dialect d, const cfg_datastore *ds,
     while (listed && listed[n_listed])
         n_listed++;
     bool *found = mc_calloc(n_listed + 1, sizeof *found);
-    bool *ext = mc_calloc(n_listed + 1, sizeof *ext);
+    int *ext = mc_calloc(n_listed + 1, sizeof *ext);
     int nt = PQntuples(res);
     sc->schemas = mc_calloc((size_t)nt + n_listed + 1, sizeof *sc->schemas);
     sc->names = mc_calloc((size_t)nt + n_listed + 1, sizeof *sc->names);
@@ -1029,13 +1064,13 @@ static int read_scope(PGconn *conn, grants_dialect d, const cfg_datastore *ds,
             for (size_t k = 0; k < n_listed; k++)
                 if (strcmp(listed[k], name) == 0) {
                     found[k] = true;
-                    ext[k] = tval(res, i, 1);
+                    ext[k] = atoi(PQgetvalue(res, i, 1));
                 }
             continue;
         }
         if (disc_is_system_schema(name) || !cfg_globs_match(&ds->schemas, name))
             continue;
-        scope_add_schema(sc, name, tval(res, i, 1));
+        scope_add_schema(sc, name, atoi(PQgetvalue(res, i, 1)));
     }
     PQclear(res);
     int rc = 0;

@@ -75,7 +75,9 @@ typedef enum grants_password {
 
 typedef struct grants_schema_in {
     const char *name;
-    bool external; /* Redshift Spectrum: USAGE only (no table grants there) */
+    bool external; /* Redshift external schema: USAGE only (no table grants there) */
+    int external_kind; /* its eskind (SVV_EXTERNAL_SCHEMAS): 1 Spectrum, 3 federated
+                          PostgreSQL, 9 Kinesis...; 0 when not known */
 } grants_schema_in;
 
 /* Everything the SQL is made from.  Names are borrowed. */

@@ -21,8 +21,8 @@ ALTER GROUP "metamapper" ADD USER "metamapper";
 GRANT USAGE ON SCHEMA "public" TO GROUP "metamapper";
 GRANT SELECT ON ALL TABLES IN SCHEMA "public" TO GROUP "metamapper";
 
--- Schema "spectrum" (Spectrum): USAGE is all it takes; its tables are not
--- granted one by one (permissions come from the IAM role).
+-- Schema "spectrum" (external: Spectrum, data catalog): USAGE is all it takes;
+-- its tables are not granted one by one (the IAM role reads them).
 GRANT USAGE ON SCHEMA "spectrum" TO GROUP "metamapper";
 
 -- Future tables: default privileges for each owner of tables in scope

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "diff.h"
+#include "discover.h"
+
+#include <stdlib.h>
 
 typedef struct fdef {
     const char *name, *type;
@@ -541,4 +544,110 @@ Test(diff, late_binding_view_columns_pair_by_name)
     diff_result_free(&r);
     mc_catalog_free(a);
     mc_catalog_free(b);
+}
+
+/* ---- view definitions compared as SQL (issue 11) ---------------------------- */
+
+Test(diff, definitions_ignore_comments_and_white_space)
+{
+    const char *dbt17 = "/* {\"app\": \"dbt\", \"dbt_version\": \"1.7.4\"} */\n\n"
+                        "  create view \"dev\".\"sales\".\"v\" as (\n    select id, name from t\n  );";
+    const char *dbt18 = "/* {\"app\": \"dbt\", \"dbt_version\": \"1.8.0\"} */ create view "
+                        "\"dev\".\"sales\".\"v\" as ( select id,   name from t -- trailing\n );\n";
+    cr_assert(diff_sql_text_equal(dbt17, dbt18));
+    cr_assert(diff_sql_text_equal("SELECT 1", "SELECT 1"));
+    cr_assert(diff_sql_text_equal("SELECT /* a /* nested */ b */ 1", "SELECT 1"));
+    cr_assert(diff_sql_text_equal(NULL, NULL));
+    cr_assert_not(diff_sql_text_equal("SELECT 1", NULL));
+    /* a real change of the SQL */
+    cr_assert_not(diff_sql_text_equal(dbt17, "create view v as (select id from t);"));
+    cr_assert_not(diff_sql_text_equal("SELECT a FROM t", "SELECT b FROM t"));
+    /* inside quotes, comments and spaces are the text */
+    cr_assert_not(diff_sql_text_equal("SELECT 'a  b'", "SELECT 'a b'"));
+    cr_assert_not(diff_sql_text_equal("SELECT '-- x' AS c", "SELECT '' AS c"));
+    cr_assert_not(diff_sql_text_equal("SELECT \"a /* b */\"", "SELECT \"a \""));
+    cr_assert(diff_sql_text_equal("SELECT 'it''s  -- here'", "SELECT   'it''s  -- here'  "));
+    cr_assert_not(diff_sql_text_equal("SELECT 'it''s' -- x\n, 1", "SELECT 'it''s' , 2"));
+}
+
+/* A view whose definition changed only in its dbt comment is not changed;
+ * one whose SQL changed is. */
+Test(diff, dbt_comment_is_no_definition_change)
+{
+    mc_catalog *prev = mc_catalog_new(), *cur = mc_catalog_new();
+    mc_catalog *cats[] = {prev, cur};
+    const char *defs[] = {"/* {\"dbt_version\": \"1.7.4\"} */ create view v as (select 1)",
+                          "/* {\"dbt_version\": \"1.8.0\"} */\ncreate view v as (\n  select 1\n)"};
+    for (int i = 0; i < 2; i++) {
+        mc_schema *s = mc_catalog_add_schema(cats[i]);
+        s->name = "s";
+        s->usable = true;
+        mc_container *k = mc_catalog_add_container(cats[i]);
+        k->schema = "s";
+        k->name = "v";
+        k->kind = MC_KIND_VIEW;
+        k->oid = 10;
+        k->definition = defs[i];
+        mc_catalog_finish(cats[i]);
+    }
+    prev->containers[0].fields_loaded = true;
+    diff_opts o = {.allow_removals = true, .max_removed_pct = 100};
+    diff_result r;
+    mc_error err = {0};
+    cr_assert_eq(diff_catalogs(NULL, prev, cur, &o, &r, &err), 0, "%s", err.message);
+    cr_assert_eq(r.changes.n, 0, "%s", r.changes.n ? r.changes.items[0].attribute : "");
+    diff_result_free(&r);
+    cur->containers[0].definition = "create view v as (select 2)";
+    mc_catalog_finish(cur);
+    cr_assert_eq(diff_catalogs(NULL, prev, cur, &o, &r, &err), 0, "%s", err.message);
+    cr_assert_eq(r.changes.n, 1);
+    cr_assert_str_eq(r.changes.items[0].attribute, "definition");
+    diff_result_free(&r);
+    mc_catalog_free(prev);
+    mc_catalog_free(cur);
+}
+
+/* ---- kinds and defaults as Redshift stores them (discover.c) ----------------- */
+
+Test(diff, redshift_view_kinds_from_the_definition)
+{
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW, "SELECT 1 AS x"), MC_KIND_VIEW);
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW, "SELECT a FROM s.t WITH NO SCHEMA BINDING;"),
+                 MC_KIND_LATE_BINDING_VIEW);
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW, "select a from s.t with  no\nschema binding"),
+                 MC_KIND_LATE_BINDING_VIEW);
+    /* the phrase in a string literal does not make a late-binding view */
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW,
+                                "SELECT 'created with no schema binding'::text AS note FROM t;"),
+                 MC_KIND_VIEW);
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW, "SELECT x FROM t WHERE n = 'with no schema binding'"),
+                 MC_KIND_VIEW);
+    /* materialized views, also behind dbt's comment */
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW, "create materialized view s.mv as select 1"),
+                 MC_KIND_MATVIEW);
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW,
+                                "/* {\"app\": \"dbt\"} */\n  CREATE  MATERIALIZED VIEW mv AS SELECT 1"),
+                 MC_KIND_MATVIEW);
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW, "SELECT 'create materialized view' AS x"),
+                 MC_KIND_VIEW);
+    /* relnatts = 0 said late-binding: the text does not take it back */
+    cr_assert_eq(disc_view_kind(MC_KIND_LATE_BINDING_VIEW, "SELECT 1"),
+                 MC_KIND_LATE_BINDING_VIEW);
+    cr_assert_eq(disc_view_kind(MC_KIND_VIEW, NULL), MC_KIND_VIEW);
+}
+
+Test(diff, redshift_identity_defaults)
+{
+    char *s = disc_identity_default("\"identity\"(101190, 0, '1,1'::text)");
+    cr_assert_str_eq(s, "IDENTITY(1,1)");
+    free(s);
+    s = disc_identity_default("\"identity\"(546150, 2, ('100,-5'::character varying)::text)");
+    cr_assert_str_eq(s, "IDENTITY(100,-5)");
+    free(s);
+    s = disc_identity_default("identity(0, 0, '1,1'::text)");
+    cr_assert_str_eq(s, "IDENTITY(1,1)");
+    free(s);
+    cr_assert_null(disc_identity_default("nextval('s'::regclass)"));
+    cr_assert_null(disc_identity_default("\"identity\"(1, 0, 'x'::text)"));
+    cr_assert_null(disc_identity_default(NULL));
 }

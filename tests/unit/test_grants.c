@@ -284,7 +284,7 @@ Test(grants, redshift_password_rule)
 
 /* ---- whole scripts (golden files) ------------------------------------------------ */
 
-static const grants_schema_in basic_schemas[] = {{"public", false}, {"sales", false}};
+static const grants_schema_in basic_schemas[] = {{"public", false, 0}, {"sales", false, 0}};
 static const char *const basic_owners[] = {"etl", "loader"};
 
 Test(grants, golden_redshift_offline)
@@ -302,8 +302,8 @@ Test(grants, golden_redshift_offline)
 Test(grants, golden_redshift_hostile_names)
 {
     static const grants_schema_in schemas[] = {
-        {"Sales Data", false}, {"we\"ird", false}, {"semi;colon", false},
-        {"ünïcødé", false}, {"x\"; DROP TABLE t; --", false},
+        {"Sales Data", false, 0}, {"we\"ird", false, 0}, {"semi;colon", false, 0},
+        {"ünïcødé", false, 0}, {"x\"; DROP TABLE t; --", false, 0},
     };
     static const char *const owners[] = {"ETL User", "o'brien"};
     grants_input in = {
@@ -321,7 +321,7 @@ Test(grants, golden_redshift_connected)
     /* The catalog was read: the user and group exist, the user is not in
      * the group yet, a password source is named (printing: redacted), and
      * one schema is a Spectrum schema. */
-    static const grants_schema_in schemas[] = {{"public", false}, {"spectrum", true}};
+    static const grants_schema_in schemas[] = {{"public", false, 0}, {"spectrum", true, 1}};
     static const char *const owners[] = {"etl"};
     grants_input in = {
         .dialect = GRANTS_REDSHIFT, .datastore = "analytics", .user = "metamapper",
@@ -349,7 +349,7 @@ Test(grants, golden_postgresql_offline)
 Test(grants, golden_postgresql_hostile_names)
 {
     static const grants_schema_in schemas[] = {
-        {"UPPER", false}, {"new\nline", false}, {"back\\slash", false}, {"q\"uote", false},
+        {"UPPER", false, 0}, {"new\nline", false, 0}, {"back\\slash", false, 0}, {"q\"uote", false, 0},
     };
     static const char *const owners[] = {"o'brien"};
     grants_input in = {
@@ -429,7 +429,7 @@ Test(grants, redshift_apply_sends_only_what_is_missing)
 
 Test(grants, redshift_refuses_names_it_cannot_write)
 {
-    static const grants_schema_in schemas[] = {{"new\nline", false}};
+    static const grants_schema_in schemas[] = {{"new\nline", false, 0}};
     grants_input in = {
         .dialect = GRANTS_REDSHIFT, .datastore = "a", .user = "u", .group = "g",
         .schemas = schemas, .n_schemas = 1,
