@@ -555,3 +555,273 @@ Test(redshift, statements_keep_redshift_rules, .timeout = 120)
     cr_assert(saw_lbv, "pg_get_late_binding_view_cols() was not called in its scalar form");
     PQfinish(r.c);
 }
+
+/* ---- what a real cluster does that the shim used to hide (issue 11) -------------- */
+
+static char *warnings_of(json_t *rep)
+{
+    return itest_json_compact(json_object_get(rep, "warnings"));
+}
+
+static size_t n_changes(json_t *rep)
+{
+    return json_array_size(json_object_get(rep, "changes"));
+}
+
+/* pg_automv is in every Redshift database and a regular user has no USAGE
+ * on it: it is a system schema, for crawl, check and grants, and for the
+ * PostgreSQL dialect too (PostgreSQL reserves the prefix). */
+Test(redshift, pg_schemas_are_system_schemas, .timeout = 180)
+{
+    rs_db r = rs_setup("rs_sys", true);
+    json_t *rep = crawl(r.cfg, 0);
+    cr_assert_str_eq(str(rep, "status"), "ok");
+    cr_assert_eq(json_array_size(json_object_get(rep, "warnings")), 0, "%s", warnings_of(rep));
+    char *store = itest_strf("%s/catalog.db", r.dir);
+    cr_assert_str_eq(itest_sqlite_value(store, "SELECT count(*) FROM schema_versions "
+                                               "WHERE name LIKE 'pg%'"),
+                     "0");
+
+    const char *g[] = {"grants", "test", NULL};
+    itest_result gr = run_mc(r.cfg, g);
+    cr_assert_eq(gr.status, 0, "%s", gr.err);
+    cr_assert_null(strstr(gr.out, "pg_automv"), "%s", gr.out);
+
+    const char *ck[] = {"check", "--json", NULL};
+    itest_result cr = run_mc(r.cfg, ck);
+    cr_assert_null(strstr(cr.out, "pg_automv"), "%s", cr.out);
+
+    /* The same database through the PostgreSQL dialect, as the superuser
+     * (which has USAGE on pg_automv): nothing of pg_automv either. */
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, r.db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"),
+                                   "    schemas: { exclude: [rs_shim, rs_fixture] }\n");
+    const char *args[] = {"-c", cfg, "crawl", "--json", NULL};
+    char *pw = itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD"));
+    const char *env[] = {pw, NULL};
+    itest_result pg = itest_run(args, env, NULL);
+    cr_assert_eq(pg.status, 0, "%s\n%s", pg.out, pg.err);
+    cr_assert(strstr(pg.out, "\"dialect\":\"postgresql\""), "%s", pg.out);
+    char *store2 = itest_strf("%s/catalog.db", dir);
+    cr_assert_str_eq(itest_sqlite_value(store2, "SELECT count(*) FROM schema_versions "
+                                                "WHERE name = 'pg_automv'"),
+                     "0");
+    PQfinish(r.c);
+}
+
+/* One failing call must not fail the datastore: the late-binding step
+ * failing, answering with six columns, or running past its own timeout;
+ * an external step failing.  The run is partial, says which step and why,
+ * the views keep their columns, nothing is removed, everything else is
+ * recorded, and the statement count does not move. */
+Test(redshift, a_failing_redshift_step_is_isolated, .timeout = 240)
+{
+    rs_db r = rs_setup("rs_iso", true);
+    json_decref(crawl(r.cfg, 0));
+
+    /* "table N dropped by concurrent transaction", and a change elsewhere */
+    itest_sql(r.c, "SELECT rs_fixture.set_lbv_mode('fail'); "
+                   "COMMENT ON TABLE sales.events IS 'clicks and views'");
+    json_t *rep = crawl(r.cfg, 7);
+    cr_assert_str_eq(str(rep, "status"), "partial");
+    char *w = warnings_of(rep);
+    cr_assert(strstr(w, "late-binding view column query") &&
+                  strstr(w, "dropped by concurrent transaction"),
+              "%s", w);
+    const char *expected[] = {
+        "container_changed sales.events comment null \"clicks and views\" -",
+        NULL,
+    };
+    itest_assert_changes(json_object_get(rep, "changes"), expected);
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 15);
+    cr_assert_str_eq(field_names(show_json(r.cfg, "test.sales.v_orders_lb")),
+                     "order_id,amount,region");
+
+    /* a release that returns a sixth column: read as five */
+    itest_sql(r.c, "SELECT rs_fixture.set_lbv_mode('six')");
+    rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    cr_assert_str_eq(field_names(show_json(r.cfg, "test.sales.v_orders_lb")),
+                     "order_id,amount,region");
+
+    /* slow: cancelled by its own timeout, not the statement timeout */
+    itest_sql(r.c, "SELECT rs_fixture.set_lbv_mode('slow'); "
+                   "UPDATE rs_fixture.settings SET lbv_sleep = 60");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, r.db, r.role, PW, "    late_binding_timeout: 1s\n");
+    char *cp = itest_strf("cp %s/catalog.db %s/catalog.db", r.dir, dir);
+    cr_assert_eq(system(cp), 0);
+    rep = crawl(cfg, 7);
+    w = warnings_of(rep);
+    cr_assert(strstr(w, "late_binding_timeout"), "%s", w);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 15);
+
+    /* an external step failing: the external tables keep their columns */
+    itest_sql(r.c, "SELECT rs_fixture.set_lbv_mode('ok'); "
+                   "ALTER VIEW rs_shim.svv_external_columns RENAME TO svv_external_columns_x");
+    rep = crawl(r.cfg, 7);
+    w = warnings_of(rep);
+    cr_assert(strstr(w, "external column query"), "%s", w);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    cr_assert_str_eq(field_names(show_json(r.cfg, "test.spectrum.clicks")),
+                     "user_id,url,referrer,dt");
+    itest_sql(r.c, "ALTER VIEW rs_shim.svv_external_columns_x RENAME TO svv_external_columns");
+    rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    PQfinish(r.c);
+}
+
+/* SVV_EXTERNAL_* list other databases' tables too: only the connected
+ * database's are read, each once, and an identical re-crawl finds nothing. */
+Test(redshift, external_objects_of_the_connected_database_only, .timeout = 180)
+{
+    rs_db r = rs_setup("rs_xdb", true);
+    json_decref(crawl(r.cfg, 0));
+    json_t *clicks = show_json(r.cfg, "test.spectrum.clicks");
+    cr_assert_str_eq(field_names(clicks), "user_id,url,referrer,dt");
+    const char *other[] = {"show", "test.spectrum.other_only", "--json", NULL};
+    cr_assert_neq(run_mc(r.cfg, other).status, 0, "other_db's table was crawled");
+    json_t *rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+
+    /* grants says what kind of external schema each is */
+    itest_sql(r.c, "CREATE SCHEMA fed; "
+                   "INSERT INTO rs_fixture.external_schemas VALUES ('fed', 'pgdb', NULL, 3); "
+                   "CREATE SCHEMA stream; "
+                   "INSERT INTO rs_fixture.external_schemas VALUES ('stream', 'kds', NULL, 9)");
+    const char *g[] = {"grants", "test", NULL};
+    itest_result gr = run_mc(r.cfg, g);
+    cr_assert_eq(gr.status, 0, "%s", gr.err);
+    cr_assert(strstr(gr.out, "Schema \"spectrum\" (external: Spectrum, data catalog)"), "%s",
+              gr.out);
+    cr_assert(strstr(gr.out, "Schema \"fed\" (external: federated PostgreSQL)"), "%s", gr.out);
+    cr_assert(strstr(gr.out, "Schema \"stream\" (external: Kinesis stream)"), "%s", gr.out);
+    cr_assert_null(strstr(gr.out, "GRANT SELECT ON ALL TABLES IN SCHEMA \"fed\""), "%s", gr.out);
+    PQfinish(r.c);
+}
+
+/* A database created from a datashare has no local catalog: refused with
+ * exit 3, never recorded as an empty "ok" crawl. */
+Test(redshift, datashare_consumer_is_refused, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_share", true);
+    itest_sql(r.c, "UPDATE rs_fixture.databases SET database_type = 'shared' "
+                   "WHERE database_name = current_database()");
+    const char *args[] = {"crawl", "--json", NULL};
+    itest_result res = run_mc(r.cfg, args);
+    cr_assert_eq(res.status, 3, "%s\n%s", res.out, res.err);
+    cr_assert(strstr(res.out, "datashare consumer database"), "%s", res.out);
+    char *store = itest_strf("%s/catalog.db", r.dir);
+    cr_assert_str_eq(itest_sqlite_value(store, "SELECT count(*) FROM runs WHERE status <> 'failed'"),
+                     "0");
+    PQfinish(r.c);
+}
+
+/* Kinds as Redshift stores them: late-binding views by relnatts = 0 (no
+ * pg_attribute rows) and their closing clause, not by the phrase in a
+ * string; materialized views by their text, their backing table left out;
+ * IDENTITY defaults as AWS prints them. */
+Test(redshift, kinds_from_what_redshift_stores, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_kinds", true);
+    json_decref(crawl(r.cfg, 0));
+    json_t *note = show_json(r.cfg, "test.sales.v_binding_note");
+    cr_assert_str_eq(str(note, "kind"), "view");
+    cr_assert_str_eq(field_names(note), "id,note");
+    json_t *mv = show_json(r.cfg, "test.sales.mv_daily");
+    cr_assert_str_eq(str(mv, "kind"), "materialized_view");
+    cr_assert_str_eq(field_names(mv), "day,total");
+    const char *backing[] = {"show", "test.sales.mv_tbl__mv_daily__0", "--json", NULL};
+    cr_assert_neq(run_mc(r.cfg, backing).status, 0, "the MV's backing table was crawled");
+    json_t *lbv = show_json(r.cfg, "test.sales.v_orders_lb");
+    cr_assert_str_eq(str(lbv, "kind"), "late_binding_view");
+    json_t *lines = show_json(r.cfg, "test.sales.order_lines");
+    cr_assert_str_eq(str(field(lines, "line_id"), "default"), "IDENTITY(1,1)");
+    PQfinish(r.c);
+}
+
+/* A late-binding view the crawler cannot SELECT: the function lists no
+ * columns for it.  A warning names it and the grant; its columns stay;
+ * nothing is removed; the grant brings it back without a change. */
+Test(redshift, late_binding_view_without_select, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_lbsel", true);
+    json_decref(crawl(r.cfg, 0));
+    itest_sql(r.c, "REVOKE SELECT ON sales.v_orders_lb FROM %s", r.role);
+    json_t *rep = crawl(r.cfg, 7);
+    char *w = warnings_of(rep);
+    cr_assert(strstr(w, "sales.v_orders_lb") && strstr(w, "GRANT SELECT"), "%s", w);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    cr_assert_str_eq(field_names(show_json(r.cfg, "test.sales.v_orders_lb")),
+                     "order_id,amount,region");
+    itest_sql(r.c, "GRANT SELECT ON sales.v_orders_lb TO %s", r.role);
+    rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    PQfinish(r.c);
+}
+
+/* Mixed-case names: the privilege functions fold names to lower case on
+ * Redshift (enable_case_sensitive_identifier off); check must not fail on
+ * them, and reads only the schemas in scope. */
+Test(redshift, check_with_mixed_case_names, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_case", true);
+    itest_sql(r.c, "CREATE TABLE sales.\"MixedCase\" (x int); "
+                   "GRANT SELECT ON sales.\"MixedCase\" TO %s; "
+                   "CREATE SCHEMA \"CamelSchema\"; CREATE TABLE \"CamelSchema\".\"T\" (x int); "
+                   "GRANT USAGE ON SCHEMA \"CamelSchema\" TO %s; "
+                   "GRANT SELECT ON \"CamelSchema\".\"T\" TO %s",
+              r.role, r.role, r.role);
+    const char *ck[] = {"check", "--json", NULL};
+    itest_result cr = run_mc(r.cfg, ck);
+    cr_assert_null(strstr(cr.out, "relation query failed"), "%s", cr.out);
+    cr_assert_null(strstr(cr.out, "schema query failed"), "%s", cr.out);
+    cr_assert(strstr(cr.out, "CamelSchema"), "%s", cr.out);
+    json_t *rep = crawl(r.cfg, 0);
+    cr_assert_str_eq(str(show_json(r.cfg, "test.CamelSchema.T"), "kind"), "table");
+    json_decref(rep);
+
+    /* out of scope: not in the relation query */
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, r.db, r.role, PW, "    schemas: { include: [sales] }\n");
+    long before = itest_count_log("'CamelSchema'");
+    itest_result c2 = run_mc(cfg, ck);
+    cr_assert_null(strstr(c2.out, "relation query failed"), "%s", c2.out);
+    usleep(300000);
+    cr_assert_eq(itest_count_log("'CamelSchema'"), before, "an out-of-scope schema was read");
+    PQfinish(r.c);
+}
+
+/* dbt rewrites its comment in every view on every upgrade: not a change.
+ * A change of the SQL is. */
+Test(redshift, dbt_comment_is_not_a_change, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_dbt", true);
+    json_decref(crawl(r.cfg, 0));
+    itest_sql(r.c, "UPDATE rs_fixture.view_text SET definition = "
+                   "replace(replace(definition, '1.7.4', '1.8.2'), '\n  ', '\n      ')");
+    json_t *rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    itest_sql(r.c, "UPDATE rs_fixture.view_text SET definition = "
+                   "replace(definition, 'select id, name', 'select id') "
+                   "WHERE relid = 'sales.v_customers_dbt'::regclass");
+    rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 1, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    json_t *ch = json_array_get(json_object_get(rep, "changes"), 0);
+    cr_assert_str_eq(str(ch, "attribute"), "definition");
+    cr_assert_str_eq(str(ch, "container"), "v_customers_dbt");
+    PQfinish(r.c);
+}
+
+/* A failed run still says how many statements it sent. */
+Test(redshift, failed_run_reports_its_queries, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_fail", true);
+    itest_sql(r.c, "REVOKE SELECT ON rs_shim.pg_attribute FROM %s", r.role);
+    json_t *rep = crawl(r.cfg, 5);
+    cr_assert_gt(json_integer_value(json_object_get(rep, "queries")), 0, "%s",
+                 itest_json_compact(rep));
+    PQfinish(r.c);
+}

@@ -322,6 +322,14 @@ CREATE VIEW rs_shim.pg_external_schema AS
   FROM rs_fixture.external_schemas s
   JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname;
 
+-- PG_DEFAULT_ACL as Redshift has it: the creator is defacluser, and a
+-- regular user sees only its own rows.
+CREATE VIEW rs_shim.pg_default_acl AS
+  SELECT d.defaclrole::int4 AS defacluser, d.defaclnamespace, d.defaclobjtype, d.defaclacl
+  FROM pg_catalog.pg_default_acl d
+  WHERE d.defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+     OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
+
 -- Rows of another redshift_database_name stand for the tables of
 -- unconnected databases that SVV_EXTERNAL_TABLES lists for cross-database
 -- queries; their schema names may be those of this database's schemas.
