@@ -32,12 +32,14 @@ const cli_exit_doc cli_exit_docs[] = {
     {0, "success"},
     {1, "changes were found (only with crawl --exit-code)"},
     {2, "usage error: unknown command or option, wrong arguments"},
-    {3, "configuration error: the message names file, line and column"},
+    {3, "configuration error: the message names file, line and column; "
+        "or a datastore that cannot be crawled as configured (a Redshift "
+        "datashare consumer database)"},
     {4, "cannot connect: network, refused, timeout, TLS, tunnel, host key"},
     {5, "authentication or permission error"},
     {6, "store error: the SQLite catalog cannot be opened or written"},
-    {7, "partial crawl: some schemas could not be read, or removals were "
-        "held back by fail_safe"},
+    {7, "partial crawl: some schemas could not be read, a Redshift-only "
+        "step failed, or removals were held back by fail_safe"},
 };
 const size_t cli_n_exit_docs = sizeof cli_exit_docs / sizeof cli_exit_docs[0];
 
