@@ -201,7 +201,9 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         mc_log(MC_LOG_INFO, "datastore '%s': discovery finished just after max_runtime",
                ds->name);
     }
-    if (disc_rc != 0 && deadline_fired(dl)) {
+    /* A Redshift-only step cancelled by the deadline is not a partial
+     * crawl: the crawl ran out of time. */
+    if ((disc_rc != 0 || found.n_failed_steps > 0) && deadline_fired(dl)) {
         deadline_error(ds, &r->error);
         r->dialect = mc_strdup(disc_dialect(sess));
         r->server_version = mc_strdup(disc_server_version(sess));
