@@ -512,8 +512,9 @@ static const char pg_default_acl_sql[] =
  * reads only the schemas in scope.  Catalog objects unqualified, as AWS
  * writes them and discover.c's Redshift dialect does. */
 static const char rs_schemas_sql[] =
-    "SELECT n.nspname AS name, has_schema_privilege(n.oid, 'USAGE') AS usable "
-    "FROM pg_namespace n "
+    "SELECT n.nspname AS name, has_schema_privilege(n.oid, 'USAGE') AS usable, "
+    "COALESCE(es.eskind, 0) AS eskind "
+    "FROM pg_namespace n LEFT JOIN pg_external_schema es ON es.esoid = n.oid "
     "WHERE n.nspname <> 'information_schema' AND substr(n.nspname, 1, 3) <> 'pg_'";
 static const char rs_relations_sql[] =
     "SELECT n.nspname AS schema, c.relname AS name, "
@@ -540,6 +541,7 @@ static const char rs_default_acl_sql[] =
 typedef struct schema_state {
     char *name;
     bool usable;
+    int eskind; /* Redshift external schema kind, 0 = local */
     int64_t n_tables, n_unreadable, n_unknown;
     char *unreadable[CHECK_MAX_NAMES];
     size_t n_names;
@@ -820,6 +822,8 @@ static int step_catalog(check_ctx *x)
             continue;
         schemas[n_schemas].name = mc_strdup(name);
         schemas[n_schemas].usable = PQgetvalue(sch, i, 1)[0] == 't';
+        if (PQnfields(sch) > 2)
+            schemas[n_schemas].eskind = atoi(PQgetvalue(sch, i, 2));
         n_schemas++;
     }
     qsort(schemas, n_schemas, sizeof *schemas, cmp_schema_state);
@@ -903,7 +907,13 @@ static int step_catalog(check_ctx *x)
     for (size_t i = 0; i < n_schemas; i++) {
         schema_state *s = &schemas[i];
         if (s->usable)
-            add_item(x, "usage", s->name, CHECK_OK, 0, mc_strdup("USAGE"), NULL);
+            add_item(x, "usage", s->name, CHECK_OK, 0,
+                     s->eskind ? mc_asprintf("USAGE (external schema: %s)",
+                                             grants_external_kind_name(s->eskind)
+                                                 ? grants_external_kind_name(s->eskind)
+                                                 : "of a kind AWS has not documented")
+                               : mc_strdup("USAGE"),
+                     NULL);
         else
             add_item(x, "usage", s->name, CHECK_FAIL, MC_EXIT_PARTIAL,
                      mc_strdup("no USAGE: a crawl reports \"permission denied for schema\" and "

@@ -10,8 +10,10 @@
  * referenced key columns, with the same shapes (docs/redshift.md).
  *
  * The number of statements per crawl is constant: version() (twice on
- * Redshift, which has no server_version_num), SET, BEGIN, the schema query,
- * one statement per step, COMMIT.  Schema scoping happens in SQL with an
+ * Redshift, which has no server_version_num), SET, on Redshift the database
+ * query (a datashare consumer is refused), BEGIN, the schema query, one
+ * statement per snapshot step, COMMIT, then one per isolated step
+ * (Redshift's own: see disc_step), whether they fail or not.  Schema scoping happens in SQL with an
  * IN-list of escaped literals (Redshift has no arrays), built once from the
  * schema query's result.  What SQL cannot build without array functions on
  * Redshift (sort keys in key order, key column names from attnums) the

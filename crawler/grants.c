@@ -490,6 +490,22 @@ static void build_user_and_group(builder *bd)
     mc_buf_free(&shown);
 }
 
+const char *grants_external_kind_name(int kind)
+{
+    switch (kind) {
+    case 1: return "Spectrum, data catalog";
+    case 2: return "Spectrum, Hive metastore";
+    case 3: return "federated PostgreSQL";
+    case 4:
+    case 5: return "a schema of another Redshift database";
+    case 6: return "system tables";
+    case 8: return "federated MySQL";
+    case 9: return "Kinesis stream";
+    case 10: return "Amazon MSK stream";
+    default: return NULL;
+    }
+}
+
 /* What an external schema is and where the rights to its tables come
  * from, by its eskind ("SVV_EXTERNAL_SCHEMAS"); its tables are never
  * granted one by one. */

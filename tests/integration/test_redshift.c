@@ -699,6 +699,14 @@ Test(redshift, external_objects_of_the_connected_database_only, .timeout = 180)
     cr_assert(strstr(gr.out, "Schema \"fed\" (external: federated PostgreSQL)"), "%s", gr.out);
     cr_assert(strstr(gr.out, "Schema \"stream\" (external: Kinesis stream)"), "%s", gr.out);
     cr_assert_null(strstr(gr.out, "GRANT SELECT ON ALL TABLES IN SCHEMA \"fed\""), "%s", gr.out);
+
+    /* and so does check */
+    itest_sql(r.c, "GRANT USAGE ON SCHEMA fed, stream TO %s", r.role);
+    const char *ck[] = {"check", "--json", NULL};
+    itest_result cr = run_mc(r.cfg, ck);
+    cr_assert(strstr(cr.out, "USAGE (external schema: Spectrum, data catalog)"), "%s", cr.out);
+    cr_assert(strstr(cr.out, "USAGE (external schema: federated PostgreSQL)"), "%s", cr.out);
+    cr_assert(strstr(cr.out, "USAGE (external schema: Kinesis stream)"), "%s", cr.out);
     PQfinish(r.c);
 }
 
@@ -823,5 +831,54 @@ Test(redshift, failed_run_reports_its_queries, .timeout = 120)
     json_t *rep = crawl(r.cfg, 5);
     cr_assert_gt(json_integer_value(json_object_get(rep, "queries")), 0, "%s",
                  itest_json_compact(rep));
+    PQfinish(r.c);
+}
+
+/* The shim refuses what a cluster refuses, so that CI fails where a cluster
+ * would: an SVV view next to a leader-node function or a catalog table,
+ * PostgreSQL functions Redshift lacks, names folded by the privilege
+ * functions, the six-column late-binding answer in the column definition
+ * list form. */
+Test(redshift, the_shim_refuses_what_redshift_refuses, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_shimrules", true);
+    itest_sql(r.c, "CREATE TABLE sales.\"MixedCase\" (x int); "
+                   "GRANT SELECT ON sales.\"MixedCase\" TO %s",
+              r.role);
+    PGconn *c = itest_connect_as(r.db, r.role, PW);
+    static const struct {
+        const char *sql, *error;
+    } refused[] = {
+        {"SELECT version(), s.schemaname FROM svv_external_schemas s",
+         "not supported on Redshift tables"},
+        {"SELECT t.tablename FROM svv_external_tables t JOIN pg_namespace n "
+         "ON n.nspname = t.schemaname",
+         "not supported on Redshift tables"},
+        {"SELECT has_schema_privilege(s.schemaname, 'USAGE') FROM svv_external_schemas s",
+         "not supported on Redshift tables"},
+        {"SELECT generate_series(1, 3)", "does not exist"},
+        {"SELECT string_agg(nspname::text, ',') FROM pg_namespace", "does not exist"},
+        {"SELECT array_to_json(conkey) FROM pg_constraint", "does not exist"},
+        {"SELECT has_table_privilege('sales.\"MixedCase\"', 'SELECT')", "does not exist"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        PGresult *res = PQexec(c, refused[i].sql);
+        cr_assert_neq(PQresultStatus(res), PGRES_TUPLES_OK, "the shim ran: %s", refused[i].sql);
+        cr_assert(strstr(PQresultErrorMessage(res), refused[i].error), "%s: %s",
+                  refused[i].sql, PQresultErrorMessage(res));
+        PQclear(res);
+    }
+    /* what the crawler does instead works */
+    PGresult *ok = PQexec(c, "SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c "
+                             "WHERE c.relname = 'MixedCase'");
+    cr_assert_eq(PQresultStatus(ok), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(ok));
+    cr_assert_str_eq(PQgetvalue(ok, 0, 0), "t");
+    PQclear(ok);
+    itest_sql(r.c, "SELECT rs_fixture.set_lbv_mode('six')");
+    PGresult *six = PQexec(c, "SELECT * FROM pg_get_late_binding_view_cols() cols(view_schema "
+                              "name, view_name name, col_name name, col_type varchar, col_num int)");
+    cr_assert_neq(PQresultStatus(six), PGRES_TUPLES_OK, "six columns went through");
+    PQclear(six);
+    PQfinish(c);
     PQfinish(r.c);
 }
