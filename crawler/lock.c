@@ -1,10 +1,23 @@
 /*
  * lock.c — the per-datastore crawl lock (lock.h): an flock on
- * "<store>.locks/<datastore>.lock", with a short holder record inside.
+ * "<store>.locks/<datastore>.lock", with a short holder record inside, and
+ * a lock on the store file's identity.
  *
  * The holder record is written after the lock is taken and read by whoever
  * finds the lock busy, only to say who holds it.  It is never trusted for
  * the decision itself: the flock is the lock.
+ *
+ * The flock file is found by the store's path as written, so a store
+ * reached by two paths (a symlink, a hard link, a bind mount, a relative
+ * path from another directory) has two of them.  The second lock is
+ * therefore taken on the store file itself, whatever path led to it: an
+ * open-file-description lock (F_OFD_SETLK) on one byte per datastore far
+ * beyond anything SQLite locks (its locks sit at 1 GiB, PENDING_BYTE and
+ * the shared range after it, and in the -shm file), so the two never meet.
+ * Like flock, an OFD lock belongs to its open file description: it is
+ * released when we close it or die, and it is not dropped when SQLite
+ * closes its own descriptors of the same file (which POSIX record locks
+ * would be).
  */
 #include "lock.h"
 
@@ -19,8 +32,61 @@
 #include <unistd.h>
 
 struct crawl_lock {
-    int fd;
+    int fd;       /* the flock file */
+    int store_fd; /* the store file, holding the identity lock; -1 = none */
 };
+
+/* The byte of the store file that stands for a datastore: in [2^62,
+ * 2^62 + 2^61), so far beyond SQLite's locks and any real file size. */
+static off_t identity_byte(const char *datastore)
+{
+    return (off_t)((UINT64_C(1) << 62) + (mc_hash_str(MC_HASH_INIT, datastore) &
+                                          ((UINT64_C(1) << 61) - 1)));
+}
+
+/*
+ * Takes the identity lock of datastore on the store file: 1 taken (*fd_out
+ * holds it), 0 someone else holds it, -1 error.  A store that does not
+ * exist yet has no identity: every caller opens (creates) the store before
+ * locking, so this happens only to callers that never write it; they get
+ * the path lock alone (*fd_out -1, return 1).
+ */
+static int identity_lock(const char *store_path, const char *datastore, int *fd_out,
+                         mc_error *err)
+{
+    *fd_out = -1;
+    int fd = open(store_path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 && errno == ENOENT)
+        return 1;
+    if (fd < 0) {
+        mc_error_set(err, MC_EXIT_STORE, "cannot open store %s to lock it: %s", store_path,
+                     strerror(errno));
+        mc_error_hint(err, "a crawl writes the store: it must be a file writable by the "
+                           "user that crawls");
+        return -1;
+    }
+    struct flock fl = {
+        .l_type = F_WRLCK,
+        .l_whence = SEEK_SET,
+        .l_start = identity_byte(datastore),
+        .l_len = 1,
+    };
+    int r;
+    while ((r = fcntl(fd, F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
+        ;
+    if (r != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EAGAIN || e == EACCES)
+            return 0;
+        mc_error_set(err, MC_EXIT_STORE, "cannot lock store %s: %s", store_path, strerror(e));
+        mc_error_hint(err, "the store must be on a local file system that supports "
+                           "record locks (fcntl(2))");
+        return -1;
+    }
+    *fd_out = fd;
+    return 1;
+}
 
 char *crawl_lock_dir(const char *store_path)
 {
@@ -138,9 +204,22 @@ int crawl_lock_try(const char *store_path, const char *datastore,
                            "flock(2)");
         goto out;
     }
+    /* Under the path lock, the identity lock: a crawl that reached the
+     * same store file by another path holds it. */
+    int store_fd = -1;
+    int got = identity_lock(store_path, datastore, &store_fd, err);
+    if (got < 0)
+        goto out;
+    if (got == 0) {
+        if (holder_out)
+            holder_out->other_path = true;
+        rc = 0;
+        goto out;
+    }
     write_holder(fd, command);
     crawl_lock *l = mc_malloc(sizeof *l);
     l->fd = fd;
+    l->store_fd = store_fd;
     fd = -1;
     *out = l;
     rc = 0;
@@ -191,11 +270,18 @@ void crawl_lock_release(crawl_lock *l)
         /* nothing to do: the record is informative */
     }
     close(l->fd); /* drops the flock */
+    if (l->store_fd >= 0)
+        close(l->store_fd); /* drops the identity lock */
     free(l);
 }
 
 void crawl_lock_describe(const crawl_lock_holder *h, char *buf, size_t size)
 {
+    if (h && h->other_path) {
+        snprintf(buf, size, "another crawl that reached this store by another path "
+                            "(a symlink, hard link or bind mount)");
+        return;
+    }
     if (!h || !h->pid) {
         snprintf(buf, size, "another crawl");
         return;

@@ -10,7 +10,12 @@
  * is O_CLOEXEC: a password_command or alert command started during the crawl
  * never inherits it, so it cannot keep the lock alive after we are gone.
  * Lock files are never deleted (deleting an flock file races with a process
- * that has just opened it).  docs/scheduling.md describes the rules.
+ * that has just opened it).
+ *
+ * The flock file is found by path; the lock that also holds across paths
+ * (symlinks, hard links, bind mounts, relative paths) is a record lock on
+ * the store file itself, one byte per datastore (lock.c says where).  Every
+ * caller opens the store, creating it, before it locks.  docs/scheduling.md describes the rules.
  */
 #ifndef MC_LOCK_H
 #define MC_LOCK_H
@@ -26,6 +31,9 @@ typedef struct crawl_lock_holder {
     int64_t since;         /* unix seconds; 0 = unknown */
     char command[32];      /* "crawl", "run-due", "schedule run"; "" = unknown */
     char host[64];
+    /* the holder reached the same store file by another path: its record
+     * is in that path's lock directory, so who it is is unknown here */
+    bool other_path;
 } crawl_lock_holder;
 
 /* "<store_path>.locks", malloc'd: the directory with the lock files and the

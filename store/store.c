@@ -1208,14 +1208,43 @@ out:
     return ret;
 }
 
+/* The runs recorded (ok or partial) for a datastore, with the newest of
+ * them: the stamp that tells whether someone committed in between. */
+static int recorded_runs(store *s, int64_t ds, int64_t *n_out, int64_t *newest_out,
+                         mc_error *err)
+{
+    const char *what = "count the recorded runs";
+    *n_out = 0;
+    if (newest_out)
+        *newest_out = 0;
+    sqlite3_stmt *st = prep(s, "SELECT count(*), coalesce(max(id), 0) FROM runs "
+                               "WHERE datastore_id = ?1 AND status IN ('ok', 'partial')",
+                            what, err);
+    if (!st)
+        return -1;
+    int rc = bind_i64(st, 1, ds) ? -1 : sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *n_out = col_i64(st, 0);
+        if (newest_out)
+            *newest_out = col_i64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, err, what);
+}
+
 int store_load_current(store *s, const char *datastore, mc_catalog **out,
                        mc_error *err)
 {
     *out = NULL;
-    int64_t ds = 0;
+    int64_t ds = 0, n_recorded = 0;
     if (datastore_id(s, datastore, &ds, err) < 0)
         return -1;
+    /* Counted before the catalog is read: a commit in between makes the
+     * check at commit refuse (safe), never miss. */
+    if (ds && recorded_runs(s, ds, &n_recorded, NULL, err) < 0)
+        return -1;
     mc_catalog *cat = mc_catalog_new();
+    cat->store_commits = 1 + n_recorded;
     if (ds && (load_schemas(s, cat, ds, 0, err) < 0 ||
                load_containers(s, cat, ds, 0, err) < 0)) {
         mc_catalog_free(cat);
@@ -1903,6 +1932,26 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
             mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: %s",
                          (long long)run_id, rc == SQLITE_ROW
                              ? "it is no longer running" : "no such run");
+            goto out;
+        }
+    }
+    /* Under the write lock: has another run of this datastore been recorded
+     * since prev was read?  Then prev is not the current catalog any more,
+     * and these changes (a table "added" twice, then "removed") would be
+     * wrong.  Two crawls of one datastore are kept apart by the crawl lock
+     * (crawler/lock.c); this catches whatever got past it. */
+    if (prev->store_commits > 0) {
+        int64_t n_now = 0, newest = 0;
+        if (recorded_runs(s, c.ds, &n_now, &newest, err) < 0)
+            goto out;
+        if (n_now + 1 != prev->store_commits) {
+            mc_error_set(err, MC_EXIT_STORE,
+                         "not recorded: run %lld of datastore '%s' was recorded by "
+                         "another crawl after this one read the stored catalog",
+                         (long long)newest, c.ds_name ? c.ds_name : "?");
+            mc_error_hint(err, "nothing of this run was written; crawl again.  Two "
+                               "crawls of one datastore ran at once: does another "
+                               "host, or another path to the store, crawl it too?");
             goto out;
         }
     }

@@ -113,6 +113,10 @@ typedef struct mc_catalog {
         const char *schema, *name;
     } *left_out;
     size_t n_left_out;
+    /* store_load_current: 1 + the number of runs recorded (ok or partial)
+     * for the datastore when its catalog was read; 0 = not read from a
+     * store.  store_commit_run refuses when it has changed since. */
+    int64_t store_commits;
 } mc_catalog;
 
 mc_catalog *mc_catalog_new(void);
@@ -233,7 +237,9 @@ int store_run_fail(store *s, int64_t run_id, const char *error_text,
 
 /* The current catalog of a datastore (the versions still valid), without
  * fields: every container has hash, store_key, store_id set and
- * fields_loaded false.  An unknown datastore gives an empty catalog. */
+ * fields_loaded false.  An unknown datastore gives an empty catalog.
+ * store_commits remembers how many runs had been recorded, for the
+ * conflict check of store_commit_run. */
 int store_load_current(store *s, const char *datastore, mc_catalog **out,
                        mc_error *err);
 /* Loads the current fields of the given containers of a catalog that came
@@ -279,6 +285,10 @@ typedef struct mc_run_summary {
  * cur_to_prev[i] is the prev index of cur container i, or -1 when it is new:
  * for every pair the stored hash becomes cur's hash (0 when the prev index
  * is in hold_back_containers) and a moved row estimate is updated.
+ * When another run of the datastore was recorded after prev was read
+ * (prev->store_commits), nothing is written and the error (MC_EXIT_STORE)
+ * says which run: this crawl's changes were computed against a baseline
+ * that is no longer current, and recording them would corrupt the history.
  */
 int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
                      const mc_catalog *cur, const mc_changes *changes,

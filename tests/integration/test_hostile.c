@@ -1,0 +1,135 @@
+/*
+ * test_hostile.c — the holes a hostile test found (issue 13), as a user meets
+ * them: two crawls of one store through two paths, `docs --out` into a
+ * directory of the user's, hostile names on the terminal, every read command
+ * on a missing, read-only or damaged store, and the exit codes and messages
+ * of the failures.  Each test runs the metacrawl binary against the
+ * harness's PostgreSQL.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+typedef struct fixture {
+    char *db, *dir, *cfg, *store;
+} fixture;
+
+/* A database with one table, a config for it; gated: the datastore's
+ * password comes from a command that first creates DIR/started and then
+ * waits for DIR/release, so a crawl holds its lock exactly as long as the
+ * test wants (not timing: the test waits for the file, not for a clock). */
+static fixture setup(const char *prefix, bool gated)
+{
+    fixture f = {0};
+    f.db = itest_create_db(prefix);
+    PGconn *c = itest_connect(f.db);
+    itest_sql(c, "CREATE TABLE public.orders (id int PRIMARY KEY, amount int)");
+    PQfinish(c);
+    f.dir = itest_tmpdir();
+    f.store = itest_strf("%s/catalog.db", f.dir);
+    char *extra = gated
+        ? itest_strf("    password_command: [sh, -c, 'touch %s/started; i=0; while [ ! -e "
+                     "%s/release ] && [ $i -lt 250 ]; do sleep 0.1; i=$((i+1)); done; "
+                     "printf %%s \"$MC_TEST_DS_PASSWORD\"']\n", f.dir, f.dir)
+        : NULL;
+    f.cfg = itest_write_config(f.dir, f.db, itest_env("MC_TEST_PGUSER"),
+                               gated ? NULL : itest_env("MC_TEST_PGPASSWORD"), extra);
+    return f;
+}
+
+static const char *const *env(void)
+{
+    static char *e[2];
+    e[0] = itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD"));
+    e[1] = NULL;
+    return (const char *const *)e;
+}
+
+/* metacrawl -c CFG ARGS... */
+static itest_result mc(const fixture *f, const char *const *args)
+{
+    const char *argv[24];
+    int n = 0;
+    if (f) {
+        argv[n++] = "-c";
+        argv[n++] = f->cfg;
+    }
+    for (int i = 0; args[i] && n < 23; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return itest_run(argv, env(), NULL);
+}
+
+#define MC(f, ...) mc(f, (const char *const[]){__VA_ARGS__, NULL})
+
+static void wait_for_file(const char *path)
+{
+    for (int i = 0; i < 6000; i++) { /* the test's own timeout bounds this */
+        if (access(path, F_OK) == 0)
+            return;
+        usleep(10000);
+    }
+    cr_assert_fail("%s never appeared", path);
+}
+
+static json_t *ds_report(const char *json_text)
+{
+    json_t *doc = itest_parse_json(json_text);
+    json_t *ds = json_array_get(json_object_get(doc, "datastores"), 0);
+    cr_assert(ds, "no datastore in %s", json_text);
+    return ds;
+}
+
+/* ---- 1. one datastore, one crawl at a time, whatever the path ------------------------------ */
+
+Test(lock, a_crawl_through_another_path_to_the_store_is_locked_out)
+{
+    fixture f = setup("twopaths", true);
+    char *started = itest_strf("%s/started", f.dir), *rel = itest_strf("%s/release", f.dir);
+    itest_write_file(rel, "");
+    itest_result first = MC(&f, "crawl");
+    cr_assert_eq(first.status, 0, "%s", first.err);
+    unlink(rel);
+    unlink(started);
+
+    char *sym = itest_strf("%s/via-symlink.db", f.dir);
+    char *hard = itest_strf("%s/via-hardlink.db", f.dir);
+    cr_assert_eq(symlink(f.store, sym), 0);
+    cr_assert_eq(link(f.store, hard), 0);
+    PGconn *c = itest_connect(f.db);
+    itest_sql(c, "CREATE TABLE public.refunds (id int)");
+
+    char *log = itest_strf("%s/a.log", f.dir);
+    const char *args[] = {"-c", f.cfg, "crawl", NULL};
+    pid_t a = itest_spawn(args, env(), log);
+    wait_for_file(started); /* crawl A holds its lock and waits for its password */
+    const char *paths[] = {sym, hard};
+    for (int i = 0; i < 2; i++) {
+        itest_result b = MC(&f, "--store", paths[i], "crawl", "--json");
+        cr_assert_eq(b.status, 0, "%s: %s", paths[i], b.err);
+        json_t *r = ds_report(b.out);
+        cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "locked",
+                         "a crawl through %s ran beside the one through %s: %s", paths[i],
+                         f.store, b.out);
+        itest_result t = MC(&f, "--store", paths[i], "crawl");
+        cr_assert(strstr(t.out, "locked by another crawl"), "%s", t.out);
+    }
+    itest_write_file(rel, "");
+    cr_assert_eq(itest_wait(a), 0, "%s", itest_read_file(log));
+
+    /* refunds was added once; the next crawl removes nothing */
+    itest_result n = MC(&f, "crawl", "--json");
+    cr_assert_eq(n.status, 0, "%s", n.err);
+    cr_assert_eq(json_array_size(json_object_get(ds_report(n.out), "changes")), 0, "%s", n.out);
+    char *added = itest_sqlite_value(f.store, "SELECT count(*) FROM changes WHERE kind = "
+                                              "'container_added' AND container_name = 'refunds'");
+    cr_assert_str_eq(added, "1");
+    PQfinish(c);
+}

@@ -1,0 +1,232 @@
+/*
+ * test_hostile.c — the holes a hostile test found (issue 13), at the library
+ * level: the crawl lock holds across every path to one store, a commit
+ * refuses a baseline that another run has overtaken, and the terminal
+ * filter escapes what could drive a terminal.  The command-level side is in
+ * tests/integration/test_hostile.c.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diff.h"
+#include "lock.h"
+#include "store.h"
+
+static char *tmpdir(void)
+{
+    char *d = strdup("/tmp/mc_hostile_XXXXXX");
+    cr_assert_not_null(mkdtemp(d));
+    return d;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    char *p = NULL;
+    cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+    return p;
+}
+
+static store *open_store(const char *path)
+{
+    store *s = NULL;
+    mc_error err = {0};
+    cr_assert_eq(store_open(path, &s, &err), 0, "%s", err.message);
+    return s;
+}
+
+/* ---- point 1: the lock is on the store file, not on its path ---------------------- */
+
+Test(lock, every_path_to_one_store_shares_its_lock)
+{
+    char *dir = tmpdir();
+    char *real = path_in(dir, "catalog.db");
+    char *sym = path_in(dir, "via-symlink.db");
+    char *hard = path_in(dir, "via-hardlink.db");
+    store_close(open_store(real)); /* every caller creates the store before locking */
+    cr_assert_eq(symlink("catalog.db", sym), 0);
+    cr_assert_eq(link(real, hard), 0);
+    char cwd[4096];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+
+    mc_error err = {0};
+    crawl_lock *a = NULL, *b = NULL;
+    crawl_lock_holder h;
+    cr_assert_eq(crawl_lock_try(real, "ds1", "crawl", &a, &h, &err), 0, "%s", err.message);
+    cr_assert_not_null(a);
+    const char *others[] = {sym, hard, "catalog.db"};
+    for (size_t i = 0; i < 3; i++) {
+        if (i == 2)
+            cr_assert_eq(chdir(dir), 0); /* a relative path from another directory */
+        cr_assert_eq(crawl_lock_try(others[i], "ds1", "crawl", &b, &h, &err), 0,
+                     "%s: %s", others[i], err.message);
+        cr_assert_null(b, "%s took the lock that %s holds", others[i], real);
+        cr_assert(h.other_path || h.pid == (long)getpid(), "%s", others[i]);
+        char who[192];
+        crawl_lock_describe(&h, who, sizeof who);
+        cr_assert(strlen(who) > 0);
+        /* another datastore of the same store is independent */
+        cr_assert_eq(crawl_lock_try(others[i], "ds2", "crawl", &b, &h, &err), 0);
+        cr_assert_not_null(b, "%s: ds2 is not locked", others[i]);
+        crawl_lock_release(b);
+        b = NULL;
+    }
+    cr_assert_eq(chdir(cwd), 0);
+    crawl_lock_release(a);
+    /* released: any path takes it */
+    cr_assert_eq(crawl_lock_try(hard, "ds1", "crawl", &b, &h, &err), 0);
+    cr_assert_not_null(b);
+    crawl_lock_release(b);
+
+    /* SQLite keeps working on a store whose file carries identity locks */
+    cr_assert_eq(crawl_lock_try(real, "ds1", "crawl", &a, &h, &err), 0);
+    store *s = open_store(sym);
+    int64_t run = 0;
+    cr_assert_eq(store_run_begin(s, "ds1", 0, &run, &err), 0, "%s", err.message);
+    store_close(s);
+    crawl_lock_release(a);
+    free(real);
+    free(sym);
+    free(hard);
+    free(dir);
+}
+
+/* ---- point 1: the commit refuses an overtaken baseline ------------------------------- */
+
+static mc_catalog *one_table(const char *name)
+{
+    mc_catalog *c = mc_catalog_new();
+    mc_schema *s = mc_catalog_add_schema(c);
+    s->name = "public";
+    s->usable = true;
+    mc_container *k = mc_catalog_add_container(c);
+    k->schema = "public";
+    k->name = mc_arena_strdup(c->arena, name);
+    k->oid = 1000;
+    k->first_field = 0;
+    k->n_fields = 1;
+    mc_field *f = mc_catalog_add_field(c);
+    f->name = "id";
+    f->type = "integer";
+    f->position = 1;
+    f->attnum = 1;
+    mc_catalog_finish(c);
+    return c;
+}
+
+/* diff prev -> cur and commit it as run; returns store_commit_run's result. */
+static int commit(store *s, int64_t run, mc_catalog *prev, const mc_catalog *cur,
+                  mc_error *err)
+{
+    diff_result dr = {0};
+    bool baseline = prev->n_containers == 0 && prev->n_schemas == 0;
+    diff_opts o = {.allow_removals = true, .max_removed_pct = 100, .baseline = baseline};
+    cr_assert_eq(diff_catalogs(s, prev, cur, &o, &dr, err), 0, "%s", err->message);
+    mc_run_summary sum = {.status = MC_RUN_OK, .baseline = baseline};
+    int rc = store_commit_run(s, run, prev, cur, &dr.changes, dr.cur_to_prev, dr.hold_back,
+                              dr.n_hold_back, &sum, err);
+    diff_result_free(&dr);
+    return rc;
+}
+
+static int64_t count(const char *path, const char *what)
+{
+    store *s = open_store(path);
+    mc_run_list l = {0};
+    mc_error err = {0};
+    cr_assert_eq(store_list_runs(s, "ds", 0, &l, &err), 0);
+    int64_t n = 0;
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(what, "runs") == 0 || strcmp(mc_run_status_name(l.runs[i].status), what) == 0)
+            n++;
+    mc_run_list_free(&l);
+    store_close(s);
+    return n;
+}
+
+Test(commit, refuses_when_another_run_was_recorded_since_the_baseline_was_read)
+{
+    char *dir = tmpdir();
+    char *path = path_in(dir, "catalog.db");
+    mc_error err = {0};
+    store *s1 = open_store(path), *s2 = open_store(path);
+    mc_catalog *cur = one_table("orders");
+    /* run 1 records the first catalog */
+    int64_t r1 = 0, r2 = 0, r3 = 0;
+    mc_catalog *p1 = NULL, *p2 = NULL;
+    cr_assert_eq(store_run_begin(s1, "ds", 0, &r1, &err), 0);
+    cr_assert_eq(store_load_current(s1, "ds", &p1, &err), 0);
+    cr_assert_eq(commit(s1, r1, p1, cur, &err), 0, "%s", err.message);
+    mc_catalog_free(p1);
+
+    /* runs 2 and 3 read the same baseline; a new table appears for both */
+    mc_catalog *cur2 = mc_catalog_new();
+    {
+        mc_schema *sc = mc_catalog_add_schema(cur2);
+        sc->name = "public";
+        sc->usable = true;
+        const char *names[] = {"orders", "refunds"};
+        for (int i = 0; i < 2; i++) {
+            mc_container *k = mc_catalog_add_container(cur2);
+            k->schema = "public";
+            k->name = names[i];
+            k->oid = 1000 + i;
+            k->first_field = cur2->n_fields;
+            k->n_fields = 1;
+            mc_field *f = mc_catalog_add_field(cur2);
+            f->name = "id";
+            f->type = "integer";
+            f->position = 1;
+            f->attnum = 1;
+        }
+        mc_catalog_finish(cur2);
+    }
+    cr_assert_eq(store_run_begin(s1, "ds", 0, &r2, &err), 0);
+    cr_assert_eq(store_run_begin(s2, "ds", 0, &r3, &err), 0);
+    cr_assert_eq(store_load_current(s1, "ds", &p1, &err), 0);
+    cr_assert_eq(store_load_current(s2, "ds", &p2, &err), 0);
+    cr_assert_eq(commit(s1, r2, p1, cur2, &err), 0, "%s", err.message);
+    /* run 3's baseline is no longer current: it must record nothing */
+    int rc = commit(s2, r3, p2, cur2, &err);
+    cr_assert_eq(rc, -1, "the second commit on an overtaken baseline was accepted");
+    cr_assert_eq(err.code, MC_EXIT_STORE);
+    cr_assert(strstr(err.message, "recorded by another crawl"), "%s", err.message);
+    char r2s[32];
+    snprintf(r2s, sizeof r2s, "run %lld", (long long)r2);
+    cr_assert(strstr(err.message, r2s), "%s", err.message);
+    cr_assert(strstr(err.hint, "nothing of this run was written"), "%s", err.hint);
+    mc_error_clear(&err);
+    cr_assert_eq(store_run_fail(s2, r3, "conflict", &err), 0);
+
+    /* one container_added for refunds, not two; and the next crawl from
+     * the real current state sees nothing removed */
+    mc_changes cs = {0};
+    mc_changes_init(&cs);
+    cr_assert_eq(store_list_changes(s1, "ds", 0, 0, &cs, NULL, &err), 0);
+    size_t added = 0;
+    for (size_t i = 0; i < cs.n; i++)
+        if (cs.items[i].kind == MC_CONTAINER_ADDED)
+            added++;
+    cr_assert_eq(added, 1);
+    mc_changes_free(&cs);
+    mc_catalog_free(p1);
+    mc_catalog_free(p2);
+    int64_t r4 = 0;
+    cr_assert_eq(store_run_begin(s2, "ds", 0, &r4, &err), 0);
+    cr_assert_eq(store_load_current(s2, "ds", &p2, &err), 0);
+    cr_assert_eq(p2->n_containers, 2);
+    cr_assert_eq(commit(s2, r4, p2, cur2, &err), 0, "%s", err.message);
+    mc_catalog_free(p2);
+    store_close(s1);
+    store_close(s2);
+    cr_assert_eq(count(path, "ok"), 3);
+    cr_assert_eq(count(path, "failed"), 1);
+    mc_catalog_free(cur);
+    mc_catalog_free(cur2);
+    free(path);
+    free(dir);
+}
