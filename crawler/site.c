@@ -34,6 +34,7 @@
 #include "json.h"
 #include "../store/history.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
@@ -2643,6 +2644,42 @@ static int make_root(const char *dir, mc_error *err)
     return 0;
 }
 
+/*
+ * A build replaces index.html and the other pages and deletes what it does
+ * not write under catalog/ and search/: only in a directory that is empty
+ * or holds an earlier build (its manifest), unless --force.  `--out .` is
+ * one typo away from a home directory.
+ */
+static int check_root_is_ours(const site *S, mc_error *err)
+{
+    char *mpath = mc_asprintf("%s/" SITE_MANIFEST, S->root);
+    struct stat sb;
+    bool built_before = lstat(mpath, &sb) == 0 && S_ISREG(sb.st_mode);
+    free(mpath);
+    if (built_before || S->o->force)
+        return 0;
+    DIR *d = opendir(S->root);
+    if (!d) {
+        mc_error_set(err, MC_EXIT_USAGE, "docs: cannot read the directory %s: %s", S->root,
+                     strerror(errno));
+        return -1;
+    }
+    const char *first = NULL;
+    struct dirent *e;
+    while (!first && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            first = e->d_name;
+    if (first) {
+        mc_error_set(err, MC_EXIT_USAGE, "docs: %s is not empty and holds no earlier "
+                     "metacrawl build (no " SITE_MANIFEST "): a build there would "
+                     "overwrite or delete files that are not its own", S->root);
+        mc_error_hint(err, "give --out a new or empty directory, or add --force to build "
+                           "into this one anyway");
+    }
+    closedir(d);
+    return first ? -1 : 0;
+}
+
 static int build_pages(site *S, mc_error *err)
 {
     if (!S->md && (write_asset(S, "assets/site.css", site_css,
@@ -2705,6 +2742,9 @@ int site_build(store *s, const char *const *datastores, size_t n_datastores,
         goto out;
     }
 
+    if (check_root_is_ours(&S, err) < 0)
+        goto out;
+
     if (store_read_begin(s, err) < 0)
         goto out;
     if (pick_datastores(s, datastores, n_datastores, &names, &n_names, err) < 0) {
@@ -2763,6 +2803,8 @@ static const cli_opt docs_opts[] = {
     {"format", 0, "FORMAT", "html (default) or markdown"},
     {"base-url", 0, "URL", "where the site is published, e.g. https://docs.example.com/catalog/; "
                            "makes the feed's links absolute"},
+    {"force", 'f', NULL, "build into a non-empty directory that holds no earlier build "
+                         "(its files may be overwritten or deleted)"},
     {0},
 };
 
@@ -2774,7 +2816,8 @@ static int cmd_docs(cli_ctx *ctx)
         fprintf(stderr, "metacrawl: docs needs --out DIR (see 'metacrawl docs --help')\n");
         return MC_EXIT_USAGE;
     }
-    site_opts o = {.out_dir = out, .format = SITE_HTML, .base_url = cli_value(ctx, "base-url")};
+    site_opts o = {.out_dir = out, .format = SITE_HTML, .base_url = cli_value(ctx, "base-url"),
+                   .force = cli_flag(ctx, "force")};
     if (fmt && (strcmp(fmt, "markdown") == 0 || strcmp(fmt, "md") == 0)) {
         o.format = SITE_MARKDOWN;
     } else if (fmt && strcmp(fmt, "html") != 0) {
@@ -2839,5 +2882,8 @@ const cli_cmd cmd_def_docs = {"docs", "[DS...]", "documentation site from the st
     "comment from the warehouse is escaped. The same store always gives the same "
     "bytes; a rebuild rewrites only the files that changed and deletes the pages "
     "of containers that are gone. --format markdown writes the same pages as "
-    "GitHub-flavoured Markdown (README.md is the index). See docs/site.md.",
+    "GitHub-flavoured Markdown (README.md is the index). See docs/site.md.\n\n"
+    "A directory that is not empty and holds no earlier build (its "
+    ".metacrawl-site manifest) is refused (exit 2), since the build would "
+    "overwrite or delete files in it; --force builds there anyway.",
     docs_opts, 0, -1, cmd_docs};

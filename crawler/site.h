@@ -22,6 +22,9 @@ typedef struct site_opts {
     site_format format;
     const char *base_url;  /* absolute URL the site is published at, or NULL:
                               makes the feed's links absolute */
+    bool force;            /* build into a non-empty directory that holds no
+                              earlier build (the user's files may be
+                              overwritten or deleted) */
 } site_opts;
 
 typedef struct site_stats {

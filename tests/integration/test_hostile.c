@@ -133,3 +133,40 @@ Test(lock, a_crawl_through_another_path_to_the_store_is_locked_out)
     cr_assert_str_eq(added, "1");
     PQfinish(c);
 }
+
+/* ---- 2. docs --out never eats a directory of the user's ------------------------------------ */
+
+Test(docs, a_directory_of_the_users_is_refused_unless_forced)
+{
+    fixture f = setup("docsout", false);
+    itest_result cr = MC(&f, "crawl");
+    cr_assert_eq(cr.status, 0, "%s", cr.err);
+    char *mine = itest_strf("%s/mine", f.dir);
+    cr_assert_eq(mkdir(mine, 0700), 0);
+    char *cat = itest_strf("%s/catalog", mine);
+    cr_assert_eq(mkdir(cat, 0700), 0);
+    char *p1 = itest_strf("%s/index.html", mine), *p2 = itest_strf("%s/notes.txt", cat);
+    itest_write_file(p1, "my own index\n");
+    itest_write_file(p2, "my notes\n");
+
+    itest_result r = MC(&f, "docs", "--out", mine);
+    cr_assert_eq(r.status, 2, "docs into a directory of the user's exited %d: %s", r.status,
+                 r.err);
+    cr_assert(strstr(r.err, "not empty") && strstr(r.err, "--force"), "%s", r.err);
+    cr_assert_str_eq(itest_read_file(p1), "my own index\n");
+    cr_assert_str_eq(itest_read_file(p2), "my notes\n");
+
+    /* an empty directory and a new one are fine, and so is a rebuild */
+    char *empty = itest_strf("%s/empty", f.dir);
+    cr_assert_eq(mkdir(empty, 0700), 0);
+    char *fresh = itest_strf("%s/new/site", f.dir);
+    const char *outs[] = {empty, fresh, empty};
+    for (int i = 0; i < 3; i++) {
+        itest_result ok = MC(&f, "docs", "--out", outs[i]);
+        cr_assert_eq(ok.status, 0, "%s: %s", outs[i], ok.err);
+    }
+    /* --force builds into the user's directory */
+    itest_result forced = MC(&f, "docs", "--out", mine, "--force");
+    cr_assert_eq(forced.status, 0, "%s", forced.err);
+    cr_assert(strstr(itest_read_file(p1), "<html"), "not the site's index");
+}
