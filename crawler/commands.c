@@ -35,19 +35,25 @@ void cmd_report_error(const mc_error *err)
         fprintf(stderr, "  hint: %s\n", err->hint);
 }
 
-/* Writes s with control characters as \xNN (terminal safety). */
-void cmd_put_safe(FILE *f, const char *s)
+/* Terminal safety: every name and comment from the warehouse goes through
+ * mc_term_escape. */
+size_t cmd_put_safe(FILE *f, const char *s)
 {
     if (!s) {
         fputs("(none)", f);
-        return;
+        return 6;
     }
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\x%02x", *p);
-        else
-            fputc(*p, f);
-    }
+    mc_buf b = {0};
+    size_t cols = mc_term_escape(&b, s);
+    fputs(mc_buf_str(&b), f);
+    mc_buf_free(&b);
+    return cols;
+}
+
+void cmd_put_safe_pad(FILE *f, const char *s, size_t width)
+{
+    size_t cols = cmd_put_safe(f, s);
+    fprintf(f, "%*s", (int)(cols < width ? width - cols : 1), "");
 }
 
 /* A JSON value for people: strings unquoted, null as (none). */
@@ -1050,10 +1056,8 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
     for (size_t i = 0; i < k->n_fields; i++) {
         const mc_field *f = &cat->fields[k->first_field + i];
         printf("  %3d  ", f->position);
-        cmd_put_safe(stdout, f->name);
-        printf("%*s", (int)(strlen(f->name) < 30 ? 31 - strlen(f->name) : 1), "");
-        cmd_put_safe(stdout, f->type);
-        printf("%*s", (int)(strlen(f->type) < 28 ? 29 - strlen(f->type) : 1), "");
+        cmd_put_safe_pad(stdout, f->name, 31);
+        cmd_put_safe_pad(stdout, f->type, 29);
         printf("%-8s ", f->not_null ? "not null" : "null");
         if (f->default_expr) {
             printf("default ");
@@ -1260,7 +1264,8 @@ static int cmd_search(cli_ctx *ctx)
             putchar('.');
             cmd_put_safe(stdout, h->field);
         }
-        printf("  (%s", h->kind ? h->kind : "");
+        printf("  (");
+        cmd_put_safe(stdout, h->kind ? h->kind : "");
         if (h->extension) {
             printf(", extension ");
             cmd_put_safe(stdout, h->extension);

@@ -16,7 +16,13 @@
 
 bool cmd_use_color(void);                 /* stdout is a terminal, no NO_COLOR */
 void cmd_report_error(const mc_error *err); /* "metacrawl: error: ..." + hint */
-void cmd_put_safe(FILE *f, const char *s); /* control characters as \xNN */
+/* s as a terminal may show it (mc_term_escape: control characters as \xNN,
+ * C1, bidi and invisible characters as \uNNNN; NULL as "(none)"); returns
+ * the columns written. */
+size_t cmd_put_safe(FILE *f, const char *s);
+/* The same, padded with spaces to width columns (at least one space after
+ * a longer text), so escaped names keep a table aligned. */
+void cmd_put_safe_pad(FILE *f, const char *s, size_t width);
 /* -c FILE or the default search; optional: no file is not an error.
  * Returns 0 or the exit code (already reported). */
 int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out);

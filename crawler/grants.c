@@ -79,27 +79,45 @@ static bool is_ctl(unsigned char c)
     return c < 0x20 || c == 0x7f;
 }
 
+/* A character the printed SQL must not carry raw: a control character, or
+ * one that could drive or fool the terminal it is printed on (C1, bidi
+ * overrides, invisible characters: mc_term_unsafe).  Sets *cp_out and
+ * *len_out to the character at p. */
+static bool unsafe_char(const unsigned char *p, uint32_t *cp_out, size_t *len_out)
+{
+    size_t n = mc_utf8_decode(p, cp_out);
+    *len_out = n ? n : 1;
+    return n ? mc_term_unsafe(*cp_out) : false;
+}
+
 int grants_quote_ident(mc_buf *b, grants_dialect d, const char *name)
 {
     bool ctl = false;
     if (!name || !*name)
         return -1;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        ctl |= is_ctl(*p);
+    for (const unsigned char *p = (const unsigned char *)name; *p;) {
+        uint32_t cp = 0;
+        size_t n = 1;
+        ctl |= unsafe_char(p, &cp, &n);
+        p += n;
+    }
     if (ctl && d == GRANTS_REDSHIFT)
-        return -1;
+        return -1; /* Redshift has no U& escapes */
     if (ctl) {
         /* U&"..." with the default escape character, the backslash. */
         mc_buf_puts(b, "U&\"");
-        for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        for (const unsigned char *p = (const unsigned char *)name; *p;) {
+            uint32_t cp = 0;
+            size_t n = 1;
             if (*p == '"')
                 mc_buf_puts(b, "\"\"");
             else if (*p == '\\')
                 mc_buf_puts(b, "\\\\");
-            else if (is_ctl(*p))
-                mc_buf_printf(b, "\\%04x", *p);
+            else if (unsafe_char(p, &cp, &n))
+                mc_buf_printf(b, "\\%04x", (unsigned)cp);
             else
-                mc_buf_putc(b, (char)*p);
+                mc_buf_append(b, (const char *)p, n);
+            p += n;
         }
         mc_buf_putc(b, '"');
         return 0;
@@ -647,8 +665,9 @@ int grants_build(const grants_input *in, grants_plan *out, mc_error *err)
         grants_quote_ident(&shown, GRANTS_POSTGRESQL, bd.bad_name);
         mc_error_set(err, MC_EXIT_USAGE, "the name %s cannot be written as a %s identifier",
                      mc_buf_str(&shown), in->dialect == GRANTS_REDSHIFT ? "Redshift" : "SQL");
-        mc_error_hint(err, "Redshift names cannot hold control characters; check --schema, "
-                           "--owner, user: and group:");
+        mc_error_hint(err, "metacrawl writes no Redshift name with control, bidirectional "
+                           "or invisible characters (Redshift has no U& escapes); check "
+                           "--schema, --owner, user: and group:");
         mc_buf_free(&shown);
         grants_plan_free(out);
         return -1;

@@ -58,16 +58,22 @@ void mc_log_write(int level, const char *fmt, ...)
     for (char *p = line; *p; p++)
         if ((unsigned char)*p < 0x20)
             *p = ' ';
+    /* Messages carry names from the warehouse: what could drive a terminal
+     * (C1 controls, bidi overrides, invisible characters) is escaped. */
+    mc_buf safe = {0};
+    mc_term_escape(&safe, line);
+    const char *text = mc_buf_str(&safe);
     /* One write per line, so concurrent crawls do not interleave mid-line. */
     if (mc_log_style == MC_LOG_JOURNAL) {
-        fprintf(stderr, "<%d>%s\n", prio[lv], line);
+        fprintf(stderr, "<%d>%s\n", prio[lv], text);
     } else if (mc_log_style == MC_LOG_TIMESTAMPED) {
         char ts[21];
         mc_time_iso(mc_time_now(), ts);
-        fprintf(stderr, "%s metacrawl: %s: %s\n", ts, names[lv], line);
+        fprintf(stderr, "%s metacrawl: %s: %s\n", ts, names[lv], text);
     } else {
-        fprintf(stderr, "metacrawl: %s: %s\n", names[lv], line);
+        fprintf(stderr, "metacrawl: %s: %s\n", names[lv], text);
     }
+    mc_buf_free(&safe);
 }
 
 static void out_of_memory(size_t n)
@@ -354,6 +360,45 @@ size_t mc_utf8_decode(const unsigned char *p, uint32_t *cp_out)
         return 0;
     *cp_out = cp;
     return n;
+}
+
+/* ---- terminal safety -------------------------------------------------------- */
+
+bool mc_term_unsafe(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad || cp == 0x61c ||
+           cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+           (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
+}
+
+size_t mc_term_escape(mc_buf *out, const char *s)
+{
+    size_t cols = 0;
+    for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+        uint32_t cp = 0;
+        size_t n = mc_utf8_decode(p, &cp);
+        if (n == 0) { /* not UTF-8: a lone 0x9b is a CSI on 8-bit terminals */
+            mc_buf_printf(out, "\\x%02x", *p);
+            cols += 4;
+            p++;
+            continue;
+        }
+        if (mc_term_unsafe(cp)) {
+            if (cp < 0x80) {
+                mc_buf_printf(out, "\\x%02x", (unsigned)cp);
+                cols += 4;
+            } else {
+                mc_buf_printf(out, "\\u%04x", (unsigned)cp);
+                cols += 6;
+            }
+        } else {
+            mc_buf_append(out, (const char *)p, n);
+            cols++;
+        }
+        p += n;
+    }
+    return cols;
 }
 
 /* ---- globs ---------------------------------------------------------------- */

@@ -120,6 +120,21 @@ uint64_t mc_hash_str(uint64_t h, const char *s);
  * U+10FFFF, truncated).  Strings from the warehouse may be anything. */
 size_t mc_utf8_decode(const unsigned char *p, uint32_t *cp_out);
 
+/* Whether a code point must not reach a terminal raw: C0 and C1 controls
+ * and DEL (U+0080-U+009F includes U+009B, an 8-bit CSI), bidirectional
+ * marks, embeddings, overrides and isolates (U+061C, U+200E/F,
+ * U+202A-U+202E, U+2066-U+2069), zero-width and invisible formatting
+ * characters (U+00AD, U+180E, U+200B-U+200D, U+2060-U+2064, U+FEFF,
+ * U+FFF9-U+FFFB) and the line and paragraph separators U+2028/U+2029. */
+bool mc_term_unsafe(uint32_t cp);
+/*
+ * Appends s to out as it may be shown on a terminal: what mc_term_unsafe
+ * says as \xNN (below U+0080) or \uNNNN, bytes that are not UTF-8 as
+ * \xNN, the rest as it is.  Returns the columns the text takes, counting
+ * one per code point (for aligning columns).  NULL appends nothing.
+ */
+size_t mc_term_escape(mc_buf *out, const char *s);
+
 /* fnmatch-style glob over the whole name: * ? [...] and backslash escape. */
 bool mc_glob_match(const char *pattern, const char *name);
 /* NULL when the pattern is well formed, else what is wrong with it. */

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -169,4 +170,118 @@ Test(docs, a_directory_of_the_users_is_refused_unless_forced)
     itest_result forced = MC(&f, "docs", "--out", mine, "--force");
     cr_assert_eq(forced.status, 0, "%s", forced.err);
     cr_assert(strstr(itest_read_file(p1), "<html"), "not the site's index");
+}
+
+/* ---- 3. names that would drive or fool a terminal ------------------------------------------- */
+
+/* The first byte sequence of text a terminal must not get raw: a C0 control
+ * other than newline, DEL, a byte that is not UTF-8, a C1 control, a bidi
+ * mark or override, an invisible character.  NULL when there is none. */
+static const char *raw_unsafe(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        uint32_t cp;
+        size_t n;
+        unsigned char c = *p;
+        if (c < 0x80) {
+            cp = c, n = 1;
+        } else if ((c & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) {
+            cp = (uint32_t)(c & 0x1f) << 6 | (p[1] & 0x3f), n = 2;
+        } else if ((c & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+            cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f), n = 3;
+        } else if ((c & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+                   (p[3] & 0xc0) == 0x80) {
+            cp = 0x10000, n = 4;
+        } else {
+            return (const char *)p;
+        }
+        bool bad = (cp < 0x20 && cp != '\n') || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad ||
+                   cp == 0x61c || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
+                   (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) ||
+                   cp == 0xfeff;
+        if (bad)
+            return (const char *)p;
+        p += n;
+    }
+    return NULL;
+}
+
+static void assert_terminal_safe(const char *what, const itest_result *r)
+{
+    const char *o = raw_unsafe(r->out), *e = raw_unsafe(r->err);
+    cr_assert_null(o, "%s: stdout carries a raw terminal-unsafe character at offset %td: %s",
+                   what, o - r->out, r->out);
+    cr_assert_null(e, "%s: stderr carries a raw terminal-unsafe character at offset %td: %s",
+                   what, e - r->err, r->err);
+}
+
+Test(terminal, c1_bidi_and_zero_width_names_are_escaped_by_every_command)
+{
+    fixture f = setup("spoof", false);
+    itest_result base = MC(&f, "crawl");
+    cr_assert_eq(base.status, 0, "%s", base.err);
+    PGconn *c = itest_connect(f.db);
+    /* U+009B (8-bit CSI), U+202E (right-to-left override), U+200B (zero
+     * width space), U+2066 (left-to-right isolate), U+FEFF, U+0085 (NEL) */
+    itest_sql(c, "CREATE SCHEMA U&\"sales\\202Etxt.exe\"");
+    itest_sql(c, "CREATE TABLE U&\"sales\\202Etxt.exe\".U&\"evil\\009B31mred\" "
+                 "(U&\"id\\200B\" int PRIMARY KEY, U&\"amount\\2066x\" U&\"numeric\"(10,2),"
+                 " U&\"a\\0085b\" text)");
+    itest_sql(c, "COMMENT ON TABLE U&\"sales\\202Etxt.exe\".U&\"evil\\009B31mred\" IS "
+                 "U&'hidden\\FEFF comment \\202E gnp.exe'");
+    itest_sql(c, "COMMENT ON COLUMN public.orders.amount IS U&'spoof \\009B2J cleared'");
+    itest_sql(c, "ALTER TABLE public.orders ADD COLUMN U&\"\\202Edi\" int");
+
+    itest_result cr = MC(&f, "crawl");
+    cr_assert_eq(cr.status, 0, "%s", cr.err);
+    assert_terminal_safe("crawl", &cr);
+    cr_assert(strstr(cr.out, "\\u202e"), "the override is not shown escaped: %s", cr.out);
+    cr_assert(strstr(cr.out, "\\u009b"), "%s", cr.out);
+
+    const char *const cmds[][5] = {
+        {"diff", NULL},
+        {"history", NULL},
+        {"show", "test", NULL},
+        {"show", "test.\"sales\xe2\x80\xaetxt.exe\"", NULL},
+        {"show", "test.\"sales\xe2\x80\xaetxt.exe\".\"evil\xc2\x9b" "31mred\"", NULL},
+        {"show", "test.public.orders", NULL},
+        {"search", "e", NULL},
+        {"search", "spoof", NULL},
+        {"check", NULL},
+        {"grants", "test", NULL},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *argv[8] = {"-c", f.cfg};
+        size_t n = 2;
+        for (size_t k = 0; cmds[i][k]; k++)
+            argv[n++] = cmds[i][k];
+        argv[n] = NULL;
+        itest_result r = itest_run(argv, env(), NULL);
+        char *what = itest_strf("%s %s", cmds[i][0], cmds[i][1] ? cmds[i][1] : "");
+        cr_assert(r.status == 0 || r.status == 7, "%s exited %d: %s%s", what, r.status, r.out,
+                  r.err);
+        assert_terminal_safe(what, &r);
+    }
+
+    /* show keeps its columns aligned when a name is escaped: TYPE starts
+     * in the same column on every line */
+    itest_result s = MC(&f, "show", "test.\"sales\xe2\x80\xaetxt.exe\".\"evil\xc2\x9b" "31mred\"");
+    cr_assert_eq(s.status, 0, "%s", s.err);
+    const char *hdr = strstr(s.out, "COLUMN");
+    cr_assert_not_null(hdr, "%s", s.out);
+    const char *line_start = hdr;
+    while (line_start > s.out && line_start[-1] != '\n')
+        line_start--;
+    long type_col = strstr(line_start, "TYPE") - line_start;
+    const char *types[] = {"integer", "numeric(10,2)", "text"};
+    for (int i = 0; i < 3; i++) {
+        const char *t = strstr(hdr, types[i]);
+        cr_assert_not_null(t, "%s", s.out);
+        const char *ls = t;
+        while (ls[-1] != '\n')
+            ls--;
+        cr_assert_eq(t - ls, type_col, "column %s is not aligned:\n%s", types[i], s.out);
+    }
+    PQfinish(c);
 }

@@ -230,3 +230,77 @@ Test(commit, refuses_when_another_run_was_recorded_since_the_baseline_was_read)
     free(path);
     free(dir);
 }
+
+/* ---- point 3: what reaches the terminal ----------------------------------------------- */
+
+#include "commands.h"
+
+static char *escaped(const char *s, size_t *cols)
+{
+    mc_buf b = {0};
+    size_t n = mc_term_escape(&b, s);
+    if (cols)
+        *cols = n;
+    return mc_buf_steal(&b);
+}
+
+static void utf8(uint32_t cp, char out[5])
+{
+    memset(out, 0, 5);
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+    } else if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+    }
+}
+
+Test(terminal, c1_bidi_and_invisible_characters_are_escaped)
+{
+    static const uint32_t bad[] = {0x061c, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028,
+                                   0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2060,
+                                   0x2061, 0x2062, 0x2063, 0x2064, 0x2066, 0x2067, 0x2068,
+                                   0x2069, 0xfeff, 0x00ad, 0x180e};
+    for (uint32_t cp = 0x80; cp <= 0x9f + sizeof bad / sizeof bad[0]; cp++) {
+        uint32_t c = cp <= 0x9f ? cp : bad[cp - 0xa0];
+        char ch[5], in[32], want[32];
+        utf8(c, ch);
+        snprintf(in, sizeof in, "a%sb", ch);
+        snprintf(want, sizeof want, "a\\u%04xb", (unsigned)c);
+        size_t cols = 0;
+        char *got = escaped(in, &cols);
+        cr_assert_str_eq(got, want, "U+%04X", (unsigned)c);
+        cr_assert_eq(cols, strlen(want));
+        free(got);
+    }
+    /* C0, DEL, and bytes that are not UTF-8 (a lone 0x9b is an 8-bit CSI) */
+    char *got = escaped("\x1b]0;x\x07\x7f|\x9b" "31m|\xc3", NULL);
+    cr_assert_str_eq(got, "\\x1b]0;x\\x07\\x7f|\\x9b31m|\\xc3");
+    free(got);
+    /* letters of every script stay as they are, one column per character */
+    size_t cols = 0;
+    got = escaped("grüße_日本_عربي", &cols);
+    cr_assert_str_eq(got, "grüße_日本_عربي");
+    cr_assert_eq(cols, 13);
+    free(got);
+}
+
+Test(terminal, escaped_names_keep_columns_aligned)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cmd_put_safe_pad(f, "plain", 12);
+    fputs("|\n", f);
+    cmd_put_safe_pad(f, "r\xe2\x80\xae" "tl", 12);
+    fputs("|\n", f);
+    cmd_put_safe_pad(f, "über", 12);
+    fputs("|\n", f);
+    fclose(f);
+    cr_assert_str_eq(text, "plain       |\nr\\u202etl   |\nüber        |\n");
+    free(text);
+}
