@@ -1431,7 +1431,8 @@ static int cmd_alerts(cli_ctx *ctx)
     int rc = retry    ? cmd_load_config(ctx, false, &c)
              : status ? cmd_load_config(ctx, true, &c)
                       : cmd_load_config_for_reading(ctx, &c);
-    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0)
+    if (rc || (rc = status ? cmd_open_store_read(ctx, c, &st)
+                           : cmd_open_store(ctx, c, &st)) != 0)
         goto out;
     if (status)
         rc = alerts_status(ctx, c, st);

@@ -13,6 +13,7 @@
 #include <libssh2.h>
 #include <sqlite3.h>
 
+#include "json.h"
 #include "mc_build.h"
 
 const cli_opt cli_global_opts[] = {
@@ -67,22 +68,77 @@ static const cli_cmd *find_cmd(const char *name)
     return NULL;
 }
 
+static mc_error first_error;
+static bool json_printed;
+
+void cli_note_error(const mc_error *err)
+{
+    if (err && err->code && !first_error.code)
+        first_error = *err;
+}
+
+void cli_note_json_output(void)
+{
+    json_printed = true;
+}
+
+/* The JSON document of a failure no command printed one for. */
+static void print_json_error(int rc)
+{
+    mc_buf b = {0};
+    bool first = true, inner = true;
+    mc_buf_putc(&b, '{');
+    first = json_put_key(&b, first, "error");
+    mc_buf_putc(&b, '{');
+    json_put_kv_int(&b, &inner, "code", rc);
+    json_put_kv_str(&b, &inner, "message",
+                    first_error.code ? first_error.message : "failed; see stderr");
+    json_put_kv_str(&b, &inner, "hint",
+                    first_error.code && first_error.hint[0] ? first_error.hint : NULL);
+    mc_buf_putc(&b, '}');
+    json_put_kv_int(&b, &first, "exit_code", rc);
+    mc_buf_putc(&b, '}');
+    puts(mc_buf_str(&b));
+    mc_buf_free(&b);
+}
+
 /* message has one %s for what (the offending word). */
 static int usage_error(const cli_cmd *cmd, const char *message, const char *what)
 {
     const char *at = strstr(message, "%s");
-    fprintf(stderr, "metacrawl: %.*s%s%s", at ? (int)(at - message) : (int)strlen(message),
-            message, at ? what : "", at ? at + 2 : "");
+    mc_error e = {0};
+    mc_error_set(&e, MC_EXIT_USAGE, "%.*s%s%s",
+                 at ? (int)(at - message) : (int)strlen(message), message, at ? what : "",
+                 at ? at + 2 : "");
+    mc_error_hint(&e, "try 'metacrawl %s%s--help'", cmd ? cmd->name : "", cmd ? " " : "");
+    cli_note_error(&e);
+    fprintf(stderr, "metacrawl: %s", e.message);
     fprintf(stderr, "\nTry 'metacrawl %s%s--help'.\n", cmd ? cmd->name : "",
             cmd ? " " : "");
     return MC_EXIT_USAGE;
 }
 
-static void print_version(void)
+static void print_version(bool json)
 {
     int pqv = PQlibVersion();
+    char pq[32];
+    snprintf(pq, sizeof pq, "%d.%d", pqv / 10000, pqv % 100);
+    if (json) {
+        mc_buf b = {0};
+        bool first = true;
+        mc_buf_putc(&b, '{');
+        json_put_kv_str(&b, &first, "version", MC_VERSION);
+        json_put_kv_str(&b, &first, "libpq", pq);
+        json_put_kv_str(&b, &first, "libssh2", libssh2_version(0));
+        json_put_kv_str(&b, &first, "sqlite", sqlite3_libversion());
+        mc_buf_putc(&b, '}');
+        puts(mc_buf_str(&b));
+        mc_buf_free(&b);
+        cli_note_json_output();
+        return;
+    }
     printf("metacrawl %s\n", MC_VERSION);
-    printf("libpq %d.%d\n", pqv / 10000, pqv % 100);
+    printf("libpq %s\n", pq);
     printf("libssh2 %s\n", libssh2_version(0));
     printf("SQLite %s\n", sqlite3_libversion());
 }
@@ -137,6 +193,10 @@ int cli_main(int argc, char **argv)
     ctx.args = mc_calloc((size_t)argc + 1, sizeof *ctx.args);
     int rc = MC_EXIT_USAGE;
     bool want_help = false, want_version = false, only_args = false;
+    /* --json counts even when a usage error stops the parsing before it */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            ctx.json = true;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -192,7 +252,7 @@ int cli_main(int argc, char **argv)
     }
 
     if (want_version) {
-        print_version();
+        print_version(ctx.json);
         rc = MC_EXIT_OK;
         goto out;
     }
@@ -213,6 +273,8 @@ int cli_main(int argc, char **argv)
                                             : MC_LOG_DEBUG;
     rc = ctx.cmd->run(&ctx);
 out:
+    if (ctx.json && rc >= MC_EXIT_USAGE && !json_printed)
+        print_json_error(rc);
     free(ctx.args);
     return rc;
 }

@@ -49,6 +49,14 @@ bool cli_flag(const cli_ctx *ctx, const char *lng);
 /* The whole program: parses argv, runs the command, returns the exit code. */
 int cli_main(int argc, char **argv);
 
+/* Under --json every failure is a JSON document on stdout too: commands
+ * note the first error they report (cmd_report_error does) and that they
+ * printed their own JSON document (cmd_print_json does); when a command
+ * fails without one, cli_main prints {"error":{"code","message","hint"},
+ * "exit_code"} (docs/commands.md, "Errors under --json"). */
+void cli_note_error(const mc_error *err);
+void cli_note_json_output(void);
+
 void cli_print_help(FILE *f, const cli_cmd *cmd); /* cmd NULL = overview */
 void cli_print_man(FILE *f);
 

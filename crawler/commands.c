@@ -15,7 +15,9 @@
 #include "lock.h"
 #include "../schedules/schedule.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@ bool cmd_use_color(void)
 
 void cmd_report_error(const mc_error *err)
 {
+    cli_note_error(err);
     fprintf(stderr, "metacrawl: error: %s\n", err->message);
     if (err->hint[0])
         fprintf(stderr, "  hint: %s\n", err->hint);
@@ -133,6 +136,89 @@ int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out)
         cmd_report_error(&err);
         return err.code ? err.code : MC_EXIT_STORE;
     }
+    return 0;
+}
+
+int cmd_open_store_read(const cli_ctx *ctx, const cfg *c, store **out)
+{
+    *out = NULL;
+    mc_error err = {0};
+    const char *path = cmd_store_path(ctx, c);
+    if (!path)
+        return cmd_fail(MC_EXIT_CONFIG, NULL,
+                        "no store: give --store PATH or a configuration file");
+    if (store_open_read(path, out, &err) != 0) {
+        cmd_report_error(&err);
+        return err.code ? err.code : MC_EXIT_STORE;
+    }
+    return 0;
+}
+
+int cmd_fail(int code, const char *hint, const char *fmt, ...)
+{
+    mc_error err = {0};
+    err.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
+    if (hint)
+        snprintf(err.hint, sizeof err.hint, "%s", hint);
+    cmd_report_error(&err);
+    return code;
+}
+
+int cmd_known_datastore(store *st, const char *name)
+{
+    mc_error err = {0};
+    char **names = NULL;
+    size_t n = 0;
+    if (store_list_datastores(st, &names, &n, &err) != 0) {
+        cmd_report_error(&err);
+        return err.code;
+    }
+    bool found = false;
+    mc_buf have = {0};
+    for (size_t i = 0; i < n; i++) {
+        found |= strcmp(names[i], name) == 0;
+        mc_buf_printf(&have, "%s%s", i ? ", " : "", names[i]);
+    }
+    int rc = 0;
+    if (!found) {
+        mc_buf safe = {0};
+        mc_term_escape(&safe, name);
+        char *hint = n ? mc_asprintf("the store has: %s", mc_buf_str(&have))
+                       : mc_strdup("the store has no runs yet: crawl first");
+        rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+        free(hint);
+        mc_buf_free(&safe);
+    }
+    mc_buf_free(&have);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int cmd_count_option(const cli_ctx *ctx, const char *name, long dflt, long min, long *out)
+{
+    const char *v = cli_value(ctx, name);
+    *out = dflt;
+    if (!v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    bool digits = *v >= '0' && *v <= '9' && end && *end == '\0';
+    if (!digits || errno == ERANGE || n < min) {
+        mc_buf safe = {0};
+        mc_term_escape(&safe, v);
+        int rc = cmd_fail(MC_EXIT_USAGE, NULL, "--%s takes a whole number%s, not '%s'", name,
+                          min > 0 ? " from 1" : " (0 or more)", mc_buf_str(&safe));
+        mc_buf_free(&safe);
+        return rc;
+    }
+    *out = n;
     return 0;
 }
 
@@ -404,6 +490,7 @@ static void json_error_obj(mc_buf *b, bool *first, const mc_error *err)
 
 void cmd_print_json(mc_buf *b)
 {
+    cli_note_json_output();
     fputs(mc_buf_str(b), stdout);
     fputc('\n', stdout);
 }
@@ -467,7 +554,10 @@ static void print_report_text(const crawl_report *r)
 
 void cmd_print_report_changes(const crawl_report *r)
 {
-    if (r->baseline) {
+    if (r->baseline && !r->run_id) {
+        printf("  first crawl of this datastore: a crawl would record the catalog; "
+               "dry run, nothing recorded\n");
+    } else if (r->baseline) {
         printf("  first crawl of this datastore: catalog recorded, no changes reported\n");
     } else if (r->diff.changes.n == 0) {
         printf("  no changes\n");
@@ -562,9 +652,13 @@ static int cmd_crawl(cli_ctx *ctx)
         .dry_run = cli_flag(ctx, "dry-run"),
         .accept_removals = cli_flag(ctx, "accept-removals"),
     };
-    /* A dry run reads an existing store and creates nothing. */
-    if (!o.dry_run || access(cmd_store_path(ctx, c), F_OK) == 0) {
+    /* A dry run reads an existing store and creates, migrates or writes
+     * nothing. */
+    if (!o.dry_run) {
         if ((rc = cmd_open_store(ctx, c, &st)) != 0)
+            goto out;
+    } else if (access(cmd_store_path(ctx, c), F_OK) == 0) {
+        if ((rc = cmd_open_store_read(ctx, c, &st)) != 0)
             goto out;
     }
     /* Alerts: each run queues its deliveries in its own transaction (the
@@ -667,8 +761,10 @@ static const cli_opt diff_opts_table[] = {
 static int pick_datastore(store *st, const char *arg, char **out)
 {
     if (arg) {
-        *out = mc_strdup(arg);
-        return 0;
+        int rc = cmd_known_datastore(st, arg);
+        if (rc == 0)
+            *out = mc_strdup(arg);
+        return rc;
     }
     mc_error err = {0};
     char **names = NULL;
@@ -682,11 +778,15 @@ static int pick_datastore(store *st, const char *arg, char **out)
         *out = names[0];
         names[0] = NULL;
     } else {
-        fprintf(stderr, "metacrawl: name a datastore; the store has %zu:", n);
+        mc_buf have = {0};
         for (size_t i = 0; i < n; i++)
-            fprintf(stderr, " %s", names[i]);
-        fputc('\n', stderr);
-        rc = MC_EXIT_USAGE;
+            mc_buf_printf(&have, "%s%s", i ? ", " : "", names[i]);
+        char *hint = n ? mc_asprintf("the store has: %s", mc_buf_str(&have))
+                       : mc_strdup("the store has no runs yet: crawl first");
+        rc = cmd_fail(MC_EXIT_USAGE, hint, n ? "name a datastore; the store has %zu"
+                                             : "the store has no datastore (%zu runs)", n);
+        free(hint);
+        mc_buf_free(&have);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -724,14 +824,14 @@ static int cmd_diff(cli_ctx *ctx)
     diff_result dr = {0};
     mc_error err = {0};
     int rc = cmd_load_config_for_reading(ctx, &c);
-    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0 ||
+    if (rc || (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
         (rc = pick_datastore(st, ctx->n_args ? ctx->args[0] : NULL, &ds)) != 0 ||
         (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
         goto out;
     int64_t to = parse_run(cli_value(ctx, "to")), from = parse_run(cli_value(ctx, "from"));
     if (to < 0 || from < 0) {
-        fprintf(stderr, "metacrawl: --from and --to take a run number (see 'metacrawl history')\n");
-        rc = MC_EXIT_USAGE;
+        rc = cmd_fail(MC_EXIT_USAGE, "see 'metacrawl history' for the runs",
+                      "--from and --to take a run number");
         goto out;
     }
     if (!to)
@@ -744,9 +844,9 @@ static int cmd_diff(cli_ctx *ctx)
             }
     }
     if (!to || !from) {
-        fprintf(stderr, "metacrawl: datastore '%s' needs two completed runs to diff; "
-                        "it has %zu\n", ds, n_ids);
-        rc = MC_EXIT_USAGE;
+        rc = cmd_fail(MC_EXIT_USAGE, "crawl it again to have something to compare",
+                      "datastore '%s' needs two completed runs to diff; it has %zu", ds,
+                      n_ids);
         goto out;
     }
     if (store_load_as_of(st, ds, from, &a, &err) != 0 ||
@@ -803,16 +903,12 @@ static int cmd_history(cli_ctx *ctx)
     store *st = NULL;
     mc_run_list l = {0};
     mc_error err = {0};
-    int rc = cmd_load_config_for_reading(ctx, &c);
-    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0)
+    long limit = 20;
+    int rc = cmd_count_option(ctx, "limit", 20, 0, &limit);
+    if (rc || (rc = cmd_load_config_for_reading(ctx, &c)) != 0 ||
+        (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
+        (ctx->n_args && (rc = cmd_known_datastore(st, ctx->args[0])) != 0))
         goto out;
-    const char *lim = cli_value(ctx, "limit");
-    long limit = lim ? strtol(lim, NULL, 10) : 20;
-    if (limit < 0) {
-        fprintf(stderr, "metacrawl: --limit takes a number\n");
-        rc = MC_EXIT_USAGE;
-        goto out;
-    }
     if (store_list_runs(st, ctx->n_args ? ctx->args[0] : NULL, (size_t)limit, &l, &err) != 0) {
         cmd_report_error(&err);
         rc = err.code;
@@ -1098,19 +1194,22 @@ static int cmd_show(cli_ctx *ctx)
     int n_parts = split_path(ctx->args[0], parts);
     int rc = 0;
     if (n_parts < 1 || !parts[0][0]) {
-        fprintf(stderr, "metacrawl: cannot read '%s' as DS[.SCHEMA[.CONTAINER]] "
-                        "(quote names that contain dots: ds.\"my.schema\")\n", ctx->args[0]);
-        rc = MC_EXIT_USAGE;
+        mc_buf safe = {0};
+        mc_term_escape(&safe, ctx->args[0]);
+        rc = cmd_fail(MC_EXIT_USAGE, "quote names that contain dots: ds.\"my.schema\"",
+                      "cannot read '%s' as DS[.SCHEMA[.CONTAINER]]", mc_buf_str(&safe));
+        mc_buf_free(&safe);
         goto out;
     }
     int64_t as_of = parse_run(cli_value(ctx, "as-of"));
     if (as_of < 0) {
-        fprintf(stderr, "metacrawl: --as-of takes a run number (see 'metacrawl history')\n");
-        rc = MC_EXIT_USAGE;
+        rc = cmd_fail(MC_EXIT_USAGE, "see 'metacrawl history' for the runs",
+                      "--as-of takes a run number");
         goto out;
     }
     if ((rc = cmd_load_config_for_reading(ctx, &c)) != 0 ||
-        (rc = cmd_open_store(ctx, c, &st)) != 0)
+        (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
+        (rc = cmd_known_datastore(st, parts[0])) != 0)
         goto out;
     /* One container: read it alone, not the datastore's whole catalog. */
     if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],
@@ -1124,9 +1223,13 @@ static int cmd_show(cli_ctx *ctx)
     if (n_parts == 3) {
         const mc_container *k = mc_catalog_find(cat, parts[1], parts[2]);
         if (!k) {
-            fprintf(stderr, "metacrawl: %s has no container %s.%s%s\n", parts[0], parts[1],
-                    parts[2], as_of ? " at that run" : "");
-            rc = MC_EXIT_USAGE;
+            mc_buf a = {0}, b = {0};
+            mc_term_escape(&a, parts[1]);
+            mc_term_escape(&b, parts[2]);
+            rc = cmd_fail(MC_EXIT_USAGE, NULL, "%s has no container %s.%s%s", parts[0],
+                          mc_buf_str(&a), mc_buf_str(&b), as_of ? " at that run" : "");
+            mc_buf_free(&a);
+            mc_buf_free(&b);
             goto out;
         }
         if (ctx->json) {
@@ -1137,9 +1240,11 @@ static int cmd_show(cli_ctx *ctx)
         }
     } else if (n_parts == 2) {
         if (!mc_catalog_find_schema(cat, parts[1])) {
-            fprintf(stderr, "metacrawl: %s has no schema %s%s\n", parts[0], parts[1],
-                    as_of ? " at that run" : "");
-            rc = MC_EXIT_USAGE;
+            mc_buf a = {0};
+            mc_term_escape(&a, parts[1]);
+            rc = cmd_fail(MC_EXIT_USAGE, NULL, "%s has no schema %s%s", parts[0],
+                          mc_buf_str(&a), as_of ? " at that run" : "");
+            mc_buf_free(&a);
             goto out;
         }
         mc_buf_puts(&j, "{\"containers\":[");
@@ -1220,12 +1325,12 @@ static int cmd_search(cli_ctx *ctx)
     store *st = NULL;
     mc_search_result res = {0};
     mc_error err = {0};
-    int rc = cmd_load_config_for_reading(ctx, &c);
-    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0)
+    long limit = 50;
+    int rc = cmd_count_option(ctx, "limit", 50, 1, &limit);
+    if (rc || (rc = cmd_load_config_for_reading(ctx, &c)) != 0 ||
+        (rc = cmd_open_store_read(ctx, c, &st)) != 0)
         goto out;
-    const char *lim = cli_value(ctx, "limit");
-    long limit = lim ? strtol(lim, NULL, 10) : 50;
-    if (store_search(st, ctx->args[0], limit > 0 ? (size_t)limit : 50, &res, &err) != 0) {
+    if (store_search(st, ctx->args[0], (size_t)limit, &res, &err) != 0) {
         cmd_report_error(&err);
         rc = err.code;
         goto out;

@@ -30,6 +30,18 @@ int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out);
 int cmd_load_config_for_reading(const cli_ctx *ctx, cfg **out);
 const char *cmd_store_path(const cli_ctx *ctx, const cfg *c);
 int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out);
+/* The same for a command that only reads: store_open_read (never creates,
+ * migrates or writes; a missing or damaged store is exit 6). */
+int cmd_open_store_read(const cli_ctx *ctx, const cfg *c, store **out);
+/* Reports an error made of code, message and hint (may be NULL) as
+ * cmd_report_error does; returns code. */
+int cmd_fail(int code, const char *hint, const char *fmt, ...) MC_PRINTF(3, 4);
+/* 0 when the store has runs of datastore name, else exit 2 reported
+ * ("unknown datastore", with the ones it has); 6 when it cannot be read. */
+int cmd_known_datastore(store *st, const char *name);
+/* A count option: absent gives dflt; anything but digits, or a number
+ * below min, is a usage error (exit 2, reported).  Sets *out. */
+int cmd_count_option(const cli_ctx *ctx, const char *name, long dflt, long min, long *out);
 /* The datastores named as arguments (all when none); exit 2 for an
  * unknown name, 3 when the config has no datastore at all. */
 int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,

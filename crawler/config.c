@@ -1137,11 +1137,36 @@ static void init_datastore(void *obj)
     d->late_binding_timeout_ms = 120000;
 }
 
+/* Where a scalar value starts: inside its quotes, so a column inside it
+ * adds up. */
+static cfg_pos value_pos(ctx *x, const yaml_node_t *v)
+{
+    cfg_pos p = pos_of(x, v);
+    if (v->type == YAML_SCALAR_NODE &&
+        (v->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+         v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE))
+        p.column++;
+    return p;
+}
+
+/* A time zone is checked by the scheduling layer, after loading: keep
+ * where it was written, so its error names its own line and column. */
+static int check_defaults(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
+{
+    const yaml_node_t *v;
+    (void)at;
+    if (map_find(x, map, "timezone", NULL, &v))
+        ((cfg *)obj)->timezone_pos = value_pos(x, v);
+    return 0;
+}
+
 static int check_datastore(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
 {
     cfg_datastore *d = obj;
     const yaml_node_t *v;
     (void)at;
+    if (map_find(x, map, "timezone", NULL, &v))
+        d->timezone_pos = value_pos(x, v);
     if (map_find(x, map, "schedule", NULL, &v)) {
         d->schedule_pos = pos_of(x, v);
         /* point at the expression itself, so a column inside it adds up */
@@ -1374,7 +1399,8 @@ static const row defaults_rows[] = {
      .off = offsetof(cfg, max_runtime_s), .min = 0, .max = DUR(7 * 86400)},
 };
 static const table defaults_table = {.what = "defaults", .rows = ROWS(defaults_rows),
-                                     .pos_off = NO_OFF, .fill_when_absent = true};
+                                     .pos_off = NO_OFF, .fill_when_absent = true,
+                                     .check = check_defaults};
 
 /* scheduler's keys land in the cfg itself (T_MAP with off 0). */
 static const row scheduler_rows[] = {

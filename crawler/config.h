@@ -113,6 +113,7 @@ typedef struct cfg_datastore {
     int late_binding_timeout_ms; /* Redshift's late-binding column step, default 2m */
     cfg_pos pos;            /* of the datastore's mapping */
     cfg_pos schedule_pos;   /* of the expression's first character (inside quotes) */
+    cfg_pos timezone_pos;   /* of its own timezone: value (line 0 = inherited) */
 } cfg_datastore;
 
 typedef struct cfg_alert {
@@ -134,6 +135,7 @@ typedef struct cfg {
     char *path;             /* the file loaded */
     char *store;            /* default ./catalog.db, relative to the cwd */
     char *timezone;         /* defaults.timezone, default "UTC" */
+    cfg_pos timezone_pos;   /* of defaults.timezone's value (line 0 = the default) */
     int connect_timeout_s;  /* defaults.connect_timeout, default 10 */
     int statement_timeout_ms; /* defaults.statement_timeout, default 300000 */
     int max_runtime_s;        /* defaults.max_runtime, default 3600; 0 = none */

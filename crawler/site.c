@@ -2812,22 +2812,19 @@ static int cmd_docs(cli_ctx *ctx)
 {
     const char *out = cli_value(ctx, "out");
     const char *fmt = cli_value(ctx, "format");
-    if (!out || !*out) {
-        fprintf(stderr, "metacrawl: docs needs --out DIR (see 'metacrawl docs --help')\n");
-        return MC_EXIT_USAGE;
-    }
+    if (!out || !*out)
+        return cmd_fail(MC_EXIT_USAGE, "see 'metacrawl docs --help'", "docs needs --out DIR");
     site_opts o = {.out_dir = out, .format = SITE_HTML, .base_url = cli_value(ctx, "base-url"),
                    .force = cli_flag(ctx, "force")};
     if (fmt && (strcmp(fmt, "markdown") == 0 || strcmp(fmt, "md") == 0)) {
         o.format = SITE_MARKDOWN;
     } else if (fmt && strcmp(fmt, "html") != 0) {
-        fprintf(stderr, "metacrawl: --format takes html or markdown, not '%s'\n", fmt);
-        return MC_EXIT_USAGE;
+        return cmd_fail(MC_EXIT_USAGE, NULL, "--format takes html or markdown, not '%s'", fmt);
     }
     cfg *c = NULL;
     store *st = NULL;
     int rc = cmd_load_config_for_reading(ctx, &c);
-    if (rc || (rc = cmd_open_store(ctx, c, &st)) != 0)
+    if (rc || (rc = cmd_open_store_read(ctx, c, &st)) != 0)
         goto done;
     mc_error err = {0};
     site_stats stats;

@@ -136,7 +136,7 @@ static int open_existing_store(const cli_ctx *ctx, const cfg *c, store **st)
     const char *path = cmd_store_path(ctx, c);
     if (!path || access(path, F_OK) != 0)
         return 0;
-    return cmd_open_store(ctx, c, st);
+    return cmd_open_store_read(ctx, c, st);
 }
 
 /* ---- schedule list ----------------------------------------------------------------- */

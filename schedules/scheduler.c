@@ -95,9 +95,13 @@ int sched_table_build(const cfg *c, sched_table **out, mc_error *err)
     const char *file = c->path ? c->path : "metacrawl.yml";
     mc_error inner = {0};
     const cron_tz *def_tz = NULL;
-    /* defaults.timezone has no position of its own (config.c keeps none). */
     if (table_zone(t, c->timezone ? c->timezone : "UTC", &def_tz, &inner) != 0) {
-        copy_error(err, &inner, "%s: defaults.timezone: ", file);
+        if (c->timezone_pos.line)
+            copy_error(err, &inner, "%s:%d:%d: defaults: timezone: ",
+                       c->timezone_pos.file ? c->timezone_pos.file : file,
+                       c->timezone_pos.line, c->timezone_pos.column);
+        else
+            copy_error(err, &inner, "%s: defaults.timezone: ", file);
         goto fail;
     }
     for (size_t i = 0; i < c->n_datastores; i++) {
@@ -111,10 +115,10 @@ int sched_table_build(const cfg *c, sched_table **out, mc_error *err)
         e->retry_backoff = d->retry_backoff_s;
         if (d->timezone && (!c->timezone || strcmp(d->timezone, c->timezone) != 0) &&
             table_zone(t, d->timezone, &e->tz, &inner) != 0) {
-            /* The datastore's own timezone: key; config.h has no position
-             * for it, so this points at the datastore. */
+            /* The datastore's own timezone: value, else the datastore. */
+            const cfg_pos *p = d->timezone_pos.line ? &d->timezone_pos : &d->pos;
             copy_error(err, &inner, "%s:%d:%d: datastore '%s': timezone: ",
-                       d->pos.file ? d->pos.file : file, d->pos.line, d->pos.column, d->name);
+                       p->file ? p->file : file, p->line, p->column, d->name);
             goto fail;
         }
         if (!d->schedule)

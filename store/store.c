@@ -55,6 +55,7 @@ struct store {
     char host[256];
     const store_outbox_rules *rules; /* borrowed; NULL = queue nothing */
     int lock_fd;                     /* the outbox lock file, -1 = not held */
+    bool read_only;                  /* store_open_read: never written */
 };
 
 /* ---- the schema ----------------------------------------------------------- */
@@ -481,6 +482,8 @@ out:
         mc_log(MC_LOG_WARN, "%s", err.message);
 }
 
+static int check_not_truncated(const char *path, mc_error *err);
+
 /* The directory a path lives in, as a new string. */
 static char *parent_dir(const char *path)
 {
@@ -523,6 +526,9 @@ int store_open_at_version(const char *path, int target, store **out,
                       path);
         return -1;
     }
+
+    if (check_not_truncated(path, err) < 0)
+        return -1;
 
     /* A new store is created readable by its owner only (SQLite gives the
      * -wal and -shm files the same mode): table names and comments of a
@@ -612,6 +618,173 @@ int store_open_at_version(const char *path, int target, store **out,
     *out = s;
     return 0;
 
+fail:
+    store_close(s);
+    return -1;
+}
+
+/*
+ * A store file shorter than its own header says was cut off (a full disk,
+ * an interrupted copy): SQLite notices only when a query reaches a missing
+ * page, so a command reading the first pages would print part of the
+ * catalog as if it were all.  The header's page count (offset 28) is valid
+ * when its change counter (24) equals "version valid for" (92).  Checking
+ * every page (PRAGMA integrity_check) would cost a full read of the store
+ * per command; this costs one read of 100 bytes.
+ */
+static int check_not_truncated(const char *path, mc_error *err)
+{
+    unsigned char h[100];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* SQLite says why */
+    struct stat sb;
+    ssize_t n = pread(fd, h, sizeof h, 0);
+    int st = fstat(fd, &sb);
+    close(fd);
+    if (n != (ssize_t)sizeof h || st != 0 || memcmp(h, "SQLite format 3", 16) != 0)
+        return 0; /* empty, or not SQLite: the open says so */
+    uint32_t page = (uint32_t)h[16] << 8 | h[17];
+    uint64_t page_size = page == 1 ? 65536 : page;
+    uint32_t counter = (uint32_t)h[24] << 24 | (uint32_t)h[25] << 16 | (uint32_t)h[26] << 8 | h[27];
+    uint32_t valid = (uint32_t)h[92] << 24 | (uint32_t)h[93] << 16 | (uint32_t)h[94] << 8 | h[95];
+    uint64_t pages = (uint64_t)h[28] << 24 | (uint64_t)h[29] << 16 | (uint64_t)h[30] << 8 | h[31];
+    if (counter != valid || pages == 0 || (uint64_t)sb.st_size >= pages * page_size)
+        return 0;
+    mc_error_set(err, MC_EXIT_STORE, "store %s is damaged: the file has %lld bytes, its header "
+                 "says %llu", path, (long long)sb.st_size,
+                 (unsigned long long)(pages * page_size));
+    mc_error_hint(err, "the file was cut off (a full disk, an interrupted copy?); restore it "
+                       "from a backup");
+    return -1;
+}
+
+/* "file:" URI of a path for sqlite3_open_v2 with SQLITE_OPEN_URI. */
+static char *file_uri(const char *path, bool immutable)
+{
+    mc_buf b = {0};
+    mc_buf_puts(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x21 || *p >= 0x7f)
+            mc_buf_printf(&b, "%%%02X", *p);
+        else
+            mc_buf_putc(&b, (char)*p);
+    }
+    mc_buf_puts(&b, immutable ? "?mode=ro&immutable=1" : "?mode=ro");
+    return mc_buf_steal(&b);
+}
+
+static int open_ro_handle(store *s, bool immutable, mc_error *err)
+{
+    char *uri = file_uri(s->path, immutable);
+    int rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    if (rc != SQLITE_OK) {
+        if (s->db)
+            return db_fail(s, err, "open the store");
+        return mc_error_set(err, MC_EXIT_STORE, "store: cannot open %s: out of memory",
+                            s->path);
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+    return 0;
+}
+
+int store_open_read(const char *path, store **out, mc_error *err)
+{
+    *out = NULL;
+    if (!path || !*path) {
+        mc_error_set(err, MC_EXIT_STORE, "no store path given");
+        mc_error_hint(err, "set store: in metacrawl.yml or pass --store PATH");
+        return -1;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        int e = errno;
+        mc_error_set(err, MC_EXIT_STORE, "no store at %s: %s", path, strerror(e));
+        mc_error_hint(err, e == ENOENT ? "a crawl creates the store; check store: in the "
+                                         "configuration or --store"
+                                       : "check the path and its permissions");
+        return -1;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        mc_error_set(err, MC_EXIT_STORE, "store %s is a directory", path);
+        mc_error_hint(err, "store: names the catalog file, e.g. %s/catalog.db", path);
+        return -1;
+    }
+    if (check_not_truncated(path, err) < 0)
+        return -1;
+    store *s = mc_calloc(1, sizeof *s);
+    s->lock_fd = -1;
+    s->path = mc_strdup(path);
+    s->read_only = true;
+    if (gethostname(s->host, sizeof s->host - 1) != 0)
+        strcpy(s->host, "localhost");
+    if (open_ro_handle(s, false, err) < 0)
+        goto fail;
+    int64_t n_objects = 0;
+    mc_error first = {0};
+    int rc = query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, &n_objects, NULL,
+                       "read the store", &first);
+    int code = rc < 0 ? sqlite3_extended_errcode(s->db) & 0xff : SQLITE_OK;
+    if (rc < 0 && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY)) {
+        /* A WAL store in a directory we cannot write: SQLite cannot create
+         * the -shm index.  Nobody can be writing it there (a writer needs
+         * the directory too), so it is read as an immutable file. */
+        char *dir = parent_dir(path);
+        bool dir_ro = access(dir, W_OK) != 0;
+        free(dir);
+        if (dir_ro) {
+            sqlite3_close(s->db);
+            s->db = NULL;
+            mc_error_clear(&first);
+            if (open_ro_handle(s, true, err) < 0)
+                goto fail;
+            rc = query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, &n_objects, NULL,
+                           "read the store", &first);
+            code = rc < 0 ? sqlite3_extended_errcode(s->db) & 0xff : SQLITE_OK;
+        }
+    }
+    if (rc < 0) {
+        if (code == SQLITE_NOTADB) {
+            mc_error_set(err, MC_EXIT_STORE, "store %s is not an sqlite database", path);
+            mc_error_hint(err, "point store: / --store at a metacrawl catalog");
+        } else {
+            mc_error_set(err, first.code, "%s", first.message);
+            if (first.hint[0])
+                mc_error_hint(err, "%s", first.hint);
+        }
+        goto fail;
+    }
+    int64_t version = 0;
+    if (query_i64(s, "PRAGMA user_version", NULL, &version, NULL,
+                  "read the store's schema version", err) < 0)
+        goto fail;
+    if (version == 0) {
+        mc_error_set(err, MC_EXIT_STORE, n_objects ? "store %s is an sqlite database but not "
+                                                     "a metacrawl store"
+                                                   : "store %s is empty: not a metacrawl "
+                                                     "store (yet)", path);
+        mc_error_hint(err, "point store: / --store at a metacrawl catalog; a crawl creates "
+                           "one");
+        goto fail;
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+        mc_error_set(err, MC_EXIT_STORE,
+                     "store was written by a newer metacrawl (schema %lld, this "
+                     "build knows %d)", (long long)version, STORE_SCHEMA_VERSION);
+        mc_error_hint(err, "upgrade metacrawl, or use another store file than %s", path);
+        goto fail;
+    }
+    if (version < STORE_SCHEMA_VERSION) {
+        mc_error_set(err, MC_EXIT_STORE, "store %s has schema %lld; this build reads %d",
+                     path, (long long)version, STORE_SCHEMA_VERSION);
+        mc_error_hint(err, "the next crawl (or `metacrawl alerts retry`) upgrades it; "
+                           "reading commands never change a store");
+        goto fail;
+    }
+    *out = s;
+    return 0;
 fail:
     store_close(s);
     return -1;
@@ -750,7 +923,7 @@ out:
 #define RUN_COLUMNS                                                            \
     "r.id, d.name, r.started_at, r.finished_at, r.status, r.dialect, "        \
     "r.server_version, r.n_schemas, r.n_containers, r.n_fields, r.n_changes, " \
-    "r.n_held_back, r.error, r.scheduled_for "                                 \
+    "r.n_held_back, r.error, r.scheduled_for, r.pid, r.host "                 \
     "FROM runs r JOIN datastores d ON d.id = r.datastore_id "
 
 static void read_run(sqlite3_stmt *st, mc_arena *a, mc_run *r)
@@ -784,7 +957,17 @@ static int collect_runs(store *s, sqlite3_stmt *st, mc_run_list *out,
             cap = cap ? cap * 2 : 16;
             tmp = mc_realloc(tmp, cap * sizeof *tmp);
         }
-        read_run(st, out->arena, &tmp[n++]);
+        read_run(st, out->arena, &tmp[n]);
+        /* A reader does not mark a dead process's run failed (it writes
+         * nothing), but shows it as the next writer will record it. */
+        int64_t pid = col_i64(st, 14);
+        const char *host = (const char *)sqlite3_column_text(st, 15);
+        if (tmp[n].status == MC_RUN_RUNNING && pid > 0 && (!host || strcmp(host, s->host) == 0) &&
+            kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            tmp[n].status = MC_RUN_FAILED;
+            tmp[n].error = "interrupted: the process ended before the run finished";
+        }
+        n++;
     }
     if (rc != SQLITE_DONE) {
         free(tmp);

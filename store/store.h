@@ -205,6 +205,13 @@ typedef struct store store;
  * WAL mode, foreign keys on, busy timeout.  Marks runs left "running" by a
  * process that died as "failed".  Errors are MC_EXIT_STORE. */
 int store_open(const char *path, store **out, mc_error *err);
+/* Opens an existing store for reading only: never creates, migrates or
+ * writes it (not even the -wal/-shm files, in a directory that is not
+ * writable).  A missing file, a file that is not a metacrawl store, one
+ * cut off (shorter than its header says), or one of an older or newer
+ * schema version is an error (MC_EXIT_STORE) naming the path.  Runs whose
+ * process died are listed as failed, as store_open would record them. */
+int store_open_read(const char *path, store **out, mc_error *err);
 void store_close(store *s); /* NULL is a no-op */
 int store_schema_version(store *s); /* PRAGMA user_version */
 

@@ -285,3 +285,213 @@ Test(terminal, c1_bidi_and_zero_width_names_are_escaped_by_every_command)
     }
     PQfinish(c);
 }
+
+/* ---- 4. readers never create or change a store ------------------------------------------------ */
+
+/* Every reading command, with --store PATH and no configuration. */
+static const char *const readers[][6] = {
+    {"history", NULL},
+    {"history", "test", NULL},
+    {"show", "test", NULL},
+    {"show", "test.public.orders", NULL},
+    {"search", "orders", NULL},
+    {"diff", "test", NULL},
+    {"docs", "--out", "@SITE@", NULL},
+    {"alerts", "status", NULL},
+};
+#define N_READERS (sizeof readers / sizeof readers[0])
+
+/* ro_dir: run it where ro_dir is mounted read-only (root ignores file
+ * modes, so a private mount namespace with a read-only bind mount). */
+static itest_result run_reader_in(const char *store, size_t i, const char *site, bool json,
+                                  const char *ro_dir)
+{
+    const char *argv[20];
+    size_t n = 0;
+    if (ro_dir) {
+        argv[n++] = "-m";
+        argv[n++] = "sh";
+        argv[n++] = "-c";
+        argv[n++] = "mount --bind -o ro \"$0\" \"$0\" && exec \"$@\"";
+        argv[n++] = ro_dir;
+        argv[n++] = itest_env("MC_BINARY");
+    }
+    argv[n++] = "--store";
+    argv[n++] = store;
+    for (size_t k = 0; readers[i][k]; k++)
+        argv[n++] = strcmp(readers[i][k], "@SITE@") == 0 ? site : readers[i][k];
+    if (json)
+        argv[n++] = "--json";
+    argv[n] = NULL;
+    return ro_dir ? itest_run_program("/usr/bin/unshare", argv, NULL, NULL)
+                  : itest_run(argv, NULL, NULL);
+}
+
+static itest_result run_reader(const char *store, size_t i, const char *site, bool json)
+{
+    return run_reader_in(store, i, site, json, NULL);
+}
+
+Test(store, a_missing_store_is_exit_6_and_is_not_created)
+{
+    char *dir = itest_tmpdir();
+    char *store = itest_strf("%s/nosuch.db", dir);
+    char *site = itest_strf("%s/site", dir);
+    for (size_t i = 0; i < N_READERS; i++) {
+        itest_result r = run_reader(store, i, site, false);
+        cr_assert_eq(r.status, 6, "%s on a missing store exited %d: %s%s", readers[i][0],
+                     r.status, r.out, r.err);
+        cr_assert(strstr(r.err, store), "%s does not name the path: %s", readers[i][0], r.err);
+        cr_assert_neq(access(store, F_OK), 0, "%s created the store", readers[i][0]);
+        itest_result j = run_reader(store, i, site, true);
+        cr_assert_eq(j.status, 6);
+        json_t *doc = itest_parse_json(j.out);
+        json_t *e = json_object_get(doc, "error");
+        cr_assert(json_is_object(e), "%s --json: no error document: %s", readers[i][0], j.out);
+        cr_assert_eq(json_integer_value(json_object_get(e, "code")), 6);
+        cr_assert(strstr(json_string_value(json_object_get(e, "message")), store), "%s", j.out);
+    }
+    cr_assert_neq(access(site, F_OK), 0, "docs created its directory for nothing");
+}
+
+Test(store, readers_read_a_store_in_a_read_only_directory)
+{
+    const char *ro = NULL;
+    if (geteuid() == 0) {
+        itest_result probe = itest_run_program(
+            "/usr/bin/unshare", (const char *const[]){"-m", "true", NULL}, NULL, NULL);
+        if (probe.status != 0)
+            cr_skip_test("root ignores file modes and cannot make a private mount here: %s",
+                         probe.err);
+    }
+    fixture f = setup("rostore", false);
+    if (geteuid() == 0)
+        ro = f.dir;
+    itest_result a = MC(&f, "crawl");
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    PGconn *c = itest_connect(f.db);
+    itest_sql(c, "ALTER TABLE public.orders ADD COLUMN note text");
+    itest_result b = MC(&f, "crawl");
+    cr_assert_eq(b.status, 0, "%s", b.err);
+    PQfinish(c);
+    char *site = itest_strf("%s/site-%d", itest_tmpdir(), (int)getpid());
+    cr_assert_eq(chmod(f.dir, 0500), 0);
+    for (size_t i = 0; i < N_READERS; i++) {
+        itest_result r = run_reader_in(f.store, i, site, false, ro);
+        cr_assert_eq(r.status, 0, "%s on a read-only directory exited %d: %s", readers[i][0],
+                     r.status, r.err);
+    }
+    itest_result h = run_reader_in(f.store, 0, site, true, ro);
+    cr_assert_eq(json_array_size(json_object_get(itest_parse_json(h.out), "runs")), 2,
+                 "%s", h.out);
+    cr_assert_eq(chmod(f.dir, 0700), 0);
+}
+
+Test(store, a_cut_off_or_foreign_store_is_exit_6_for_every_command)
+{
+    fixture f = setup("damaged", false);
+    itest_result a = MC(&f, "crawl");
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    /* enough pages that the cut leaves the first ones readable */
+    PGconn *c = itest_connect(f.db);
+    itest_sql(c, "DO $$ BEGIN FOR i IN 1..200 LOOP EXECUTE format("
+                 "'CREATE TABLE public.t%%s (a int, b text, c int, d text)', i); END LOOP; END $$;");
+    PQfinish(c);
+    itest_result b = MC(&f, "crawl");
+    cr_assert_eq(b.status, 0, "%s", b.err);
+    struct stat sb;
+    cr_assert_eq(stat(f.store, &sb), 0);
+    cr_assert_eq(truncate(f.store, sb.st_size / 2), 0);
+    char *site = itest_strf("%s/site", f.dir);
+    for (size_t i = 0; i < N_READERS; i++) {
+        itest_result r = run_reader(f.store, i, site, false);
+        cr_assert_eq(r.status, 6, "%s on a cut-off store exited %d: %s%s", readers[i][0],
+                     r.status, r.out, r.err);
+        cr_assert(strstr(r.err, "damaged"), "%s", r.err);
+    }
+    itest_result cr = MC(&f, "crawl");
+    cr_assert_eq(cr.status, 6, "crawl on a cut-off store exited %d: %s", cr.status, cr.err);
+
+    /* not SQLite at all */
+    itest_write_file(f.store, "these are my notes, not a catalog\n");
+    for (size_t i = 0; i < N_READERS; i++) {
+        itest_result r = run_reader(f.store, i, site, false);
+        cr_assert_eq(r.status, 6, "%s on a text file exited %d: %s", readers[i][0], r.status,
+                     r.err);
+    }
+    cr_assert_str_eq(itest_read_file(f.store), "these are my notes, not a catalog\n");
+}
+
+/* ---- 5. exit codes and messages ----------------------------------------------------------------- */
+
+Test(exit_codes, unknown_datastores_and_bad_numbers_are_usage_errors)
+{
+    fixture f = setup("codes", false);
+    itest_result a = MC(&f, "crawl");
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    const char *const unknown[][4] = {
+        {"show", "nosuch", NULL},
+        {"show", "nosuch.public.orders", NULL},
+        {"history", "nosuch", NULL},
+        {"diff", "nosuch", NULL},
+        {"crawl", "nosuch", NULL},
+        {"grants", "nosuch", NULL},
+        {"check", "nosuch", NULL},
+        {"docs", "--out", "@SITE@", "nosuch"},
+    };
+    char *site = itest_strf("%s/site", f.dir);
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *argv[10] = {"-c", f.cfg};
+        size_t n = 2;
+        for (size_t k = 0; k < 4 && unknown[i][k]; k++)
+            argv[n++] = strcmp(unknown[i][k], "@SITE@") == 0 ? site : unknown[i][k];
+        argv[n] = NULL;
+        itest_result r = itest_run(argv, env(), NULL);
+        cr_assert_eq(r.status, 2, "%s %s exited %d: %s%s", unknown[i][0], unknown[i][1],
+                     r.status, r.out, r.err);
+        cr_assert(strstr(r.err, "nosuch"), "%s: %s", unknown[i][0], r.err);
+        cr_assert_null(strstr(r.err, "two completed runs"), "%s", r.err);
+        argv[n++] = "--json";
+        argv[n] = NULL;
+        itest_result j = itest_run(argv, env(), NULL);
+        cr_assert_eq(j.status, 2);
+        json_t *doc = itest_parse_json(j.out);
+        json_t *e = json_object_get(doc, "error");
+        if (!json_is_object(e)) /* commands with a report of their own */
+            e = json_object_get(json_array_get(json_object_get(doc, "datastores"), 0), "error");
+        cr_assert(json_is_object(e), "%s --json: no error in %s", unknown[i][0], j.out);
+    }
+    const char *const numbers[] = {"x", "1x", "0", "-5", ""};
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        itest_result r = MC(&f, "search", "orders", "--limit", numbers[i]);
+        cr_assert_eq(r.status, 2, "search --limit '%s' exited %d: %s", numbers[i], r.status,
+                     r.out);
+        cr_assert(strstr(r.err, "--limit"), "%s", r.err);
+        if (strcmp(numbers[i], "0") != 0) { /* history --limit 0 means all */
+            itest_result h = MC(&f, "history", "--limit", numbers[i]);
+            cr_assert_eq(h.status, 2, "history --limit '%s' exited %d: %s", numbers[i],
+                         h.status, h.out);
+        }
+    }
+    itest_result all = MC(&f, "history", "--limit", "0");
+    cr_assert_eq(all.status, 0, "%s", all.err);
+    /* usage errors before any command, and --version, are JSON too */
+    itest_result u = MC(NULL, "--json", "nosuchcommand");
+    cr_assert_eq(u.status, 2);
+    cr_assert(json_is_object(json_object_get(itest_parse_json(u.out), "error")), "%s", u.out);
+    itest_result v = MC(NULL, "--version", "--json");
+    cr_assert_eq(v.status, 0);
+    json_t *vj = itest_parse_json(v.out);
+    cr_assert(json_string_value(json_object_get(vj, "version")), "%s", v.out);
+    cr_assert(json_string_value(json_object_get(vj, "sqlite")), "%s", v.out);
+}
+
+Test(exit_codes, a_dry_run_first_crawl_does_not_say_recorded)
+{
+    fixture f = setup("dryrun", false);
+    itest_result r = MC(&f, "crawl", "--dry-run");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_null(strstr(r.out, "catalog recorded"), "%s", r.out);
+    cr_assert(strstr(r.out, "nothing recorded"), "%s", r.out);
+    cr_assert_neq(access(f.store, F_OK), 0, "a dry run created the store");
+}

@@ -674,14 +674,15 @@ Test(check, unknown_zones_are_config_errors)
     mc_error err = {0};
     cr_assert_eq(check_text(DS_HEAD "    timezone: Europe/Berln\n", &err), -1);
     cr_assert_eq(err.code, MC_EXIT_CONFIG);
-    /* the datastore's position: config.h keeps none for timezone: */
-    cr_assert(strncmp(err.message, "t.yml:2:5: datastore 'a': timezone: ", 36) == 0, "%s",
+    /* the value's own position (issue 13) */
+    cr_assert(strncmp(err.message, "t.yml:5:15: datastore 'a': timezone: ", 37) == 0, "%s",
               err.message);
     cr_assert(strstr(err.message, "Europe/Berln"), "%s", err.message);
 
     mc_error_clear(&err);
     cr_assert_eq(check_text("defaults:\n  timezone: Mars/Olympus\n" DS_HEAD, &err), -1);
-    cr_assert(strncmp(err.message, "t.yml: defaults.timezone: ", 26) == 0, "%s", err.message);
+    cr_assert(strncmp(err.message, "t.yml:2:13: defaults: timezone: ", 32) == 0, "%s",
+              err.message);
 
     /* even for an unscheduled datastore: glibc would have said UTC */
     mc_error_clear(&err);
