@@ -24,12 +24,14 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <strings.h>
+#include <unistd.h>
 
 struct disc_session {
     PGconn *conn;
@@ -39,7 +41,50 @@ struct disc_session {
     int server_version_num;
     int n_queries;
     const char *ds_name;
+    int statement_timeout_ms; /* as SET for the session, for the hint */
 };
+
+/* libpq prints the server's notices and its own (a connection dying in the
+ * middle of a query: "FATAL: terminating connection ...") raw on stderr;
+ * they go through our log instead, in our format, escaped. */
+static void log_notice(void *arg, const char *message)
+{
+    char line[512];
+    size_t n = strcspn(message, "\n");
+    snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), message);
+    mc_log(MC_LOG_INFO, "datastore '%s': the server says: %s", (const char *)arg, line);
+}
+
+/* Whether anything accepts a TCP connection at host:port within timeout_s:
+ * tells a server that answered but did not finish the login (waiting for a
+ * lock, overloaded) from one that cannot be reached at all. */
+static bool tcp_answers(const char *host, int port, int timeout_s)
+{
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (!host || getaddrinfo(host, service, &hints, &res) != 0)
+        return false;
+    bool ok = false;
+    for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        a->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            ok = true;
+        } else if (errno == EINPROGRESS) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int soerr = 0;
+            socklen_t len = sizeof soerr;
+            ok = poll(&pfd, 1, timeout_s * 1000) == 1 &&
+                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
+}
 
 /* ---- connecting ---------------------------------------------------------- */
 
@@ -111,6 +156,15 @@ static void connect_error(const cfg_datastore *ds, const disc_target *t,
         hint = "nothing listens there: check host and port (Redshift uses "
                "5439), that the cluster is not paused, and that the "
                "security group allows inbound TCP on the port from this host";
+    } else if (contains(msg, "timeout expired") && !t->hostaddr &&
+               tcp_answers(t->host, t->port, 3)) {
+        /* The server took the connection but did not finish the login
+         * within connect_timeout: no network problem. */
+        hint = "the server accepted the connection but did not finish the login within "
+               "connect_timeout: it may be waiting for a lock on a catalog table (a long "
+               "VACUUM FULL, ALTER or REINDEX of pg_database, pg_authid ...; see pg_locks "
+               "and pg_stat_activity) or be overloaded; raise connect_timeout: if it is "
+               "just slow";
     } else if (contains(msg, "timeout expired") ||
                contains(msg, "timed out") ||
                contains(msg, "No route to host") ||
@@ -194,6 +248,8 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
     s->conn = conn;
     s->fd = PQsocket(conn);
     s->ds_name = ds->name;
+    s->statement_timeout_ms = ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000;
+    PQsetNoticeProcessor(conn, log_notice, (void *)ds->name);
     *out = s;
     return 0;
 }
@@ -274,6 +330,16 @@ static int query_error(disc_session *s, const char *what, PGresult *res,
     /* 42501 insufficient_privilege; 28xxx invalid authorization */
     bool perm = state && (strcmp(state, "42501") == 0 || strncmp(state, "28", 2) == 0);
     bool lost = PQstatus(s->conn) != CONNECTION_OK;
+    /* 57014 query_canceled: by our statement_timeout (or someone's cancel) */
+    if (!lost && state && strcmp(state, "57014") == 0 && contains(line, "statement timeout")) {
+        mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s failed: it ran longer than "
+                     "statement_timeout (%d ms)", s->ds_name, what, s->statement_timeout_ms);
+        mc_error_hint(err, "raise statement_timeout: for the datastore or in defaults:; run "
+                           "with -vv to see the statement.  A catalog query is usually "
+                           "quick: a lock on a catalog table (a long ALTER, VACUUM FULL or "
+                           "REINDEX; see pg_locks) can hold it up");
+        return -1;
+    }
     mc_error_set(err, perm ? MC_EXIT_AUTH : lost ? MC_EXIT_CONNECT : MC_EXIT_CONNECT,
                  "datastore '%s': %s failed: %s", s->ds_name, what, line);
     if (perm)
@@ -283,7 +349,7 @@ static int query_error(disc_session *s, const char *what, PGresult *res,
         mc_error_hint(err, "the connection to the server was lost; the run is "
                            "recorded as failed and the store is unchanged");
     else
-        mc_error_hint(err, "run with -v to see the statement; report it if "
+        mc_error_hint(err, "run with -vv to see the statement; report it if "
                            "the server should support it");
     return -1;
 }

@@ -495,3 +495,96 @@ Test(exit_codes, a_dry_run_first_crawl_does_not_say_recorded)
     cr_assert(strstr(r.out, "nothing recorded"), "%s", r.out);
     cr_assert_neq(access(f.store, F_OK), 0, "a dry run created the store");
 }
+
+/* Every line of stderr is metacrawl's own: "metacrawl: LEVEL: ..." or its
+ * "  hint: ..." line; never libpq's raw text. */
+static void assert_own_format(const char *err)
+{
+    for (const char *l = err; *l;) {
+        size_t n = strcspn(l, "\n");
+        cr_assert(strncmp(l, "metacrawl: ", 11) == 0 || strncmp(l, "  hint: ", 8) == 0,
+                  "a line not in metacrawl's format: '%.*s'\nin:\n%s", (int)n, l, err);
+        l += n + (l[n] == '\n');
+    }
+}
+
+Test(exit_codes, a_statement_timeout_names_statement_timeout_and_vv)
+{
+    fixture f = setup("stmtto", false);
+    char *cfg2 = itest_write_config(f.dir, f.db, itest_env("MC_TEST_PGUSER"),
+                                    itest_env("MC_TEST_PGPASSWORD"),
+                                    "    statement_timeout: 1s\n");
+    PGconn *holder = itest_connect(f.db);
+    /* a catalog table that discovery reads, locked as a long ALTER would */
+    itest_sql(holder, "BEGIN");
+    itest_sql(holder, "LOCK TABLE pg_catalog.pg_description IN ACCESS EXCLUSIVE MODE");
+    const char *argv[] = {"-c", cfg2, "crawl", NULL};
+    itest_result r = itest_run(argv, env(), NULL);
+    itest_sql(holder, "ROLLBACK");
+    PQfinish(holder);
+    cr_assert_eq(r.status, 4, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "statement_timeout"), "%s", r.err);
+    cr_assert(strstr(r.err, "-vv"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "security group"), "%s", r.err);
+    assert_own_format(r.err);
+}
+
+Test(exit_codes, a_server_that_dies_mid_crawl_is_reported_in_our_format)
+{
+    fixture f = setup("dies", false);
+    PGconn *holder = itest_connect(f.db);
+    itest_sql(holder, "BEGIN");
+    itest_sql(holder, "LOCK TABLE pg_catalog.pg_description IN ACCESS EXCLUSIVE MODE");
+    char *log = itest_strf("%s/crawl.log", f.dir);
+    const char *argv[] = {"-c", f.cfg, "crawl", NULL};
+    pid_t pid = itest_spawn(argv, env(), log);
+    PGconn *c = itest_connect(f.db);
+    char *waiting = NULL;
+    for (int i = 0; i < 6000; i++) { /* the crawl's catalog query waits for the lock */
+        waiting = itest_sql_value(c, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "application_name = 'metacrawl' AND wait_event_type = "
+                                     "'Lock'");
+        if (strcmp(waiting, "1") == 0)
+            break;
+        usleep(10000);
+    }
+    cr_assert_str_eq(waiting, "1", "the crawl never waited for the lock");
+    itest_sql_value(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE application_name = 'metacrawl'");
+    int status = itest_wait(pid);
+    itest_sql(holder, "ROLLBACK");
+    PQfinish(holder);
+    PQfinish(c);
+    char *err = itest_read_file(log);
+    cr_assert_eq(status, 4, "exit %d: %s", status, err);
+    /* the log file has stdout too: keep the stderr lines */
+    char *only = itest_strf("%s", "");
+    for (const char *l = err; *l;) {
+        size_t n = strcspn(l, "\n");
+        if (strncmp(l, "test: failed", 12) != 0)
+            only = itest_strf("%s%.*s\n", only, (int)n, l);
+        l += n + (l[n] == '\n');
+    }
+    assert_own_format(only);
+    cr_assert(strstr(only, "terminating connection"), "%s", only);
+}
+
+Test(exit_codes, a_login_stuck_behind_a_catalog_lock_is_not_blamed_on_the_network)
+{
+    fixture f = setup("stuck", false);
+    char *cfg2 = itest_write_config(f.dir, f.db, itest_env("MC_TEST_PGUSER"),
+                                    itest_env("MC_TEST_PGPASSWORD"),
+                                    "    connect_timeout: 2s\n");
+    PGconn *holder = itest_connect(f.db);
+    itest_sql(holder, "BEGIN");
+    /* a new session reads pg_database after the login: it waits */
+    itest_sql(holder, "LOCK TABLE pg_catalog.pg_database IN ACCESS EXCLUSIVE MODE");
+    const char *argv[] = {"-c", cfg2, "crawl", NULL};
+    itest_result r = itest_run(argv, env(), NULL);
+    itest_sql(holder, "ROLLBACK");
+    PQfinish(holder);
+    cr_assert_eq(r.status, 4, "exit %d: %s", r.status, r.err);
+    cr_assert_null(strstr(r.err, "security group"), "blamed on the network: %s", r.err);
+    cr_assert(strstr(r.err, "lock"), "%s", r.err);
+    assert_own_format(r.err);
+}
