@@ -1844,6 +1844,12 @@ static int resolve_command(const cfg_secret *s, mc_secret *out, mc_error *err)
             err, "password_command is run without a shell; is '%s' installed and on PATH?", prog);
         goto out;
     }
+    /* The command is done when it exits, not when its stdout closes: a
+     * helper that leaves a background child (an agent it started) holding
+     * stdout would otherwise keep us waiting until the deadline.  So the
+     * wait is in short slices, and the child's exit ends it. */
+    int status = 0;
+    bool reaped = false;
     for (;;) {
         int wait_ms = (int)((deadline - mc_monotonic()) * 1000);
         if (wait_ms <= 0) {
@@ -1851,11 +1857,23 @@ static int resolve_command(const cfg_secret *s, mc_secret *out, mc_error *err)
             break;
         }
         struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int pr = poll(&pfd, 1, wait_ms);
+        int pr = poll(&pfd, 1, wait_ms < 50 ? wait_ms : 50);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr == 0) {
-            timed_out = true;
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            if (w != pid)
+                continue;
+            /* exited: take what it wrote (the pipe may stay open) */
+            reaped = true;
+            int fl = fcntl(fds[0], F_GETFL);
+            if (fl >= 0)
+                (void)fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+            ssize_t n;
+            while (len <= SECRET_MAX_BYTES &&
+                   (n = read(fds[0], buf + len, SECRET_MAX_BYTES + 1 - len)) > 0)
+                len += (size_t)n;
+            too_much = len > SECRET_MAX_BYTES;
             break;
         }
         ssize_t n = read(fds[0], buf + len, SECRET_MAX_BYTES + 1 - len);
@@ -1871,7 +1889,8 @@ static int resolve_command(const cfg_secret *s, mc_secret *out, mc_error *err)
     }
     close(fds[0]);
     fds[0] = -1;
-    int status = reap(pid, (timed_out || too_much) ? 0 : deadline);
+    if (!reaped)
+        status = reap(pid, (timed_out || too_much) ? 0 : deadline);
     pid = -1;
     if (too_much) {
         fail_pos(err, &s->pos, "command '%s' printed more than 64 KiB", prog);

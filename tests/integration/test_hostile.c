@@ -588,3 +588,31 @@ Test(exit_codes, a_login_stuck_behind_a_catalog_lock_is_not_blamed_on_the_networ
     cr_assert(strstr(r.err, "lock"), "%s", r.err);
     assert_own_format(r.err);
 }
+
+/* ---- 7. a command is done when it exits ----------------------------------------------------------- */
+
+Test(processes, commands_that_leave_a_background_child_are_done_when_they_exit)
+{
+    fixture f = setup("bgchild", false);
+    char *alerts_log = itest_strf("%s/alert.out", f.dir);
+    /* the background sleeps keep the pipes metacrawl reads open for 45 s,
+     * longer than the 30 s a password_command may take */
+    char *extra = itest_strf(
+        "    password_command: [sh, -c, 'sleep 45 2>/dev/null & printf %%s "
+        "\"$MC_TEST_DS_PASSWORD\"']\n"
+        "alerts:\n"
+        "  - name: cmd\n"
+        "    command: [sh, -c, 'cat > %s; sleep 45 >/dev/null &']\n", alerts_log);
+    char *cfg = itest_write_config(f.dir, f.db, itest_env("MC_TEST_PGUSER"), NULL, extra);
+    const char *argv[] = {"-c", cfg, "crawl", "--json", NULL};
+    itest_result a = itest_run(argv, env(), NULL);
+    cr_assert_eq(a.status, 0, "exit %d: %s", a.status, a.err);
+    PGconn *c = itest_connect(f.db);
+    itest_sql(c, "CREATE TABLE public.refunds (id int)");
+    PQfinish(c);
+    itest_result b = itest_run(argv, env(), NULL);
+    cr_assert_eq(b.status, 0, "exit %d: %s", b.status, b.err);
+    json_t *al = json_array_get(json_object_get(itest_parse_json(b.out), "alerts"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(al, "delivered")), 1, "%s", b.out);
+    cr_assert(strstr(itest_read_file(alerts_log), "refunds"));
+}
