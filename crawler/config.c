@@ -1946,6 +1946,7 @@ out:
 
 int cfg_secret_resolve(const cfg_secret *src, mc_secret *out, mc_error *err)
 {
+    mc_secret_guard_process();
     switch (src->kind) {
     case CFG_SECRET_NONE:
         mc_secret_wipe(out);

@@ -188,6 +188,8 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
 {
     *out = NULL;
     mc_secret password = {0};
+    /* libpq may take the password from PGPASSWORD or .pgpass itself */
+    mc_secret_guard_process();
     if (ds->password.kind != CFG_SECRET_NONE &&
         cfg_secret_resolve(&ds->password, &password, err) != 0)
         return -1;

@@ -5,9 +5,12 @@
  */
 #include "mc_base.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 
 int mc_error_set(mc_error *err, int code, const char *fmt, ...)
@@ -292,8 +295,26 @@ size_t mc_arena_bytes(const mc_arena *a)
 
 /* ---- secrets -------------------------------------------------------------- */
 
+void mc_secret_guard_process(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    /* No core file, and no dump by the kernel's core_pattern helper or a
+     * same-user ptrace: a crash while a password is in memory (ours or
+     * libpq's copy) must not write it to disk.  For the rest of the
+     * process's life: libpq keeps its copy as long as the connection. */
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        mc_log(MC_LOG_DEBUG, "cannot disable core dumps: %s", strerror(errno));
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        mc_log(MC_LOG_DEBUG, "cannot make the process non-dumpable: %s", strerror(errno));
+}
+
 void mc_secret_set(mc_secret *s, const char *value, size_t len)
 {
+    mc_secret_guard_process();
     mc_secret_wipe(s);
     s->value = mc_malloc(len + 1);
     memcpy(s->value, value, len);

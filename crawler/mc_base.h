@@ -106,6 +106,10 @@ typedef struct mc_secret {
     size_t len;
 } mc_secret;
 void mc_secret_set(mc_secret *s, const char *value, size_t len);
+/* From the first secret on, the process writes no core file and cannot be
+ * dumped (RLIMIT_CORE 0, PR_SET_DUMPABLE 0); mc_secret_set calls it, and so
+ * does whoever reads a secret before it becomes an mc_secret. */
+void mc_secret_guard_process(void);
 void mc_secret_wipe(mc_secret *s);       /* zeroes and frees; safe twice */
 
 /* 64-bit FNV-1a, used to fingerprint a container's definition. */

@@ -616,3 +616,38 @@ Test(processes, commands_that_leave_a_background_child_are_done_when_they_exit)
     cr_assert_eq(json_integer_value(json_object_get(al, "delivered")), 1, "%s", b.out);
     cr_assert(strstr(itest_read_file(alerts_log), "refunds"));
 }
+
+/* ---- 6. no core file while the password is in memory ------------------------------------------- */
+
+Test(secrets, a_connected_crawl_cannot_dump_core)
+{
+    fixture f = setup("nocore", false);
+    PGconn *holder = itest_connect(f.db);
+    itest_sql(holder, "BEGIN");
+    itest_sql(holder, "LOCK TABLE pg_catalog.pg_description IN ACCESS EXCLUSIVE MODE");
+    char *log = itest_strf("%s/crawl.log", f.dir);
+    const char *argv[] = {"-c", f.cfg, "crawl", NULL};
+    pid_t pid = itest_spawn(argv, env(), log);
+    PGconn *c = itest_connect(f.db);
+    char *backend = NULL;
+    for (int i = 0; i < 6000; i++) { /* connected, waiting for the lock */
+        backend = itest_sql_value(c, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                     "application_name = 'metacrawl' AND wait_event_type = "
+                                     "'Lock'");
+        if (strcmp(backend, "1") == 0)
+            break;
+        usleep(10000);
+    }
+    cr_assert_str_eq(backend, "1");
+    char *limits = itest_read_file(itest_strf("/proc/%d/limits", (int)pid));
+    const char *core = strstr(limits, "Max core file size");
+    cr_assert_not_null(core, "%s", limits);
+    char soft[32] = "", hard[32] = "";
+    cr_assert_eq(sscanf(core + strlen("Max core file size"), "%31s %31s", soft, hard), 2);
+    itest_sql(holder, "ROLLBACK");
+    PQfinish(holder);
+    PQfinish(c);
+    cr_assert_eq(itest_wait(pid), 0, "%s", itest_read_file(log));
+    cr_assert_str_eq(soft, "0", "%s", core);
+    cr_assert_str_eq(hard, "0", "%s", core);
+}

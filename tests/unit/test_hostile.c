@@ -304,3 +304,21 @@ Test(terminal, escaped_names_keep_columns_aligned)
     cr_assert_str_eq(text, "plain       |\nr\\u202etl   |\nüber        |\n");
     free(text);
 }
+
+/* ---- point 6: no core dump while a secret is held ---------------------------------------- */
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+Test(secrets, holding_a_secret_disables_core_dumps)
+{
+    struct rlimit rl;
+    cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1, "the test process starts dumpable");
+    mc_secret s = {0};
+    mc_secret_set(&s, "hunter2", 7);
+    cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    cr_assert_eq(getrlimit(RLIMIT_CORE, &rl), 0);
+    cr_assert_eq(rl.rlim_cur, 0);
+    cr_assert_eq(rl.rlim_max, 0);
+    mc_secret_wipe(&s);
+}
