@@ -53,13 +53,47 @@ size_t cmd_put_safe(FILE *f, const char *s)
     return cols;
 }
 
+size_t cmd_change_cap = CMD_CHANGE_CAP;
+
+const char *cmd_plural(int64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+void cmd_put_safe_short(FILE *f, const char *s, size_t max_cols)
+{
+    if (!s) {
+        fputs("(none)", f);
+        return;
+    }
+    mc_buf b = {0};
+    size_t cols = mc_term_escape(&b, s);
+    const char *t = mc_buf_str(&b);
+    if (cols <= max_cols || max_cols < 2) {
+        fputs(t, f);
+    } else {
+        /* cut after max_cols - 1 characters (escapes are ASCII), then "…" */
+        size_t i = 0, n = 0;
+        while (t[i] && n < max_cols - 1) {
+            i++;
+            while ((t[i] & 0xc0) == 0x80)
+                i++;
+            n++;
+        }
+        fwrite(t, 1, i, f);
+        fputs("\u2026", f);
+    }
+    mc_buf_free(&b);
+}
+
 void cmd_put_safe_pad(FILE *f, const char *s, size_t width)
 {
     size_t cols = cmd_put_safe(f, s);
     fprintf(f, "%*s", (int)(cols < width ? width - cols : 1), "");
 }
 
-/* A JSON value for people: strings unquoted, null as (none). */
+/* A JSON value for people: strings unquoted (long ones shortened), null as
+ * (none). */
 static void put_json_value(FILE *f, const char *json)
 {
     if (!json) {
@@ -69,7 +103,7 @@ static void put_json_value(FILE *f, const char *json)
     json_error_t jerr;
     json_t *v = json_loads(json, JSON_DECODE_ANY, &jerr);
     if (v && json_is_string(v))
-        cmd_put_safe(f, json_string_value(v));
+        cmd_put_safe_short(f, json_string_value(v), CMD_COMMENT_COLS);
     else if (v && json_is_null(v))
         fputs("(none)", f);
     else
@@ -340,7 +374,8 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
                 c->kind == MC_CONTAINER_ADDED ? "added" : "removed");
         json_t *fields = o ? json_object_get(o, "fields") : NULL;
         if (fields)
-            fprintf(f, " (%zu columns)", json_array_size(fields));
+            fprintf(f, " (%zu %s)", json_array_size(fields),
+                    cmd_plural((int64_t)json_array_size(fields), "column", "columns"));
         json_decref(o);
         break;
     }
@@ -408,8 +443,16 @@ void cmd_print_changes(FILE *f, const mc_changes *cs)
     bool color = cmd_use_color();
     const char *last_schema = NULL, *last_container = NULL;
     bool have_heading = false;
+    size_t shown = 0;
     for (size_t i = 0; i < cs->n; i++) {
         const mc_change *c = &cs->items[i];
+        if (cmd_change_cap && shown == cmd_change_cap) {
+            size_t left = cs->n - i;
+            fprintf(f, "  ... %zu more %s not shown: --all shows them all, --json gives "
+                       "them as JSON\n", left, cmd_plural((int64_t)left, "change", "changes"));
+            break;
+        }
+        shown++;
         bool same = have_heading && strcmp(c->schema, last_schema) == 0 &&
                     ((!c->container && !last_container) ||
                      (c->container && last_container &&
@@ -531,6 +574,7 @@ static const cli_opt crawl_opts_table[] = {
     {"exit-code", 0, NULL, "exit 1 when changes were found"},
     {"accept-removals", 0, NULL,
      "record removals even when they exceed fail_safe.max_removed_pct"},
+    {"all", 0, NULL, "list every change on the terminal (default: the first 100 per datastore)"},
     {0},
 };
 
@@ -545,9 +589,11 @@ static void print_report_text(const crawl_report *r)
         printf("run %lld ", (long long)r->run_id);
     else
         printf("dry run ");
-    printf("%s in %.1fs: %lld schemas, %lld containers, %lld fields (%s)\n",
+    printf("%s in %.1fs: %lld %s, %lld %s, %lld %s (%s)\n",
            mc_run_status_name(r->status), r->seconds, (long long)r->n_schemas,
-           (long long)r->n_containers, (long long)r->n_fields,
+           cmd_plural(r->n_schemas, "schema", "schemas"), (long long)r->n_containers,
+           cmd_plural(r->n_containers, "container", "containers"), (long long)r->n_fields,
+           cmd_plural(r->n_fields, "field", "fields"),
            r->server_version ? r->server_version : "?");
     cmd_print_report_changes(r);
 }
@@ -562,7 +608,8 @@ void cmd_print_report_changes(const crawl_report *r)
     } else if (r->diff.changes.n == 0) {
         printf("  no changes\n");
     } else {
-        printf("  %zu changes (%zu breaking)\n", r->diff.changes.n,
+        printf("  %zu %s (%zu breaking)\n", r->diff.changes.n,
+               cmd_plural((int64_t)r->diff.changes.n, "change", "changes"),
                count_breaking(&r->diff.changes));
         cmd_print_changes(stdout, &r->diff.changes);
     }
@@ -648,6 +695,8 @@ static int cmd_crawl(cli_ctx *ctx)
         return rc;
     if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
         goto out;
+    if (cli_flag(ctx, "all"))
+        cmd_change_cap = 0;
     crawl_opts o = {
         .dry_run = cli_flag(ctx, "dry-run"),
         .accept_removals = cli_flag(ctx, "accept-removals"),
@@ -753,6 +802,7 @@ out:
 static const cli_opt diff_opts_table[] = {
     {"from", 0, "RUN", "the earlier run (default: the run before --to)"},
     {"to", 0, "RUN", "the later run (default: the latest run)"},
+    {"all", 0, NULL, "list every change on the terminal (default: the first 100)"},
     {0},
 };
 
@@ -828,6 +878,8 @@ static int cmd_diff(cli_ctx *ctx)
         (rc = pick_datastore(st, ctx->n_args ? ctx->args[0] : NULL, &ds)) != 0 ||
         (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
         goto out;
+    if (cli_flag(ctx, "all"))
+        cmd_change_cap = 0;
     int64_t to = parse_run(cli_value(ctx, "to")), from = parse_run(cli_value(ctx, "from"));
     if (to < 0 || from < 0) {
         rc = cmd_fail(MC_EXIT_USAGE, "see 'metacrawl history' for the runs",
@@ -875,8 +927,9 @@ static int cmd_diff(cli_ctx *ctx)
         cmd_print_json(&j);
         mc_buf_free(&j);
     } else {
-        printf("%s: run %lld -> run %lld: %zu changes (%zu breaking)\n", ds,
-               (long long)from, (long long)to, dr.changes.n, count_breaking(&dr.changes));
+        printf("%s: run %lld -> run %lld: %zu %s (%zu breaking)\n", ds,
+               (long long)from, (long long)to, dr.changes.n,
+               cmd_plural((int64_t)dr.changes.n, "change", "changes"), count_breaking(&dr.changes));
         cmd_print_changes(stdout, &dr.changes);
     }
 out:
@@ -1127,7 +1180,7 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
     printf(")\n");
     if (k->comment) {
         printf("  ");
-        cmd_put_safe(stdout, k->comment);
+        cmd_put_safe(stdout, k->comment); /* the container's own page: whole */
         putchar('\n');
     }
     if (k->primary_key) {
@@ -1162,7 +1215,7 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
         }
         show_field_extras(f);
         if (f->comment)
-            cmd_put_safe(stdout, f->comment);
+            cmd_put_safe_short(stdout, f->comment, CMD_COMMENT_COLS);
         putchar('\n');
     }
     show_partitions(k);
@@ -1262,7 +1315,7 @@ static int cmd_show(cli_ctx *ctx)
                 cmd_put_safe(stdout, k->name);
                 if (k->comment) {
                     printf("  -- ");
-                    cmd_put_safe(stdout, k->comment);
+                    cmd_put_safe_short(stdout, k->comment, CMD_COMMENT_COLS);
                 }
                 putchar('\n');
             }
@@ -1293,7 +1346,7 @@ static int cmd_show(cli_ctx *ctx)
                 cmd_put_safe(stdout, s->name);
                 if (s->comment) {
                     printf("  -- ");
-                    cmd_put_safe(stdout, s->comment);
+                    cmd_put_safe_short(stdout, s->comment, CMD_COMMENT_COLS);
                 }
                 putchar('\n');
             }
@@ -1378,7 +1431,7 @@ static int cmd_search(cli_ctx *ctx)
         putchar(')');
         if (h->comment) {
             printf("  -- ");
-            cmd_put_safe(stdout, h->comment);
+            cmd_put_safe_short(stdout, h->comment, CMD_COMMENT_COLS);
         }
         putchar('\n');
     }

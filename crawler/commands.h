@@ -23,6 +23,16 @@ size_t cmd_put_safe(FILE *f, const char *s);
 /* The same, padded with spaces to width columns (at least one space after
  * a longer text), so escaped names keep a table aligned. */
 void cmd_put_safe_pad(FILE *f, const char *s, size_t width);
+/* The same, shortened to max_cols columns with a final "…" (terminal
+ * listings only; JSON always has the whole text). */
+void cmd_put_safe_short(FILE *f, const char *s, size_t max_cols);
+#define CMD_COMMENT_COLS 60
+/* one or many, by n */
+const char *cmd_plural(int64_t n, const char *one, const char *many);
+/* At most this many changes per datastore on the terminal (0 = all; --all
+ * sets it): a 40,000-change crawl is for --json, not for a scroll-back. */
+#define CMD_CHANGE_CAP 100
+extern size_t cmd_change_cap;
 /* -c FILE or the default search; optional: no file is not an error.
  * Returns 0 or the exit code (already reported). */
 int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out);

@@ -601,7 +601,24 @@ static int cmp_opt(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-static int cmp_change(const void *x, const void *y)
+/* The column's position, for listing a table's changes in column order:
+ * as it is now, or as it was for a removed column; 0 when unknown. */
+typedef struct sort_ctx {
+    const mc_catalog *prev, *cur;
+} sort_ctx;
+
+static int32_t field_position(const sort_ctx *x, const mc_change *ch)
+{
+    if (!ch->field)
+        return 0;
+    if (ch->cur_index >= 0 && (size_t)ch->cur_index < x->cur->n_fields)
+        return x->cur->fields[ch->cur_index].position;
+    if (ch->prev_index >= 0 && (size_t)ch->prev_index < x->prev->n_fields)
+        return x->prev->fields[ch->prev_index].position;
+    return 0;
+}
+
+static int cmp_change(const void *x, const void *y, void *arg)
 {
     const mc_change *a = x, *b = y;
     int c;
@@ -609,6 +626,11 @@ static int cmp_change(const void *x, const void *y)
         return c;
     if ((c = cmp_opt(a->container, b->container)) != 0)
         return c;
+    if (!a->field != !b->field)
+        return a->field ? 1 : -1; /* the table's own changes first */
+    int32_t pa = field_position(arg, a), pb = field_position(arg, b);
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
     if ((c = cmp_opt(a->field, b->field)) != 0)
         return c;
     if (a->kind != b->kind)
@@ -703,8 +725,11 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
         ch->breaking = true;
         ch->prev_index = (ptrdiff_t)i;
     }
-    if (out->changes.n > 1)
-        qsort(out->changes.items, out->changes.n, sizeof *out->changes.items, cmp_change);
+    if (out->changes.n > 1) {
+        sort_ctx sx = {prev, cur};
+        qsort_r(out->changes.items, out->changes.n, sizeof *out->changes.items, cmp_change,
+                &sx);
+    }
     rc = 0;
 out:
     free(need);

@@ -334,8 +334,9 @@ static int query_error(disc_session *s, const char *what, PGresult *res,
     bool lost = PQstatus(s->conn) != CONNECTION_OK;
     /* 57014 query_canceled: by our statement_timeout (or someone's cancel) */
     if (!lost && state && strcmp(state, "57014") == 0 && contains(line, "statement timeout")) {
-        mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s failed: it ran longer than "
-                     "statement_timeout (%d ms)", s->ds_name, what, s->statement_timeout_ms);
+        mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s failed: %s (it ran longer "
+                     "than statement_timeout, %d ms)", s->ds_name, what, line,
+                     s->statement_timeout_ms);
         mc_error_hint(err, "raise statement_timeout: for the datastore or in defaults:; run "
                            "with -vv to see the statement.  A catalog query is usually "
                            "quick: a lock on a catalog table (a long ALTER, VACUUM FULL or "

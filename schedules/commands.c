@@ -1145,9 +1145,11 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
     } else if (r->status == MC_RUN_FAILED) {
         printf(": failed after %.1fs\n", r->seconds);
     } else {
-        printf(": run %lld %s in %.1fs: %lld schemas, %lld containers, %lld fields\n",
+        printf(": run %lld %s in %.1fs: %lld %s, %lld %s, %lld %s\n",
                (long long)r->run_id, mc_run_status_name(r->status), r->seconds,
-               (long long)r->n_schemas, (long long)r->n_containers, (long long)r->n_fields);
+               (long long)r->n_schemas, cmd_plural(r->n_schemas, "schema", "schemas"),
+               (long long)r->n_containers, cmd_plural(r->n_containers, "container", "containers"),
+               (long long)r->n_fields, cmd_plural(r->n_fields, "field", "fields"));
     }
     if (it->due.n_fires > 1)
         printf("  %s%lld fires since %s were due: caught up with one crawl\n",

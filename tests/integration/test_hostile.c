@@ -651,3 +651,57 @@ Test(secrets, a_connected_crawl_cannot_dump_core)
     cr_assert_str_eq(soft, "0", "%s", core);
     cr_assert_str_eq(hard, "0", "%s", core);
 }
+
+/* ---- 8. big outputs stay readable ------------------------------------------------------------ */
+
+static int count_lines_with(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+Test(output, terminal_listings_are_capped_shortened_ordered_and_counted_right)
+{
+    fixture f = setup("bigout", false);
+    itest_result a = MC(&f, "crawl");
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    cr_assert(strstr(a.out, "1 schema, 1 container, 2 fields"), "%s", a.out);
+    PGconn *c = itest_connect(f.db);
+    itest_sql(c, "DO $$ BEGIN FOR i IN 1..150 LOOP EXECUTE format("
+                 "'CREATE TABLE public.t%%s (a int)', i); END LOOP; END $$;");
+    char *long_comment = itest_strf("%0200d", 7);
+    itest_sql(c, "COMMENT ON TABLE public.t1 IS '%s'", long_comment);
+    /* columns changed in reverse name order: listed by position */
+    itest_sql(c, "ALTER TABLE public.orders ADD COLUMN zz int, ADD COLUMN aa int");
+    itest_result b = MC(&f, "crawl");
+    cr_assert_eq(b.status, 0, "%s", b.err);
+    cr_assert_eq(count_lines_with(b.out, "    + "), 100, "%s", b.out);
+    cr_assert(strstr(b.out, "... 52 more changes not shown: --all"), "%s", b.out);
+    cr_assert(strstr(b.out, "152 changes"), "%s", b.out);
+    const char *zz = strstr(b.out, "column zz"), *aa = strstr(b.out, "column aa");
+    cr_assert(zz && aa && zz < aa, "not in column order: %s", b.out);
+
+    itest_result d = MC(&f, "diff");
+    cr_assert_eq(d.status, 0, "%s", d.err);
+    cr_assert(strstr(d.out, "52 more changes not shown"), "%s", d.out);
+    itest_result all = MC(&f, "diff", "--all");
+    cr_assert_eq(count_lines_with(all.out, "    + "), 152, "%s", all.out);
+    itest_result j = MC(&f, "diff", "--json");
+    cr_assert_eq(json_array_size(json_object_get(itest_parse_json(j.out), "changes")), 152);
+
+    /* a long comment is shortened on the terminal, whole in JSON */
+    itest_result s = MC(&f, "show", "test.public");
+    cr_assert_null(strstr(s.out, long_comment), "%s", s.out);
+    cr_assert(strstr(s.out, "\xe2\x80\xa6"), "%s", s.out);
+    itest_result sj = MC(&f, "show", "test.public", "--json");
+    cr_assert(strstr(sj.out, long_comment), "%s", sj.out);
+
+    /* one change, one column */
+    itest_sql(c, "CREATE TABLE public.single (id int)");
+    itest_result one = MC(&f, "crawl");
+    cr_assert(strstr(one.out, "  1 change (0 breaking)"), "%s", one.out);
+    cr_assert(strstr(one.out, "(1 column)"), "%s", one.out);
+    PQfinish(c);
+}

@@ -131,13 +131,14 @@ Test(diff, field_attributes_and_breaking_flags)
     mc_error err = {0};
     cr_assert_eq(diff_catalogs(NULL, a, b, &o, &r, &err), 0);
     char *got = render(&r.changes);
+    /* in column order (issue 13) */
     cr_assert_str_eq(got,
-                     "field_added s.items.added - - - -\n"
                      "field_changed s.items.id type \"integer\" \"bigint\" B\n"
                      "field_renamed s.items.label - \"name\" \"label\" B\n"
                      "field_changed s.items.label comment \"the name\" \"the label\" -\n"
                      "field_changed s.items.label nullable true false B\n"
-                     "field_changed s.items.price default \"0\" \"1\" -\n");
+                     "field_changed s.items.price default \"0\" \"1\" -\n"
+                     "field_added s.items.added - - - -\n");
     free(got);
     diff_result_free(&r);
     mc_catalog_free(a);
@@ -182,8 +183,8 @@ Test(diff, recreated_view_with_reordered_columns_is_a_position_change)
     mc_error err = {0};
     cr_assert_eq(diff_catalogs(NULL, a, b, &o, &r, &err), 0);
     char *got = render(&r.changes);
-    cr_assert_str_eq(got, "field_changed s.v.a position 1 2 -\n"
-                          "field_changed s.v.b position 2 1 -\n");
+    cr_assert_str_eq(got, "field_changed s.v.b position 2 1 -\n"
+                          "field_changed s.v.a position 1 2 -\n");
     free(got);
     diff_result_free(&r);
     mc_catalog_free(a);
@@ -538,8 +539,8 @@ Test(diff, late_binding_view_columns_pair_by_name)
     mc_error err = {0};
     cr_assert_eq(diff_catalogs(NULL, a, b, &o, &r, &err), 0, "%s", err.message);
     char *got = render(&r.changes);
-    cr_assert_str_eq(got, "field_changed s.lbv.amount type \"numeric(12,2)\" \"numeric(18,2)\" B\n"
-                          "field_added s.lbv.status - - - -\n");
+    cr_assert_str_eq(got, "field_added s.lbv.status - - - -\n"
+                          "field_changed s.lbv.amount type \"numeric(12,2)\" \"numeric(18,2)\" B\n");
     free(got);
     diff_result_free(&r);
     mc_catalog_free(a);
