@@ -697,6 +697,8 @@ static int cmd_crawl(cli_ctx *ctx)
         goto out;
     if (cli_flag(ctx, "all"))
         cmd_change_cap = 0;
+    /* progress on stderr: only on a terminal, not with -q */
+    mc_progress_enabled = isatty(STDERR_FILENO) && mc_log_threshold >= MC_LOG_WARN;
     crawl_opts o = {
         .dry_run = cli_flag(ctx, "dry-run"),
         .accept_removals = cli_flag(ctx, "accept-removals"),
@@ -754,7 +756,9 @@ static int cmd_crawl(cli_ctx *ctx)
                 continue;
             }
         }
+        mc_progress_start(sel[i]->name);
         crawl_datastore(sel[i], st, &o, &r);
+        mc_progress_done();
         for (size_t w = 0; w < r.n_warnings; w++)
             mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
         if (r.error.code)

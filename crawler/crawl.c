@@ -189,11 +189,13 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         goto out;
     }
     dl = deadline_start(ds->max_runtime_s, DEADLINE_GRACE_S);
+    mc_progress_phase("connecting%s", ds->tunnel.present ? " through the tunnel" : "");
     if (crawl_connect(ds, &sess, &tun, &r->error) != 0) {
         fail(r, st);
         goto out;
     }
     deadline_watch(dl, sess);
+    mc_progress_phase("reading the catalog");
     int disc_rc = deadline_fired(dl) ? -1 : disc_run(sess, ds, &found, &r->error);
     deadline_watch(dl, NULL);
     if (disc_rc == 0 && deadline_fired(dl)) {
@@ -253,6 +255,9 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     }
     r->baseline = r->prev->n_schemas == 0 && r->prev->n_containers == 0;
 
+    mc_progress_phase("comparing with the store: schemas %lld, containers %lld, fields %lld",
+                      (long long)r->n_schemas, (long long)r->n_containers,
+                      (long long)r->n_fields);
     /* Removals per schema (SPEC §5): a schema without USAGE makes the run
      * partial, but only its own containers are protected (diff.c keeps
      * them as recorded); every schema read completely records its
@@ -288,6 +293,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     r->status = incomplete ? MC_RUN_PARTIAL : MC_RUN_OK;
 
     if (!o->dry_run) {
+        mc_progress_phase("recording the run");
         mc_run_summary sum = {
             .status = r->status,
             .dialect = r->dialect,

@@ -430,8 +430,10 @@ static int stream_query_timeout(disc_session *s, const char *what, const char *s
             (st == PGRES_TUPLES_OK && PQntuples(res) > 0)) {
             /* one row in single-row mode; every row when it was refused */
             int nt = PQntuples(res);
-            for (int i = 0; i < nt && rc == 0; i++)
+            for (int i = 0; i < nt && rc == 0; i++) {
                 rc = fn(ctx, res, i, err);
+                mc_progress_row(what);
+            }
         } else if (st != PGRES_TUPLES_OK && rc == 0) {
             rc = query_error(s, what, res, err);
             if (cancelled) {

@@ -45,6 +45,81 @@ void mc_error_clear(mc_error *err)
     err->hint[0] = '\0';
 }
 
+/* ---- progress ---------------------------------------------------------------- */
+
+bool mc_progress_enabled;
+static struct {
+    bool active, drawn;
+    char name[64], phase[160], what[64];
+    unsigned long rows;
+    double t0, last;
+} prog;
+
+static void progress_clear(void)
+{
+    if (prog.drawn)
+        fputs("\r\033[K", stderr);
+    prog.drawn = false;
+}
+
+static void progress_draw(bool force)
+{
+    if (!prog.active)
+        return;
+    double now = mc_monotonic();
+    if (now - prog.t0 < 1.0 || (!force && now - prog.last < 0.1))
+        return;
+    prog.last = now;
+    if (prog.what[0])
+        fprintf(stderr, "\r\033[K%s: %s (%s): %lu rows", prog.name, prog.phase, prog.what,
+                prog.rows);
+    else
+        fprintf(stderr, "\r\033[K%s: %s", prog.name, prog.phase);
+    fflush(stderr);
+    prog.drawn = true;
+}
+
+void mc_progress_start(const char *name)
+{
+    memset(&prog, 0, sizeof prog);
+    if (!mc_progress_enabled)
+        return;
+    prog.active = true;
+    snprintf(prog.name, sizeof prog.name, "%s", name ? name : "");
+    prog.t0 = mc_monotonic();
+}
+
+void mc_progress_phase(const char *fmt, ...)
+{
+    if (!prog.active)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prog.phase, sizeof prog.phase, fmt, ap);
+    va_end(ap);
+    prog.what[0] = '\0';
+    prog.rows = 0;
+    progress_draw(true);
+}
+
+void mc_progress_row(const char *what)
+{
+    if (!prog.active)
+        return;
+    if (strcmp(prog.what, what) != 0) {
+        snprintf(prog.what, sizeof prog.what, "%s", what);
+        prog.rows = 0;
+    }
+    prog.rows++;
+    progress_draw(false);
+}
+
+void mc_progress_done(void)
+{
+    progress_clear();
+    prog.active = false;
+}
+
 int mc_log_threshold = MC_LOG_WARN;
 int mc_log_style = MC_LOG_PLAIN;
 
@@ -66,6 +141,7 @@ void mc_log_write(int level, const char *fmt, ...)
     mc_buf safe = {0};
     mc_term_escape(&safe, line);
     const char *text = mc_buf_str(&safe);
+    progress_clear(); /* redrawn by the next step */
     /* One write per line, so concurrent crawls do not interleave mid-line. */
     if (mc_log_style == MC_LOG_JOURNAL) {
         fprintf(stderr, "<%d>%s\n", prio[lv], text);

@@ -144,6 +144,19 @@ bool mc_glob_match(const char *pattern, const char *name);
 /* NULL when the pattern is well formed, else what is wrong with it. */
 const char *mc_glob_problem(const char *pattern);
 
+/*
+ * Progress of a long crawl on a terminal: one line on stderr, redrawn in
+ * place, shown only once a crawl has taken a second and only while
+ * mc_progress_enabled (the crawl command sets it when stderr is a terminal
+ * and -q is not given).  Not thread-safe: only the single-threaded commands
+ * enable it.  Log lines clear it first.
+ */
+extern bool mc_progress_enabled;
+void mc_progress_start(const char *name);          /* a datastore's crawl */
+void mc_progress_phase(const char *fmt, ...) MC_PRINTF(1, 2);
+void mc_progress_row(const char *what);            /* one catalog row read */
+void mc_progress_done(void);                        /* clears the line */
+
 /* Wall clock, UTC, as ISO-8601 "2026-11-21T16:06:42Z" into buf[21]. */
 void mc_time_iso(int64_t unix_seconds, char buf[21]);
 int64_t mc_time_now(void);

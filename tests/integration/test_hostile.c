@@ -705,3 +705,41 @@ Test(output, terminal_listings_are_capped_shortened_ordered_and_counted_right)
     cr_assert(strstr(one.out, "(1 column)"), "%s", one.out);
     PQfinish(c);
 }
+
+/* ---- 9. progress on a terminal ------------------------------------------------------------------ */
+
+/* A gated crawl under script(1), so stderr is a terminal; it is held
+ * (password_command) until more than the one second after which progress
+ * shows.  Waiting longer never changes the outcome. */
+static char *crawl_on_a_tty(const fixture *f, const char *extra_flag)
+{
+    char *started = itest_strf("%s/started", f->dir), *rel = itest_strf("%s/release", f->dir);
+    unlink(started);
+    unlink(rel);
+    char *cmd = itest_strf("%s -c %s crawl %s", itest_env("MC_BINARY"), f->cfg, extra_flag);
+    char *log = itest_strf("%s/tty-%s.log", f->dir, extra_flag[0] ? "q" : "plain");
+    const char *argv[] = {"-qec", cmd, "/dev/null", NULL};
+    pid_t pid = itest_spawn_program("/usr/bin/script", argv, env(), log);
+    wait_for_file(started);
+    usleep(1500 * 1000);
+    itest_write_file(rel, "");
+    cr_assert_eq(itest_wait(pid), 0, "%s", itest_read_file(log));
+    return itest_read_file(log);
+}
+
+Test(progress, a_long_crawl_shows_its_phase_on_a_terminal_and_only_there)
+{
+    fixture f = setup("progress", true);
+    char *tty = crawl_on_a_tty(&f, "");
+    cr_assert(strstr(tty, "test: reading the catalog"), "no progress on the terminal: %s", tty);
+    cr_assert(strstr(tty, "comparing with the store: schemas 1, containers 1, fields 2"), "%s",
+              tty);
+    cr_assert(strstr(tty, "\r\033[K"), "the progress line is not cleared: %s", tty);
+    char *quiet = crawl_on_a_tty(&f, "-q");
+    cr_assert_null(strstr(quiet, "reading the catalog"), "progress despite -q: %s", quiet);
+    /* not a terminal: no progress (stderr is a pipe here) */
+    itest_write_file(itest_strf("%s/release", f.dir), "");
+    itest_result r = MC(&f, "crawl");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_null(strstr(r.err, "reading the catalog"), "%s", r.err);
+}
