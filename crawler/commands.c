@@ -652,6 +652,20 @@ void cmd_json_crawl_report(mc_buf *b, const crawl_report *r)
     mc_buf_putc(b, '}');
 }
 
+int cmd_unknown_datastore(const cfg *c, const char *name)
+{
+    mc_buf have = {0}, safe = {0};
+    for (size_t k = 0; k < c->n_datastores; k++)
+        mc_buf_printf(&have, "%s%s", k ? ", " : "", c->datastores[k].name);
+    mc_term_escape(&safe, name);
+    char *hint = mc_asprintf("%s has: %s", c->path, mc_buf_str(&have));
+    int rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+    free(hint);
+    mc_buf_free(&have);
+    mc_buf_free(&safe);
+    return rc;
+}
+
 /* The datastores named on the command line (all when none), or exit 2. */
 int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
                           const cfg_datastore ***out, size_t *n_out)
@@ -669,13 +683,8 @@ int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
         }
         sel[i] = cfg_find_datastore(c, ctx->args[i]);
         if (!sel[i]) {
-            fprintf(stderr, "metacrawl: unknown datastore '%s'; %s has:", ctx->args[i],
-                    c->path);
-            for (size_t k = 0; k < c->n_datastores; k++)
-                fprintf(stderr, " %s", c->datastores[k].name);
-            fputc('\n', stderr);
             free(sel);
-            return MC_EXIT_USAGE;
+            return cmd_unknown_datastore(c, ctx->args[i]);
         }
     }
     *out = sel;

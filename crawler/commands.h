@@ -49,6 +49,9 @@ int cmd_fail(int code, const char *hint, const char *fmt, ...) MC_PRINTF(3, 4);
 /* 0 when the store has runs of datastore name, else exit 2 reported
  * ("unknown datastore", with the ones it has); 6 when it cannot be read. */
 int cmd_known_datastore(store *st, const char *name);
+/* Reports a datastore the configuration does not have (exit 2, the hint
+ * lists the ones it has); returns 2. */
+int cmd_unknown_datastore(const cfg *c, const char *name);
 /* A count option: absent gives dflt; anything but digits, or a number
  * below min, is a usage error (exit 2, reported).  Sets *out. */
 int cmd_count_option(const cli_ctx *ctx, const char *name, long dflt, long min, long *out);

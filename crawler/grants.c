@@ -1749,12 +1749,9 @@ static int cmd_grants(cli_ctx *ctx)
         return rc;
     run.ds = cfg_find_datastore(c, ctx->args[0]);
     if (!run.ds) {
-        fprintf(stderr, "metacrawl: unknown datastore '%s'; %s has:", ctx->args[0], c->path);
-        for (size_t k = 0; k < c->n_datastores; k++)
-            fprintf(stderr, " %s", c->datastores[k].name);
-        fputc('\n', stderr);
+        rc = cmd_unknown_datastore(c, ctx->args[0]);
         cfg_free(c);
-        return MC_EXIT_USAGE;
+        return rc;
     }
     const char *dialect = cli_value(ctx, "dialect");
     const char *pw_src = cli_value(ctx, "password-from");

@@ -460,6 +460,8 @@ Test(exit_codes, unknown_datastores_and_bad_numbers_are_usage_errors)
         if (!json_is_object(e)) /* commands with a report of their own */
             e = json_object_get(json_array_get(json_object_get(doc, "datastores"), 0), "error");
         cr_assert(json_is_object(e), "%s --json: no error in %s", unknown[i][0], j.out);
+        cr_assert(strstr(json_string_value(json_object_get(e, "message")), "nosuch"),
+                  "%s --json: the error does not name the datastore: %s", unknown[i][0], j.out);
     }
     const char *const numbers[] = {"x", "1x", "0", "-5", ""};
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
