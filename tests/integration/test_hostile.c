@@ -544,15 +544,16 @@ Test(exit_codes, a_server_that_dies_mid_crawl_is_reported_in_our_format)
     char *waiting = NULL;
     for (int i = 0; i < 6000; i++) { /* the crawl's catalog query waits for the lock */
         waiting = itest_sql_value(c, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                     "application_name = 'metacrawl' AND wait_event_type = "
-                                     "'Lock'");
+                                     "application_name = 'metacrawl' AND datname = "
+                                     "current_database() AND wait_event_type = 'Lock'");
         if (strcmp(waiting, "1") == 0)
             break;
         usleep(10000);
     }
     cr_assert_str_eq(waiting, "1", "the crawl never waited for the lock");
     itest_sql_value(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE application_name = 'metacrawl'");
+                       "WHERE application_name = 'metacrawl' AND datname = "
+                       "current_database()");
     int status = itest_wait(pid);
     itest_sql(holder, "ROLLBACK");
     PQfinish(holder);
@@ -634,8 +635,8 @@ Test(secrets, a_connected_crawl_cannot_dump_core)
     char *backend = NULL;
     for (int i = 0; i < 6000; i++) { /* connected, waiting for the lock */
         backend = itest_sql_value(c, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                     "application_name = 'metacrawl' AND wait_event_type = "
-                                     "'Lock'");
+                                     "application_name = 'metacrawl' AND datname = "
+                                     "current_database() AND wait_event_type = 'Lock'");
         if (strcmp(backend, "1") == 0)
             break;
         usleep(10000);
