@@ -349,9 +349,28 @@ static json_t *cdp_read(cdp *b)
     }
 }
 
+/* Whether a CDP error says only that the page navigated while the command
+ * ran: a poll during a navigation then asks again. */
+static bool navigation_race(json_t *error)
+{
+    const char *m = json_string_value(json_object_get(error, "message"));
+    return m && (strstr(m, "Inspected target navigated or closed") ||
+                 strstr(m, "Cannot find context with specified id") ||
+                 strstr(m, "Execution context was destroyed"));
+}
+
+static json_t *cdp_call_x(cdp *b, const char *method, json_t *params, bool *raced);
+
 /* Sends a command (to the page session when attached) and returns its
  * result; events on the way are dropped. */
 static json_t *cdp_call(cdp *b, const char *method, json_t *params)
+{
+    return cdp_call_x(b, method, params, NULL);
+}
+
+/* The same; with raced non-NULL, a navigation race (navigation_race) is not
+ * a failure: *raced is set and NULL returned. */
+static json_t *cdp_call_x(cdp *b, const char *method, json_t *params, bool *raced)
 {
     int id = ++b->next_id;
     json_t *msg = json_pack("{s:i, s:s, s:o}", "id", id, "method", method, "params",
@@ -377,6 +396,11 @@ static json_t *cdp_call(cdp *b, const char *method, json_t *params)
             continue;
         }
         json_t *error = json_object_get(reply, "error");
+        if (error && raced && navigation_race(error)) {
+            *raced = true;
+            json_decref(reply);
+            return NULL;
+        }
         if (error) {
             char *e = json_dumps(error, 0);
             cdp_stop(b);
@@ -421,10 +445,27 @@ static bool js_true(cdp *b, const char *expr)
     return t;
 }
 
-/* Polls expr until it is true (loads and searches are asynchronous). */
+/* expr's value is true; false also when a navigation interrupted it. */
+static bool js_poll(cdp *b, const char *expr)
+{
+    bool raced = false;
+    json_t *r = cdp_call_x(b, "Runtime.evaluate",
+                           json_pack("{s:s, s:b, s:b}", "expression", expr, "returnByValue", 1,
+                                     "awaitPromise", 1),
+                           &raced);
+    if (raced)
+        return false;
+    bool t = !json_object_get(r, "exceptionDetails") &&
+             json_is_true(json_object_get(json_object_get(r, "result"), "value"));
+    json_decref(r);
+    return t;
+}
+
+/* Polls expr until it is true (loads and searches are asynchronous; a poll
+ * that a navigation interrupts counts as not yet). */
 static void wait_for(cdp *b, const char *expr, const char *what)
 {
-    while (!js_true(b, expr)) {
+    while (!js_poll(b, expr)) {
         if (now_s() > b->deadline) {
             char *url = js_str(b, "location.href");
             cdp_stop(b);
