@@ -468,30 +468,9 @@ static char sql_next(const char **pp, char *in_quote)
         *pp = p + 1;
         return c;
     }
-    bool blank = false;
-    for (;;) {
-        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
-            p++;
-            blank = true;
-        } else if (p[0] == '-' && p[1] == '-') {
-            p += strcspn(p, "\n");
-            blank = true;
-        } else if (p[0] == '/' && p[1] == '*') {
-            int depth = 1;
-            p += 2;
-            while (*p && depth > 0) {
-                if (p[0] == '/' && p[1] == '*')
-                    depth++, p += 2;
-                else if (p[0] == '*' && p[1] == '/')
-                    depth--, p += 2;
-                else
-                    p++;
-            }
-            blank = true;
-        } else {
-            break;
-        }
-    }
+    const char *after = mc_sql_skip_blank(p);
+    bool blank = after != p;
+    p = after;
     if (blank) {
         *pp = p;
         return *p ? ' ' : '\0';

@@ -913,32 +913,6 @@ bool disc_is_system_schema(const char *name)
 
 /* ---- what Redshift stores, read as people name it ---------------------------- */
 
-/* Skips white space and SQL comments (-- to the end of the line, nested
- * block comments). */
-static const char *skip_blank(const char *p)
-{
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
-            p++;
-        if (p[0] == '-' && p[1] == '-') {
-            p += strcspn(p, "\n");
-        } else if (p[0] == '/' && p[1] == '*') {
-            int depth = 1;
-            p += 2;
-            while (*p && depth > 0) {
-                if (p[0] == '/' && p[1] == '*')
-                    depth++, p += 2;
-                else if (p[0] == '*' && p[1] == '/')
-                    depth--, p += 2;
-                else
-                    p++;
-            }
-        } else {
-            return p;
-        }
-    }
-}
-
 /* Case-insensitive match of the words of PHRASE (single spaces) at P, any
  * run of white space between them; returns the end of the match or NULL. */
 static const char *match_words(const char *p, const char *phrase)
@@ -964,7 +938,7 @@ mc_kind disc_view_kind(mc_kind sql_kind, const char *definition)
 {
     if (!definition)
         return sql_kind;
-    if (match_words(skip_blank(definition), "create materialized view"))
+    if (match_words(mc_sql_skip_blank(definition), "create materialized view"))
         return MC_KIND_MATVIEW;
     /* the closing clause, not the phrase anywhere (a string literal may
      * hold it) */
@@ -1819,18 +1793,6 @@ static char *subst_gates(const disc_session *s, const char *sql)
     return text;
 }
 
-/* "name" with embedded quotes doubled, for the SQL of a hint. */
-static void put_ident(mc_buf *b, const char *name)
-{
-    mc_buf_putc(b, '"');
-    for (const char *p = name; *p; p++) {
-        if (*p == '"')
-            mc_buf_putc(b, '"');
-        mc_buf_putc(b, *p);
-    }
-    mc_buf_putc(b, '"');
-}
-
 /*
  * pg_get_late_binding_view_cols() lists the columns of the late-binding
  * views the user may SELECT from, and nothing of the others: a view listed
@@ -1854,9 +1816,9 @@ static void warn_unreadable_late_binding(disc_result *out, const cfg_datastore *
         if (!last_schema || strcmp(last_schema, k->schema) != 0) {
             mc_buf_puts(&fix, fix.len ? "; " : "");
             mc_buf_puts(&fix, "GRANT SELECT ON ALL TABLES IN SCHEMA ");
-            put_ident(&fix, k->schema);
+            mc_buf_put_sql_ident(&fix, k->schema);
             mc_buf_puts(&fix, " TO GROUP ");
-            put_ident(&fix, ds->group ? ds->group : "metamapper");
+            mc_buf_put_sql_ident(&fix, ds->group ? ds->group : "metamapper");
             last_schema = k->schema;
         }
     }

@@ -122,13 +122,7 @@ int grants_quote_ident(mc_buf *b, grants_dialect d, const char *name)
         mc_buf_putc(b, '"');
         return 0;
     }
-    mc_buf_putc(b, '"');
-    for (const char *p = name; *p; p++) {
-        if (*p == '"')
-            mc_buf_putc(b, '"');
-        mc_buf_putc(b, *p);
-    }
-    mc_buf_putc(b, '"');
+    mc_buf_put_sql_ident(b, name);
     return 0;
 }
 

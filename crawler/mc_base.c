@@ -410,6 +410,41 @@ void mc_secret_wipe(mc_secret *s)
 
 /* ---- hashing -------------------------------------------------------------- */
 
+void mc_buf_put_sql_ident(mc_buf *b, const char *name)
+{
+    mc_buf_putc(b, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            mc_buf_putc(b, '"');
+        mc_buf_putc(b, *p);
+    }
+    mc_buf_putc(b, '"');
+}
+
+const char *mc_sql_skip_blank(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            int depth = 1;
+            p += 2;
+            while (*p && depth > 0) {
+                if (p[0] == '/' && p[1] == '*')
+                    depth++, p += 2;
+                else if (p[0] == '*' && p[1] == '/')
+                    depth--, p += 2;
+                else
+                    p++;
+            }
+        } else {
+            return p;
+        }
+    }
+}
+
 uint64_t mc_hash_bytes(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *c = p;

@@ -112,6 +112,14 @@ void mc_secret_set(mc_secret *s, const char *value, size_t len);
 void mc_secret_guard_process(void);
 void mc_secret_wipe(mc_secret *s);       /* zeroes and frees; safe twice */
 
+/* "name" with embedded double quotes doubled: an SQL identifier, quoted.
+ * Control characters are the caller's business (grants_quote_ident). */
+void mc_buf_put_sql_ident(mc_buf *b, const char *name);
+
+/* p past any white space and SQL comments (-- to the end of the line, nested
+ * block comments); the one SQL comment skipper of the tree. */
+const char *mc_sql_skip_blank(const char *p);
+
 /* 64-bit FNV-1a, used to fingerprint a container's definition. */
 #define MC_HASH_INIT UINT64_C(0xcbf29ce484222325)
 uint64_t mc_hash_bytes(uint64_t h, const void *p, size_t n);
