@@ -15,14 +15,22 @@
  * beyond anything SQLite locks (its locks sit at 1 GiB, PENDING_BYTE and
  * the shared range after it, and in the -shm file), so the two never meet.
  * Like flock, an OFD lock belongs to its open file description: it is
- * released when we close it or die, and it is not dropped when SQLite
+ * released when we unlock it or die, and it is not dropped when SQLite
  * closes its own descriptors of the same file (which POSIX record locks
  * would be).
+ *
+ * The other way round is the danger: closing *any* descriptor of the store
+ * file drops every POSIX record lock this process holds on it, and SQLite's
+ * locks are POSIX record locks (sqlite.org/howtocorrupt.html, 2.2). So the
+ * descriptor that carries the identity locks is opened once per store file
+ * (by device and inode) and never closed while the process runs: a lock is
+ * released by unlocking its byte (F_UNLCK), and process exit does the rest.
  */
 #include "lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +41,8 @@
 
 struct crawl_lock {
     int fd;       /* the flock file */
-    int store_fd; /* the store file, holding the identity lock; -1 = none */
+    int store_fd; /* the process's descriptor of the store file, never closed; -1 = none */
+    char *datastore; /* whose byte store_fd locks */
 };
 
 /* The byte of the store file that stands for a datastore: in [2^62,
@@ -51,11 +60,83 @@ static off_t identity_byte(const char *datastore)
  * locking, so this happens only to callers that never write it; they get
  * the path lock alone (*fd_out -1, return 1).
  */
+/* The process's descriptors of store files, one per (device, inode), never
+ * closed (see the top of the file). Threads of the scheduler lock too. */
+static struct store_file {
+    dev_t dev;
+    ino_t ino;
+    int fd;
+} *store_files;
+static size_t n_store_files;
+/* The identity bytes this process holds: an OFD lock does not conflict with
+ * itself, so two locks of one datastore in one process (two paths, two
+ * threads) are told apart here. */
+static struct held_byte {
+    int fd;
+    off_t byte;
+} *held;
+static size_t n_held;
+static pthread_mutex_t store_files_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Marks (fd, byte) held by this process; false when it already is. */
+static bool hold_byte(int fd, off_t byte)
+{
+    pthread_mutex_lock(&store_files_mu);
+    bool free_here = true;
+    for (size_t i = 0; i < n_held && free_here; i++)
+        free_here = !(held[i].fd == fd && held[i].byte == byte);
+    if (free_here) {
+        held = mc_realloc(held, (n_held + 1) * sizeof *held);
+        held[n_held++] = (struct held_byte){fd, byte};
+    }
+    pthread_mutex_unlock(&store_files_mu);
+    return free_here;
+}
+
+static void drop_byte(int fd, off_t byte)
+{
+    pthread_mutex_lock(&store_files_mu);
+    for (size_t i = 0; i < n_held; i++)
+        if (held[i].fd == fd && held[i].byte == byte) {
+            held[i] = held[--n_held];
+            break;
+        }
+    pthread_mutex_unlock(&store_files_mu);
+}
+
+/* The process's descriptor of the file at path, opened the first time this
+ * process locks that file and kept: -1 with errno when it cannot be opened. */
+static int store_file_fd(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return -1;
+    pthread_mutex_lock(&store_files_mu);
+    int fd = -1;
+    for (size_t i = 0; i < n_store_files && fd < 0; i++)
+        if (store_files[i].dev == sb.st_dev && store_files[i].ino == sb.st_ino)
+            fd = store_files[i].fd;
+    if (fd < 0) {
+        fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+        struct stat opened;
+        /* Another file may have been renamed over the path since the stat:
+         * keep it under the identity it really has. Never closed either. */
+        if (fd >= 0 && fstat(fd, &opened) == 0) {
+            store_files = mc_realloc(store_files, (n_store_files + 1) * sizeof *store_files);
+            store_files[n_store_files++] = (struct store_file){opened.st_dev, opened.st_ino, fd};
+        }
+    }
+    int e = errno;
+    pthread_mutex_unlock(&store_files_mu);
+    errno = e;
+    return fd;
+}
+
 static int identity_lock(const char *store_path, const char *datastore, int *fd_out,
                          mc_error *err)
 {
     *fd_out = -1;
-    int fd = open(store_path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    int fd = store_file_fd(store_path);
     if (fd < 0 && errno == ENOENT)
         return 1;
     if (fd < 0) {
@@ -71,12 +152,14 @@ static int identity_lock(const char *store_path, const char *datastore, int *fd_
         .l_start = identity_byte(datastore),
         .l_len = 1,
     };
+    if (!hold_byte(fd, fl.l_start))
+        return 0;   /* this process holds it already, through another path */
     int r;
     while ((r = fcntl(fd, F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
         ;
     if (r != 0) {
-        int e = errno;
-        close(fd);
+        int e = errno;   /* fd stays open: see the top of the file */
+        drop_byte(fd, fl.l_start);
         if (e == EAGAIN || e == EACCES)
             return 0;
         mc_error_set(err, MC_EXIT_STORE, "cannot lock store %s: %s", store_path, strerror(e));
@@ -220,6 +303,7 @@ int crawl_lock_try(const char *store_path, const char *datastore,
     crawl_lock *l = mc_malloc(sizeof *l);
     l->fd = fd;
     l->store_fd = store_fd;
+    l->datastore = mc_strdup(datastore);
     fd = -1;
     *out = l;
     rc = 0;
@@ -270,8 +354,19 @@ void crawl_lock_release(crawl_lock *l)
         /* nothing to do: the record is informative */
     }
     close(l->fd); /* drops the flock */
-    if (l->store_fd >= 0)
-        close(l->store_fd); /* drops the identity lock */
+    if (l->store_fd >= 0) {
+        /* unlock the byte; never close the store file (top of the file) */
+        struct flock fl = {
+            .l_type = F_UNLCK,
+            .l_whence = SEEK_SET,
+            .l_start = identity_byte(l->datastore),
+            .l_len = 1,
+        };
+        while (fcntl(l->store_fd, F_OFD_SETLK, &fl) != 0 && errno == EINTR)
+            ;
+        drop_byte(l->store_fd, fl.l_start);
+    }
+    free(l->datastore);
     free(l);
 }
 

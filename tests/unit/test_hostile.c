@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "diff.h"
@@ -40,6 +43,50 @@ static store *open_store(const char *path)
 }
 
 /* ---- point 1: the lock is on the store file, not on its path ---------------------- */
+
+/* Releasing a crawl lock must not release SQLite's own locks on the store:
+ * closing any descriptor of a file drops every POSIX record lock the process
+ * holds on it (sqlite.org/howtocorrupt.html, 2.2). Here this process holds
+ * SQLite's write lock while a crawl lock is taken and released; another
+ * process must still find the store locked. */
+Test(lock, releasing_a_crawl_lock_keeps_sqlites_locks)
+{
+    char *dir = tmpdir();
+    char *path = path_in(dir, "catalog.db");
+    store_close(open_store(path));
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    /* A WAL connection holds a shared lock on the database file while it is
+     * open (it tells the last connection to close, which checkpoints and
+     * removes the WAL), and BEGIN IMMEDIATE the WAL's write lock. */
+    cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE; SELECT count(*) FROM sqlite_master",
+                              NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 2; i++) {   /* the second time through a known descriptor */
+        crawl_lock *l = NULL;
+        crawl_lock_holder h;
+        mc_error err = {0};
+        cr_assert_eq(crawl_lock_try(path, "ds1", "crawl", &l, &h, &err), 0, "%s", err.message);
+        cr_assert_not_null(l);
+        crawl_lock_release(l);
+    }
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        /* does this process see any lock of the parent's on the file? */
+        int fd = open(path, O_RDONLY);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+        if (fd < 0 || fcntl(fd, F_GETLK, &fl) != 0)
+            _exit(2);
+        _exit(fl.l_type != F_UNLCK && fl.l_pid == getppid() ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status));
+    cr_assert_eq(WEXITSTATUS(status), 0,
+                 "SQLite's locks on the store file were gone after a crawl lock was released");
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+}
 
 Test(lock, every_path_to_one_store_shares_its_lock)
 {
