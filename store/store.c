@@ -482,7 +482,7 @@ out:
         mc_log(MC_LOG_WARN, "%s", err.message);
 }
 
-static int check_not_truncated(const char *path, mc_error *err);
+static int check_not_truncated(store *s, mc_error *err);
 
 /* The directory a path lives in, as a new string. */
 static char *parent_dir(const char *path)
@@ -527,9 +527,6 @@ int store_open_at_version(const char *path, int target, store **out,
         return -1;
     }
 
-    if (check_not_truncated(path, err) < 0)
-        return -1;
-
     /* A new store is created readable by its owner only (SQLite gives the
      * -wal and -shm files the same mode): table names and comments of a
      * warehouse are not for every user of the machine. */
@@ -572,6 +569,8 @@ int store_open_at_version(const char *path, int target, store **out,
         }
         goto fail;
     }
+    if (check_not_truncated(s, err) < 0)
+        goto fail;
     int64_t version = 0;
     if (query_i64(s, "PRAGMA user_version", NULL, &version, NULL,
                   "read the store's schema version", err) < 0)
@@ -632,27 +631,30 @@ fail:
  * every page (PRAGMA integrity_check) would cost a full read of the store
  * per command; this costs one read of 100 bytes.
  */
-static int check_not_truncated(const char *path, mc_error *err)
+static int check_not_truncated(store *s, mc_error *err)
 {
+    /* Read through SQLite's own descriptor of the file: opening and closing
+     * one of ours would drop every POSIX lock this process holds on it,
+     * SQLite's included (sqlite.org/howtocorrupt.html, 2.2), and another
+     * thread's connection to this store may hold some. */
     unsigned char h[100];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0; /* SQLite says why */
-    struct stat sb;
-    ssize_t n = pread(fd, h, sizeof h, 0);
-    int st = fstat(fd, &sb);
-    close(fd);
-    if (n != (ssize_t)sizeof h || st != 0 || memcmp(h, "SQLite format 3", 16) != 0)
+    sqlite3_file *f = NULL;
+    sqlite3_int64 size = 0;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK ||
+        !f || !f->pMethods || f->pMethods->xFileSize(f, &size) != SQLITE_OK ||
+        size < (sqlite3_int64)sizeof h ||
+        f->pMethods->xRead(f, h, (int)sizeof h, 0) != SQLITE_OK ||
+        memcmp(h, "SQLite format 3", 16) != 0)
         return 0; /* empty, or not SQLite: the open says so */
     uint32_t page = (uint32_t)h[16] << 8 | h[17];
     uint64_t page_size = page == 1 ? 65536 : page;
     uint32_t counter = (uint32_t)h[24] << 24 | (uint32_t)h[25] << 16 | (uint32_t)h[26] << 8 | h[27];
     uint32_t valid = (uint32_t)h[92] << 24 | (uint32_t)h[93] << 16 | (uint32_t)h[94] << 8 | h[95];
     uint64_t pages = (uint64_t)h[28] << 24 | (uint64_t)h[29] << 16 | (uint64_t)h[30] << 8 | h[31];
-    if (counter != valid || pages == 0 || (uint64_t)sb.st_size >= pages * page_size)
+    if (counter != valid || pages == 0 || (uint64_t)size >= pages * page_size)
         return 0;
     mc_error_set(err, MC_EXIT_STORE, "store %s is damaged: the file has %lld bytes, its header "
-                 "says %llu", path, (long long)sb.st_size,
+                 "says %llu", s->path, (long long)size,
                  (unsigned long long)(pages * page_size));
     mc_error_hint(err, "the file was cut off (a full disk, an interrupted copy?); restore it "
                        "from a backup");
@@ -712,8 +714,6 @@ int store_open_read(const char *path, store **out, mc_error *err)
         mc_error_hint(err, "store: names the catalog file, e.g. %s/catalog.db", path);
         return -1;
     }
-    if (check_not_truncated(path, err) < 0)
-        return -1;
     store *s = mc_calloc(1, sizeof *s);
     s->lock_fd = -1;
     s->path = mc_strdup(path);
@@ -756,6 +756,8 @@ int store_open_read(const char *path, store **out, mc_error *err)
         }
         goto fail;
     }
+    if (check_not_truncated(s, err) < 0)
+        goto fail;
     int64_t version = 0;
     if (query_i64(s, "PRAGMA user_version", NULL, &version, NULL,
                   "read the store's schema version", err) < 0)
