@@ -483,6 +483,8 @@ out:
 }
 
 static int check_not_truncated(store *s, mc_error *err);
+static void first_read_error(const char *path, int code, const mc_error *first, bool writer,
+                             mc_error *err);
 
 /* The directory a path lives in, as a new string. */
 static char *parent_dir(const char *path)
@@ -557,16 +559,7 @@ int store_open_at_version(const char *path, int target, store **out,
     mc_error first = {0};
     if (query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, &n_objects,
                   NULL, "read the store", &first) < 0) {
-        if ((sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_NOTADB) {
-            mc_error_set(err, MC_EXIT_STORE,
-                         "store %s is not an sqlite database", path);
-            mc_error_hint(err, "point store: / --store at a metacrawl catalog, "
-                          "or at a new file name to create one");
-        } else {
-            mc_error_set(err, first.code, "%s", first.message);
-            if (first.hint[0])
-                mc_error_hint(err, "%s", first.hint);
-        }
+        first_read_error(path, sqlite3_extended_errcode(s->db) & 0xff, &first, true, err);
         goto fail;
     }
     if (check_not_truncated(s, err) < 0)
@@ -631,6 +624,24 @@ fail:
  * every page (PRAGMA integrity_check) would cost a full read of the store
  * per command; this costs one read of 100 bytes.
  */
+/* The error of the first read of a store file, whose SQLite result code is
+ * code and whose error is first: a file that is not SQLite says so, with a
+ * hint for writers (which could create a store) or readers (which never do). */
+static void first_read_error(const char *path, int code, const mc_error *first, bool writer,
+                             mc_error *err)
+{
+    if (code == SQLITE_NOTADB) {
+        mc_error_set(err, MC_EXIT_STORE, "store %s is not an sqlite database", path);
+        mc_error_hint(err, "%s", writer ? "point store: / --store at a metacrawl catalog, "
+                                          "or at a new file name to create one"
+                                        : "point store: / --store at a metacrawl catalog");
+        return;
+    }
+    mc_error_set(err, first->code, "%s", first->message);
+    if (first->hint[0])
+        mc_error_hint(err, "%s", first->hint);
+}
+
 static int check_not_truncated(store *s, mc_error *err)
 {
     /* Read through SQLite's own descriptor of the file: opening and closing
@@ -746,14 +757,7 @@ int store_open_read(const char *path, store **out, mc_error *err)
         }
     }
     if (rc < 0) {
-        if (code == SQLITE_NOTADB) {
-            mc_error_set(err, MC_EXIT_STORE, "store %s is not an sqlite database", path);
-            mc_error_hint(err, "point store: / --store at a metacrawl catalog");
-        } else {
-            mc_error_set(err, first.code, "%s", first.message);
-            if (first.hint[0])
-                mc_error_hint(err, "%s", first.hint);
-        }
+        first_read_error(path, code, &first, false, err);
         goto fail;
     }
     if (check_not_truncated(s, err) < 0)
