@@ -62,6 +62,21 @@ static bool any_glob(const cfg_alert *a, const char *path)
     return false;
 }
 
+/* Whether glob g matches path, or g ends in ".*" and its part before does:
+ * how an event without a container (a schema's, a datastore's) is matched. */
+static bool glob_or_head(const char *g, const char *path)
+{
+    size_t n = strlen(g);
+    if (mc_glob_match(g, path))
+        return true;
+    if (n <= 2 || strcmp(g + n - 2, ".*") != 0)
+        return false;
+    char *head = mc_strndup(g, n - 2);
+    bool hit = mc_glob_match(head, path);
+    free(head);
+    return hit;
+}
+
 /*
  * Globs are matched against "datastore.schema.container".  A schema event
  * has no container: it matches a glob that matches "datastore.schema", or
@@ -79,18 +94,17 @@ bool alerts_match(const cfg_alert *a, const char *datastore, const mc_change *ch
     if (a->n_match == 0)
         return true;
     bool hit = false;
+    if (!ch->schema || !*ch->schema) {
+        /* a datastore event (datastore_stale, datastore_recovered): its path
+         * is the datastore; "analytics.*" is about it too */
+        for (size_t i = 0; i < a->n_match && !hit; i++)
+            hit = glob_or_head(a->match[i], datastore);
+        return hit;
+    }
     if (!ch->container) {
         char *path = mc_asprintf("%s.%s", datastore, ch->schema);
-        for (size_t i = 0; i < a->n_match && !hit; i++) {
-            const char *g = a->match[i];
-            size_t n = strlen(g);
-            hit = mc_glob_match(g, path);
-            if (!hit && n > 2 && strcmp(g + n - 2, ".*") == 0) {
-                char *head = mc_strndup(g, n - 2);
-                hit = mc_glob_match(head, path);
-                free(head);
-            }
-        }
+        for (size_t i = 0; i < a->n_match && !hit; i++)
+            hit = glob_or_head(a->match[i], path);
         free(path);
         return hit;
     }
@@ -203,7 +217,9 @@ static void slack_value(mc_buf *b, const char *json)
 static void slack_line(mc_buf *b, const mc_change *c, const char *datastore)
 {
     mc_buf path = {0};
-    mc_buf_printf(&path, "%s.%s", datastore, c->schema);
+    mc_buf_puts(&path, datastore);
+    if (c->schema)
+        mc_buf_printf(&path, ".%s", c->schema);
     if (c->container)
         mc_buf_printf(&path, ".%s", c->container);
     if (c->field)
@@ -247,6 +263,14 @@ static void slack_line(mc_buf *b, const mc_change *c, const char *datastore)
     case MC_FIELD_RENAMED:
         mc_buf_puts(b, " from ");
         slack_value(b, c->before);
+        break;
+    case MC_DATASTORE_STALE:
+        mc_buf_puts(b, ": no successful crawl since ");
+        slack_value(b, c->after);
+        break;
+    case MC_DATASTORE_RECOVERED:
+        mc_buf_puts(b, ": crawled successfully ");
+        slack_value(b, c->after);
         break;
     case MC_SCHEMA_CHANGED:
     case MC_CONTAINER_CHANGED:

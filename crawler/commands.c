@@ -284,6 +284,7 @@ static const char *change_symbol(mc_change_kind k)
     case MC_FIELD_REMOVED: return "-";
     case MC_CONTAINER_RENAMED:
     case MC_FIELD_RENAMED: return ">";
+    case MC_DATASTORE_STALE: return "!";
     default: return "~";
     }
 }
@@ -394,6 +395,14 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
         json_decref(o);
         break;
     }
+    case MC_DATASTORE_STALE:
+        fputs("datastore stale: last successful crawl ", f);
+        put_json_value(f, c->after);
+        break;
+    case MC_DATASTORE_RECOVERED:
+        fputs("datastore recovered: crawled successfully ", f);
+        put_json_value(f, c->after);
+        break;
     case MC_CONTAINER_RENAMED:
     case MC_FIELD_RENAMED: {
         if (c->kind == MC_FIELD_RENAMED) {
@@ -453,6 +462,11 @@ void cmd_print_changes(FILE *f, const mc_changes *cs)
             break;
         }
         shown++;
+        if (!c->schema) { /* a datastore event: no object, no heading */
+            print_change_line(f, c, color);
+            have_heading = false;
+            continue;
+        }
         bool same = have_heading && strcmp(c->schema, last_schema) == 0 &&
                     ((!c->container && !last_container) ||
                      (c->container && last_container &&

@@ -1134,6 +1134,7 @@ static void init_datastore(void *obj)
     d->connect_timeout_s = -1;    /* inherited from defaults by check_top */
     d->statement_timeout_ms = -1;
     d->max_runtime_s = -1;
+    d->stale_after_s = -2; /* inherited from defaults by check_top */
     d->late_binding_timeout_ms = 120000;
 }
 
@@ -1234,6 +1235,8 @@ static int check_top(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_
             d->statement_timeout_ms = c->statement_timeout_ms;
         if (d->max_runtime_s < 0)
             d->max_runtime_s = c->max_runtime_s;
+        if (d->stale_after_s == -2)
+            d->stale_after_s = c->stale_after_s;
     }
     return 0;
 }
@@ -1354,6 +1357,8 @@ static const row datastore_rows[] = {
      .off = offsetof(cfg_datastore, jitter_s), .min = 0, .max = DUR(86400)},
     {.key = "starting_deadline", .type = T_DURATION_S,
      .off = offsetof(cfg_datastore, starting_deadline_s), .min = 0, .max = DUR(366 * 86400)},
+    {.key = "stale_after", .type = T_DURATION_S,
+     .off = offsetof(cfg_datastore, stale_after_s), .min = 0, .max = DUR(366 * 86400)},
     {.key = "late_binding_timeout", .type = T_DURATION_MS,
      .off = offsetof(cfg_datastore, late_binding_timeout_ms), .min = DUR(1), .max = DUR(86400)},
 };
@@ -1397,6 +1402,8 @@ static const row defaults_rows[] = {
      .off = offsetof(cfg, statement_timeout_ms), .min = 0, .max = DUR(86400)},
     {.key = "max_runtime", .type = T_DURATION_S, .def = "1h",
      .off = offsetof(cfg, max_runtime_s), .min = 0, .max = DUR(7 * 86400)},
+    {.key = "stale_after", .type = T_DURATION_S,
+     .off = offsetof(cfg, stale_after_s), .min = 0, .max = DUR(366 * 86400)},
 };
 static const table defaults_table = {.what = "defaults", .rows = ROWS(defaults_rows),
                                      .pos_off = NO_OFF, .fill_when_absent = true,
@@ -1518,6 +1525,7 @@ static int load_text(const char *name, const char *text, size_t len, cfg **out, 
     int rc = -1;
     cfg *c = mc_calloc(1, sizeof *c);
     c->path = mc_strdup(name);
+    c->stale_after_s = -1; /* unset: three schedule periods (docs/scheduling.md) */
     ctx x = {.doc = &doc, .file = c->path, .err = err, .c = c};
     cfg_pos start = {c->path, 1, 1};
 

@@ -108,6 +108,8 @@ typedef struct cfg_datastore {
     int max_runtime_s;      /* default: defaults.max_runtime; 0 = none */
     int jitter_s;           /* schedule: fires start up to this late; 0 = none */
     int starting_deadline_s; /* schedule: a fire older than this is skipped; 0 = never */
+    int stale_after_s;      /* no successful crawl for this long = stale; 0 = never;
+                               -1 = three schedule periods (default: defaults.stale_after) */
     int retry_attempts;     /* retry.attempts: retries of a failed scheduled fire, default 0 */
     int retry_backoff_s;    /* retry.backoff: before the first retry, doubling; default 60 */
     int late_binding_timeout_ms; /* Redshift's late-binding column step, default 2m */
@@ -139,6 +141,7 @@ typedef struct cfg {
     int connect_timeout_s;  /* defaults.connect_timeout, default 10 */
     int statement_timeout_ms; /* defaults.statement_timeout, default 300000 */
     int max_runtime_s;        /* defaults.max_runtime, default 3600; 0 = none */
+    int stale_after_s;        /* defaults.stale_after; -1 = unset (three schedule periods) */
     int sched_max_parallel;   /* scheduler.max_parallel, default 2 */
     int sched_max_per_host;   /* scheduler.max_per_host, default 0 = no limit */
     int sched_shutdown_timeout_s; /* scheduler.shutdown_timeout, default 5m */

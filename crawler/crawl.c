@@ -181,12 +181,19 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     disc_session *sess = NULL;
     tunnel *tun = NULL;
     crawl_deadline *dl = NULL;
+    store_heartbeat *hb = NULL;
     disc_result found = {0};
 
     if (!o->dry_run &&
         store_run_begin(st, ds->name, o->scheduled_for, &r->run_id, &r->error) != 0) {
         fail(r, NULL);
         goto out;
+    }
+    if (!o->dry_run) {
+        mc_error hb_err = {0};
+        if (store_heartbeat_start(st, r->run_id, STORE_HEARTBEAT_S, &hb, &hb_err) != 0)
+            mc_log(MC_LOG_WARN, "%s (an interrupted run will look longer than it was)",
+                   hb_err.message);
     }
     dl = deadline_start(ds->max_runtime_s, DEADLINE_GRACE_S);
     mc_progress_phase("connecting%s", ds->tunnel.present ? " through the tunnel" : "");
@@ -312,6 +319,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     diff_drop_silent(&r->diff);
     r->exit_code = incomplete ? MC_EXIT_PARTIAL : MC_EXIT_OK;
 out:
+    store_heartbeat_stop(hb);
     deadline_stop(dl);      /* before disc_close: deadline.c, invariant 1 */
     disc_close(sess);
     tunnel_close(tun);

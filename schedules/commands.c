@@ -8,6 +8,7 @@
 
 #include "../crawler/commands.h"
 #include "../crawler/json.h"
+#include "../crawler/alerts.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -148,6 +149,8 @@ typedef struct list_row {
     bool first;
     bool crawling;
     crawl_lock_holder holder;
+    mc_ds_state state;    /* pause and last success (rules 8, 9) */
+    sched_stale stale;
 } list_row;
 
 static void list_state_text(const list_row *r, char *buf, size_t n)
@@ -157,6 +160,14 @@ static void list_state_text(const list_row *r, char *buf, size_t n)
         char who[192];
         crawl_lock_describe(&r->holder, who, sizeof who);
         snprintf(buf, n, "crawling now: %s", who);
+    } else if (r->state.paused_at) {
+        snprintf(buf, n, "paused since %s%s%s", utc_text(r->state.paused_at, u),
+                 r->state.paused_by[0] ? " by " : "", r->state.paused_by);
+    } else if (r->stale.stale) {
+        sched_stale_text(r->e, &r->stale, buf, n);
+        char tmp[320];
+        snprintf(tmp, sizeof tmp, "stale: %s", buf);
+        snprintf(buf, n, "%s", tmp);
     } else if (r->due.due) {
         snprintf(buf, n, "due: %lld%s fire%s since %s missed; run-due crawls it once",
                  (long long)r->due.n_fires, r->due.n_fires >= SCHED_COUNT_MAX ? "+" : "",
@@ -184,6 +195,9 @@ static int schedule_list(cli_ctx *ctx, cfg *c, sched_table *t, const sched_entry
         list_row *r = &rows[i];
         r->e = sel[i];
         r->due.next = CRON_NEVER;
+        if (st && store_datastore_state(st, r->e->ds->name, &r->state, &err) != 0)
+            goto fail;
+        sched_judge_staleness(r->e, &r->state, now, &r->stale);
         if (!r->e->expr)
             continue;
         r->in = sched_entry_input(r->e, 0, 0);
@@ -224,6 +238,14 @@ static int schedule_list(cli_ctx *ctx, cfg *c, sched_table *t, const sched_entry
             json_time(&b, &f, "due_fire", r->e->tz, r->due.due ? r->due.fire : 0);
             json_put_kv_int(&b, &f, "fires_due", r->due.due ? r->due.n_fires : 0);
             json_put_kv_bool(&b, &f, "first_sight", r->first);
+            json_time(&b, &f, "paused_since", r->e->tz, r->state.paused_at);
+            json_put_kv_str(&b, &f, "paused_by",
+                            r->state.paused_by[0] ? r->state.paused_by : NULL);
+            if (r->stale.judged)
+                json_put_kv_bool(&b, &f, "stale", r->stale.stale);
+            else
+                json_put_kv_raw(&b, &f, "stale", NULL);
+            json_time(&b, &f, "last_success", r->e->tz, r->stale.last_success);
             if (r->crawling) {
                 f = json_put_key(&b, f, "crawling");
                 bool g = true;
@@ -266,8 +288,11 @@ static int schedule_list(cli_ctx *ctx, cfg *c, sched_table *t, const sched_entry
     for (size_t i = 0; i < n_sel; i++) {
         const list_row *r = &rows[i];
         if (!r->e->expr) {
+            char state[320] = "not scheduled";
+            if (r->state.paused_at || r->stale.stale)
+                list_state_text(r, state, sizeof state);
             printf("%-*s  %-*s  %-*s  %s\n", w_name, r->e->ds->name, w_sched, "-", w_zone, "-",
-                   "not scheduled");
+                   state);
             continue;
         }
         char l[CRON_LOCAL_LEN], u[21], state[320];
@@ -900,16 +925,68 @@ static bool opt_allowed(const char *sub, const char *opt)
     return false;
 }
 
+/* schedule pause|resume DS...: rule 9, recorded in the store. */
+static int schedule_pause(cli_ctx *ctx, cfg *c, const sched_entry **sel, size_t n_sel,
+                          bool pause)
+{
+    store *st = NULL;
+    int rc = cmd_open_store(ctx, c, &st);
+    if (rc)
+        return rc;
+    char by[128], host[64] = "";
+    struct passwd *pw = getpwuid(geteuid());
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    snprintf(by, sizeof by, "%s@%s", pw ? pw->pw_name : "?", host[0] ? host : "localhost");
+    mc_buf b = {0};
+    bool first = true;
+    mc_buf_puts(&b, "{\"datastores\":[");
+    for (size_t i = 0; i < n_sel; i++) {
+        const char *name = sel[i]->ds->name;
+        mc_error err = {0};
+        bool changed = false;
+        if (store_set_paused(st, name, pause, by, &changed, &err) != 0) {
+            cmd_report_error(&err);
+            rc = err.code;
+            break;
+        }
+        if (ctx->json) {
+            bool f = true;
+            if (!first)
+                mc_buf_putc(&b, ',');
+            first = false;
+            mc_buf_putc(&b, '{');
+            json_put_kv_str(&b, &f, "datastore", name);
+            json_put_kv_bool(&b, &f, "paused", pause);
+            json_put_kv_bool(&b, &f, "changed", changed);
+            mc_buf_putc(&b, '}');
+        } else if (ctx->verbosity >= 0) {
+            printf("%s: %s\n", name,
+                   pause ? (changed ? "paused: run-due and the scheduler skip it until "
+                                      "'schedule resume'" : "already paused")
+                         : (changed ? "resumed" : "was not paused"));
+        }
+    }
+    mc_buf_puts(&b, "]}");
+    if (ctx->json && rc == 0)
+        cmd_print_json(&b);
+    mc_buf_free(&b);
+    store_close(st);
+    return rc;
+}
+
 static int cmd_schedule(cli_ctx *ctx)
 {
-    static const char *const subs[] = {"list", "next", "run", "crontab", "systemd"};
+    static const char *const subs[] = {"list", "next", "run", "crontab", "systemd", "pause",
+                                       "resume"};
     const char *sub = ctx->args[0];
     bool known = false;
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         known = known || strcmp(sub, subs[i]) == 0;
     if (!known) {
         fprintf(stderr, "metacrawl: schedule: unknown sub-command '%s' (list, next, run, "
-                        "crontab or systemd)\nTry 'metacrawl schedule --help'.\n", sub);
+                        "crontab, systemd, pause or resume)\nTry 'metacrawl schedule "
+                        "--help'.\n", sub);
         return MC_EXIT_USAGE;
     }
     for (int i = 0; schedule_opts[i].lng; i++)
@@ -918,7 +995,12 @@ static int cmd_schedule(cli_ctx *ctx)
                             "--help'.\n", sub, schedule_opts[i].lng);
             return MC_EXIT_USAGE;
         }
-    bool takes_ds = strcmp(sub, "list") == 0 || strcmp(sub, "next") == 0;
+    bool pausing = strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0;
+    bool takes_ds = strcmp(sub, "list") == 0 || strcmp(sub, "next") == 0 || pausing;
+    if (pausing && ctx->n_args < 2) {
+        fprintf(stderr, "metacrawl: schedule %s needs the datastores to %s\n", sub, sub);
+        return MC_EXIT_USAGE;
+    }
     if (!takes_ds && ctx->n_args > 1) {
         fprintf(stderr, "metacrawl: schedule %s takes no arguments\n", sub);
         return MC_EXIT_USAGE;
@@ -948,7 +1030,9 @@ static int cmd_schedule(cli_ctx *ctx)
     }
     if ((rc = select_entries(c, t, ctx->args + 1, ctx->n_args - 1, &sel, &n_sel)) != 0)
         goto out;
-    if (strcmp(sub, "list") == 0)
+    if (pausing)
+        rc = schedule_pause(ctx, c, sel, n_sel, strcmp(sub, "pause") == 0);
+    else if (strcmp(sub, "list") == 0)
         rc = schedule_list(ctx, c, t, sel, n_sel, now);
     else
         rc = schedule_next(ctx, sel, n_sel, now, ctx->n_args > 1);
@@ -960,7 +1044,7 @@ out:
 }
 
 const cli_cmd cmd_def_schedule = {
-    "schedule", "list|next|run|crontab|systemd [DS...]",
+    "schedule", "list|next|run|crontab|systemd|pause|resume [DS...]",
     "schedules and next fire times; the scheduler; crontab and systemd units",
     "list: each datastore's schedule, time zone, next fire time in local time and UTC, and "
     "whether it is due (a fire missed since its last scheduled run), new, or crawling now."
@@ -976,7 +1060,11 @@ const cli_cmd cmd_def_schedule = {
     "\n\ncrontab: a crontab entry that runs 'metacrawl run-due' every minute with this "
     "configuration. systemd: a oneshot service and a timer for the same, or with --scheduler "
     "a service for 'schedule run'. The paths in them are absolute: the binary, the "
-    "configuration and the current directory. docs/scheduling.md compares the three ways.",
+    "configuration and the current directory. docs/scheduling.md compares the three ways."
+    "\n\npause DS...: run-due and the scheduler skip the datastores until 'schedule resume "
+    "DS...'; recorded in the store with who paused them, so every machine and process "
+    "sharing the store sees it. A paused datastore is not judged stale; 'crawl' still crawls "
+    "it. After resume, a missed fire is caught up once, as after downtime.",
     schedule_opts, 1, -1, cmd_schedule,
 };
 
@@ -997,10 +1085,11 @@ typedef enum due_action {
     DUE_LOCKED,
     DUE_CRAWLED,
     DUE_ERROR,
+    DUE_PAUSED,
 } due_action;
 
 static const char *const due_action_names[] = {"unscheduled", "not_due", "would_crawl",
-                                               "locked", "crawled", "error"};
+                                               "locked", "crawled", "error", "paused"};
 
 typedef struct due_item {
     const sched_entry *e;
@@ -1013,6 +1102,9 @@ typedef struct due_item {
     mc_error error;
     bool started;         /* start_due was called for it */
     bool running;         /* its crawl runs now */
+    mc_ds_state state;    /* what the store says of it (pause, last success) */
+    sched_stale stale;    /* rule 8, judged after the crawls */
+    int stale_event;      /* MC_DATASTORE_STALE / _RECOVERED recorded now; -1 */
 } due_item;
 
 /* Whether scheduler.max_per_host crawls of its warehouse run already. */
@@ -1047,6 +1139,15 @@ static void json_due_item(mc_buf *b, const due_item *it)
     json_time(b, &f, "skipped", e->tz, it->action == DUE_NOT_DUE ? it->due.skipped : 0);
     json_put_kv_int(b, &f, "jitter_delay", e->delay);
     json_put_kv_int(b, &f, "retry", it->action != DUE_NOT_DUE ? it->due.retry : 0);
+    json_put_kv_bool(b, &f, "paused", it->state.paused_at != 0);
+    if (it->stale.judged)
+        json_put_kv_bool(b, &f, "stale", it->stale.stale);
+    else
+        json_put_kv_raw(b, &f, "stale", NULL);
+    json_time(b, &f, "last_success", e->tz, it->stale.last_success);
+    json_put_kv_str(b, &f, "stale_event",
+                    it->stale_event >= 0 ? mc_change_kind_name((mc_change_kind)it->stale_event)
+                                         : NULL);
     if (it->action == DUE_LOCKED) {
         f = json_put_key(b, f, "locked_by");
         bool g = true;
@@ -1117,6 +1218,14 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
         return;
     case DUE_ERROR:
         cmd_report_error(&it->error);
+        return;
+    case DUE_PAUSED:
+        if (verbose) {
+            char since[21];
+            printf("%s: paused since %s%s%s: not crawled\n", name,
+                   utc_text(it->state.paused_at, since), it->state.paused_by[0] ? " by " : "",
+                   it->state.paused_by);
+        }
         return;
     case DUE_LOCKED: {
         if (quiet)
@@ -1211,6 +1320,58 @@ static void start_due(const cli_ctx *ctx, const cfg *c, store *st, const char *s
     it->action = DUE_CRAWLED;
 }
 
+/* Rule 8 after the crawls: judges every selected datastore, records what
+ * changed (not with dry), tells it and delivers its alerts.  Returns the
+ * highest failed delivery's code, 0. */
+static int judge_staleness(const cli_ctx *ctx, const cfg *c, store *st, due_item *items,
+                           size_t n, int64_t now, bool dry)
+{
+    alerts *al = dry ? NULL : alerts_open(c, st);
+    size_t n_events = 0;
+    for (size_t i = 0; i < n; i++) {
+        due_item *it = &items[i];
+        it->stale_event = -1;
+        if (it->action == DUE_ERROR)
+            continue;
+        mc_error err = {0};
+        int rc;
+        if (dry) {
+            rc = store_datastore_state(st, it->e->ds->name, &it->state, &err);
+            if (rc == 0)
+                sched_judge_staleness(it->e, &it->state, now, &it->stale);
+        } else {
+            rc = sched_check_staleness(st, it->e, now, &it->stale, &it->state,
+                                       &it->stale_event, &err);
+        }
+        if (rc != 0) {
+            mc_log(MC_LOG_WARN, "%s: cannot judge staleness: %s", it->e->ds->name, err.message);
+            continue;
+        }
+        if (it->stale_event < 0)
+            continue;
+        n_events++;
+        if (ctx->json)
+            continue;
+        char why[160];
+        sched_stale_text(it->e, &it->stale, why, sizeof why);
+        if (it->stale_event == MC_DATASTORE_STALE) {
+            /* a warning even with -q: cron mails it, once */
+            fprintf(stderr, "metacrawl: warning: %s is stale: %s\n", it->e->ds->name, why);
+        } else if (ctx->verbosity >= 0) {
+            char when[21];
+            printf("%s: recovered: crawled successfully at %s\n", it->e->ds->name,
+                   utc_text(it->stale.last_success, when));
+        }
+    }
+    int code = 0;
+    if (al && n_events) { /* the crawls delivered theirs: only the new events are left */
+        alerts_deliver(al, NULL, 0);
+        code = alerts_report(al, ctx->verbosity > 0 && !ctx->json ? stdout : NULL);
+    }
+    alerts_close(al);
+    return code;
+}
+
 static int cmd_run_due(cli_ctx *ctx)
 {
     bool dry = cli_flag(ctx, "dry-run");
@@ -1260,6 +1421,16 @@ static int cmd_run_due(cli_ctx *ctx)
             continue;
         }
         it->in = sched_entry_input(it->e, 0, 0);
+        if (st && store_datastore_state(st, name, &it->state, &it->error) != 0) {
+            it->action = DUE_ERROR;
+            print_due_item(ctx, it);
+            continue;
+        }
+        if (it->state.paused_at) { /* rule 9 */
+            it->action = DUE_PAUSED;
+            print_due_item(ctx, it);
+            continue;
+        }
         sched_history h = {0};
         int hrc = st ? sched_read_history(st, name, &h, &it->error) : 0;
         sched_input_history(&it->in, &h);
@@ -1323,6 +1494,8 @@ static int cmd_run_due(cli_ctx *ctx)
             }
         }
     }
+    if (st)
+        rc = cmd_max_code(rc, judge_staleness(ctx, c, st, items, n_sel, now, dry));
     for (size_t i = 0; i < n_sel; i++) {
         if (items[i].job)
             rc = cmd_max_code(rc, items[i].job->report.exit_code);

@@ -34,6 +34,16 @@
  *     n of them, with n <= retry.attempts, the fire is due again (a retry)
  *     once retry.backoff * 2^(n-1) has passed since the last one ended,
  *     unless rule 6 has given the fire up. A newer fire always wins.
+ *  8. Staleness: a datastore is stale once stale_after has passed since its
+ *     last successful (ok or partial) crawl — by default, once the third
+ *     fire after it (plus rule 5's delay) has come; a datastore never
+ *     crawled successfully counts from its first run.  It is not judged
+ *     while it has no run, is paused or is being crawled, nor with
+ *     stale_after: 0, nor without a schedule unless stale_after is set.
+ *     Each change of the judgement is recorded once (datastore_stale,
+ *     datastore_recovered) and alerted once.
+ *  9. Pause: a paused datastore (`schedule pause`, recorded in the store) is
+ *     never due; when resumed, rules 1-7 apply as after downtime.
  */
 #ifndef MC_SCHEDULE_H
 #define MC_SCHEDULE_H
@@ -195,6 +205,26 @@ void sched_input_history(sched_input *in, const sched_history *h);
 int sched_anchor(const char *store_path, const char *datastore, const cron_expr *expr,
                  const cron_tz *tz, int64_t last_fire, int64_t now, bool write,
                  int64_t *anchor_out, bool *first_out, mc_error *err);
+
+/* ---- staleness (rule 8) ---------------------------------------------------------- */
+
+typedef struct sched_stale {
+    bool judged;          /* false: rule 8 does not judge it now */
+    bool stale;
+    int64_t last_success; /* started_at of its last ok/partial run; 0 = never */
+    int64_t deadline;     /* judged: stale from this instant on */
+} sched_stale;
+/* Rule 8 for entry e, given what the store says of it, at instant now. */
+void sched_judge_staleness(const sched_entry *e, const mc_ds_state *s, int64_t now,
+                           sched_stale *out);
+/* Reads the datastore's state (into *state_out), judges it and records the
+ * judgement (store_record_staleness: the outbox rules set on st decide who is
+ * alerted).  *event_out is MC_DATASTORE_STALE or MC_DATASTORE_RECOVERED when
+ * an event was recorded now, -1 otherwise. */
+int sched_check_staleness(store *st, const sched_entry *e, int64_t now, sched_stale *out,
+                          mc_ds_state *state_out, int *event_out, mc_error *err);
+/* "no successful crawl since 2026-12-01T10:00:00Z (3 schedule periods)". */
+void sched_stale_text(const sched_entry *e, const sched_stale *s, char *buf, size_t n);
 
 /* ---- crawls in worker threads ------------------------------------------------------ */
 

@@ -792,6 +792,7 @@ typedef struct ds_state {
     int64_t skip_told;      /* the fire for which "given up" was logged */
     int64_t host_told;      /* the fire for which "max_per_host: waiting" was logged */
     int64_t retry_at;       /* lock busy: try again from then */
+    bool paused;            /* rule 9, as the store said at the last look */
 } ds_state;
 
 typedef struct loop {
@@ -808,6 +809,7 @@ typedef struct loop {
     double stop_deadline;   /* monotonic */
     int64_t n_started, n_failed;
     uint64_t zone_sig;      /* zone_signature of the zones in use */
+    double judged_at;       /* monotonic time of the last judge_all; < 0 = never */
 } loop;
 
 /* The zone files the running table was loaded from, as one number: when a
@@ -891,6 +893,7 @@ static int build_states(loop *d, generation *g, ds_state **out, mc_error *err)
             s->job = old->job;
             s->lock_told = old->lock_told;
             s->retry_at = old->retry_at;
+            s->paused = old->paused;
         }
         if (!e->expr) {
             if (sched_anchor(g->store_path, e->ds->name, NULL, NULL, 0, now, true, &s->anchor,
@@ -1028,10 +1031,60 @@ static void log_result(const sched_job *j)
               (long long)r->n_schemas, (long long)r->n_containers, (long long)r->n_fields, what);
 }
 
-static void reap_all(loop *d)
+/* Rules 8 and 9 for every datastore not being crawled by this process: the
+ * pause as the store says it, and staleness judged, recorded and alerted. */
+static void judge_all(loop *d, int64_t now)
+{
+    alerts *al = alerts_open(d->gen->c, d->db);
+    size_t n_events = 0;
+    for (size_t i = 0; i < d->n_ds; i++) {
+        ds_state *s = &d->ds[i];
+        if (s->job)
+            continue;
+        const char *name = s->e->ds->name;
+        sched_stale st;
+        mc_ds_state state;
+        int ev;
+        mc_error err = {0};
+        if (sched_check_staleness(d->db, s->e, now, &st, &state, &ev, &err) != 0) {
+            sched_log(MC_LOG_WARN, "%s: cannot judge staleness: %s", name, err.message);
+            continue;
+        }
+        bool paused = state.paused_at != 0;
+        if (paused != s->paused)
+            sched_log(MC_LOG_INFO, "%s: %s", name,
+                      paused ? "paused (schedule pause): not crawled until resumed"
+                             : "resumed (schedule resume)");
+        s->paused = paused;
+        char why[160];
+        if (ev == MC_DATASTORE_STALE) {
+            sched_stale_text(s->e, &st, why, sizeof why);
+            sched_log(MC_LOG_WARN, "%s: stale: %s", name, why);
+            n_events++;
+        } else if (ev == MC_DATASTORE_RECOVERED) {
+            char when[21];
+            mc_time_iso(st.last_success, when);
+            sched_log(MC_LOG_INFO, "%s: recovered: crawled successfully at %s", name, when);
+            n_events++;
+        }
+    }
+    if (n_events) {
+        alerts_deliver(al, NULL, 0);
+        for (size_t i = 0; i < alerts_n_outcomes(al); i++) {
+            const alerts_outcome *o = alerts_outcome_at(al, i);
+            if (o->error)
+                sched_log(MC_LOG_ERROR, "alert %s: %s", o->alert, o->error);
+        }
+    }
+    alerts_close(al);
+}
+
+static size_t reap_all(loop *d)
 {
     sched_job *j;
+    size_t n = 0;
     while ((j = sched_runner_reap(d->runner)) != NULL) {
+        n++;
         generation *g = j->user;
         log_result(j);
         if (j->report.status == MC_RUN_FAILED)
@@ -1060,6 +1113,7 @@ static void reap_all(loop *d)
         sched_job_free(j);
         gen_unref(g);
     }
+    return n;
 }
 
 /* Starts what is due, as far as max_parallel allows.  Returns the earliest
@@ -1074,7 +1128,7 @@ static int64_t dispatch(loop *d, int64_t now)
         slots[i].in = sched_entry_input(s->e, s->last_fire, s->anchor);
         slots[i].in.n_failed = s->n_failed;
         slots[i].in.failed_at = s->failed_at;
-        slots[i].busy = s->job != NULL;
+        slots[i].busy = s->job != NULL || s->paused;
     }
     int64_t wake;
     size_t n_due = sched_plan(slots, n, now, due, &wake);
@@ -1138,6 +1192,15 @@ static int64_t dispatch(loop *d, int64_t now)
             continue;
         }
         s->retry_at = 0;
+        mc_ds_state state;
+        if (store_datastore_state(d->db, name, &state, &err) == 0 && state.paused_at) {
+            sched_log(MC_LOG_INFO, "%s: paused (schedule pause): not crawled until resumed",
+                      name);
+            s->paused = true;
+            crawl_lock_release(lk);
+            continue;
+        }
+        mc_error_clear(&err);
         /* Under the lock, ask the store again: another process may have
          * crawled this fire since the last look. */
         sched_history hist;
@@ -1216,6 +1279,7 @@ int sched_daemon(cfg *c, const char *store_override)
 {
     loop d = {0};
     d.tfd = -1;
+    d.judged_at = -1;
     d.sig_pipe[0] = d.sig_pipe[1] = -1;
     d.store_override = store_override;
     sched_journal = sched_journal_stream_is(STDERR_FILENO, getenv("JOURNAL_STREAM"));
@@ -1292,7 +1356,11 @@ int sched_daemon(cfg *c, const char *store_override)
         real_prev = real;
         mono_prev = mono;
 
-        reap_all(&d);
+        size_t n_reaped = reap_all(&d);
+        if (!d.stopping && (n_reaped || d.judged_at < 0 || mono - d.judged_at >= SCHED_TICK_S)) {
+            judge_all(&d, (int64_t)floor(real));
+            d.judged_at = mono;
+        }
         if (d.stopping) {
             if (sched_runner_active(d.runner) == 0) {
                 sched_log(MC_LOG_INFO, "stopped: %lld crawls started, %lld failed",

@@ -30,7 +30,7 @@ static const char *const change_names[MC_CHANGE__COUNT] = {
     "schema_added", "schema_removed", "schema_changed",
     "container_added", "container_removed", "container_renamed",
     "container_changed", "field_added", "field_removed", "field_renamed",
-    "field_changed",
+    "field_changed", "datastore_stale", "datastore_recovered",
 };
 
 const char *mc_change_kind_name(mc_change_kind k)

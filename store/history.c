@@ -112,7 +112,8 @@ int store_hist_changes(store *s, const char *datastore, mc_hist_changes *out,
         "ch.container_id, ch.kind, ch.schema_name, ch.container_name, "
         "ch.field_name, ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
         "FROM changes ch JOIN runs r ON r.id = ch.run_id "
-        "WHERE ch.datastore_id = ?1 ORDER BY ch.id", what, &ds, err);
+        "WHERE ch.datastore_id = ?1 AND ch.kind NOT IN ('datastore_stale', "
+        "'datastore_recovered') ORDER BY ch.id", what, &ds, err);
     if (!st)
         return mc_error_is_set(err) ? -1 : 0;
     size_t cap = 0;

@@ -198,6 +198,17 @@ static const char *const migrations[] = {
     "ALTER TABLE container_versions ADD COLUMN extension TEXT;\n"
     "ALTER TABLE container_versions ADD COLUMN read_rules INTEGER NOT NULL DEFAULT 2;\n"
     "ALTER TABLE containers ADD COLUMN partitions TEXT;\n",
+
+    /* 3 -> 4: runs that tell the truth, staleness and pause
+     * (docs/store.md, docs/scheduling.md).  A running run's heartbeat and
+     * the identity of its process (boot id and start time: a reused pid is
+     * another process); a datastore's judged staleness (set while stale, for
+     * delivering datastore_stale once) and its pause. */
+    "ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN process TEXT;\n"
+    "ALTER TABLE datastores ADD COLUMN stale_since INTEGER;\n"
+    "ALTER TABLE datastores ADD COLUMN paused_at INTEGER;\n"
+    "ALTER TABLE datastores ADD COLUMN paused_by TEXT;\n",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -358,6 +369,11 @@ static int query_i64(store *s, const char *sql, const char *param,
 /* The id of a datastore by name; 0 (and no error) when it has none. */
 static int datastore_id(store *s, const char *name, int64_t *id, mc_error *err);
 
+const char *store_file_path(const store *s)
+{
+    return s->path;
+}
+
 sqlite3 *store_sqlite(store *s)
 {
     return s->db;
@@ -416,9 +432,83 @@ fail:
 }
 
 /*
+ * Who is running a run.  A pid alone does not say: after a crash and a
+ * reboot, or just enough forks, the same number belongs to another process.
+ * So a run records "BOOT_ID/START" besides its pid: the kernel's boot id and
+ * the process's start time in clock ticks since boot (field 22 of
+ * /proc/PID/stat), which together name one process for ever.  Where /proc
+ * has neither (not Linux), the identity is empty and the pid check alone
+ * decides, as before.
+ */
+static bool process_identity(pid_t pid, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    char boot[64] = "", path[64], stat[1024];
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    if (!f)
+        return false;
+    bool ok = fgets(boot, sizeof boot, f) != NULL;
+    fclose(f);
+    boot[strcspn(boot, "\n")] = '\0';
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if (!ok || !boot[0] || !(f = fopen(path, "re")))
+        return false;
+    size_t len = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[len] = '\0';
+    /* The command name (field 2) is in parentheses and may hold anything,
+     * spaces and ')' included: fields are counted after its last ')'. */
+    const char *p = strrchr(stat, ')');
+    if (!p)
+        return false;
+    p++;
+    for (int field = 3; field < 22 && *p; field++) { /* skip fields 3..21 */
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    while (*p == ' ')
+        p++;
+    size_t k = strspn(p, "0123456789");
+    if (k == 0 || k > 24)
+        return false;
+    snprintf(buf, n, "%s/%.*s", boot, (int)k, p);
+    return true;
+}
+
+/* A run from another host is judged by its heartbeat alone: once it is this
+ * much older than STORE_HEARTBEAT_S says it should be, the process is gone. */
+#define HEARTBEAT_DEAD_S (10 * STORE_HEARTBEAT_S)
+
+/*
+ * Whether the process recording a 'running' run is gone for good:
+ *  - on this host: no process has its pid, or the one that has it now is
+ *    another process (its identity differs from the recorded one);
+ *  - on another host: its last heartbeat is older than HEARTBEAT_DEAD_S
+ *    (runs of a build without heartbeats are left alone there).
+ */
+static bool run_process_gone(const store *s, int64_t pid, const char *host,
+                             const char *process, int64_t heartbeat_at, int64_t now)
+{
+    if (host && strcmp(host, s->host) != 0)
+        return heartbeat_at > 0 && now - heartbeat_at > HEARTBEAT_DEAD_S;
+    if (pid <= 0)
+        return false;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char now_id[128];
+    return process && *process && process_identity((pid_t)pid, now_id, sizeof now_id) &&
+           strcmp(now_id, process) != 0;
+}
+
+/* What an interrupted run is recorded with: it ended at its last heartbeat
+ * (when it was last seen alive), not when someone noticed. */
+#define INTERRUPTED_TEXT "interrupted: the process ended before the run finished"
+
+/*
  * A run still 'running' whose process is gone will never finish: mark it
- * failed.  Only runs recorded on this host can be checked (a pid means
- * nothing elsewhere), and a live process's run is left alone.
+ * failed, finished at its last heartbeat.
  */
 static void fail_abandoned_runs(store *s)
 {
@@ -426,18 +516,16 @@ static void fail_abandoned_runs(store *s)
     int64_t *dead = NULL;
     size_t n_dead = 0, cap = 0;
     sqlite3_stmt *upd = NULL;
+    int64_t now = mc_time_now();
     sqlite3_stmt *sel = prep(s,
-        "SELECT id, pid, host FROM runs WHERE status = 'running'",
+        "SELECT id, pid, host, process, heartbeat_at FROM runs WHERE status = 'running'",
         "list unfinished runs", &err);
     if (!sel)
         goto out;
     int rc;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-        int64_t pid = col_i64(sel, 1);
-        const char *host = (const char *)sqlite3_column_text(sel, 2);
-        if (pid <= 0 || (host && strcmp(host, s->host) != 0))
-            continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        if (!run_process_gone(s, col_i64(sel, 1), (const char *)sqlite3_column_text(sel, 2),
+                              (const char *)sqlite3_column_text(sel, 3), col_i64(sel, 4), now))
             continue;
         if (n_dead == cap) {
             cap = cap ? cap * 2 : 8;
@@ -452,15 +540,14 @@ static void fail_abandoned_runs(store *s)
         goto out;
 
     upd = prep(s,
-        "UPDATE runs SET status = 'failed', finished_at = ?2, error = ?3 "
+        "UPDATE runs SET status = 'failed', error = ?2, "
+        "  finished_at = coalesce(heartbeat_at, started_at) "
         "WHERE id = ?1 AND status = 'running'",
         "mark an interrupted run failed", &err);
     if (upd && exec_sql(s, "BEGIN IMMEDIATE", "mark interrupted runs failed",
                         &err) == 0) {
         for (size_t i = 0; i < n_dead && !mc_error_is_set(&err); i++) {
-            int bad = bind_i64(upd, 1, dead[i]) | bind_i64(upd, 2, mc_time_now()) |
-                      bind_text(upd, 3, "interrupted: the process ended before "
-                                        "the run finished");
+            int bad = bind_i64(upd, 1, dead[i]) | bind_text(upd, 2, INTERRUPTED_TEXT);
             if (bad)
                 bind_fail(s, &err, "mark an interrupted run failed");
             else
@@ -861,14 +948,17 @@ int store_run_begin(store *s, const char *datastore, int64_t scheduled_for,
         datastore_id(s, datastore, &ds, err) < 0)
         goto fail;
     ins_run = prep(s,
-        "INSERT INTO runs(datastore_id, started_at, status, scheduled_for, pid, host) "
-        "VALUES (?1, ?2, 'running', ?3, ?4, ?5)", "start a run", err);
+        "INSERT INTO runs(datastore_id, started_at, status, scheduled_for, pid, host, "
+        "  heartbeat_at, process) "
+        "VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?2, ?6)", "start a run", err);
     if (!ins_run)
         goto fail;
+    char ident[128];
+    process_identity(getpid(), ident, sizeof ident);
     int bad = bind_i64(ins_run, 1, ds) | bind_i64(ins_run, 2, mc_time_now()) |
               bind_i64_or_null(ins_run, 3, scheduled_for) |
               bind_i64(ins_run, 4, (int64_t)getpid()) |
-              bind_text(ins_run, 5, s->host);
+              bind_text(ins_run, 5, s->host) | bind_text(ins_run, 6, ident[0] ? ident : NULL);
     if (bad) {
         bind_fail(s, err, "start a run");
         goto fail;
@@ -926,10 +1016,203 @@ out:
     return ret;
 }
 
+/* ---- a datastore as a whole: state, pause, staleness -------------------------- */
+
+int store_datastore_state(store *s, const char *datastore, mc_ds_state *out,
+                          mc_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep(s,
+        "SELECT d.stale_since, d.paused_at, d.paused_by, "
+        "  (SELECT count(*) FROM runs r WHERE r.datastore_id = d.id), "
+        "  (SELECT min(started_at) FROM runs r WHERE r.datastore_id = d.id), "
+        "  (SELECT max(id) FROM runs r WHERE r.datastore_id = d.id), "
+        "  (SELECT status FROM runs r WHERE r.datastore_id = d.id ORDER BY id DESC LIMIT 1), "
+        "  l.id, l.started_at, l.finished_at, "
+        "  EXISTS (SELECT 1 FROM runs r WHERE r.datastore_id = d.id "
+        "          AND r.status = 'running') "
+        "FROM datastores d "
+        "LEFT JOIN runs l ON l.id = (SELECT max(id) FROM runs r "
+        "  WHERE r.datastore_id = d.id AND r.status IN ('ok', 'partial')) "
+        "WHERE d.name = ?1", "read the datastore's state", err);
+    if (!st)
+        return -1;
+    int ret = -1;
+    if (bind_text(st, 1, datastore)) {
+        bind_fail(s, err, "read the datastore's state");
+        goto out;
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->known = true;
+        out->stale_since = col_i64(st, 0);
+        out->paused_at = col_i64(st, 1);
+        const char *by = (const char *)sqlite3_column_text(st, 2);
+        snprintf(out->paused_by, sizeof out->paused_by, "%s", by ? by : "");
+        out->n_runs = col_i64(st, 3);
+        out->first_run_at = col_i64(st, 4);
+        out->last_run_id = col_i64(st, 5);
+        out->last_status = run_status_parse((const char *)sqlite3_column_text(st, 6));
+        out->last_success_id = col_i64(st, 7);
+        out->last_success_at = col_i64(st, 8);
+        out->last_success_end = col_i64(st, 9);
+        out->running = col_i64(st, 10) != 0;
+    } else if (rc != SQLITE_DONE) {
+        db_fail(s, err, "read the datastore's state");
+        goto out;
+    }
+    ret = 0;
+out:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_set_paused(store *s, const char *datastore, bool paused, const char *by,
+                     bool *changed_out, mc_error *err)
+{
+    *changed_out = false;
+    sqlite3_stmt *ins = NULL, *upd = NULL;
+    if (exec_sql(s, "BEGIN IMMEDIATE", "record the pause", err) < 0)
+        return -1;
+    ins = prep(s, "INSERT INTO datastores(name) VALUES (?1) ON CONFLICT(name) DO NOTHING",
+               "record the datastore", err);
+    if (!ins)
+        goto fail;
+    if (bind_text(ins, 1, datastore)) {
+        bind_fail(s, err, "record the datastore");
+        goto fail;
+    }
+    if (run_stmt(s, ins, "record the datastore", err) < 0)
+        goto fail;
+    upd = prep(s, paused
+        ? "UPDATE datastores SET paused_at = ?2, paused_by = ?3 "
+          "WHERE name = ?1 AND paused_at IS NULL"
+        : "UPDATE datastores SET paused_at = NULL, paused_by = NULL "
+          "WHERE name = ?1 AND paused_at IS NOT NULL",
+        "record the pause", err);
+    if (!upd)
+        goto fail;
+    if (bind_text(upd, 1, datastore) ||
+        (paused && (bind_i64(upd, 2, mc_time_now()) | bind_text(upd, 3, by)))) {
+        bind_fail(s, err, "record the pause");
+        goto fail;
+    }
+    if (run_stmt(s, upd, "record the pause", err) < 0)
+        goto fail;
+    *changed_out = sqlite3_changes(s->db) > 0;
+    if (exec_sql(s, "COMMIT", "record the pause", err) < 0)
+        goto fail;
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    return 0;
+fail:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    rollback(s);
+    return -1;
+}
+
+int store_record_staleness(store *s, const char *datastore, bool stale, int64_t now,
+                           int64_t last_success, bool *recorded_out, mc_error *err)
+{
+    *recorded_out = false;
+    sqlite3_stmt *sel = NULL, *ins = NULL, *outbox = NULL, *upd = NULL;
+    if (exec_sql(s, "BEGIN IMMEDIATE", "record the staleness", err) < 0)
+        return -1;
+    sel = prep(s, "SELECT d.id, d.stale_since, (SELECT max(id) FROM runs r "
+                  "WHERE r.datastore_id = d.id) FROM datastores d WHERE d.name = ?1",
+               "read the staleness", err);
+    if (!sel)
+        goto fail;
+    if (bind_text(sel, 1, datastore)) {
+        bind_fail(s, err, "read the staleness");
+        goto fail;
+    }
+    int rc = sqlite3_step(sel);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_fail(s, err, "read the staleness");
+        goto fail;
+    }
+    int64_t ds = rc == SQLITE_ROW ? col_i64(sel, 0) : 0;
+    bool was_stale = rc == SQLITE_ROW && sqlite3_column_type(sel, 1) != SQLITE_NULL;
+    int64_t run = rc == SQLITE_ROW ? col_i64(sel, 2) : 0;
+    if (!ds || !run || was_stale == stale) {
+        exec_sql(s, "COMMIT", "record the staleness", err);
+        goto done;
+    }
+    mc_change ch = {.kind = stale ? MC_DATASTORE_STALE : MC_DATASTORE_RECOVERED,
+                    .schema = "", .attribute = "last_success", .prev_index = -1,
+                    .cur_index = -1, .cur_container = -1, .prev_container = -1};
+    char iso[21], after[32];
+    if (last_success > 0) {
+        mc_time_iso(last_success, iso);
+        snprintf(after, sizeof after, "\"%s\"", iso);
+        ch.after = after;
+    } else {
+        ch.after = "null";
+    }
+    ins = prep(s, "INSERT INTO changes(run_id, datastore_id, kind, schema_name, attribute, "
+                  "\"after\", breaking) VALUES (?1, ?2, ?3, '', ?4, ?5, 0)",
+               "record a change", err);
+    upd = prep(s, "UPDATE datastores SET stale_since = ?2 WHERE id = ?1",
+               "record the staleness", err);
+    if (!ins || !upd)
+        goto fail;
+    if (bind_i64(ins, 1, run) | bind_i64(ins, 2, ds) |
+        bind_text(ins, 3, mc_change_kind_name(ch.kind)) | bind_text(ins, 4, ch.attribute) |
+        bind_text(ins, 5, ch.after)) {
+        bind_fail(s, err, "record a change");
+        goto fail;
+    }
+    if (run_stmt(s, ins, "record a change", err) < 0)
+        goto fail;
+    int64_t change_id = (int64_t)sqlite3_last_insert_rowid(s->db);
+    const store_outbox_rules *r = s->rules;
+    if (r && r->n) {
+        outbox = prep(s, "INSERT INTO alert_outbox(alert, change_id, queued_at) "
+                         "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", "queue an alert", err);
+        if (!outbox)
+            goto fail;
+        for (size_t i = 0; i < r->n; i++) {
+            if (!r->wants(r->arg, i, datastore, &ch))
+                continue;
+            if (bind_text(outbox, 1, r->names[i]) | bind_i64(outbox, 2, change_id) |
+                bind_i64(outbox, 3, now)) {
+                bind_fail(s, err, "queue an alert");
+                goto fail;
+            }
+            if (run_stmt(s, outbox, "queue an alert", err) < 0)
+                goto fail;
+        }
+    }
+    if (bind_i64(upd, 1, ds) | bind_i64_or_null(upd, 2, stale ? now : 0)) {
+        bind_fail(s, err, "record the staleness");
+        goto fail;
+    }
+    if (run_stmt(s, upd, "record the staleness", err) < 0 ||
+        exec_sql(s, "COMMIT", "record the staleness", err) < 0)
+        goto fail;
+    *recorded_out = true;
+done:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(outbox);
+    sqlite3_finalize(upd);
+    return mc_error_is_set(err) ? -1 : 0;
+fail:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(outbox);
+    sqlite3_finalize(upd);
+    rollback(s);
+    return -1;
+}
+
 #define RUN_COLUMNS                                                            \
     "r.id, d.name, r.started_at, r.finished_at, r.status, r.dialect, "        \
     "r.server_version, r.n_schemas, r.n_containers, r.n_fields, r.n_changes, " \
-    "r.n_held_back, r.error, r.scheduled_for, r.pid, r.host "                 \
+    "r.n_held_back, r.error, r.scheduled_for, r.pid, r.host, r.process, "     \
+    "r.heartbeat_at "                                                           \
     "FROM runs r JOIN datastores d ON d.id = r.datastore_id "
 
 static void read_run(sqlite3_stmt *st, mc_arena *a, mc_run *r)
@@ -966,12 +1249,13 @@ static int collect_runs(store *s, sqlite3_stmt *st, mc_run_list *out,
         read_run(st, out->arena, &tmp[n]);
         /* A reader does not mark a dead process's run failed (it writes
          * nothing), but shows it as the next writer will record it. */
-        int64_t pid = col_i64(st, 14);
-        const char *host = (const char *)sqlite3_column_text(st, 15);
-        if (tmp[n].status == MC_RUN_RUNNING && pid > 0 && (!host || strcmp(host, s->host) == 0) &&
-            kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+        if (tmp[n].status == MC_RUN_RUNNING &&
+            run_process_gone(s, col_i64(st, 14), (const char *)sqlite3_column_text(st, 15),
+                             (const char *)sqlite3_column_text(st, 16), col_i64(st, 17),
+                             mc_time_now())) {
             tmp[n].status = MC_RUN_FAILED;
-            tmp[n].error = "interrupted: the process ended before the run finished";
+            tmp[n].error = INTERRUPTED_TEXT;
+            tmp[n].finished_at = col_i64(st, 17) ? col_i64(st, 17) : tmp[n].started_at;
         }
         n++;
     }
@@ -2239,7 +2523,7 @@ int store_list_changes(store *s, const char *datastore, int64_t from_run,
         mc_changes_init(out);
     size_t first = out->n;
     sqlite3_stmt *st = prep(s,
-        "SELECT ch.run_id, ch.kind, ch.schema_name, ch.container_name, "
+        "SELECT ch.run_id, ch.kind, nullif(ch.schema_name, ''), ch.container_name, "
         "ch.field_name, ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
         "FROM changes ch JOIN datastores d ON d.id = ch.datastore_id "
         "WHERE d.name = ?1 AND ch.run_id > ?2 AND ch.run_id <= ?3 "
@@ -2416,7 +2700,7 @@ int store_outbox_pending(store *s, const char *alert, size_t limit,
     sqlite3_stmt *st = prep(s,
         "SELECT o.id, o.alert, o.change_id, o.attempts, o.last_error, "
         "o.queued_at, o.last_attempt_at, ch.run_id, d.name, ch.kind, "
-        "ch.schema_name, ch.container_name, ch.field_name, ch.attribute, "
+        "nullif(ch.schema_name, ''), ch.container_name, ch.field_name, ch.attribute, "
         "ch.\"before\", ch.\"after\", ch.breaking "
         "FROM alert_outbox o "
         "JOIN changes ch ON ch.id = o.change_id "

@@ -153,6 +153,8 @@ typedef enum mc_change_kind {
     MC_FIELD_REMOVED,
     MC_FIELD_RENAMED,
     MC_FIELD_CHANGED,
+    MC_DATASTORE_STALE,     /* no successful crawl within stale_after (docs/scheduling.md) */
+    MC_DATASTORE_RECOVERED, /* a successful crawl after datastore_stale */
     MC_CHANGE__COUNT
 } mc_change_kind;
 const char *mc_change_kind_name(mc_change_kind k); /* "schema_added", ... */
@@ -241,6 +243,55 @@ int store_run_begin(store *s, const char *datastore, int64_t scheduled_for,
  * is untouched). */
 int store_run_fail(store *s, int64_t run_id, const char *error_text,
                    mc_error *err);
+
+/*
+ * The heartbeat of a running run: a thread of its own, with its own SQLite
+ * connection to the store's file, writes runs.heartbeat_at every interval_s
+ * seconds until stopped.  A run whose process is gone is closed by the next
+ * process that opens the store, as failed and finished at its last
+ * heartbeat (docs/store.md, "Runs").  A heartbeat that cannot be written
+ * (the store busy for a second) is skipped, never an error of the crawl.
+ */
+#define STORE_HEARTBEAT_S 30
+typedef struct store_heartbeat store_heartbeat;
+int store_heartbeat_start(store *s, int64_t run_id, double interval_s,
+                          store_heartbeat **out, mc_error *err);
+void store_heartbeat_stop(store_heartbeat *hb); /* NULL is a no-op */
+
+/* What the store says of a datastore as a whole (docs/scheduling.md). */
+typedef struct mc_ds_state {
+    bool known;               /* the store has a row for it */
+    int64_t n_runs;
+    int64_t first_run_at;     /* started_at of its first run; 0 = none */
+    int64_t last_run_id;      /* its latest run; 0 = none */
+    mc_run_status last_status;
+    int64_t last_success_id;  /* its latest ok or partial run; 0 = none */
+    int64_t last_success_at;  /* that run's started_at (when its catalog was read) */
+    int64_t last_success_end; /* that run's finished_at */
+    bool running;             /* a run of it is 'running' now */
+    int64_t stale_since;      /* judged stale since (store_record_staleness); 0 = not */
+    int64_t paused_at;        /* `schedule pause` time; 0 = not paused */
+    char paused_by[128];      /* who paused it ("user@host"), "" */
+} mc_ds_state;
+int store_datastore_state(store *s, const char *datastore, mc_ds_state *out,
+                          mc_error *err);
+/* Records `schedule pause` (paused) or `schedule resume` (!paused) of a
+ * datastore, creating its row when needed; by is who did it.  Sets
+ * *changed_out to whether the state changed (pausing a paused datastore
+ * does not). */
+int store_set_paused(store *s, const char *datastore, bool paused, const char *by,
+                     bool *changed_out, mc_error *err);
+/*
+ * Records the judged staleness of a datastore at now.  When it changes
+ * (fresh -> stale, or stale -> fresh), one change event is recorded in its
+ * latest run: datastore_stale or datastore_recovered, attribute
+ * "last_success", after = that time as a JSON string (null: never) — and
+ * queued for the alerts that want it, in the same transaction; otherwise
+ * nothing is written.  A datastore without runs is never judged.
+ * *recorded_out says whether an event was recorded.
+ */
+int store_record_staleness(store *s, const char *datastore, bool stale, int64_t now,
+                           int64_t last_success, bool *recorded_out, mc_error *err);
 
 /* The current catalog of a datastore (the versions still valid), without
  * fields: every container has hash, store_key, store_id set and

@@ -12,6 +12,8 @@
 #include "store.h"
 
 sqlite3 *store_sqlite(store *s);
+/* The path the store was opened with. */
+const char *store_file_path(const store *s);
 /* The datastore's id, or 0 when the store has never seen it. */
 int store_datastore_id(store *s, const char *datastore, int64_t *id_out,
                        mc_error *err);

@@ -357,7 +357,8 @@ Test(config, unknown_key_without_suggestion)
     expect_error("store: x\nversion: 2\n", "t.yml:2:1: unknown key 'version' at the top level",
                  "the keys here are: store, defaults, datastores, alerts, scheduler");
     expect_error("defaults:\n  retries: 3\n", "t.yml:2:3: unknown key 'retries' in 'defaults'",
-                 "the keys here are: timezone, connect_timeout, statement_timeout, max_runtime");
+                 "the keys here are: timezone, connect_timeout, statement_timeout, max_runtime, "
+                 "stale_after");
     /* A hop has no jump or keepalive of its own. */
     expect_error(DS "    tunnel:\n      host: b\n      user: u\n      agent: true\n"
                     "      jump:\n        - host: c\n          user: v\n          keepalive: 5s\n",
@@ -950,7 +951,8 @@ Test(config, alert_unknown_change_kind)
                  "t.yml:3:10: unknown change kind 'table_dropped' in 'on'",
                  "the change kinds are: schema_added, schema_removed, schema_changed, "
                  "container_added, container_removed, container_renamed, container_changed, "
-                 "field_added, field_removed, field_renamed, field_changed");
+                 "field_added, field_removed, field_renamed, field_changed, "
+                 "datastore_stale, datastore_recovered");
     expect_error("alerts:\n  - name: a\n    on: []\n    file: /x\n", "t.yml:3:9: 'on' is empty",
                  "remove 'on' to be told about every kind of change");
     expect_error("alerts:\n  - name: a\n    on: field_added\n    file: /x\n",

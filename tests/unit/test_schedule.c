@@ -473,6 +473,98 @@ Test(retry, a_failed_fire_is_tried_again_with_doubling_backoff)
 
 /* ---- time parsing ------------------------------------------------------------------------- */
 
+/* ---- rule 8: staleness, with a made-up clock ------------------------------- */
+
+static sched_stale judge(const fixture *f, int stale_after_s, int64_t delay,
+                         const mc_ds_state *st, int64_t now)
+{
+    static cfg_datastore ds;
+    static char name[] = "dw";
+    memset(&ds, 0, sizeof ds);
+    ds.name = name;
+    ds.stale_after_s = stale_after_s;
+    sched_entry e = {.ds = &ds, .expr = f ? f->expr : NULL, .tz = f ? f->tz : NULL,
+                     .delay = delay};
+    sched_stale out;
+    sched_judge_staleness(&e, st, now, &out);
+    return out;
+}
+
+Test(stale, three_hourly_fires_without_success_make_it_stale)
+{
+    fixture f = fx("0 * * * *", "UTC");
+    mc_ds_state st = {.known = true, .n_runs = 5, .first_run_at = T("2026-11-01T00:00:00Z"),
+                      .last_run_id = 5, .last_success_id = 4,
+                      .last_success_at = T("2026-11-21T10:00:05Z")};
+    sched_stale s = judge(&f, -1, 0, &st, T("2026-11-21T12:59:59Z"));
+    cr_assert(s.judged);
+    cr_assert_not(s.stale, "two fires missed are not three");
+    cr_assert_eq(s.deadline, T("2026-11-21T13:00:00Z"), "deadline %s", iso(s.deadline));
+    cr_assert_eq(s.last_success, T("2026-11-21T10:00:05Z"));
+    s = judge(&f, -1, 0, &st, T("2026-11-21T13:00:00Z"));
+    cr_assert(s.stale);
+    /* the third fire's crawl starts with its jitter delay */
+    s = judge(&f, -1, 90, &st, T("2026-11-21T13:01:00Z"));
+    cr_assert_not(s.stale);
+    cr_assert_eq(s.deadline, T("2026-11-21T13:01:30Z"), "deadline %s", iso(s.deadline));
+    /* a weekday schedule counts fires, not hours: Friday's success is
+     * fresh until Wednesday's fire */
+    fixture w = fx("0 9 * * 1-5", "Europe/Berlin");
+    st.last_success_at = T("2026-11-20T08:00:10Z"); /* Friday 09:00 in Berlin */
+    s = judge(&w, -1, 0, &st, T("2026-11-25T07:59:59Z"));
+    cr_assert_not(s.stale);
+    cr_assert_eq(s.deadline, T("2026-11-25T08:00:00Z"), "deadline %s", iso(s.deadline));
+    fx_free(&w);
+    fx_free(&f);
+}
+
+Test(stale, explicit_stale_after_and_never_succeeded)
+{
+    fixture f = fx("*/5 * * * *", "UTC");
+    mc_ds_state st = {.known = true, .n_runs = 2, .first_run_at = T("2026-11-21T10:00:00Z"),
+                      .last_run_id = 2, .last_success_id = 1,
+                      .last_success_at = T("2026-11-21T10:00:00Z")};
+    sched_stale s = judge(&f, 7200, 0, &st, T("2026-11-21T11:59:59Z"));
+    cr_assert(s.judged);
+    cr_assert_not(s.stale);
+    s = judge(&f, 7200, 0, &st, T("2026-11-21T12:00:00Z"));
+    cr_assert(s.stale);
+    /* without a schedule only an explicit stale_after judges */
+    s = judge(NULL, 7200, 0, &st, T("2026-11-21T12:00:00Z"));
+    cr_assert(s.judged && s.stale);
+    s = judge(NULL, -1, 0, &st, T("2026-11-22T12:00:00Z"));
+    cr_assert_not(s.judged);
+    /* never crawled successfully: counted from the first attempt */
+    mc_ds_state never = {.known = true, .n_runs = 3, .first_run_at = T("2026-11-21T10:00:00Z"),
+                         .last_run_id = 3};
+    s = judge(&f, -1, 0, &never, T("2026-11-21T10:14:59Z"));
+    cr_assert_not(s.stale);
+    cr_assert_eq(s.last_success, 0);
+    s = judge(&f, -1, 0, &never, T("2026-11-21T10:15:00Z"));
+    cr_assert(s.stale);
+    fx_free(&f);
+}
+
+Test(stale, not_judged_when_nothing_can_be_said)
+{
+    fixture f = fx("0 * * * *", "UTC");
+    int64_t late = T("2026-12-21T10:00:00Z");
+    mc_ds_state st = {.known = true, .n_runs = 1, .first_run_at = T("2026-11-21T10:00:00Z"),
+                      .last_run_id = 1, .last_success_id = 1,
+                      .last_success_at = T("2026-11-21T10:00:00Z")};
+    cr_assert(judge(&f, -1, 0, &st, late).stale);
+    mc_ds_state x = st;
+    x.paused_at = 1;
+    cr_assert_not(judge(&f, -1, 0, &x, late).judged, "paused");
+    x = st;
+    x.running = true;
+    cr_assert_not(judge(&f, -1, 0, &x, late).judged, "being crawled");
+    cr_assert_not(judge(&f, 0, 0, &st, late).judged, "stale_after: 0");
+    mc_ds_state none = {.known = true};
+    cr_assert_not(judge(&f, -1, 0, &none, late).judged, "no run yet");
+    fx_free(&f);
+}
+
 Test(parse_time, forms)
 {
     int64_t t;

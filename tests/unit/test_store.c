@@ -100,12 +100,13 @@ static void raw_exec(sqlite3 *db, const char *sql)
 
 /* Every row of every table, as text: two equal dumps mean an unchanged store.
  * A table the store does not have (yet) is left out. */
-/* The columns store schema 3 added (left out of the dump of a store
+/* The columns store schemas 3 and 4 added (left out of the dump of a store
  * downgraded to schema 1, which has none). */
 static bool column_of_schema_3(const char *name)
 {
     static const char *const added[] = {"identity", "generated", "extension",
-                                        "read_rules", "partitions"};
+                                        "read_rules", "partitions", "heartbeat_at",
+                                        "process", "stale_since", "paused_at", "paused_by"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
         if (strcmp(name, added[i]) == 0)
             return true;
@@ -679,12 +680,12 @@ Test(catalog, changes_grow_and_start_unlinked)
 Test(store, open_creates_and_migrates)
 {
     store *s = open_ok();
-    cr_assert_eq(store_schema_version(s), 3);
+    cr_assert_eq(store_schema_version(s), 4);
     store_close(s);
     store_close(NULL);
 
     sqlite3 *db = raw_open();
-    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 3);
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 4);
     char *mode = raw_text(db, "PRAGMA journal_mode");
     cr_assert_str_eq(mode, "wal");
     free(mode);
@@ -699,7 +700,7 @@ Test(store, open_creates_and_migrates)
     /* reopening an up-to-date store changes nothing */
     char *before = dump_store();
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 3);
+    cr_assert_eq(store_schema_version(s), 4);
     store_close(s);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
@@ -756,7 +757,7 @@ Test(store, newer_schema_is_refused)
     cr_assert_null(s);
     cr_assert_eq(err.code, MC_EXIT_STORE);
     cr_assert_str_eq(err.message, "store was written by a newer metacrawl "
-                                  "(schema 7, this build knows 3)");
+                                  "(schema 7, this build knows 4)");
     cr_assert_neq(err.hint[0], '\0');
 }
 
@@ -906,6 +907,151 @@ Test(store, interrupted_runs_are_failed_but_live_ones_left_alone)
     cr_assert_eq(store_get_run(s, remote_run, &l, &err), 0);
     cr_assert_eq(l.runs[0].status, MC_RUN_RUNNING, "another host's run");
     mc_run_list_free(&l);
+    store_close(s);
+}
+
+/* An interrupted run ends at its last heartbeat, not when it was noticed. */
+Test(store, interrupted_run_ends_at_its_last_heartbeat)
+{
+    store *s = open_ok();
+    int64_t run = begin_run(s, "a");
+    store_close(s);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0)
+        _exit(0);
+    cr_assert_eq(waitpid(child, NULL, 0), child);
+    sqlite3 *db = raw_open();
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE runs SET pid = %d, started_at = 1000, "
+             "heartbeat_at = 1600 WHERE id = %lld", (int)child, (long long)run);
+    raw_exec(db, sql);
+    sqlite3_close(db);
+
+    s = open_ok();
+    mc_run_list l;
+    mc_error err = {0};
+    cr_assert_eq(store_get_run(s, run, &l, &err), 0);
+    cr_assert_eq(l.runs[0].status, MC_RUN_FAILED);
+    cr_assert_eq(l.runs[0].finished_at, 1600, "finished at the last heartbeat, not now");
+    mc_run_list_free(&l);
+    store_close(s);
+}
+
+/* A pid that is alive again, but as another process (reused after a crash
+ * or a reboot), does not keep a dead run 'running' for ever. */
+Test(store, a_reused_pid_does_not_keep_a_run_running)
+{
+    store *s = open_ok();
+    int64_t reused = begin_run(s, "a");
+    int64_t live = begin_run(s, "b");
+    store_close(s);
+    sqlite3 *db = raw_open();
+    char *process = raw_text(db, "SELECT process FROM runs WHERE id = 2");
+    cr_assert_not_null(process, "a run records its process's identity");
+    cr_assert(strchr(process, '/'), "%s", process);
+    free(process);
+    /* this very process, alive, but recorded as another one */
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE runs SET process = 'another-boot/12345', "
+             "heartbeat_at = started_at WHERE id = %lld", (long long)reused);
+    raw_exec(db, sql);
+    sqlite3_close(db);
+
+    s = open_ok();
+    mc_run_list l;
+    mc_error err = {0};
+    cr_assert_eq(store_get_run(s, reused, &l, &err), 0);
+    cr_assert_eq(l.runs[0].status, MC_RUN_FAILED, "the pid belongs to another process now");
+    mc_run_list_free(&l);
+    cr_assert_eq(store_get_run(s, live, &l, &err), 0);
+    cr_assert_eq(l.runs[0].status, MC_RUN_RUNNING, "the same process: still running");
+    mc_run_list_free(&l);
+    store_close(s);
+}
+
+/* Another host's run: only its heartbeat can tell, and an old one does. */
+Test(store, another_hosts_run_is_closed_when_its_heartbeat_is_old)
+{
+    store *s = open_ok();
+    int64_t recent = begin_run(s, "a");
+    int64_t old = begin_run(s, "b");
+    store_close(s);
+    sqlite3 *db = raw_open();
+    raw_exec(db, "UPDATE runs SET host = 'elsewhere.example'");
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE runs SET heartbeat_at = heartbeat_at - %d "
+             "WHERE id = %lld", 11 * STORE_HEARTBEAT_S, (long long)old);
+    raw_exec(db, sql);
+    int64_t beat = raw_i64(db, "SELECT heartbeat_at FROM runs WHERE id = 2");
+    sqlite3_close(db);
+
+    s = open_ok();
+    mc_run_list l;
+    mc_error err = {0};
+    cr_assert_eq(store_get_run(s, recent, &l, &err), 0);
+    cr_assert_eq(l.runs[0].status, MC_RUN_RUNNING);
+    mc_run_list_free(&l);
+    cr_assert_eq(store_get_run(s, old, &l, &err), 0);
+    cr_assert_eq(l.runs[0].status, MC_RUN_FAILED);
+    cr_assert_eq(l.runs[0].finished_at, beat);
+    mc_run_list_free(&l);
+    store_close(s);
+}
+
+/* The heartbeat thread writes while the run runs, and stops with it. */
+Test(store, heartbeat_beats_while_running)
+{
+    store *s = open_ok();
+    int64_t run = begin_run(s, "a");
+    sqlite3 *db = raw_open();
+    raw_exec(db, "UPDATE runs SET heartbeat_at = 1");
+    store_heartbeat *hb = NULL;
+    mc_error err = {0};
+    cr_assert_eq(store_heartbeat_start(s, run, 0.05, &hb, &err), 0, "%s", err.message);
+    int64_t beat = 1;
+    for (int i = 0; i < 200 && beat == 1; i++) {
+        usleep(25000);
+        beat = raw_i64(db, "SELECT heartbeat_at FROM runs WHERE id = 1");
+    }
+    cr_assert_gt(beat, 1000000000, "a heartbeat was written: %lld", (long long)beat);
+    store_heartbeat_stop(hb);
+    store_heartbeat_stop(NULL);
+    cr_assert_eq(store_run_fail(s, run, "x", &err), 0);
+    /* a heartbeat never touches a finished run */
+    raw_exec(db, "UPDATE runs SET heartbeat_at = 2");
+    cr_assert_eq(store_heartbeat_start(s, run, 0.01, &hb, &err), 0);
+    usleep(100000);
+    store_heartbeat_stop(hb);
+    cr_assert_eq(raw_i64(db, "SELECT heartbeat_at FROM runs WHERE id = 1"), 2);
+    sqlite3_close(db);
+    store_close(s);
+}
+
+Test(store, pause_is_recorded_once)
+{
+    store *s = open_ok();
+    mc_error err = {0};
+    mc_ds_state st;
+    bool changed = false;
+    cr_assert_eq(store_datastore_state(s, "never_seen", &st, &err), 0);
+    cr_assert(!st.known);
+    cr_assert_eq(store_set_paused(s, "dw", true, "ann@box", &changed, &err), 0);
+    cr_assert(changed);
+    cr_assert_eq(store_set_paused(s, "dw", true, "bob@box", &changed, &err), 0);
+    cr_assert(!changed, "pausing a paused datastore changes nothing");
+    cr_assert_eq(store_datastore_state(s, "dw", &st, &err), 0);
+    cr_assert(st.known);
+    cr_assert_gt(st.paused_at, 0);
+    cr_assert_str_eq(st.paused_by, "ann@box");
+    cr_assert_eq(st.n_runs, 0);
+    cr_assert_eq(store_set_paused(s, "dw", false, "bob@box", &changed, &err), 0);
+    cr_assert(changed);
+    cr_assert_eq(store_set_paused(s, "dw", false, "bob@box", &changed, &err), 0);
+    cr_assert(!changed);
+    cr_assert_eq(store_datastore_state(s, "dw", &st, &err), 0);
+    cr_assert_eq(st.paused_at, 0);
+    cr_assert_str_eq(st.paused_by, "");
     store_close(s);
 }
 
@@ -1711,6 +1857,11 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
                  "ALTER TABLE container_versions DROP COLUMN extension;"
                  "ALTER TABLE container_versions DROP COLUMN read_rules;"
                  "ALTER TABLE containers DROP COLUMN partitions;"
+                 "ALTER TABLE runs DROP COLUMN heartbeat_at;"
+                 "ALTER TABLE runs DROP COLUMN process;"
+                 "ALTER TABLE datastores DROP COLUMN stale_since;"
+                 "ALTER TABLE datastores DROP COLUMN paused_at;"
+                 "ALTER TABLE datastores DROP COLUMN paused_by;"
                  "PRAGMA user_version = 1");
     cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 1);
     cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master "
@@ -1720,7 +1871,7 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
 
     /* Opening it with this build upgrades it in place. */
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 3);
+    cr_assert_eq(store_schema_version(s), 4);
     dump_skip_schema_3 = true;
     char *after = dump_store();
     dump_skip_schema_3 = false;
@@ -1776,4 +1927,64 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
     free(after);
     mc_catalog_free(as_of_1);
     mc_catalog_free(latest);
+}
+
+/* Staleness is recorded once when it starts and once when it ends, each
+ * time queued for the alerts that want it. */
+Test(store, staleness_is_recorded_once_per_change)
+{
+    store *s = open_ok();
+    mc_error err = {0};
+    bool rec = true;
+    cr_assert_eq(store_record_staleness(s, "dw", true, 5000, 0, &rec, &err), 0);
+    cr_assert(!rec, "a datastore without runs is never judged");
+    store_set_outbox_rules(s, &outbox_rules);
+    int64_t r1 = record_first_run(s, "dw");
+    mc_ds_state st;
+    cr_assert_eq(store_datastore_state(s, "dw", &st, &err), 0);
+    cr_assert_eq(st.last_success_id, r1);
+    cr_assert_eq(st.last_run_id, r1);
+    cr_assert(!st.running);
+    int64_t success_at = st.last_success_at;
+    cr_assert_gt(success_at, 0);
+    mc_delivery_list q = pending(s, "all");
+    size_t before = q.n;
+    mc_delivery_list_free(&q);
+
+    cr_assert_eq(store_record_staleness(s, "dw", false, 5000, success_at, &rec, &err), 0);
+    cr_assert(!rec, "fresh and recorded fresh: nothing to say");
+    cr_assert_eq(store_record_staleness(s, "dw", true, 6000, success_at, &rec, &err), 0);
+    cr_assert(rec);
+    cr_assert_eq(store_record_staleness(s, "dw", true, 6060, success_at, &rec, &err), 0);
+    cr_assert(!rec, "still stale: said once");
+    cr_assert_eq(store_datastore_state(s, "dw", &st, &err), 0);
+    cr_assert_eq(st.stale_since, 6000);
+
+    q = pending(s, "all");
+    cr_assert_eq(q.n, before + 1);
+    const mc_change *ch = &q.changes.items[q.n - 1];
+    cr_assert_eq(ch->kind, MC_DATASTORE_STALE);
+    cr_assert_null(ch->schema, "a datastore event names no schema");
+    cr_assert_null(ch->container);
+    cr_assert_str_eq(ch->attribute, "last_success");
+    char iso[21], json[32];
+    mc_time_iso(success_at, iso);
+    snprintf(json, sizeof json, "\"%s\"", iso);
+    cr_assert_str_eq(ch->after, json);
+    cr_assert_eq(q.items[q.n - 1].run, r1, "recorded in the latest run");
+    mc_delivery_list_free(&q);
+    q = pending(s, "breaking");
+    for (size_t i = 0; i < q.n; i++)
+        cr_assert_neq(q.changes.items[i].kind, MC_DATASTORE_STALE, "not a breaking change");
+    mc_delivery_list_free(&q);
+
+    cr_assert_eq(store_record_staleness(s, "dw", false, 7000, success_at, &rec, &err), 0);
+    cr_assert(rec, "recovery is said once too");
+    cr_assert_eq(store_datastore_state(s, "dw", &st, &err), 0);
+    cr_assert_eq(st.stale_since, 0);
+    q = pending(s, "all");
+    cr_assert_eq(q.n, before + 2);
+    cr_assert_eq(q.changes.items[q.n - 1].kind, MC_DATASTORE_RECOVERED);
+    mc_delivery_list_free(&q);
+    store_close(s);
 }
