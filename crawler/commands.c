@@ -977,11 +977,68 @@ static const cli_opt history_opts[] = {
     {0},
 };
 
+/* "datastores": each configured datastore's last successful crawl and
+ * whether it is stale (rule 8 of schedules/schedule.h; null when not
+ * judged: no runs, paused, running, stale_after 0, or no schedule). */
+static void json_freshness(mc_buf *j, const sched_freshness *v, size_t n)
+{
+    mc_buf_putc(j, '[');
+    for (size_t i = 0; i < n; i++) {
+        const sched_freshness *f = &v[i];
+        char when[21], since[21];
+        bool first = true;
+        if (i)
+            mc_buf_putc(j, ',');
+        mc_buf_putc(j, '{');
+        mc_time_iso(f->state.last_success_at, when);
+        mc_time_iso(f->state.paused_at, since);
+        json_put_kv_str(j, &first, "datastore", f->e->ds->name);
+        json_put_kv_str(j, &first, "last_success", f->state.last_success_id ? when : NULL);
+        if (f->state.last_success_id)
+            json_put_kv_int(j, &first, "last_success_run", f->state.last_success_id);
+        else
+            json_put_kv_raw(j, &first, "last_success_run", NULL);
+        if (f->stale.judged)
+            json_put_kv_bool(j, &first, "stale", f->stale.stale);
+        else
+            json_put_kv_raw(j, &first, "stale", NULL);
+        json_put_kv_str(j, &first, "stale_reason", f->why[0] ? f->why : NULL);
+        json_put_kv_str(j, &first, "paused_since", f->state.paused_at ? since : NULL);
+        mc_buf_putc(j, '}');
+    }
+    mc_buf_putc(j, ']');
+}
+
+static void print_freshness(const sched_freshness *v, size_t n)
+{
+    printf("\n%-12s %-20s %8s  %s\n", "DATASTORE", "LAST SUCCESS (UTC)", "RUN", "STALE");
+    for (size_t i = 0; i < n; i++) {
+        const sched_freshness *f = &v[i];
+        char when[21] = "-", run[24] = "-";
+        if (f->state.last_success_id) {
+            mc_time_iso(f->state.last_success_at, when);
+            when[19] = '\0';
+            when[10] = ' ';
+            snprintf(run, sizeof run, "%lld", (long long)f->state.last_success_id);
+        }
+        const char *state = !f->stale.judged ? (f->state.paused_at ? "- (paused)" : "-")
+                            : f->stale.stale ? "yes: "
+                                             : "no";
+        printf("%-12s %-20s %8s  %s", f->e->ds->name, when, run, state);
+        if (f->stale.judged && f->stale.stale)
+            cmd_put_safe(stdout, f->why);
+        putchar('\n');
+    }
+}
+
 static int cmd_history(cli_ctx *ctx)
 {
     cfg *c = NULL;
     store *st = NULL;
     mc_run_list l = {0};
+    sched_table *tab = NULL;
+    sched_freshness *fresh = NULL;
+    size_t n_fresh = 0;
     mc_error err = {0};
     long limit = 20;
     int rc = cmd_count_option(ctx, "limit", 20, 0, &limit);
@@ -989,14 +1046,23 @@ static int cmd_history(cli_ctx *ctx)
         (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
         (ctx->n_args && (rc = cmd_known_datastore(st, ctx->args[0])) != 0))
         goto out;
-    if (store_list_runs(st, ctx->n_args ? ctx->args[0] : NULL, (size_t)limit, &l, &err) != 0) {
+    if (store_list_runs(st, ctx->n_args ? ctx->args[0] : NULL, (size_t)limit, &l, &err) != 0 ||
+        (c && (sched_table_build(c, &tab, &err) != 0 ||
+               sched_freshness_read(tab, st, ctx->n_args ? ctx->args[0] : NULL, mc_time_now(),
+                                    &fresh, &n_fresh, &err) != 0))) {
         cmd_report_error(&err);
         rc = err.code;
         goto out;
     }
     if (ctx->json) {
         mc_buf j = {0};
-        mc_buf_puts(&j, "{\"runs\":[");
+        mc_buf_puts(&j, "{");
+        if (c) {
+            mc_buf_puts(&j, "\"datastores\":");
+            json_freshness(&j, fresh, n_fresh);
+            mc_buf_putc(&j, ',');
+        }
+        mc_buf_puts(&j, "\"runs\":[");
         for (size_t i = 0; i < l.n; i++) {
             const mc_run *r = &l.runs[i];
             char started[21], finished[21];
@@ -1045,7 +1111,11 @@ static int cmd_history(cli_ctx *ctx)
         cmd_put_safe(stdout, r->error ? r->error : "");
         putchar('\n');
     }
+    if (n_fresh)
+        print_freshness(fresh, n_fresh);
 out:
+    free(fresh);
+    sched_table_free(tab);
     mc_run_list_free(&l);
     store_close(st);
     cfg_free(c);
@@ -1524,8 +1594,11 @@ static const cli_cmd cmd_def_diff = {"diff", "[DS]", "changes between two stored
      "datastore (default: the last two completed runs). DS may be left out "
      "when the store holds one datastore.",
      diff_opts_table, 0, 1, cmd_diff};
-static const cli_cmd cmd_def_history = {"history", "[DS]", "the runs: when, how long, status, counts, error",
-     "Lists the recorded runs, newest first, of one datastore or of all.",
+static const cli_cmd cmd_def_history = {"history", "[DS]", "the runs; each datastore's last success, stale or not",
+     "Lists the recorded runs, newest first, of one datastore or of all: when, "
+     "how long, status, counts, error. With a configuration it then lists each "
+     "datastore's last successful crawl and whether it is stale (stale_after, "
+     "docs/scheduling.md).",
      history_opts, 0, 1, cmd_history};
 static const cli_cmd cmd_def_show = {"show", "DS[.SCHEMA[.CONTAINER]]", "the stored catalog, as it is or was",
      "Shows the schemas of a datastore, the containers of a schema, or one "

@@ -226,6 +226,20 @@ int sched_check_staleness(store *st, const sched_entry *e, int64_t now, sched_st
 /* "no successful crawl since 2026-12-01T10:00:00Z (3 schedule periods)". */
 void sched_stale_text(const sched_entry *e, const sched_stale *s, char *buf, size_t n);
 
+/* What readers show (history, docs): each configured datastore (only the
+ * one named `only`, when not NULL) with the store's state and rule 8's
+ * judgement at now, nothing recorded.  t is borrowed (entries point into
+ * it).  A datastore the store has no row for is listed with state.known
+ * false. */
+typedef struct sched_freshness {
+    const sched_entry *e;
+    mc_ds_state state;
+    sched_stale stale;
+    char why[160];        /* sched_stale_text when judged stale, else "" */
+} sched_freshness;
+int sched_freshness_read(const sched_table *t, store *st, const char *only, int64_t now,
+                         sched_freshness **out, size_t *n_out, mc_error *err);
+
 /* ---- crawls in worker threads ------------------------------------------------------ */
 
 /*

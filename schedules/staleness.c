@@ -13,6 +13,7 @@
  */
 #include "schedule.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The default stale_after, in schedule periods: a datastore is stale when
@@ -79,4 +80,30 @@ void sched_stale_text(const sched_entry *e, const sched_stale *s, char *buf, siz
     } else {
         snprintf(buf, n, "never crawled successfully (%s)", limit);
     }
+}
+
+int sched_freshness_read(const sched_table *t, store *st, const char *only, int64_t now,
+                         sched_freshness **out, size_t *n_out, mc_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    sched_freshness *v = mc_calloc(t->n + 1, sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const sched_entry *e = &t->entries[i];
+        if (only && strcmp(only, e->ds->name) != 0)
+            continue;
+        sched_freshness *f = &v[n++];
+        f->e = e;
+        if (store_datastore_state(st, e->ds->name, &f->state, err) != 0) {
+            free(v);
+            return -1;
+        }
+        sched_judge_staleness(e, &f->state, now, &f->stale);
+        if (f->stale.judged && f->stale.stale)
+            sched_stale_text(e, &f->stale, f->why, sizeof f->why);
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
 }

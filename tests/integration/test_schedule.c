@@ -877,3 +877,171 @@ Test(scheduler, max_parallel_bounds_the_crawls)
     kill(p, SIGTERM);
     cr_assert_eq(itest_wait(p), 0, "%s", itest_read_file(out));
 }
+
+/* ---- staleness and pause (rules 8 and 9) ------------------------------------------ */
+
+/* Moves every recorded run of the store back by secs: "the last crawl was an
+ * hour ago" without waiting an hour (staleness is judged on the real clock
+ * against the runs' recorded times). */
+static void age_runs(const fixture *f, int secs)
+{
+    sqlite3 *h = NULL;
+    cr_assert_eq(sqlite3_open(f->store, &h), SQLITE_OK);
+    char *sql = itest_strf("UPDATE runs SET started_at = started_at - %d, finished_at = "
+                           "finished_at - %d, heartbeat_at = heartbeat_at - %d",
+                           secs, secs, secs);
+    char *msg = NULL;
+    cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg);
+    sqlite3_close(h);
+    free(sql);
+}
+
+static int count_in(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A datastore not crawled successfully within stale_after is reported once
+ * by run-due (a warning cron mails, one alert), and once again when a crawl
+ * succeeds; history shows the last success and the judgement. */
+Test(staleness, run_due_alerts_once_when_stale_and_once_when_recovered)
+{
+    fixture f = setup("sched_stale");
+    char *alerts_log = itest_strf("%s/alerts.jsonl", f.dir);
+    /* once a year: run-due never crawls it in this test, only judges it */
+    char *ds = itest_strf("%s    stale_after: 30m\n", ds_yaml(&f, "test", "0 0 1 1 *", false, 0));
+    char *text = itest_strf("store: %s\nalerts:\n  - name: log\n    file: %s\ndatastores:\n%s",
+                            f.store, alerts_log, ds);
+    itest_write_file(f.cfg, text);
+
+    itest_result r = mc(&f, "crawl", NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    json_t *d = run_due(&f, NULL, 0);
+    cr_assert(json_is_false(json_object_get(item(d, "test"), "stale")), "%s", json_dumps(d, 0));
+    cr_assert(json_is_null(json_object_get(item(d, "test"), "stale_event")));
+
+    /* the last success an hour ago: stale, said once */
+    age_runs(&f, 3600);
+    const char *argv[] = {"-c", f.cfg, "run-due", "-q", NULL};
+    r = itest_run(argv, env(), NULL);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.err, "metacrawl: warning: test is stale: no successful crawl since "),
+              "%s", r.err);
+    cr_assert(strstr(r.err, "(stale_after 1800s)"), "%s", r.err);
+    char *alerts = itest_read_file(alerts_log);
+    cr_assert_eq(count_in(alerts, "\"kind\":\"datastore_stale\""), 1, "%s", alerts);
+    cr_assert(strstr(alerts, "\"datastore\":\"test\",\"schema\":null"), "%s", alerts);
+    d = run_due(&f, NULL, 0);
+    cr_assert(json_is_true(json_object_get(item(d, "test"), "stale")));
+    cr_assert(json_is_null(json_object_get(item(d, "test"), "stale_event")), "said twice");
+    r = itest_run(argv, env(), NULL);
+    cr_assert_eq(r.err[0], '\0', "warned twice: %s", r.err);
+    alerts = itest_read_file(alerts_log);
+    cr_assert_eq(count_in(alerts, "datastore_stale"), 1, "%s", alerts);
+
+    r = mc(&f, "history", "--json", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *h = json_array_get(json_object_get(itest_parse_json(r.out), "datastores"), 0);
+    cr_assert(json_is_true(json_object_get(h, "stale")), "%s", r.out);
+    cr_assert_eq(json_integer_value(json_object_get(h, "last_success_run")), 1, "%s", r.out);
+    cr_assert(strstr(json_string_value(json_object_get(h, "stale_reason")),
+                     "no successful crawl since"), "%s", r.out);
+    r = mc(&f, "history", NULL, NULL, NULL, NULL);
+    cr_assert(strstr(r.out, "LAST SUCCESS (UTC)"), "%s", r.out);
+    cr_assert(strstr(r.out, "yes: no successful crawl since"), "%s", r.out);
+
+    /* a successful crawl: recovered, said once */
+    r = mc(&f, "crawl", NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    d = run_due(&f, NULL, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(item(d, "test"), "stale_event")),
+                     "datastore_recovered", "%s", json_dumps(d, 0));
+    cr_assert(json_is_false(json_object_get(item(d, "test"), "stale")));
+    d = run_due(&f, NULL, 0);
+    cr_assert(json_is_null(json_object_get(item(d, "test"), "stale_event")));
+    alerts = itest_read_file(alerts_log);
+    cr_assert_eq(count_in(alerts, "\"kind\":\"datastore_recovered\""), 1, "%s", alerts);
+    cr_assert_eq(count_in(alerts, "\"kind\":\"datastore_stale\""), 1, "%s", alerts);
+    r = mc(&f, "history", "--json", NULL, NULL, NULL);
+    h = json_array_get(json_object_get(itest_parse_json(r.out), "datastores"), 0);
+    cr_assert(json_is_false(json_object_get(h, "stale")), "%s", r.out);
+    cr_assert_eq(json_integer_value(json_object_get(h, "last_success_run")), 2, "%s", r.out);
+}
+
+/* schedule pause is recorded in the store: run-due skips the datastore (and
+ * says so) until schedule resume; list shows who paused it and since when. */
+Test(staleness, pause_and_resume_are_recorded)
+{
+    fixture f = setup("sched_pause");
+    write_cfg(&f, NULL, ds_yaml(&f, "test", "0 * * * *", false, 0));
+    json_t *d = run_due(&f, "2015-01-01T10:30:00Z", 0); /* first sight */
+    itest_result r = mc(&f, "schedule", "pause", "test", "--json", NULL);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    json_t *p = json_array_get(json_object_get(itest_parse_json(r.out), "datastores"), 0);
+    cr_assert(json_is_true(json_object_get(p, "changed")), "%s", r.out);
+    r = mc(&f, "schedule", "pause", "test", NULL, NULL);
+    cr_assert(strstr(r.out, "already paused"), "%s", r.out);
+
+    d = run_due(&f, "2015-01-01T11:00:00Z", 0);
+    cr_assert_str_eq(action(d, "test"), "paused");
+    r = mc(&f, "schedule", "list", "--json", NULL, NULL);
+    json_t *l = item(itest_parse_json(r.out), "test");
+    cr_assert_not_null(utc_of(l, "paused_since"), "%s", r.out);
+    cr_assert(strchr(json_string_value(json_object_get(l, "paused_by")), '@'), "%s", r.out);
+    r = mc(&f, "schedule", "list", NULL, NULL, NULL);
+    cr_assert(strstr(r.out, "paused since "), "%s", r.out);
+
+    r = mc(&f, "schedule", "resume", "test", NULL, NULL);
+    cr_assert(strstr(r.out, "resumed"), "%s", r.out);
+    d = run_due(&f, "2015-01-01T11:00:00Z", 0);
+    cr_assert_str_eq(action(d, "test"), "crawled");
+    cr_assert_str_eq(scheduled_runs(&f), "test@2015-01-01T11:00:00Z/ok");
+}
+
+/* The scheduler judges staleness as it starts (and every tick): a stale
+ * datastore is logged at warning priority, once. */
+Test(staleness, the_scheduler_logs_a_stale_datastore)
+{
+    fixture f = setup("sched_stale_run");
+    char *ds = itest_strf("%s    stale_after: 30m\n", ds_yaml(&f, "test", "0 0 1 1 *", false, 0));
+    write_cfg(&f, NULL, ds);
+    itest_result r = mc(&f, "crawl", NULL, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    age_runs(&f, 3600);
+    char *out = itest_strf("%s/sched.log", f.dir);
+    pid_t p = start_scheduler(&f, out, NULL);
+    wait_for(out, "test: stale: no successful crawl since", 1, 30);
+    kill(p, SIGTERM);
+    cr_assert_eq(itest_wait(p), 0, "%s", itest_read_file(out));
+    cr_assert_str_eq(itest_sqlite_value(f.store, "SELECT count(*) FROM changes WHERE kind = "
+                                                 "'datastore_stale'"), "1");
+}
+
+/* Rule 4 of the issue: a run whose process died ends at its last heartbeat
+ * (here its start: killed before the first 30 s beat), not when the next
+ * process happens to open the store. */
+Test(runs, a_killed_crawl_ends_at_its_last_heartbeat)
+{
+    fixture f = setup("sched_killed");
+    write_cfg(&f, NULL, ds_yaml(&f, "test", NULL, true, 0));
+    char *out = itest_strf("%s/crawl.log", f.dir);
+    const char *argv[] = {"-c", f.cfg, "crawl", NULL};
+    pid_t p = itest_spawn(argv, env(), out);
+    wait_locked(&f, "test");
+    sleep(2);
+    cr_assert_eq(kill(p, SIGKILL), 0);
+    itest_wait(p);
+    sleep(2); /* the downtime history must not count */
+    release(&f);
+    itest_result r = mc(&f, "history", "--json", NULL, NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *run = json_array_get(json_object_get(itest_parse_json(r.out), "runs"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(run, "status")), "failed", "%s", r.out);
+    cr_assert_str_eq(json_string_value(json_object_get(run, "finished_at")),
+                     json_string_value(json_object_get(run, "started_at")), "%s", r.out);
+    cr_assert(strstr(json_string_value(json_object_get(run, "error")), "interrupted"), "%s",
+              r.out);
+}

@@ -212,6 +212,29 @@ Test(filters, a_rename_matches_by_its_old_path_too)
     cfg_free(c);
 }
 
+/* datastore_stale / _recovered have no schema: a glob matches them by the
+ * datastore's name, or by the part before a trailing ".*". */
+Test(filters, datastore_events_match_by_the_datastores_name)
+{
+    cfg *c = load("  - name: all\n    match: [\"*\"]\n    file: /tmp/x\n"
+                  "  - name: dw\n    match: [\"dw.*\"]\n    file: /tmp/y\n"
+                  "  - name: schema\n    match: [\"dw.public.*\"]\n    file: /tmp/z\n"
+                  "  - name: other\n    match: [\"lake\", \"lake.*\"]\n    file: /tmp/w\n"
+                  "  - name: kinds\n    on: [datastore_stale]\n    file: /tmp/v\n");
+    mc_change st = change(MC_DATASTORE_STALE, NULL, NULL, NULL, false);
+    st.attribute = "last_success";
+    mc_change back = st;
+    back.kind = MC_DATASTORE_RECOVERED;
+    cr_assert(alerts_match(&c->alerts[0], "dw", &st));
+    cr_assert(alerts_match(&c->alerts[1], "dw", &st));
+    cr_assert_not(alerts_match(&c->alerts[2], "dw", &st), "not a schema's event");
+    cr_assert_not(alerts_match(&c->alerts[3], "dw", &st));
+    cr_assert(alerts_match(&c->alerts[3], "lake", &st));
+    cr_assert(alerts_match(&c->alerts[4], "dw", &st));
+    cr_assert_not(alerts_match(&c->alerts[4], "dw", &back));
+    cfg_free(c);
+}
+
 /* ---- the JSON shapes --------------------------------------------------------------- */
 
 /* A delivery list of n changes by hand: field_changed on dw.public.t<i>,
@@ -576,4 +599,35 @@ Test(formats, plain_http_to_the_world_is_refused_before_sending)
     cr_assert(strstr(err.message, "plain http://"), "%s", err.message);
     cr_assert_null(strstr(err.message, "SECRET"), "the URL is never quoted: %s",
                    err.message);
+}
+
+Test(formats, slack_says_a_datastore_is_stale)
+{
+    mc_delivery_list l;
+    make_list(&l, 2);
+    mc_change *ch = &l.changes.items[0];
+    ch->kind = MC_DATASTORE_STALE;
+    ch->schema = ch->container = ch->field = NULL;
+    ch->attribute = "last_success";
+    ch->before = NULL;
+    ch->after = "\"2026-12-01T06:00:04Z\"";
+    ch->breaking = false;
+    ch = &l.changes.items[1];
+    ch->kind = MC_DATASTORE_RECOVERED;
+    ch->schema = ch->container = ch->field = NULL;
+    ch->attribute = "last_success";
+    ch->after = "\"2026-12-02T06:00:03Z\"";
+    ch->breaking = false;
+    mc_buf b = {0};
+    alerts_format_slack(&b, "slack", &l);
+    json_t *doc = parse(mc_buf_str(&b));
+    const char *t = json_string_value(json_object_get(doc, "text"));
+    cr_assert(strstr(t, "`dw` datastore_stale: no successful crawl since "
+                        "2026-12-01T06:00:04Z"), "%s", t);
+    cr_assert(strstr(t, "`dw` datastore_recovered: crawled successfully "
+                        "2026-12-02T06:00:03Z"), "%s", t);
+    json_decref(doc);
+    mc_buf_free(&b);
+    free(l.items);
+    mc_changes_free(&l.changes);
 }
