@@ -63,9 +63,6 @@ void alerts_put_json(const alerts *a, mc_buf *b);
  * Returns the highest failure code, 0 when none. */
 int alerts_report(const alerts *a, FILE *out);
 
-/* The `alerts` command (status, retry, discard). */
-extern const cli_cmd cmd_def_alerts;
-
 /* ---- the pieces ----------------------------------------------------------- */
 
 /* Whether alert a wants change ch of datastore (docs/alerts.md, "Filters"). */

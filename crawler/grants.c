@@ -1173,21 +1173,24 @@ static int read_scope(PGconn *conn, grants_dialect d, const cfg_datastore *ds,
 
 static const cli_opt grants_opts[] = {
     {"apply", 0, NULL,
-     "run the SQL in one transaction as the admin user and report each statement"},
+     "run the SQL in one transaction as the admin user and report each statement", CLI_IS_FLAG},
     {"schema", 0, "LIST",
      "these schemas instead of the config's globs: comma-separated, a name with a comma "
-     "\"quoted\" as in SQL; with --dialect no connection is made"},
+     "\"quoted\" as in SQL; with --dialect no connection is made", CLI_IS_TEXT},
     {"owner", 0, "LIST",
-     "owners of tables to set default privileges for (added to those the catalog shows)"},
-    {"dialect", 0, "NAME", "redshift or postgresql: the dialect without a connection"},
+     "owners of tables to set default privileges for (added to those the catalog shows)",
+     CLI_IS_TEXT},
+    {"dialect", 0, "NAME", "redshift or postgresql: the dialect without a connection",
+     CLI_IS_TEXT},
     {"admin-user", 0, "USER",
-     "read the catalog and --apply as USER (default: the datastore's admin: block)"},
+     "read the catalog and --apply as USER (default: the datastore's admin: block)",
+     CLI_IS_TEXT},
     {"admin-password-from", 0, "SOURCE",
      "the admin's password: env:NAME or file:PATH (default: admin: in the config, else "
-     "PGPASSWORD or ~/.pgpass)"},
+     "PGPASSWORD or ~/.pgpass)", CLI_IS_TEXT},
     {"password-from", 0, "SOURCE",
      "the crawler user's password for --apply: env:NAME, file:PATH, or config (the "
-     "datastore's password:); never printed"},
+     "datastore's password:); never printed", CLI_IS_TEXT},
     {0},
 };
 

@@ -2799,12 +2799,13 @@ out:
 /* ---- the command ---------------------------------------------------------------------- */
 
 static const cli_opt docs_opts[] = {
-    {"out", 'o', "DIR", "write the site into DIR (created when missing; required)"},
-    {"format", 0, "FORMAT", "html (default) or markdown"},
+    {"out", 'o', "DIR", "write the site into DIR (created when missing; required)",
+     CLI_IS_TEXT},
+    {"format", 0, "FORMAT", "html (default) or markdown", CLI_IS_TEXT},
     {"base-url", 0, "URL", "where the site is published, e.g. https://docs.example.com/catalog/; "
-                           "makes the feed's links absolute"},
+                           "makes the feed's links absolute", CLI_IS_TEXT},
     {"force", 'f', NULL, "build into a non-empty directory that holds no earlier build "
-                         "(its files may be overwritten or deleted)"},
+                         "(its files may be overwritten or deleted)", CLI_IS_FLAG},
     {0},
 };
 

@@ -4,7 +4,8 @@
  * datastores are due, the first-sight records, the crawl workers, the
  * long-running scheduler, and the text of crontab and systemd units.
  * The commands `schedule list|next|run|crontab|systemd` and `run-due` are
- * in schedules/commands.c; docs/scheduling.md is the user's guide.
+ * in the command layer (crawler/cli/cmd_schedule.c, cmd_run_due.c);
+ * docs/scheduling.md is the user's guide.
  *
  * The decision "what is due" is a pure function of (schedule, last recorded
  * fire, first-sight anchor, now): sched_compute and sched_plan below.  Both
@@ -52,7 +53,6 @@
 #include <stdint.h>
 
 #include "cron.h"
-#include "../crawler/cli.h"
 #include "../crawler/config.h"
 #include "../crawler/crawl.h"
 #include "../crawler/lock.h"
@@ -322,9 +322,5 @@ void sched_systemd_timer(mc_buf *b, const sched_install *in);
 #define SCHED_UNIT_RUN_DUE "metacrawl-run-due"
 #define SCHED_UNIT_DAEMON "metacrawl-scheduler"
 
-/* ---- the commands (schedules/commands.c) -------------------------------------------- */
-
-extern const cli_cmd cmd_def_schedule;
-extern const cli_cmd cmd_def_run_due;
 
 #endif

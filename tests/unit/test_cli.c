@@ -111,6 +111,54 @@ Test(cli, usage_errors_exit_2)
     cr_assert_eq(st, 2, "%s", out);
 }
 
+/* Issue 15, typed options: the option table says which options take a
+ * number, and the parser refuses anything else for every command, before
+ * the command runs (no configuration is even looked for here). */
+Test(cli, every_number_option_is_checked_by_the_parser)
+{
+    int n_checked = 0;
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        const cli_cmd *c = cli_commands[i];
+        for (const cli_opt *o = c->opts; o && o->lng; o++) {
+            if (o->type != CLI_INT)
+                continue;
+            const char *bad[] = {"abc", "1x", "-5", "", "99999999999999999999999"};
+            for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+                char *args = NULL;
+                cr_assert(asprintf(&args, "%s --%s='%s' -c /nonexistent/x.yml", c->name,
+                                   o->lng, bad[k]) > 0);
+                int st;
+                char *out = run(args, &st);
+                cr_assert_eq(st, 2, "%s: exit %d: %s", args, st, out);
+                char *want = NULL;
+                cr_assert(asprintf(&want, "--%s takes a whole number", o->lng) > 0);
+                cr_assert(strstr(out, want), "%s: %s", args, out);
+                cr_assert_null(strstr(out, "x.yml"), "ran the command: %s", out);
+                free(want);
+                free(out);
+                free(args);
+            }
+            n_checked++;
+        }
+    }
+    /* history/search --limit, schedule --count, diff --from/--to, show --as-of */
+    cr_assert_geq(n_checked, 6);
+    /* and the table is consistent: a flag has no value, a value has a type */
+    for (size_t i = 0; i < cli_n_commands; i++)
+        for (const cli_opt *o = cli_commands[i]->opts; o && o->lng; o++)
+            cr_assert_eq(o->type == CLI_FLAG, o->arg == NULL, "%s --%s",
+                         cli_commands[i]->name, o->lng);
+    for (const cli_opt *o = cli_global_opts; o->lng; o++)
+        cr_assert_eq(o->type == CLI_FLAG, o->arg == NULL, "--%s", o->lng);
+    int st;
+    char *out = run("schedule next --count 1001", &st);
+    cr_assert_eq(st, 2, "%s", out);
+    cr_assert(strstr(out, "--count takes a whole number from 1 to 1000, not '1001'"), "%s", out);
+    out = run("--json history --limit x", &st);
+    cr_assert_eq(st, 2, "%s", out);
+    cr_assert(strstr(out, "\"code\":2"), "a JSON error document: %s", out);
+}
+
 Test(cli, version_names_the_libraries)
 {
     int st;

@@ -8,14 +8,32 @@
 #define MC_CLI_H
 
 #include "mc_base.h"
+#include <limits.h>
 #include <stdio.h>
+
+/* What an option's value is.  The parser checks it before any command runs:
+ * a value that is not of its type is a usage error (exit 2) for every
+ * command, with the same message. */
+typedef enum cli_type {
+    CLI_FLAG,            /* no value (arg is NULL) */
+    CLI_TEXT,            /* any text */
+    CLI_INT,             /* a whole number in [min, max]: digits only */
+} cli_type;
 
 typedef struct cli_opt {
     const char *lng;     /* "dry-run" */
     char shrt;           /* 'c' or 0 */
     const char *arg;     /* "FILE"; NULL for a flag */
     const char *help;
+    cli_type type;
+    long min, max;       /* CLI_INT: the range */
 } cli_opt;
+
+/* The type fields that end every cli_opt: a flag, any text, or a whole
+ * number from lo to hi. */
+#define CLI_IS_FLAG CLI_FLAG, 0, 0
+#define CLI_IS_TEXT CLI_TEXT, 0, 0
+#define CLI_INT_RANGE(lo, hi) CLI_INT, (lo), (hi)
 
 typedef struct cli_ctx cli_ctx;
 
@@ -45,6 +63,8 @@ struct cli_ctx {
 
 const char *cli_value(const cli_ctx *ctx, const char *lng);
 bool cli_flag(const cli_ctx *ctx, const char *lng);
+/* A CLI_INT option's value (checked by the parser), or dflt when absent. */
+long cli_int(const cli_ctx *ctx, const char *lng, long dflt);
 
 /* The whole program: parses argv, runs the command, returns the exit code. */
 int cli_main(int argc, char **argv);
@@ -60,7 +80,7 @@ void cli_note_json_output(void);
 void cli_print_help(FILE *f, const cli_cmd *cmd); /* cmd NULL = overview */
 void cli_print_man(FILE *f);
 
-/* The command table (commands.c). */
+/* The command table (cmd_table.c). */
 extern const cli_cmd *const cli_commands[];
 extern const size_t cli_n_commands;
 extern const cli_opt cli_global_opts[];

@@ -1,0 +1,194 @@
+/*
+ * cmd_common.c — what every command does the same way: load the
+ * configuration and open the store as the options say, report errors (and
+ * under --json record them for the JSON error document), check datastore
+ * names and count options.  Only the command layer turns errors into exit
+ * codes.
+ */
+#include "commands.h"
+#include "json.h"
+#include "schedule.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cmd_report_error(const mc_error *err)
+{
+    cli_note_error(err);
+    fprintf(stderr, "metacrawl: error: %s\n", err->message);
+    if (err->hint[0])
+        fprintf(stderr, "  hint: %s\n", err->hint);
+}
+
+int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out)
+{
+    *out = NULL;
+    mc_error err = {0};
+    char *path = ctx->config_path ? mc_strdup(ctx->config_path) : cfg_default_path();
+    if (!path) {
+        if (optional)
+            return 0;
+        mc_error_set(&err, MC_EXIT_CONFIG,
+                     "no configuration file: ./metacrawl.yml and "
+                     "$XDG_CONFIG_HOME/metacrawl/metacrawl.yml do not exist");
+        mc_error_hint(&err, "run 'metacrawl init' to write one, or pass -c FILE");
+        cmd_report_error(&err);
+        return MC_EXIT_CONFIG;
+    }
+    int rc = cfg_load(path, out, &err);
+    free(path);
+    if (rc == 0 && sched_check_config(*out, &err) != 0) {
+        cfg_free(*out);
+        *out = NULL;
+        rc = -1;
+    }
+    if (rc != 0) {
+        cmd_report_error(&err);
+        return err.code ? err.code : MC_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+/* The read commands (diff, history, show, search) need only the store:
+ * with --store they do not read the configuration at all. */
+int cmd_load_config_for_reading(const cli_ctx *ctx, cfg **out)
+{
+    *out = NULL;
+    return ctx->store_path ? 0 : cmd_load_config(ctx, false, out);
+}
+
+/* The store path: --store, else the config's store:. */
+const char *cmd_store_path(const cli_ctx *ctx, const cfg *c)
+{
+    if (ctx->store_path)
+        return ctx->store_path;
+    return c ? c->store : NULL;
+}
+
+int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out)
+{
+    *out = NULL;
+    mc_error err = {0};
+    const char *path = cmd_store_path(ctx, c);
+    if (!path) {
+        mc_error_set(&err, MC_EXIT_CONFIG, "no store: give --store PATH or a configuration file");
+        cmd_report_error(&err);
+        return MC_EXIT_CONFIG;
+    }
+    if (store_open(path, out, &err) != 0) {
+        cmd_report_error(&err);
+        return err.code ? err.code : MC_EXIT_STORE;
+    }
+    return 0;
+}
+
+int cmd_open_store_read(const cli_ctx *ctx, const cfg *c, store **out)
+{
+    *out = NULL;
+    mc_error err = {0};
+    const char *path = cmd_store_path(ctx, c);
+    if (!path)
+        return cmd_fail(MC_EXIT_CONFIG, NULL,
+                        "no store: give --store PATH or a configuration file");
+    if (store_open_read(path, out, &err) != 0) {
+        cmd_report_error(&err);
+        return err.code ? err.code : MC_EXIT_STORE;
+    }
+    return 0;
+}
+
+int cmd_fail(int code, const char *hint, const char *fmt, ...)
+{
+    mc_error err = {0};
+    err.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
+    if (hint)
+        snprintf(err.hint, sizeof err.hint, "%s", hint);
+    cmd_report_error(&err);
+    return code;
+}
+
+int cmd_known_datastore(store *st, const char *name)
+{
+    mc_error err = {0};
+    char **names = NULL;
+    size_t n = 0;
+    if (store_list_datastores(st, &names, &n, &err) != 0) {
+        cmd_report_error(&err);
+        return err.code;
+    }
+    bool found = false;
+    mc_buf have = {0};
+    for (size_t i = 0; i < n; i++) {
+        found |= strcmp(names[i], name) == 0;
+        mc_buf_printf(&have, "%s%s", i ? ", " : "", names[i]);
+    }
+    int rc = 0;
+    if (!found) {
+        mc_buf safe = {0};
+        mc_term_escape(&safe, name);
+        char *hint = n ? mc_asprintf("the store has: %s", mc_buf_str(&have))
+                       : mc_strdup("the store has no runs yet: crawl first");
+        rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+        free(hint);
+        mc_buf_free(&safe);
+    }
+    mc_buf_free(&have);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+void cmd_print_json(mc_buf *b)
+{
+    cli_note_json_output();
+    fputs(mc_buf_str(b), stdout);
+    fputc('\n', stdout);
+}
+
+int cmd_unknown_datastore(const cfg *c, const char *name)
+{
+    mc_buf have = {0}, safe = {0};
+    for (size_t k = 0; k < c->n_datastores; k++)
+        mc_buf_printf(&have, "%s%s", k ? ", " : "", c->datastores[k].name);
+    mc_term_escape(&safe, name);
+    char *hint = mc_asprintf("%s has: %s", c->path, mc_buf_str(&have));
+    int rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+    free(hint);
+    mc_buf_free(&have);
+    mc_buf_free(&safe);
+    return rc;
+}
+
+/* The datastores named on the command line (all when none), or exit 2. */
+int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
+                          const cfg_datastore ***out, size_t *n_out)
+{
+    size_t n = ctx->n_args ? (size_t)ctx->n_args : c->n_datastores;
+    if (n == 0) {
+        fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
+        return MC_EXIT_CONFIG;
+    }
+    const cfg_datastore **sel = mc_calloc(n + 1, sizeof *sel);
+    for (size_t i = 0; i < n; i++) {
+        if (!ctx->n_args) {
+            sel[i] = &c->datastores[i];
+            continue;
+        }
+        sel[i] = cfg_find_datastore(c, ctx->args[i]);
+        if (!sel[i]) {
+            free(sel);
+            return cmd_unknown_datastore(c, ctx->args[i]);
+        }
+    }
+    *out = sel;
+    *n_out = n;
+    return 0;
+}

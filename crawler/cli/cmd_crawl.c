@@ -1,0 +1,158 @@
+/*
+ * cmd_crawl.c — `metacrawl crawl`: each datastore under its lock, the
+ * report in text or JSON, the alerts delivered after each commit.
+ */
+#include "commands.h"
+#include "alerts.h"
+#include "crawl.h"
+#include "json.h"
+#include "lock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const cli_opt crawl_opts_table[] = {
+    {"dry-run", 'n', NULL, "discover and diff, but write nothing to the store", CLI_IS_FLAG},
+    {"exit-code", 0, NULL, "exit 1 when changes were found", CLI_IS_FLAG},
+    {"accept-removals", 0, NULL,
+     "record removals even when they exceed fail_safe.max_removed_pct", CLI_IS_FLAG},
+    {"all", 0, NULL, "list every change on the terminal (default: the first 100 per datastore)",
+     CLI_IS_FLAG},
+    {0},
+};
+
+static int cmd_crawl(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    alerts *al = NULL;
+    const cfg_datastore **sel = NULL;
+    size_t n_sel = 0;
+    int rc = cmd_load_config(ctx, false, &c);
+    if (rc)
+        return rc;
+    if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
+        goto out;
+    if (cli_flag(ctx, "all"))
+        cmd_change_cap = 0;
+    /* progress on stderr: only on a terminal, not with -q */
+    mc_progress_enabled = isatty(STDERR_FILENO) && mc_log_threshold >= MC_LOG_WARN;
+    crawl_opts o = {
+        .dry_run = cli_flag(ctx, "dry-run"),
+        .accept_removals = cli_flag(ctx, "accept-removals"),
+    };
+    /* A dry run reads an existing store and creates, migrates or writes
+     * nothing. */
+    if (!o.dry_run) {
+        if ((rc = cmd_open_store(ctx, c, &st)) != 0)
+            goto out;
+    } else if (access(cmd_store_path(ctx, c), F_OK) == 0) {
+        if ((rc = cmd_open_store_read(ctx, c, &st)) != 0)
+            goto out;
+    }
+    /* Alerts: each run queues its deliveries in its own transaction (the
+     * store's outbox rules); after each datastore, what is queued goes out.
+     * A dry run neither queues nor delivers. */
+    if (!o.dry_run)
+        al = alerts_open(c, st);
+    mc_buf json = {0};
+    mc_buf_puts(&json, "{\"datastores\":[");
+    bool any_changes = false;
+    for (size_t i = 0; i < n_sel; i++) {
+        crawl_report r;
+        /* One crawl of a datastore at a time, whoever starts it (lock.h).
+         * A dry run writes nothing and needs no lock. */
+        crawl_lock *lk = NULL;
+        if (!o.dry_run) {
+            crawl_lock_holder h;
+            mc_error lerr = {0};
+            int lrc = crawl_lock_try(cmd_store_path(ctx, c), sel[i]->name, "crawl", &lk, &h,
+                                     &lerr);
+            if (lrc != 0 || !lk) {
+                char who[192] = "";
+                if (lrc != 0) {
+                    cmd_report_error(&lerr);
+                    rc = cmd_max_code(rc, lerr.code);
+                } else {
+                    crawl_lock_describe(&h, who, sizeof who);
+                    if (!ctx->json)
+                        printf("%s: locked by %s: not crawled\n", sel[i]->name, who);
+                }
+                if (ctx->json) {
+                    bool f = true;
+                    if (i)
+                        mc_buf_putc(&json, ',');
+                    mc_buf_putc(&json, '{');
+                    json_put_kv_str(&json, &f, "datastore", sel[i]->name);
+                    json_put_kv_raw(&json, &f, "run", NULL);
+                    json_put_kv_str(&json, &f, "status", lrc != 0 ? "failed" : "locked");
+                    json_put_kv_int(&json, &f, "exit_code", lrc != 0 ? lerr.code : 0);
+                    json_put_kv_str(&json, &f, "locked_by", lrc != 0 ? NULL : who);
+                    cmd_json_error(&json, &f, &lerr);
+                    mc_buf_putc(&json, '}');
+                }
+                continue;
+            }
+        }
+        mc_progress_start(sel[i]->name);
+        crawl_datastore(sel[i], st, &o, &r);
+        mc_progress_done();
+        for (size_t w = 0; w < r.n_warnings; w++)
+            mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
+        if (r.error.code)
+            cmd_report_error(&r.error);
+        if (!r.baseline && r.diff.changes.n > 0)
+            any_changes = true;
+        if (ctx->json) {
+            if (i)
+                mc_buf_putc(&json, ',');
+            cmd_json_crawl_report(&json, &r);
+        } else if (mc_log_threshold >= MC_LOG_ERROR) {
+            cmd_print_report_text(&r);
+        }
+        rc = cmd_max_code(rc, r.exit_code);
+        crawl_report_free(&r);
+        if (al)
+            alerts_deliver(al, NULL, 0);
+        crawl_lock_release(lk);
+    }
+    mc_buf_puts(&json, "]");
+    if (al) {
+        /* A failed delivery does not change the crawl's exit code (the
+         * catalog was recorded): it is said on stderr and in --json, and
+         * the deliveries stay queued. */
+        mc_buf_puts(&json, ",\"alerts\":");
+        alerts_put_json(al, &json);
+        alerts_report(al, ctx->json ? NULL : stdout);
+    }
+    mc_buf_putc(&json, '}');
+    if (ctx->json)
+        cmd_print_json(&json);
+    mc_buf_free(&json);
+    if (any_changes && cli_flag(ctx, "exit-code"))
+        rc = cmd_max_code(rc, MC_EXIT_CHANGES);
+out:
+    free(sel);
+    alerts_close(al);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+const cli_cmd cmd_def_crawl = {"crawl", "[DS...]", "discover, diff against the store, record a run",
+     "Crawls the named datastores (default: all of them). Each crawl connects, "
+     "reads the catalog with a constant number of queries, compares it with the "
+     "store and records a run with its changes in one transaction; a crawl that "
+     "fails leaves the store as it was. The first crawl of a datastore records "
+     "its catalog without reporting changes.\n\nSchemas the user can see but "
+     "not use are reported, exit code 7, and nothing in them is marked removed; "
+     "removals in the schemas that were read are recorded. Removals of more than "
+     "fail_safe.max_removed_pct percent of the containers are held back unless "
+     "--accept-removals is given. Every datastore is attempted; the highest "
+     "exit code wins.\n\nAfter each datastore, the alert deliveries that are "
+     "queued are sent (docs/alerts.md). A failed delivery is reported on stderr "
+     "and in --json and stays queued for the next crawl or 'metacrawl alerts "
+     "retry'; it does not change the exit code.",
+     crawl_opts_table, 0, -1, cmd_crawl};

@@ -1,0 +1,157 @@
+/*
+ * cmd_diff.c — `metacrawl diff`: the changes between two recorded runs,
+ * by comparing the catalogs as they were after each.
+ */
+#include "commands.h"
+#include "diff.h"
+#include "json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_opt diff_opts_table[] = {
+    {"from", 0, "RUN", "the earlier run (default: the run before --to)",
+     CLI_INT_RANGE(1, LONG_MAX)},
+    {"to", 0, "RUN", "the later run (default: the latest run)", CLI_INT_RANGE(1, LONG_MAX)},
+    {"all", 0, NULL, "list every change on the terminal (default: the first 100)", CLI_IS_FLAG},
+    {0},
+};
+
+/* The datastore a read command is about: the argument, else the only one
+ * the store knows. */
+static int pick_datastore(store *st, const char *arg, char **out)
+{
+    if (arg) {
+        int rc = cmd_known_datastore(st, arg);
+        if (rc == 0)
+            *out = mc_strdup(arg);
+        return rc;
+    }
+    mc_error err = {0};
+    char **names = NULL;
+    size_t n = 0;
+    if (store_list_datastores(st, &names, &n, &err) != 0) {
+        cmd_report_error(&err);
+        return err.code;
+    }
+    int rc = 0;
+    if (n == 1) {
+        *out = names[0];
+        names[0] = NULL;
+    } else {
+        mc_buf have = {0};
+        for (size_t i = 0; i < n; i++)
+            mc_buf_printf(&have, "%s%s", i ? ", " : "", names[i]);
+        char *hint = n ? mc_asprintf("the store has: %s", mc_buf_str(&have))
+                       : mc_strdup("the store has no runs yet: crawl first");
+        rc = cmd_fail(MC_EXIT_USAGE, hint, n ? "name a datastore; the store has %zu"
+                                             : "the store has no datastore (%zu runs)", n);
+        free(hint);
+        mc_buf_free(&have);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* The completed (ok or partial) runs of a datastore, newest first. */
+static int completed_runs(store *st, const char *ds, int64_t **ids, size_t *n)
+{
+    mc_run_list l = {0};
+    mc_error err = {0};
+    *ids = NULL;
+    *n = 0;
+    if (store_list_runs(st, ds, 0, &l, &err) != 0) {
+        cmd_report_error(&err);
+        return err.code;
+    }
+    *ids = mc_calloc(l.n + 1, sizeof **ids);
+    for (size_t i = 0; i < l.n; i++)
+        if (l.runs[i].status == MC_RUN_OK || l.runs[i].status == MC_RUN_PARTIAL)
+            (*ids)[(*n)++] = l.runs[i].id;
+    mc_run_list_free(&l);
+    return 0;
+}
+
+static int cmd_diff(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    char *ds = NULL;
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    mc_catalog *a = NULL, *b = NULL;
+    diff_result dr = {0};
+    mc_error err = {0};
+    int rc = cmd_load_config_for_reading(ctx, &c);
+    if (rc || (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
+        (rc = pick_datastore(st, ctx->n_args ? ctx->args[0] : NULL, &ds)) != 0 ||
+        (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
+        goto out;
+    if (cli_flag(ctx, "all"))
+        cmd_change_cap = 0;
+    int64_t to = cli_int(ctx, "to", 0), from = cli_int(ctx, "from", 0);
+    if (!to)
+        to = n_ids ? ids[0] : 0;
+    if (!from) {
+        for (size_t i = 0; i < n_ids; i++)
+            if (ids[i] < to) {
+                from = ids[i];
+                break;
+            }
+    }
+    if (!to || !from) {
+        rc = cmd_fail(MC_EXIT_USAGE, "crawl it again to have something to compare",
+                      "datastore '%s' needs two completed runs to diff; it has %zu", ds,
+                      n_ids);
+        goto out;
+    }
+    if (store_load_as_of(st, ds, from, &a, &err) != 0 ||
+        store_load_as_of(st, ds, to, &b, &err) != 0) {
+        cmd_report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    diff_opts o = {.allow_removals = true, .max_removed_pct = 100, .accept_removals = true};
+    if (diff_catalogs(NULL, a, b, &o, &dr, &err) != 0) {
+        cmd_report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    diff_drop_silent(&dr);
+    if (ctx->json) {
+        mc_buf j = {0};
+        bool first = true;
+        mc_buf_putc(&j, '{');
+        json_put_kv_str(&j, &first, "datastore", ds);
+        json_put_kv_int(&j, &first, "from", from);
+        json_put_kv_int(&j, &first, "to", to);
+        first = json_put_key(&j, first, "changes");
+        cmd_json_changes(&j, &dr.changes, ds, NULL, 0);
+        mc_buf_putc(&j, '}');
+        cmd_print_json(&j);
+        mc_buf_free(&j);
+    } else {
+        printf("%s: run %lld -> run %lld: %zu %s (%zu breaking)\n", ds,
+               (long long)from, (long long)to, dr.changes.n,
+               cmd_plural((int64_t)dr.changes.n, "change", "changes"), cmd_count_breaking(&dr.changes));
+        cmd_print_changes(stdout, &dr.changes);
+    }
+out:
+    diff_result_free(&dr);
+    mc_catalog_free(a);
+    mc_catalog_free(b);
+    free(ids);
+    free(ds);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+const cli_cmd cmd_def_diff = {"diff", "[DS]", "changes between two stored runs",
+     "Shows the changes between the catalogs recorded by two runs of a "
+     "datastore (default: the last two completed runs). DS may be left out "
+     "when the store holds one datastore.",
+     diff_opts_table, 0, 1, cmd_diff};

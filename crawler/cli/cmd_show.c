@@ -1,0 +1,351 @@
+/*
+ * cmd_show.c — `metacrawl show DS[.SCHEMA[.CONTAINER]]`: the recorded
+ * catalog as it is, or as it was after a run.
+ */
+#include "commands.h"
+#include "json.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_opt show_opts[] = {
+    {"as-of", 0, "RUN", "the catalog as it was after that run (see 'metacrawl history')",
+     CLI_INT_RANGE(1, LONG_MAX)},
+    {0},
+};
+
+/*
+ * Splits DS[.SCHEMA[.CONTAINER]] into at most three parts.  A part may be
+ * double-quoted like an SQL identifier ("a.b" keeps its dot, "" is a
+ * quote), so every name can be addressed.  Returns the number of parts, or
+ * -1 when the text is malformed.
+ */
+static int split_path(const char *text, char *parts[3])
+{
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        if (n == 3)
+            return -1;
+        mc_buf b = {0};
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p) {
+                    mc_buf_free(&b);
+                    return -1;
+                }
+                if (*p == '"' && p[1] == '"') {
+                    mc_buf_putc(&b, '"');
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    mc_buf_putc(&b, *p++);
+                }
+            }
+        } else {
+            while (*p && *p != '.')
+                mc_buf_putc(&b, *p++);
+        }
+        parts[n++] = mc_buf_steal(&b);
+        if (!*p)
+            return n;
+        if (*p != '.')
+            return -1;
+        p++;
+    }
+}
+
+static void json_field(mc_buf *b, const mc_field *f)
+{
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_int(b, &first, "position", f->position);
+    json_put_kv_str(b, &first, "name", f->name);
+    json_put_kv_str(b, &first, "type", f->type);
+    json_put_kv_bool(b, &first, "nullable", !f->not_null);
+    json_put_kv_str(b, &first, "default", f->default_expr);
+    json_put_kv_str(b, &first, "comment", f->comment);
+    json_put_kv_str(b, &first, "encoding", f->encoding);
+    json_put_kv_str(b, &first, "identity", f->identity);
+    json_put_kv_str(b, &first, "generated", f->generated);
+    mc_buf_putc(b, '}');
+}
+
+static void json_container(mc_buf *b, const mc_catalog *cat, const mc_container *k,
+                           bool with_fields)
+{
+    bool first = true;
+    mc_buf_putc(b, '{');
+    json_put_kv_str(b, &first, "schema", k->schema);
+    json_put_kv_str(b, &first, "name", k->name);
+    json_put_kv_str(b, &first, "kind", mc_kind_name(k->kind));
+    json_put_kv_str(b, &first, "owner", k->owner);
+    json_put_kv_str(b, &first, "comment", k->comment);
+    json_put_kv_raw(b, &first, "primary_key", k->primary_key);
+    json_put_kv_raw(b, &first, "foreign_keys", k->foreign_keys);
+    json_put_kv_str(b, &first, "definition", k->definition);
+    json_put_kv_str(b, &first, "dist_style", k->dist_style);
+    json_put_kv_raw(b, &first, "sort_key", k->sort_key);
+    json_put_kv_str(b, &first, "extension", k->extension);
+    json_put_kv_raw(b, &first, "partitions", k->partitions);
+    if (k->row_estimate >= 0)
+        json_put_kv_num(b, &first, "row_estimate", k->row_estimate);
+    else
+        json_put_kv_raw(b, &first, "row_estimate", NULL);
+    json_put_kv_int(b, &first, "n_fields", (int64_t)k->n_fields);
+    if (with_fields) {
+        first = json_put_key(b, first, "fields");
+        mc_buf_putc(b, '[');
+        for (size_t i = 0; i < k->n_fields; i++) {
+            if (i)
+                mc_buf_putc(b, ',');
+            json_field(b, &cat->fields[k->first_field + i]);
+        }
+        mc_buf_putc(b, ']');
+    }
+    mc_buf_putc(b, '}');
+}
+
+/* "generated always as identity", "generated always as (expr) stored". */
+static void show_field_extras(const mc_field *f)
+{
+    if (f->identity)
+        printf("generated %s as identity  ",
+               strcmp(f->identity, "always") == 0 ? "always" : "by default");
+    if (f->generated) {
+        printf("generated always as ");
+        cmd_put_safe(stdout, f->generated);
+        printf("  ");
+    }
+}
+
+/* A partitioned table's partitions, one line each with its bound. */
+static void show_partitions(const mc_container *k)
+{
+    json_t *parts = k->partitions ? json_loads(k->partitions, 0, NULL) : NULL;
+    if (json_array_size(parts) > 0)
+        printf("\n  partitions:\n");
+    size_t i;
+    json_t *p;
+    json_array_foreach(parts, i, p) {
+        printf("    ");
+        cmd_put_safe(stdout, json_string_value(json_object_get(p, "name")));
+        printf("  ");
+        cmd_put_safe(stdout, json_string_value(json_object_get(p, "bound")));
+        putchar('\n');
+    }
+    json_decref(parts);
+}
+
+static void show_container_text(const mc_catalog *cat, const mc_container *k)
+{
+    cmd_put_safe(stdout, k->schema);
+    putchar('.');
+    cmd_put_safe(stdout, k->name);
+    printf("  (%s", mc_kind_name(k->kind));
+    if (k->owner) {
+        printf(", owner ");
+        cmd_put_safe(stdout, k->owner);
+    }
+    if (k->extension) {
+        printf(", member of extension ");
+        cmd_put_safe(stdout, k->extension);
+    }
+    if (k->row_estimate >= 0)
+        printf(", ~%.0f rows", k->row_estimate);
+    else if (k->kind == MC_KIND_TABLE || k->kind == MC_KIND_PARTITIONED ||
+             k->kind == MC_KIND_MATVIEW)
+        printf(", rows unknown");
+    printf(")\n");
+    if (k->comment) {
+        printf("  ");
+        cmd_put_safe(stdout, k->comment); /* the container's own page: whole */
+        putchar('\n');
+    }
+    if (k->primary_key) {
+        json_t *pk = json_loads(k->primary_key, 0, NULL);
+        printf("  primary key ");
+        cmd_put_name_list(stdout, pk);
+        putchar('\n');
+        json_decref(pk);
+    }
+    if (k->foreign_keys) {
+        json_t *fks = json_loads(k->foreign_keys, 0, NULL);
+        size_t i;
+        json_t *fk;
+        json_array_foreach(fks, i, fk) {
+            printf("  foreign key ");
+            cmd_put_fk(stdout, fk);
+            putchar('\n');
+        }
+        json_decref(fks);
+    }
+    printf("\n  %3s  %-30s %-28s %-8s %s\n", "#", "COLUMN", "TYPE", "NULL", "DEFAULT / COMMENT");
+    for (size_t i = 0; i < k->n_fields; i++) {
+        const mc_field *f = &cat->fields[k->first_field + i];
+        printf("  %3d  ", f->position);
+        cmd_put_safe_pad(stdout, f->name, 31);
+        cmd_put_safe_pad(stdout, f->type, 29);
+        printf("%-8s ", f->not_null ? "not null" : "null");
+        if (f->default_expr) {
+            printf("default ");
+            cmd_put_safe(stdout, f->default_expr);
+            printf("  ");
+        }
+        show_field_extras(f);
+        if (f->comment)
+            cmd_put_safe_short(stdout, f->comment, CMD_COMMENT_COLS);
+        putchar('\n');
+    }
+    show_partitions(k);
+    if (k->definition) {
+        printf("\n  definition:\n");
+        /* line by line, each line made safe on its own */
+        const char *p = k->definition;
+        while (*p) {
+            size_t n = strcspn(p, "\n");
+            char *line = mc_strndup(p, n);
+            printf("    ");
+            cmd_put_safe(stdout, line);
+            putchar('\n');
+            free(line);
+            p += n;
+            if (*p == '\n')
+                p++;
+        }
+    }
+}
+
+static int cmd_show(cli_ctx *ctx)
+{
+    cfg *c = NULL;
+    store *st = NULL;
+    mc_catalog *cat = NULL;
+    mc_error err = {0};
+    char *parts[3] = {0};
+    int n_parts = split_path(ctx->args[0], parts);
+    int rc = 0;
+    if (n_parts < 1 || !parts[0][0]) {
+        mc_buf safe = {0};
+        mc_term_escape(&safe, ctx->args[0]);
+        rc = cmd_fail(MC_EXIT_USAGE, "quote names that contain dots: ds.\"my.schema\"",
+                      "cannot read '%s' as DS[.SCHEMA[.CONTAINER]]", mc_buf_str(&safe));
+        mc_buf_free(&safe);
+        goto out;
+    }
+    int64_t as_of = cli_int(ctx, "as-of", 0);
+    if ((rc = cmd_load_config_for_reading(ctx, &c)) != 0 ||
+        (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
+        (rc = cmd_known_datastore(st, parts[0])) != 0)
+        goto out;
+    /* One container: read it alone, not the datastore's whole catalog. */
+    if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],
+                                             &cat, &err)
+                      : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0) {
+        cmd_report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    mc_buf j = {0};
+    if (n_parts == 3) {
+        const mc_container *k = mc_catalog_find(cat, parts[1], parts[2]);
+        if (!k) {
+            mc_buf a = {0}, b = {0};
+            mc_term_escape(&a, parts[1]);
+            mc_term_escape(&b, parts[2]);
+            rc = cmd_fail(MC_EXIT_USAGE, NULL, "%s has no container %s.%s%s", parts[0],
+                          mc_buf_str(&a), mc_buf_str(&b), as_of ? " at that run" : "");
+            mc_buf_free(&a);
+            mc_buf_free(&b);
+            goto out;
+        }
+        if (ctx->json) {
+            json_container(&j, cat, k, true);
+            cmd_print_json(&j);
+        } else {
+            show_container_text(cat, k);
+        }
+    } else if (n_parts == 2) {
+        if (!mc_catalog_find_schema(cat, parts[1])) {
+            mc_buf a = {0};
+            mc_term_escape(&a, parts[1]);
+            rc = cmd_fail(MC_EXIT_USAGE, NULL, "%s has no schema %s%s", parts[0],
+                          mc_buf_str(&a), as_of ? " at that run" : "");
+            mc_buf_free(&a);
+            goto out;
+        }
+        mc_buf_puts(&j, "{\"containers\":[");
+        bool any = false;
+        for (size_t i = 0; i < cat->n_containers; i++) {
+            const mc_container *k = &cat->containers[i];
+            if (strcmp(k->schema, parts[1]) != 0)
+                continue;
+            if (ctx->json) {
+                if (any)
+                    mc_buf_putc(&j, ',');
+                json_container(&j, cat, k, false);
+            } else {
+                printf("%-20s %6zu fields  ", mc_kind_name(k->kind), k->n_fields);
+                cmd_put_safe(stdout, k->name);
+                if (k->comment) {
+                    printf("  -- ");
+                    cmd_put_safe_short(stdout, k->comment, CMD_COMMENT_COLS);
+                }
+                putchar('\n');
+            }
+            any = true;
+        }
+        mc_buf_puts(&j, "]}");
+        if (ctx->json)
+            cmd_print_json(&j);
+    } else {
+        mc_buf_puts(&j, "{\"schemas\":[");
+        for (size_t i = 0; i < cat->n_schemas; i++) {
+            const mc_schema *s = &cat->schemas[i];
+            size_t n = 0;
+            for (size_t k = 0; k < cat->n_containers; k++)
+                n += strcmp(cat->containers[k].schema, s->name) == 0;
+            if (ctx->json) {
+                bool first = true;
+                if (i)
+                    mc_buf_putc(&j, ',');
+                mc_buf_putc(&j, '{');
+                json_put_kv_str(&j, &first, "name", s->name);
+                json_put_kv_str(&j, &first, "owner", s->owner);
+                json_put_kv_str(&j, &first, "comment", s->comment);
+                json_put_kv_int(&j, &first, "containers", (int64_t)n);
+                mc_buf_putc(&j, '}');
+            } else {
+                printf("%6zu containers  ", n);
+                cmd_put_safe(stdout, s->name);
+                if (s->comment) {
+                    printf("  -- ");
+                    cmd_put_safe_short(stdout, s->comment, CMD_COMMENT_COLS);
+                }
+                putchar('\n');
+            }
+        }
+        mc_buf_puts(&j, "]}");
+        if (ctx->json)
+            cmd_print_json(&j);
+    }
+    mc_buf_free(&j);
+out:
+    for (int i = 0; i < 3; i++)
+        free(parts[i]);
+    mc_catalog_free(cat);
+    store_close(st);
+    cfg_free(c);
+    return rc;
+}
+
+const cli_cmd cmd_def_show = {"show", "DS[.SCHEMA[.CONTAINER]]", "the stored catalog, as it is or was",
+     "Shows the schemas of a datastore, the containers of a schema, or one "
+     "container with its columns, keys and definition, from the store. Quote "
+     "a name that contains a dot as in SQL: ds.\"my.schema\".\"my\"\"table\".",
+     show_opts, 1, 1, cmd_show};

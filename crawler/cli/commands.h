@@ -1,0 +1,49 @@
+/*
+ * commands.h — the command layer's own header: what the command bodies
+ * (cmd_<name>.c) share — loading the config and the store the way every
+ * command does, reporting errors, checking names and options — and the
+ * definition of every command, which cmd_table.c lists.  Nothing below the
+ * command layer includes it (tests/layering.py).
+ */
+#ifndef MC_COMMANDS_H
+#define MC_COMMANDS_H
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "config.h"
+#include "report.h"
+#include "store.h"
+
+void cmd_report_error(const mc_error *err); /* "metacrawl: error: ..." + hint */
+/* -c FILE or the default search; optional: no file is not an error.
+ * Returns 0 or the exit code (already reported). */
+int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out);
+/* For commands that only read the store: no config at all with --store. */
+int cmd_load_config_for_reading(const cli_ctx *ctx, cfg **out);
+const char *cmd_store_path(const cli_ctx *ctx, const cfg *c);
+int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out);
+/* The same for a command that only reads: store_open_read (never creates,
+ * migrates or writes; a missing or damaged store is exit 6). */
+int cmd_open_store_read(const cli_ctx *ctx, const cfg *c, store **out);
+/* Reports an error made of code, message and hint (may be NULL) as
+ * cmd_report_error does; returns code. */
+int cmd_fail(int code, const char *hint, const char *fmt, ...) MC_PRINTF(3, 4);
+/* 0 when the store has runs of datastore name, else exit 2 reported
+ * ("unknown datastore", with the ones it has); 6 when it cannot be read. */
+int cmd_known_datastore(store *st, const char *name);
+/* Reports a datastore the configuration does not have (exit 2, the hint
+ * lists the ones it has); returns 2. */
+int cmd_unknown_datastore(const cfg *c, const char *name);
+/* The datastores named as arguments (all when none); exit 2 for an
+ * unknown name, 3 when the config has no datastore at all. */
+int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
+                          const cfg_datastore ***out, size_t *n_out);
+void cmd_print_json(mc_buf *b);          /* the buffer and a newline on stdout */
+
+/* Every command, each defined in its cmd_<name>.c; cmd_table.c orders them. */
+extern const cli_cmd cmd_def_init, cmd_def_check, cmd_def_crawl, cmd_def_diff,
+    cmd_def_history, cmd_def_show, cmd_def_search, cmd_def_docs, cmd_def_grants,
+    cmd_def_alerts, cmd_def_schedule, cmd_def_run_due, cmd_def_help;
+
+#endif
