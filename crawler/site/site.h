@@ -8,12 +8,15 @@
  * who may COMMENT ON a table writes into the site), so it reaches a page
  * only through one of the escapers below, each for the context it lands in.
  * They are public so the unit tests can feed them hostile input.
+ *
+ * The module is the files of crawler/site/ (site.c lists them); what they
+ * share among themselves is in site_internal.h, not here.
  */
 #ifndef MC_SITE_H
 #define MC_SITE_H
 
 #include "mc_base.h"
-#include "../store/store.h"
+#include "store.h"
 
 typedef enum site_format { SITE_HTML = 0, SITE_MARKDOWN } site_format;
 

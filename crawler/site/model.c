@@ -1,0 +1,176 @@
+/*
+ * model.c — the loaded catalog: one datastore's current catalog, runs, change
+ * events and field/container lives, read inside the build's read snapshot
+ * (ds_load), with the indexes the pages need built afterwards: schemas
+ * (recorded or named by a container), file names, parsed foreign keys both
+ * ways, container id -> index, and change events by container.
+ */
+#include "site_internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the loaded catalog ---------------------------------------------------------- */
+
+static int key_idx_cmp(const void *a, const void *b)
+{
+    const key_idx *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+/* The current container index of a container id, or -1. */
+ptrdiff_t cont_of_key(const ds_data *d, int64_t key)
+{
+    if (!key || !d->cat->n_containers)
+        return -1;
+    key_idx probe = {key, 0};
+    const key_idx *hit = bsearch(&probe, d->by_key, d->cat->n_containers,
+                                 sizeof *hit, key_idx_cmp);
+    return hit ? (ptrdiff_t)hit->idx : -1;
+}
+
+/* qsort has no context argument: the change array being sorted. */
+static const mc_hist_changes *sort_changes;
+
+static int ch_by_cont_cmp(const void *a, const void *b)
+{
+    const mc_hist_change *x = &sort_changes->items[*(const size_t *)a];
+    const mc_hist_change *y = &sort_changes->items[*(const size_t *)b];
+    if (x->container_id != y->container_id)
+        return x->container_id < y->container_id ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int edge_cmp(const void *a, const void *b)
+{
+    const fk_edge *x = a, *y = b;
+    if (x->to != y->to)
+        return x->to < y->to ? -1 : 1;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    const char *nx = json_string_value(json_object_get(x->fk, "name"));
+    const char *ny = json_string_value(json_object_get(y->fk, "name"));
+    return strcmp(nx ? nx : "", ny ? ny : "");
+}
+
+void ds_free(ds_data *d)
+{
+    if (!d->cat)
+        return;
+    for (size_t i = 0; d->cont_file && i < d->cat->n_containers; i++) {
+        free(d->cont_file[i]);
+        json_decref(d->fks[i]);
+    }
+    for (size_t i = 0; i < d->n_schemas; i++)
+        free(d->schemas[i].file);
+    free(d->schemas);
+    free(d->cont_file);
+    free(d->cont_schema);
+    free(d->fks);
+    free(d->in);
+    free(d->by_key);
+    free(d->ch_by_cont);
+    free(d->file);
+    mc_hist_changes_free(&d->ch);
+    mc_hist_fields_free(&d->hf);
+    mc_hist_containers_free(&d->hc);
+    mc_run_list_free(&d->runs);
+    mc_catalog_free(d->cat);
+    d->cat = NULL;
+}
+
+int ds_load(store *s, ds_data *d, mc_error *err)
+{
+    if (store_load_as_of(s, d->name, 0, &d->cat, err) < 0 ||
+        store_list_runs(s, d->name, 0, &d->runs, err) < 0 ||
+        store_hist_changes(s, d->name, &d->ch, err) < 0 ||
+        store_hist_fields(s, d->name, &d->hf, err) < 0 ||
+        store_hist_containers(s, d->name, &d->hc, err) < 0)
+        return -1;
+    d->file = file_name(d->name);
+    for (size_t i = 0; i < d->runs.n && !d->last_done; i++)
+        if (d->runs.runs[i].status == MC_RUN_OK || d->runs.runs[i].status == MC_RUN_PARTIAL)
+            d->last_done = &d->runs.runs[i];
+
+    mc_catalog *cat = d->cat;
+    size_t nc = cat->n_containers;
+    d->cont_schema = mc_calloc(nc + 1, sizeof *d->cont_schema);
+    d->cont_file = mc_calloc(nc + 1, sizeof *d->cont_file);
+    d->fks = mc_calloc(nc + 1, sizeof *d->fks);
+    d->by_key = mc_calloc(nc + 1, sizeof *d->by_key);
+
+    /* Schemas: the recorded ones and any a container names (merge of two
+     * sorted lists). */
+    d->schemas = mc_calloc(cat->n_schemas + nc + 1, sizeof *d->schemas);
+    size_t si = 0, ci = 0;
+    while (si < cat->n_schemas || ci < nc) {
+        const char *next;
+        if (si < cat->n_schemas && ci < nc)
+            next = strcmp(cat->schemas[si].name, cat->containers[ci].schema) <= 0
+                       ? cat->schemas[si].name : cat->containers[ci].schema;
+        else
+            next = si < cat->n_schemas ? cat->schemas[si].name : cat->containers[ci].schema;
+        schema_ref *r = &d->schemas[d->n_schemas];
+        r->name = next;
+        r->file = file_name(next);
+        if (si < cat->n_schemas && strcmp(cat->schemas[si].name, next) == 0)
+            r->meta = &cat->schemas[si++];
+        r->first = ci;
+        while (ci < nc && strcmp(cat->containers[ci].schema, next) == 0) {
+            d->cont_schema[ci] = d->n_schemas;
+            r->n_fields += cat->containers[ci].n_fields;
+            ci++;
+        }
+        r->n = ci - r->first;
+        d->n_fields += r->n_fields;
+        d->n_schemas++;
+    }
+
+    for (size_t i = 0; i < nc; i++) {
+        const mc_container *k = &cat->containers[i];
+        d->cont_file[i] = file_name(k->name);
+        d->by_key[i].key = k->store_key;
+        d->by_key[i].idx = i;
+        if (k->foreign_keys) {
+            d->fks[i] = json_loads(k->foreign_keys, 0, NULL);
+            if (d->fks[i] && !json_is_array(d->fks[i])) {
+                json_decref(d->fks[i]);
+                d->fks[i] = NULL;
+            }
+        }
+    }
+    if (nc)
+        qsort(d->by_key, nc, sizeof *d->by_key, key_idx_cmp);
+
+    /* Incoming foreign keys: every outgoing one whose target is recorded. */
+    size_t cap = 0;
+    for (size_t i = 0; i < nc; i++) {
+        size_t k;
+        json_t *fk;
+        json_array_foreach(d->fks[i], k, fk) {
+            const char *rs = json_string_value(json_object_get(fk, "ref_schema"));
+            const char *rc = json_string_value(json_object_get(fk, "ref_container"));
+            const mc_container *t = rs && rc ? mc_catalog_find(cat, rs, rc) : NULL;
+            if (!t)
+                continue;
+            if (d->n_in == cap) {
+                cap = cap ? cap * 2 : 64;
+                d->in = mc_realloc(d->in, cap * sizeof *d->in);
+            }
+            d->in[d->n_in++] = (fk_edge){i, (size_t)(t - cat->containers), fk};
+        }
+    }
+    if (d->n_in)
+        qsort(d->in, d->n_in, sizeof *d->in, edge_cmp);
+
+    d->ch_by_cont = mc_calloc(d->ch.n + 1, sizeof *d->ch_by_cont);
+    for (size_t i = 0; i < d->ch.n; i++)
+        if (d->ch.items[i].container_id)
+            d->ch_by_cont[d->n_ch_by_cont++] = i;
+    sort_changes = &d->ch;
+    if (d->n_ch_by_cont)
+        qsort(d->ch_by_cont, d->n_ch_by_cont, sizeof *d->ch_by_cont, ch_by_cont_cmp);
+    sort_changes = NULL;
+    return 0;
+}
