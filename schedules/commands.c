@@ -7,7 +7,7 @@
 #include "schedule.h"
 
 #include "../crawler/commands.h"
-#include "../crawler/json.h"
+#include "json.h"
 #include "../crawler/alerts.h"
 
 #include <errno.h>
