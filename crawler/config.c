@@ -32,6 +32,7 @@
 #include "config.h"
 #include "alerts.h"
 #include "proc.h"
+#include "secret.h"
 
 #include "../store/store.h"
 
@@ -1748,38 +1749,18 @@ void cfg_free(cfg *c)
 
 static int resolve_file(const cfg_secret *s, mc_secret *out, mc_error *err)
 {
-    char eb[128], *buf = NULL;
-    size_t len = 0;
-    int rc = -1;
     if (check_file(err, s) != 0)
         return -1;
-    int fd = open(s->ref, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || read_wiped(fd, SECRET_MAX_BYTES, &buf, &len) != 0) {
-        fail_pos(err, &s->pos, "cannot read %s: %s", s->ref, errtext(errno, eb, sizeof eb));
-        goto out;
-    }
-    if (len > SECRET_MAX_BYTES) {
-        fail_pos(err, &s->pos, "%s is larger than 64 KiB", s->ref);
-        mc_error_hint(err, "the file must hold only the secret (one trailing newline is fine)");
-        goto out;
-    }
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        len--;
-    if (len == 0) {
-        fail_pos(err, &s->pos, "%s is empty", s->ref);
-        mc_error_hint(err, "an empty secret is never used; write the secret into the file");
-        goto out;
-    }
-    mc_secret_set(out, buf, len);
-    rc = 0;
-out:
-    if (buf) {
-        explicit_bzero(buf, len + 1);
-        free(buf);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    int e = 0;
+    enum mc_secret_file_status st = mc_secret_read_file(s->ref, SECRET_MAX_BYTES, out, &e);
+    if (st == MC_SECRET_FILE_OK)
+        return 0;
+    mc_error why = {0};
+    mc_secret_file_error(st, e, s->ref, SECRET_MAX_BYTES, MC_EXIT_CONFIG, &why);
+    fail_pos(err, &s->pos, "%s", why.message);
+    if (why.hint[0])
+        mc_error_hint(err, "%s", why.hint);
+    return -1;
 }
 
 /* Runs argv without a shell, stdin from /dev/null, stderr passed through,

@@ -41,6 +41,7 @@
 #include "crawl.h"
 #include "discover.h"
 #include "json.h"
+#include "secret.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1209,41 +1210,17 @@ static int read_secret_option(const char *opt, const char *src, const cfg_datast
         return 0;
     }
     if (strncmp(src, "file:", 5) == 0 && src[5]) {
-        int fd = open(src + 5, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        char *buf = mc_malloc(SECRET_FILE_MAX + 1);
-        size_t len = 0;
-        ssize_t n = 0;
         int e = 0;
-        while (fd >= 0 && len <= SECRET_FILE_MAX &&
-               (n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len)) != 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                e = errno;
-                break;
-            }
-            len += (size_t)n;
-        }
-        if (fd < 0)
-            e = errno;
-        else
-            close(fd);
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-            len--;
-        int rc = 0;
-        if (e || len == 0 || len > SECRET_FILE_MAX) {
-            mc_error_set(err, MC_EXIT_USAGE, "--%s %s: %s", opt, src,
-                         e ? strerror(e) : len ? "the file is larger than 64 KiB"
-                                               : "the file is empty");
-            mc_error_hint(err, "the file must hold only the password (a trailing newline is "
-                               "fine) and be readable by this user");
-            rc = -1;
-        } else {
-            mc_secret_set(out, buf, len);
-        }
-        explicit_bzero(buf, SECRET_FILE_MAX + 1);
-        free(buf);
-        return rc;
+        enum mc_secret_file_status st = mc_secret_read_file(src + 5, SECRET_FILE_MAX, out, &e);
+        if (st == MC_SECRET_FILE_OK)
+            return 0;
+        mc_error_set(err, MC_EXIT_USAGE, "--%s %s: %s", opt, src,
+                     st == MC_SECRET_FILE_UNREADABLE  ? strerror(e)
+                     : st == MC_SECRET_FILE_TOO_LARGE ? "the file is larger than 64 KiB"
+                                                      : "the file is empty");
+        mc_error_hint(err, "the file must hold only the password (a trailing newline is "
+                           "fine) and be readable by this user");
+        return -1;
     }
     if (ds && strcmp(src, "config") == 0) {
         if (ds->password.kind == CFG_SECRET_NONE) {
