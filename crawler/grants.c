@@ -42,6 +42,7 @@
 #include "discover.h"
 #include "json.h"
 #include "secret.h"
+#include "sql_scan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -163,58 +164,7 @@ char *grants_group_role(grants_dialect d, const char *user, const char *group)
 
 int grants_parse_name_list(const char *text, char ***out)
 {
-    char **names = mc_calloc(1, sizeof *names);
-    int n = 0;
-    const char *p = text;
-    *out = NULL;
-    for (;;) {
-        mc_buf b = {0};
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p)
-                    goto bad_buf;
-                if (p[0] == '"' && p[1] == '"') {
-                    mc_buf_putc(&b, '"');
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    mc_buf_putc(&b, *p++);
-                }
-            }
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if (*p && *p != ',')
-                goto bad_buf;
-        } else {
-            const char *start = p;
-            while (*p && *p != ',')
-                p++;
-            const char *end = p;
-            while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-                end--;
-            mc_buf_append(&b, start, (size_t)(end - start));
-        }
-        if (b.len == 0)
-            goto bad_buf;
-        names = mc_realloc(names, (size_t)(n + 2) * sizeof *names);
-        names[n++] = mc_buf_steal(&b);
-        names[n] = NULL;
-        if (!*p)
-            break;
-        p++; /* the comma */
-        continue;
-    bad_buf:
-        mc_buf_free(&b);
-        grants_free_names(names);
-        return -1;
-    }
-    *out = names;
-    return n;
+    return mc_sql_split_idents(text, ',', MC_SQL_SCAN_BLANKS | MC_SQL_SCAN_NONEMPTY, 0, out);
 }
 
 void grants_free_names(char **names)
