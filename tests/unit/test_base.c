@@ -139,6 +139,52 @@ Test(base, ssh_host_globs_agree_with_glob_ci)
     }
 }
 
+static char *script_str(const char *s)
+{
+    mc_buf b = {0};
+    json_put_str_script(&b, s);
+    return mc_buf_steal(&b);
+}
+
+#define SCRIPT_EQ(in, want)                                                    \
+    do {                                                                       \
+        char *got_ = script_str(in);                                           \
+        cr_assert_str_eq(got_, want, "input %s", #in);                         \
+        free(got_);                                                            \
+    } while (0)
+
+/* The exact text site.c's site_js_string writes today (tests/unit/
+ * test_site.c, escape/js_string), so the docs site can switch over
+ * without one byte of its output changing. */
+Test(base, json_strings_for_a_script_element)
+{
+    SCRIPT_EQ("</script>", "\"\\u003c/script\\u003e\"");
+    SCRIPT_EQ("a'b\"c\\d&", "\"a\\u0027b\\\"c\\\\d\\u0026\"");
+    SCRIPT_EQ("<!--x-->", "\"\\u003c!--x--\\u003e\"");
+    SCRIPT_EQ("x\xe2\x80\xa8y\xe2\x80\xa9", "\"x\\u2028y\\u2029\"");
+    SCRIPT_EQ("\xc3\xa9t\xc3\xa9", "\"\\u00e9t\\u00e9\"");       /* lower-case hex */
+    SCRIPT_EQ("\xef\xbb\xbf", "\"\\ufeff\"");
+    SCRIPT_EQ("\xf0\x9d\x84\x9e", "\"\\ud834\\udd1e\"");          /* surrogate pair */
+    SCRIPT_EQ("\xf4\x8f\xbf\xbf", "\"\\udbff\\udfff\"");
+    SCRIPT_EQ("\xff", "\"\\ufffd\"");
+    SCRIPT_EQ("bad \xc0\xaf", "\"bad \\ufffd\\ufffd\"");          /* each byte */
+    SCRIPT_EQ("\xe2\x82", "\"\\ufffd\\ufffd\"");
+    SCRIPT_EQ("\n\x01", "\"\\n\\u0001\"");
+    SCRIPT_EQ("\r\t\b\f\x1f\x7f", "\"\\r\\t\\u0008\\u000c\\u001f\\u007f\"");
+    SCRIPT_EQ("/ ok ` = ;", "\"/ ok ` = ;\"");
+    SCRIPT_EQ("", "\"\"");
+    SCRIPT_EQ(NULL, "null");
+    /* every other printable ASCII character passes as it is */
+    for (int c = 0x20; c < 0x7f; c++) {
+        if (strchr("\"\\<>&'", c))
+            continue;
+        char in[2] = {(char)c, '\0'}, want[4] = {'"', (char)c, '"', '\0'};
+        char *got = script_str(in);
+        cr_assert_str_eq(got, want);
+        free(got);
+    }
+}
+
 Test(base, json_strings_always_parse)
 {
     const char *hostile[] = {
