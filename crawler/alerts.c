@@ -24,15 +24,14 @@
 #include "commands.h"
 #include "json.h"
 #include "mc_build.h"
+#include "proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,8 +43,6 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-
-extern char **environ;
 
 /* ---- filters ------------------------------------------------------------------ */
 
@@ -395,46 +392,6 @@ out:
 
 /* ---- sink: a command ------------------------------------------------------------- */
 
-/*
- * Writing to a pipe or socket whose reader is gone raises SIGPIPE.  main()
- * ignores it, but the library must not depend on that: the sinks block it
- * in their thread and take back one they caused.
- */
-typedef struct sigpipe_guard {
-    sigset_t old_mask;
-    bool was_pending;
-} sigpipe_guard;
-
-static void sigpipe_block(sigpipe_guard *g)
-{
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old_mask);
-    sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE);
-}
-
-static void sigpipe_restore(sigpipe_guard *g)
-{
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pending);
-    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
-}
-
-static void set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 /* The command's stderr for an error message: one line, printable. */
 static void append_stderr(mc_buf *msg, const mc_buf *errout)
 {
@@ -467,146 +424,38 @@ int alerts_run_command(char *const *argv, const char *input, size_t len,
     if (!argv || !argv[0])
         return mc_error_set(err, MC_EXIT_CONFIG, "command: no program given");
     const char *name = base_name(argv[0]);
-    int in[2] = {-1, -1}, er[2] = {-1, -1};
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(er, O_CLOEXEC) != 0) {
-        mc_error_set(err, MC_EXIT_CONNECT, "command %s: cannot make a pipe: %s",
-                     name, strerror(errno));
-        for (int i = 0; i < 2; i++) {
-            if (in[i] >= 0)
-                close(in[i]);
-            if (er[i] >= 0)
-                close(er[i]);
-        }
-        return -1;
-    }
-
-    /* The child: stdin from our pipe, stdout to /dev/null (our stdout may be
-     * --json), stderr to the pipe we read; its own process group, so a
-     * timeout kills what it started too; default SIGPIPE and no blocked
-     * signals (main ignores SIGPIPE, and exec keeps ignored signals). */
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, er[1], STDERR_FILENO);
-    posix_spawnattr_init(&at);
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(in[0]);
-    close(er[1]);
-    if (rc != 0) {
-        close(in[1]);
-        close(er[0]);
+    /* stdout to /dev/null: our stdout may be --json. */
+    mc_proc_spec spec = {
+        .argv = argv,
+        .input = input ? input : "",
+        .n_input = input ? len : 0,
+        .out = MC_PROC_DEVNULL,
+        .err = MC_PROC_CAPTURE,
+        .capture_max = 4096,
+        .timeout_s = timeout_s > 0 ? timeout_s : 10,
+    };
+    mc_proc_result res;
+    if (mc_proc_run(&spec, &res) != 0) {
+        if (strcmp(res.start_stage, "pipe") == 0)
+            return mc_error_set(err, MC_EXIT_CONNECT, "command %s: cannot make a pipe: %s",
+                                name, strerror(res.start_errno));
         mc_error_set(err, MC_EXIT_CONFIG, "command %s: cannot run it: %s", name,
-                     strerror(rc));
+                     strerror(res.start_errno));
         mc_error_hint(err, "command: takes the program and its arguments as a "
                       "list; the program must be on PATH or an absolute path");
         return -1;
     }
-
-    sigpipe_guard guard;
-    sigpipe_block(&guard);
-
-    int in_fd = in[1], er_fd = er[0];
-    set_nonblock(in_fd);
-    set_nonblock(er_fd);
-    size_t off = 0;
-    if (len == 0) {
-        close(in_fd);
-        in_fd = -1;
-    }
-    mc_buf errout = {0};
-    double deadline = mc_monotonic() + (timeout_s > 0 ? timeout_s : 10);
-    int status = 0;
-    bool exited = false, timed_out = false;
-    while (!exited) {
-        double left = deadline - mc_monotonic();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd p[2];
-        int np = 0, pi_in = -1, pi_er = -1;
-        if (in_fd >= 0) {
-            pi_in = np;
-            p[np++] = (struct pollfd){.fd = in_fd, .events = POLLOUT};
-        }
-        if (er_fd >= 0) {
-            pi_er = np;
-            p[np++] = (struct pollfd){.fd = er_fd, .events = POLLIN};
-        }
-        /* Short waits: the child's exit is noticed by waitpid below. */
-        int ms = left < 0.05 ? (int)(left * 1000) + 1 : 50;
-        int pr = np ? poll(p, (nfds_t)np, ms) : 0;
-        if (!np) {
-            struct timespec ts = {0, (long)ms * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        if (pr < 0 && errno != EINTR)
-            break;
-        if (pr > 0 && pi_in >= 0 && p[pi_in].revents) {
-            ssize_t w = write(in_fd, input + off, len - off);
-            if (w > 0)
-                off += (size_t)w;
-            /* EPIPE: the command stopped reading; its exit status decides. */
-            if (off == len || (w < 0 && errno != EAGAIN && errno != EINTR)) {
-                close(in_fd);
-                in_fd = -1;
-            }
-        }
-        if (pr > 0 && pi_er >= 0 && p[pi_er].revents) {
-            char chunk[1024];
-            ssize_t r = read(er_fd, chunk, sizeof chunk);
-            if (r > 0 && errout.len < 4096)
-                mc_buf_append(&errout, chunk, (size_t)r);
-            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-                close(er_fd);
-                er_fd = -1;
-            }
-        }
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR))
-            exited = true;
-    }
-    if (timed_out) {
-        kill(-pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-    }
-    /* What the command wrote to stderr just before it exited. */
-    for (int i = 0; er_fd >= 0 && i < 16; i++) {
-        char chunk[1024];
-        ssize_t r = read(er_fd, chunk, sizeof chunk);
-        if (r <= 0)
-            break;
-        if (errout.len < 4096)
-            mc_buf_append(&errout, chunk, (size_t)r);
-    }
-    if (in_fd >= 0)
-        close(in_fd);
-    if (er_fd >= 0)
-        close(er_fd);
-    sigpipe_restore(&guard);
+    mc_buf errout = {.data = res.err, .len = res.n_err, .cap = res.n_err + 1};
+    int status = res.status;
 
     int ret = 0;
     mc_buf msg = {0};
-    if (timed_out) {
+    if (res.timed_out) {
         mc_buf_printf(&msg, "command %s timed out after %ds and was killed", name,
                       timeout_s);
-    } else if (!exited) {
-        mc_buf_printf(&msg, "command %s: lost track of it: %s", name, strerror(errno));
+    } else if (!res.exited) {
+        mc_buf_printf(&msg, "command %s: lost track of it: %s", name,
+                      strerror(res.lost_errno));
     } else if (WIFSIGNALED(status)) {
         mc_buf_printf(&msg, "command %s was killed by signal %d", name, WTERMSIG(status));
     } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
@@ -616,7 +465,7 @@ int alerts_run_command(char *const *argv, const char *input, size_t len,
     if (msg.len) {
         append_stderr(&msg, &errout);
         mc_error_set(err, MC_EXIT_CONNECT, "%s", mc_buf_str(&msg));
-        if (timed_out)
+        if (res.timed_out)
             mc_error_hint(err, "raise the alert's timeout: (now %ds), or make the "
                           "command return sooner", timeout_s);
         ret = -1;
@@ -625,7 +474,7 @@ int alerts_run_command(char *const *argv, const char *input, size_t len,
                (int)(errout.len > 300 ? 300 : errout.len), errout.data);
     }
     mc_buf_free(&msg);
-    mc_buf_free(&errout);
+    mc_proc_result_free(&res);
     return ret;
 }
 
@@ -854,10 +703,10 @@ int alerts_post_webhook(const char *url, const char *body, size_t len,
         bool retry = false;
         /* CURLOPT_NOSIGNAL (threads) also stops libcurl from ignoring
          * SIGPIPE itself around TLS writes. */
-        sigpipe_guard guard;
-        sigpipe_block(&guard);
+        mc_sigpipe_guard guard;
+        mc_sigpipe_block(&guard);
         CURLcode rc = curl_easy_perform(h);
-        sigpipe_restore(&guard);
+        mc_sigpipe_restore(&guard);
         if (rc == CURLE_OK) {
             long status = 0;
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -31,6 +31,8 @@
  */
 #include "config.h"
 #include "alerts.h"
+#include "proc.h"
+#include "secret.h"
 
 #include "../store/store.h"
 
@@ -38,9 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1749,163 +1749,54 @@ void cfg_free(cfg *c)
 
 static int resolve_file(const cfg_secret *s, mc_secret *out, mc_error *err)
 {
-    char eb[128], *buf = NULL;
-    size_t len = 0;
-    int rc = -1;
     if (check_file(err, s) != 0)
         return -1;
-    int fd = open(s->ref, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0 || read_wiped(fd, SECRET_MAX_BYTES, &buf, &len) != 0) {
-        fail_pos(err, &s->pos, "cannot read %s: %s", s->ref, errtext(errno, eb, sizeof eb));
-        goto out;
-    }
-    if (len > SECRET_MAX_BYTES) {
-        fail_pos(err, &s->pos, "%s is larger than 64 KiB", s->ref);
-        mc_error_hint(err, "the file must hold only the secret (one trailing newline is fine)");
-        goto out;
-    }
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        len--;
-    if (len == 0) {
-        fail_pos(err, &s->pos, "%s is empty", s->ref);
-        mc_error_hint(err, "an empty secret is never used; write the secret into the file");
-        goto out;
-    }
-    mc_secret_set(out, buf, len);
-    rc = 0;
-out:
-    if (buf) {
-        explicit_bzero(buf, len + 1);
-        free(buf);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-/* Waits for the child until the deadline; kills it when the deadline
- * passes.  Returns the wait status, or -1 when it had to be killed.
- * After its stdout closed a command normally exits at once, so the short
- * sleeps here almost never happen. */
-static int reap(pid_t pid, double deadline)
-{
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (mc_monotonic() >= deadline) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            return -1;
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    int e = 0;
+    enum mc_secret_file_status st = mc_secret_read_file(s->ref, SECRET_MAX_BYTES, out, &e);
+    if (st == MC_SECRET_FILE_OK)
+        return 0;
+    mc_error why = {0};
+    mc_secret_file_error(st, e, s->ref, SECRET_MAX_BYTES, MC_EXIT_CONFIG, &why);
+    fail_pos(err, &s->pos, "%s", why.message);
+    if (why.hint[0])
+        mc_error_hint(err, "%s", why.hint);
+    return -1;
 }
 
 /* Runs argv without a shell, stdin from /dev/null, stderr passed through,
  * and takes its stdout (at most 64 KiB, trailing whitespace trimmed) as
- * the secret. */
+ * the secret.  At the deadline its whole process group is stopped (proc.h),
+ * so a helper that started a child does not leave it running. */
 static int resolve_command(const cfg_secret *s, mc_secret *out, mc_error *err)
 {
     const char *prog = s->argv[0];
-    char eb[128], *buf = mc_malloc(SECRET_MAX_BYTES + 1);
-    size_t len = 0;
-    int fds[2] = {-1, -1}, rc = -1, e;
-    pid_t pid = -1;
-    bool too_much = false, timed_out = false;
-    posix_spawn_file_actions_t fa;
-    bool fa_ready = false;
-    double deadline = mc_monotonic() + SECRET_COMMAND_TIMEOUT_S;
-
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        fail_pos(err, &s->pos, "cannot run '%s': %s", prog, errtext(errno, eb, sizeof eb));
+    char eb[128];
+    int rc = -1;
+    mc_proc_spec spec = {
+        .argv = s->argv,
+        .out = MC_PROC_CAPTURE,
+        .err = MC_PROC_INHERIT,
+        .capture_max = SECRET_MAX_BYTES,
+        .kill_on_overflow = true,
+        .secret = true,
+        .timeout_s = SECRET_COMMAND_TIMEOUT_S,
+    };
+    mc_proc_result res;
+    if (mc_proc_run(&spec, &res) != 0) {
+        fail_pos(err, &s->pos, "cannot run '%s': %s", prog,
+                 errtext(res.start_errno, eb, sizeof eb));
+        if (strcmp(res.start_stage, "spawn") == 0)
+            mc_error_hint(err, "password_command is run without a shell; is '%s' installed "
+                          "and on PATH?", prog);
         goto out;
     }
-    if ((e = posix_spawn_file_actions_init(&fa)) != 0) {
-        fail_pos(err, &s->pos, "cannot run '%s': %s", prog, errtext(e, eb, sizeof eb));
-        goto out;
-    }
-    fa_ready = true;
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    /* The command must not inherit the signals a scheduler thread blocks
-     * (SIGHUP, SIGTERM...): a password helper has to be killable. */
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-    e = posix_spawnp(&pid, prog, &fa, &attr, s->argv, environ);
-    posix_spawnattr_destroy(&attr);
-    close(fds[1]);
-    fds[1] = -1;
-    if (e != 0) {
-        pid = -1;
-        fail_pos(err, &s->pos, "cannot run '%s': %s", prog, errtext(e, eb, sizeof eb));
-        mc_error_hint(
-            err, "password_command is run without a shell; is '%s' installed and on PATH?", prog);
-        goto out;
-    }
-    /* The command is done when it exits, not when its stdout closes: a
-     * helper that leaves a background child (an agent it started) holding
-     * stdout would otherwise keep us waiting until the deadline.  So the
-     * wait is in short slices, and the child's exit ends it. */
-    int status = 0;
-    bool reaped = false;
-    for (;;) {
-        int wait_ms = (int)((deadline - mc_monotonic()) * 1000);
-        if (wait_ms <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int pr = poll(&pfd, 1, wait_ms < 50 ? wait_ms : 50);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w != pid)
-                continue;
-            /* exited: take what it wrote (the pipe may stay open) */
-            reaped = true;
-            int fl = fcntl(fds[0], F_GETFL);
-            if (fl >= 0)
-                (void)fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
-            ssize_t n;
-            while (len <= SECRET_MAX_BYTES &&
-                   (n = read(fds[0], buf + len, SECRET_MAX_BYTES + 1 - len)) > 0)
-                len += (size_t)n;
-            too_much = len > SECRET_MAX_BYTES;
-            break;
-        }
-        ssize_t n = read(fds[0], buf + len, SECRET_MAX_BYTES + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len > SECRET_MAX_BYTES) {
-            too_much = true;
-            break;
-        }
-    }
-    close(fds[0]);
-    fds[0] = -1;
-    if (!reaped)
-        status = reap(pid, (timed_out || too_much) ? 0 : deadline);
-    pid = -1;
-    if (too_much) {
+    int status = res.status;
+    if (res.overflow) {
         fail_pos(err, &s->pos, "command '%s' printed more than 64 KiB", prog);
         mc_error_hint(err, "the command must print only the secret");
         goto out;
     }
-    if (timed_out || status < 0) {
+    if (res.timed_out || !res.exited) {
         fail_pos(err, &s->pos, "command '%s' did not finish within %d s", prog,
                  SECRET_COMMAND_TIMEOUT_S);
         mc_error_hint(err, "run the command by hand as the same user; does it wait for input?");
@@ -1924,7 +1815,8 @@ static int resolve_command(const cfg_secret *s, mc_secret *out, mc_error *err)
                                      : "its own message is on stderr above; run it by hand to see");
         goto out;
     }
-    while (len && isspace((unsigned char)buf[len - 1]))
+    size_t len = res.n_out;
+    while (len && isspace((unsigned char)res.out[len - 1]))
         len--;
     if (len == 0) {
         fail_pos(err, &s->pos, "command '%s' printed nothing", prog);
@@ -1932,23 +1824,12 @@ static int resolve_command(const cfg_secret *s, mc_secret *out, mc_error *err)
                       "an empty secret is never used; the command must print the secret on stdout");
         goto out;
     }
-    mc_secret_set(out, buf, len);
+    mc_secret_set(out, res.out, len);
     rc = 0;
 out:
     if (rc != 0)
         mc_error_hint(err, "run the command by hand as the same user to check it");
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    if (fa_ready)
-        posix_spawn_file_actions_destroy(&fa);
-    for (int i = 0; i < 2; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    explicit_bzero(buf, SECRET_MAX_BYTES + 1);
-    free(buf);
+    mc_proc_result_free(&res);
     return rc;
 }
 

@@ -41,6 +41,8 @@
 #include "crawl.h"
 #include "discover.h"
 #include "json.h"
+#include "secret.h"
+#include "sql_scan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -162,58 +164,7 @@ char *grants_group_role(grants_dialect d, const char *user, const char *group)
 
 int grants_parse_name_list(const char *text, char ***out)
 {
-    char **names = mc_calloc(1, sizeof *names);
-    int n = 0;
-    const char *p = text;
-    *out = NULL;
-    for (;;) {
-        mc_buf b = {0};
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p)
-                    goto bad_buf;
-                if (p[0] == '"' && p[1] == '"') {
-                    mc_buf_putc(&b, '"');
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    mc_buf_putc(&b, *p++);
-                }
-            }
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if (*p && *p != ',')
-                goto bad_buf;
-        } else {
-            const char *start = p;
-            while (*p && *p != ',')
-                p++;
-            const char *end = p;
-            while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-                end--;
-            mc_buf_append(&b, start, (size_t)(end - start));
-        }
-        if (b.len == 0)
-            goto bad_buf;
-        names = mc_realloc(names, (size_t)(n + 2) * sizeof *names);
-        names[n++] = mc_buf_steal(&b);
-        names[n] = NULL;
-        if (!*p)
-            break;
-        p++; /* the comma */
-        continue;
-    bad_buf:
-        mc_buf_free(&b);
-        grants_free_names(names);
-        return -1;
-    }
-    *out = names;
-    return n;
+    return mc_sql_split_idents(text, ',', MC_SQL_SCAN_BLANKS | MC_SQL_SCAN_NONEMPTY, 0, out);
 }
 
 void grants_free_names(char **names)
@@ -1212,41 +1163,17 @@ static int read_secret_option(const char *opt, const char *src, const cfg_datast
         return 0;
     }
     if (strncmp(src, "file:", 5) == 0 && src[5]) {
-        int fd = open(src + 5, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        char *buf = mc_malloc(SECRET_FILE_MAX + 1);
-        size_t len = 0;
-        ssize_t n = 0;
         int e = 0;
-        while (fd >= 0 && len <= SECRET_FILE_MAX &&
-               (n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len)) != 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                e = errno;
-                break;
-            }
-            len += (size_t)n;
-        }
-        if (fd < 0)
-            e = errno;
-        else
-            close(fd);
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-            len--;
-        int rc = 0;
-        if (e || len == 0 || len > SECRET_FILE_MAX) {
-            mc_error_set(err, MC_EXIT_USAGE, "--%s %s: %s", opt, src,
-                         e ? strerror(e) : len ? "the file is larger than 64 KiB"
-                                               : "the file is empty");
-            mc_error_hint(err, "the file must hold only the password (a trailing newline is "
-                               "fine) and be readable by this user");
-            rc = -1;
-        } else {
-            mc_secret_set(out, buf, len);
-        }
-        explicit_bzero(buf, SECRET_FILE_MAX + 1);
-        free(buf);
-        return rc;
+        enum mc_secret_file_status st = mc_secret_read_file(src + 5, SECRET_FILE_MAX, out, &e);
+        if (st == MC_SECRET_FILE_OK)
+            return 0;
+        mc_error_set(err, MC_EXIT_USAGE, "--%s %s: %s", opt, src,
+                     st == MC_SECRET_FILE_UNREADABLE  ? strerror(e)
+                     : st == MC_SECRET_FILE_TOO_LARGE ? "the file is larger than 64 KiB"
+                                                      : "the file is empty");
+        mc_error_hint(err, "the file must hold only the password (a trailing newline is "
+                           "fine) and be readable by this user");
+        return -1;
     }
     if (ds && strcmp(src, "config") == 0) {
         if (ds->password.kind == CFG_SECRET_NONE) {

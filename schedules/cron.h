@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../crawler/mc_base.h"
+#include "mc_base.h"
 
 /* What cron_next returns when nothing fires within 400 years. */
 #define CRON_NEVER INT64_C(-1)

@@ -20,7 +20,7 @@
 #ifndef MC_STORE_H
 #define MC_STORE_H
 
-#include "../crawler/mc_base.h"
+#include "mc_base.h"
 
 /* ---- the catalog model -------------------------------------------------- */
 

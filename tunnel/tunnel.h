@@ -21,7 +21,7 @@
 #ifndef MC_TUNNEL_H
 #define MC_TUNNEL_H
 
-#include "../crawler/mc_base.h"
+#include "mc_base.h"
 
 typedef struct tunnel tunnel;
 

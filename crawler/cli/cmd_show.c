@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "json.h"
+#include "sql_scan.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -20,44 +21,16 @@ static const cli_opt show_opts[] = {
  * Splits DS[.SCHEMA[.CONTAINER]] into at most three parts.  A part may be
  * double-quoted like an SQL identifier ("a.b" keeps its dot, "" is a
  * quote), so every name can be addressed.  Returns the number of parts, or
- * -1 when the text is malformed.
+ * -1 when the text is malformed (parts then all NULL).
  */
 static int split_path(const char *text, char *parts[3])
 {
-    int n = 0;
-    const char *p = text;
-    for (;;) {
-        if (n == 3)
-            return -1;
-        mc_buf b = {0};
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p) {
-                    mc_buf_free(&b);
-                    return -1;
-                }
-                if (*p == '"' && p[1] == '"') {
-                    mc_buf_putc(&b, '"');
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    mc_buf_putc(&b, *p++);
-                }
-            }
-        } else {
-            while (*p && *p != '.')
-                mc_buf_putc(&b, *p++);
-        }
-        parts[n++] = mc_buf_steal(&b);
-        if (!*p)
-            return n;
-        if (*p != '.')
-            return -1;
-        p++;
-    }
+    char **list = NULL;
+    int n = mc_sql_split_idents(text, '.', 0, 3, &list);
+    for (int i = 0; i < 3; i++)
+        parts[i] = i < n ? list[i] : NULL;
+    free(list);
+    return n;
 }
 
 static void json_field(mc_buf *b, const mc_field *f)

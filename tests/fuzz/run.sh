@@ -12,8 +12,8 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -std=c11 -D_GNU_SOURCE tests/fuzz/fuzz_cron.c schedules/cron.c schedules/cron_zone.c \
-  crawler/mc_base.c \
+  -std=c11 -D_GNU_SOURCE -Icrawler/base tests/fuzz/fuzz_cron.c schedules/cron.c \
+  schedules/cron_zone.c crawler/base/mc_base.c \
   -o "$out/fuzz_cron"
 mkdir -p "$out/corpus"
 i=0

@@ -3,6 +3,7 @@
  * hostile strings, secrets wiped, the arena.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,146 @@ Test(base, globs)
     cr_assert_not_null(mc_glob_problem("[abc"));
     cr_assert_not_null(mc_glob_problem("abc\\"));
     cr_assert_not_null(mc_glob_problem(""));
+}
+
+/* tunnel/tunnel.c's glob_ci as it was when mc_glob_match_n took it over:
+ * the reference MC_GLOB_SSH must agree with. */
+static bool ref_glob_ci(const char *pat, size_t n_pat, const char *s)
+{
+    while (n_pat > 0) {
+        if (*pat == '*') {
+            while (n_pat > 0 && *pat == '*')
+                pat++, n_pat--;
+            if (n_pat == 0)
+                return true;
+            for (; *s; s++)
+                if (ref_glob_ci(pat, n_pat, s))
+                    return true;
+            return false;
+        }
+        if (!*s)
+            return false;
+        if (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*s))
+            return false;
+        pat++, n_pat--, s++;
+    }
+    return *s == '\0';
+}
+
+Test(base, ssh_host_globs)
+{
+    /* known_hosts cases (tests/unit/test_tunnel.c, patterns_lists_and_negation) */
+    cr_assert(mc_glob_match_n("*.example.com", 13, "bastion.example.com", MC_GLOB_SSH));
+    cr_assert(!mc_glob_match_n("*.example.com", 13, "example.com", MC_GLOB_SSH));
+    cr_assert(mc_glob_match_n("db?.internal", 12, "db1.internal", MC_GLOB_SSH));
+    cr_assert(!mc_glob_match_n("db?.internal", 12, "db12.internal", MC_GLOB_SSH));
+    cr_assert(mc_glob_match_n("10.0.0.*", 8, "10.0.0.7", MC_GLOB_SSH));
+    cr_assert(mc_glob_match_n("[10.0.0.*]:2222", 15, "[10.0.0.7]:2222", MC_GLOB_SSH),
+              "brackets are literal");
+    cr_assert(!mc_glob_match_n("[10.0.0.*]:2222", 15, "1:2222", MC_GLOB_SSH));
+    /* case-insensitive, on both sides */
+    cr_assert(mc_glob_match_n("*.EXAMPLE.com", 13, "h.example.COM", MC_GLOB_SSH));
+    /* the slice is the pattern: what follows it is not read */
+    const char *line = "db1.internal,other ssh-ed25519";
+    cr_assert(mc_glob_match_n(line, 12, "db1.internal", MC_GLOB_SSH));
+    cr_assert(!mc_glob_match_n(line, 11, "db1.internal", MC_GLOB_SSH));
+    cr_assert(mc_glob_match_n("*,x", 1, "anything", MC_GLOB_SSH));
+    cr_assert(mc_glob_match_n("", 0, "", MC_GLOB_SSH));
+    cr_assert(!mc_glob_match_n("", 0, "a", MC_GLOB_SSH));
+    /* no escapes: a backslash is a character */
+    cr_assert(mc_glob_match_n("a\\*", 3, "a\\xyz", MC_GLOB_SSH));
+    cr_assert(!mc_glob_match_n("a\\*", 3, "a*", MC_GLOB_SSH));
+    /* hostile patterns stay fast (the recursive glob_ci was exponential) */
+    cr_assert(!mc_glob_match_n("*a*a*a*a*a*a*a*a*b", 18,
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", MC_GLOB_SSH));
+    /* flags 0: mc_glob_match over the slice */
+    cr_assert(mc_glob_match_n("[a-c]x,junk", 6, "bx", 0));
+    cr_assert(!mc_glob_match_n("[a-c]x,junk", 6, "bx,junk", 0));
+    cr_assert(!mc_glob_match_n("T?MP", 4, "temp", 0), "flags 0 is case-sensitive");
+}
+
+/* Every pattern of up to 4 characters against every name of up to 4, over
+ * an alphabet with the characters that could differ: the same answers as
+ * glob_ci. */
+Test(base, ssh_host_globs_agree_with_glob_ci)
+{
+    static const char pa[] = "aB*?[\\";
+    static const char na[] = "Ab[\\*";
+    char pat[8], name[8];
+    size_t np = sizeof pa - 1, nn = sizeof na - 1;
+    for (size_t lp = 0; lp <= 4; lp++) {
+        size_t n_pats = 1;
+        for (size_t i = 0; i < lp; i++)
+            n_pats *= np;
+        for (size_t pi = 0; pi < n_pats; pi++) {
+            size_t x = pi;
+            for (size_t i = 0; i < lp; i++, x /= np)
+                pat[i] = pa[x % np];
+            pat[lp] = 'z'; /* past the slice: must not count */
+            pat[lp + 1] = '\0';
+            for (size_t ln = 0; ln <= 4; ln++) {
+                size_t n_names = 1;
+                for (size_t i = 0; i < ln; i++)
+                    n_names *= nn;
+                for (size_t ni = 0; ni < n_names; ni++) {
+                    size_t y = ni;
+                    for (size_t i = 0; i < ln; i++, y /= nn)
+                        name[i] = na[y % nn];
+                    name[ln] = '\0';
+                    bool want = ref_glob_ci(pat, lp, name);
+                    if (mc_glob_match_n(pat, lp, name, MC_GLOB_SSH) != want)
+                        cr_assert_fail("pattern '%.*s' name '%s': glob_ci says %d", (int)lp,
+                                       pat, name, want);
+                }
+            }
+        }
+    }
+}
+
+static char *script_str(const char *s)
+{
+    mc_buf b = {0};
+    json_put_str_script(&b, s);
+    return mc_buf_steal(&b);
+}
+
+#define SCRIPT_EQ(in, want)                                                    \
+    do {                                                                       \
+        char *got_ = script_str(in);                                           \
+        cr_assert_str_eq(got_, want, "input %s", #in);                         \
+        free(got_);                                                            \
+    } while (0)
+
+/* The exact text site.c's site_js_string writes today (tests/unit/
+ * test_site.c, escape/js_string), so the docs site can switch over
+ * without one byte of its output changing. */
+Test(base, json_strings_for_a_script_element)
+{
+    SCRIPT_EQ("</script>", "\"\\u003c/script\\u003e\"");
+    SCRIPT_EQ("a'b\"c\\d&", "\"a\\u0027b\\\"c\\\\d\\u0026\"");
+    SCRIPT_EQ("<!--x-->", "\"\\u003c!--x--\\u003e\"");
+    SCRIPT_EQ("x\xe2\x80\xa8y\xe2\x80\xa9", "\"x\\u2028y\\u2029\"");
+    SCRIPT_EQ("\xc3\xa9t\xc3\xa9", "\"\\u00e9t\\u00e9\"");       /* lower-case hex */
+    SCRIPT_EQ("\xef\xbb\xbf", "\"\\ufeff\"");
+    SCRIPT_EQ("\xf0\x9d\x84\x9e", "\"\\ud834\\udd1e\"");          /* surrogate pair */
+    SCRIPT_EQ("\xf4\x8f\xbf\xbf", "\"\\udbff\\udfff\"");
+    SCRIPT_EQ("\xff", "\"\\ufffd\"");
+    SCRIPT_EQ("bad \xc0\xaf", "\"bad \\ufffd\\ufffd\"");          /* each byte */
+    SCRIPT_EQ("\xe2\x82", "\"\\ufffd\\ufffd\"");
+    SCRIPT_EQ("\n\x01", "\"\\n\\u0001\"");
+    SCRIPT_EQ("\r\t\b\f\x1f\x7f", "\"\\r\\t\\u0008\\u000c\\u001f\\u007f\"");
+    SCRIPT_EQ("/ ok ` = ;", "\"/ ok ` = ;\"");
+    SCRIPT_EQ("", "\"\"");
+    SCRIPT_EQ(NULL, "null");
+    /* every other printable ASCII character passes as it is */
+    for (int c = 0x20; c < 0x7f; c++) {
+        if (strchr("\"\\<>&'", c))
+            continue;
+        char in[2] = {(char)c, '\0'}, want[4] = {'"', (char)c, '"', '\0'};
+        char *got = script_str(in);
+        cr_assert_str_eq(got, want);
+        free(got);
+    }
 }
 
 Test(base, json_strings_always_parse)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "diff.h"
+#include "json.h"
 #include "site.h"
 #include "store.h"
 
@@ -134,6 +135,22 @@ Test(escape, js_string)
             cr_assert_str_eq(json_string_value(v), hostile[i]);
         json_decref(v);
         free(out);
+    }
+}
+
+/* json_put_str_script (crawler/base/json.h) is the same writer, for the
+ * site to switch to: the same bytes for every hostile string and for every
+ * single byte. */
+Test(escape, js_string_matches_json_put_str_script)
+{
+    for (size_t i = 0; i < N_HOSTILE + 256; i++) {
+        char one[2] = {(char)(i - N_HOSTILE), '\0'};
+        const char *in = i < N_HOSTILE ? hostile[i] : one;
+        char *site = esc(site_js_string, in);
+        char *base = esc(json_put_str_script, in);
+        cr_assert_str_eq(base, site, "input %zu", i);
+        free(site);
+        free(base);
     }
 }
 

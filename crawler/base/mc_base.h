@@ -151,6 +151,18 @@ size_t mc_term_escape(mc_buf *out, const char *s);
 bool mc_glob_match(const char *pattern, const char *name);
 /* NULL when the pattern is well formed, else what is wrong with it. */
 const char *mc_glob_problem(const char *pattern);
+/*
+ * The same over the first n_pattern bytes of pattern (a slice of a longer
+ * line).  flags 0: mc_glob_match's rules (the slice ends at a NUL).
+ * MC_GLOB_SSH: OpenSSH's host patterns (match_pattern, known_hosts):
+ * only * (any run, also empty) and ? (any one byte), every other byte
+ * literal and compared case-insensitively (tolower, as OpenSSH and
+ * tunnel's glob_ci do: ASCII in the C and UTF-8 locales); no brackets,
+ * no escapes.
+ * A NUL inside the slice matches nothing.
+ */
+#define MC_GLOB_SSH 1u
+bool mc_glob_match_n(const char *pattern, size_t n_pattern, const char *name, unsigned flags);
 
 /*
  * Progress of a long crawl on a terminal: one line on stderr, redrawn in

@@ -1,7 +1,8 @@
 /*
  * json.c — a small JSON text writer (see json.h).  Escaping follows RFC 8259:
  * quote, backslash and control characters are escaped; U+2028/2029 pass as
- * UTF-8; invalid UTF-8 becomes U+FFFD.
+ * UTF-8; invalid UTF-8 becomes U+FFFD.  json_put_str_script is the stricter
+ * form for text inside an HTML <script> (ASCII only, see json.h).
  */
 #include "json.h"
 
@@ -54,6 +55,52 @@ void json_put_str(mc_buf *b, const char *s)
         }
     }
     mc_buf_append(b, (const char *)run, (size_t)(p - run));
+    mc_buf_putc(b, '"');
+}
+
+void json_put_str_script(mc_buf *b, const char *s)
+{
+    if (!s) {
+        mc_buf_puts(b, "null");
+        return;
+    }
+    mc_buf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            uint32_t cp;
+            size_t n = mc_utf8_decode(p, &cp);
+            if (n == 0) {
+                cp = 0xfffd;
+                n = 1;
+            }
+            if (cp >= 0x10000) {
+                uint32_t v = cp - 0x10000;
+                mc_buf_printf(b, "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
+            } else {
+                mc_buf_printf(b, "\\u%04x", cp);
+            }
+            p += n;
+            continue;
+        }
+        switch (c) {
+        case '"': mc_buf_puts(b, "\\\""); break;
+        case '\\': mc_buf_puts(b, "\\\\"); break;
+        case '\n': mc_buf_puts(b, "\\n"); break;
+        case '\r': mc_buf_puts(b, "\\r"); break;
+        case '\t': mc_buf_puts(b, "\\t"); break;
+        case '<':
+        case '>':
+        case '&':
+        case '\'': mc_buf_printf(b, "\\u%04x", c); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                mc_buf_printf(b, "\\u%04x", c);
+            else
+                mc_buf_putc(b, (char)c);
+        }
+        p++;
+    }
     mc_buf_putc(b, '"');
 }
 

@@ -5,6 +5,7 @@
  */
 #include "mc_base.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -630,6 +631,48 @@ bool mc_glob_match(const char *p, const char *s)
     while (*p == '*')
         p++;
     return *p == '\0';
+}
+
+/* OpenSSH's match_pattern over a bounded slice, with mc_glob_match's one
+ * backtrack point instead of its recursion (the same answers: with only *
+ * and ?, retrying from the last star is enough). */
+static bool glob_ssh(const char *p, const char *end, const char *s)
+{
+    const char *star_p = NULL, *star_s = NULL;
+    while (*s) {
+        if (p < end && *p == '*') {
+            while (p < end && *p == '*')
+                p++;
+            if (p == end)
+                return true;
+            star_p = p;
+            star_s = s;
+            continue;
+        }
+        if (p < end && (*p == '?' || (*p && tolower((unsigned char)*p) ==
+                                                tolower((unsigned char)*s)))) {
+            p++;
+            s++;
+            continue;
+        }
+        if (!star_p)
+            return false;
+        p = star_p;
+        s = ++star_s;
+    }
+    while (p < end && *p == '*')
+        p++;
+    return p == end;
+}
+
+bool mc_glob_match_n(const char *pattern, size_t n_pattern, const char *name, unsigned flags)
+{
+    if (flags & MC_GLOB_SSH)
+        return glob_ssh(pattern, pattern + n_pattern, name);
+    char *copy = mc_strndup(pattern, n_pattern);
+    bool hit = mc_glob_match(copy, name);
+    free(copy);
+    return hit;
 }
 
 /* ---- clocks --------------------------------------------------------------- */

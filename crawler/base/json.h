@@ -12,6 +12,13 @@
 
 /* A JSON string literal for s, or null when s is NULL. */
 void json_put_str(mc_buf *b, const char *s);
+/* A JSON string literal that is also safe inside an HTML <script> element
+ * or attribute: ASCII only.  < > & ' become \u003c \u003e \u0026 \u0027,
+ * every control character and DEL \u00XX (but \n \r \t, \" and \\ as
+ * usual), every non-ASCII character \uXXXX (a surrogate pair above
+ * U+FFFF, so U+2028/2029 too), invalid UTF-8 \ufffd.  Hex digits are lower
+ * case.  NULL gives null.  The docs site's writer (site_js_string). */
+void json_put_str_script(mc_buf *b, const char *s);
 /* "key": with a leading comma unless first; returns false afterwards, so
  * "first = json_put_key(b, first, "x")" threads the flag. */
 bool json_put_key(mc_buf *b, bool first, const char *key);
