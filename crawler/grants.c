@@ -1055,8 +1055,8 @@ static int read_scope(pg_session *pg, grants_dialect d, const cfg_datastore *ds,
                       const char *group_role, char **listed, scope *sc, mc_error *err)
 {
     bool rs = d == GRANTS_REDSHIFT;
-    pg_result *res = run_query(pg, ds->name, "schema query", rs ? rs_schemas_sql : pg_schemas_sql,
-                              0, NULL, err);
+    pg_result *res = run_query(pg, ds->name, "schema query",
+                               rs ? rs_schemas_sql : pg_schemas_sql, 0, NULL, err);
     if (!res)
         return -1;
     size_t n_listed = 0;
@@ -1125,7 +1125,8 @@ static int read_scope(pg_session *pg, grants_dialect d, const cfg_datastore *ds,
     for (int i = 0; i < nt; i++) {
         const char *schema = pg_result_text(res, i, 0);
         if (!bsearch(&schema, sorted, n_sorted, sizeof *sorted, cmp_str) ||
-            !cfg_globs_match(&ds->containers, pg_result_text(res, i, 1)) || pg_result_null(res, i, 2))
+            !cfg_globs_match(&ds->containers, pg_result_text(res, i, 1)) ||
+            pg_result_null(res, i, 2))
             continue;
         add_distinct(&sc->owners, &sc->n_owners, pg_result_text(res, i, 2));
     }

@@ -59,7 +59,6 @@ struct pg_rows {
     PGresult *res;      /* holds the current row */
     int row, n_rows;
     double deadline;    /* monotonic; 0 = none */
-    int timeout_ms;
     bool cancelled, done;
 };
 
@@ -513,7 +512,6 @@ pg_rows *pg_rows_open(pg_session *s, const char *what, const char *sql, int time
     r->s = s;
     r->what = mc_strdup(what);
     r->shown = mc_strdup(sql);
-    r->timeout_ms = timeout_ms;
     r->deadline = timeout_ms > 0 ? mc_monotonic() + timeout_ms / 1000.0 : 0;
     return r;
 }

@@ -71,7 +71,8 @@ void pg_lib_version(char *out, size_t size);
  * unsupported server, a PostgreSQL older than 10, a failed statement. */
 int pg_detect(pg_session *s, mc_error *err);
 const char *pg_dialect(const pg_session *s);        /* "postgresql", "redshift"; NULL before */
-const char *pg_server_version(const pg_session *s); /* "PostgreSQL 15.4", "Redshift 1.0.7"; NULL before */
+/* "PostgreSQL 15.4", "Redshift 1.0.7"; NULL before */
+const char *pg_server_version(const pg_session *s);
 int pg_server_version_num(const pg_session *s);     /* 150004; 0 when unknown (Redshift) */
 
 /* ---- statements ---------------------------------------------------------- */
