@@ -31,7 +31,6 @@
 #include "json.h"
 
 #include <langinfo.h>
-#include <libpq-fe.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -550,7 +549,7 @@ typedef struct schema_state {
 } schema_state;
 
 typedef struct relation {
-    const char *schema, *name, *owner; /* in the PGresult */
+    const char *schema, *name, *owner; /* in the relation query's result */
     int readable;                      /* 1, 0, -1 unknown */
 } relation;
 
@@ -597,40 +596,32 @@ static void add_owner(schema_state *s, const char *owner)
 }
 
 /* One catalog statement; on failure a "catalog" item with the fix. */
-static PGresult *catalog_query(check_ctx *x, const char *what, const char *sql)
+static pg_result *catalog_query(check_ctx *x, const char *what, const char *sql)
 {
-    PGconn *conn = disc_conn(x->sess);
-    mc_log(MC_LOG_DEBUG, "check %s: %s", what, sql);
+    pg_session *pg = disc_pg(x->sess);
     x->r->n_queries++;
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+    pg_result *res = pg_query(pg, what, sql, NULL);
+    if (res)
         return res;
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    char line[400];
-    if (strncmp(msg, "ERROR:  ", 8) == 0)
-        msg += 8;
-    snprintf(line, sizeof line, "%.*s", (int)strcspn(msg, "\n"), msg);
-    bool perm = state && strcmp(state, "42501") == 0;
+    const pg_failure *f = pg_last_failure(pg);
+    const char *line = f->message;
+    bool perm = strcmp(f->sqlstate, "42501") == 0;
     mc_error why = {0};
     if (tunnel_failed(x->tun, &why)) {
         /* The tunnel broke under the statement: its error is the cause. */
         add_item(x, "catalog", NULL, CHECK_FAIL, why.code ? why.code : MC_EXIT_CONNECT,
                  mc_asprintf("the %s failed: %s", what, why.message),
                  why.hint[0] ? mc_strdup(why.hint) : NULL);
-        PQclear(res);
         return NULL;
     }
     char *fix = query_fix(x, line);
     if (!fix)
-        fix = mc_strdup(PQstatus(conn) != CONNECTION_OK
+        fix = mc_strdup(f->lost
                             ? "the connection was lost; run check again"
                             : "run with -vv to see the statement, and report it if the server "
                               "should support it");
     add_item(x, "catalog", NULL, CHECK_FAIL, perm ? MC_EXIT_AUTH : MC_EXIT_CONNECT,
              mc_asprintf("the %s failed: %s", what, line), fix);
-    PQclear(res);
     return NULL;
 }
 
@@ -671,7 +662,7 @@ static void set_names(check_item *it, const char *const *names, size_t n)
 
 /* Membership: the names the crawler holds privileges through. */
 typedef struct members {
-    char **names;
+    const char **names;
     bool *groups;
     size_t n;
     bool super;
@@ -686,7 +677,7 @@ static bool member_of(const members *m, const char *name, bool group)
 }
 
 static void evaluate_default_acl(check_ctx *x, schema_state *s, const members *m,
-                                 PGresult *acl)
+                                 const pg_result *acl)
 {
     const cfg_datastore *ds = x->ds;
     bool rs = x->dialect == GRANTS_REDSHIFT;
@@ -703,12 +694,12 @@ static void evaluate_default_acl(check_ctx *x, schema_state *s, const members *m
         const char *owner = s->owners[i];
         /* Its own tables, or a role it is a member of: readable anyway. */
         bool covered = m->super || member_of(m, owner, false);
-        for (int row = 0; acl && !covered && row < PQntuples(acl); row++) {
-            if (PQgetisnull(acl, row, 0) || strcmp(PQgetvalue(acl, row, 0), owner) != 0)
+        for (int row = 0; acl && !covered && row < pg_result_rows(acl); row++) {
+            if (pg_result_null(acl, row, 0) || strcmp(pg_result_text(acl, row, 0), owner) != 0)
                 continue;
-            if (!PQgetisnull(acl, row, 1) && strcmp(PQgetvalue(acl, row, 1), s->name) != 0)
+            if (!pg_result_null(acl, row, 1) && strcmp(pg_result_text(acl, row, 1), s->name) != 0)
                 continue; /* another schema's; NULL schema = every schema */
-            covered = grants_acl_allows_select(PQgetvalue(acl, row, 2),
+            covered = grants_acl_allows_select(pg_result_text(acl, row, 2),
                                                (const char *const *)m->names, m->groups, m->n);
         }
         if (!covered)
@@ -763,7 +754,7 @@ static int step_catalog(check_ctx *x)
 {
     const cfg_datastore *ds = x->ds;
     bool rs = x->dialect == GRANTS_REDSHIFT;
-    PGresult *sch = NULL, *rel = NULL, *mem = NULL, *acl = NULL;
+    pg_result *sch = NULL, *rel = NULL, *mem = NULL, *acl = NULL;
     schema_state *schemas = NULL;
     size_t n_schemas = 0;
     relation *rels = NULL;
@@ -773,29 +764,30 @@ static int step_catalog(check_ctx *x)
     char timeout[64];
     snprintf(timeout, sizeof timeout, "SET statement_timeout TO %d",
              ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000);
-    PGresult *set = catalog_query(x, "statement timeout", timeout);
+    pg_result *set = catalog_query(x, "statement timeout", timeout);
     if (!set)
         goto out;
-    PQclear(set);
+    pg_result_free(set);
     if (rs) {
         /* Names the server folds are compared as the catalog holds them
          * with this on; the privilege functions get oids and do not depend
          * on it.  Older releases without the setting go on without it. */
         x->r->n_queries++;
-        PQclear(PQexec(disc_conn(x->sess), "SET enable_case_sensitive_identifier TO true"));
+        pg_exec(disc_pg(x->sess), "case-sensitive identifiers",
+                "SET enable_case_sensitive_identifier TO true", NULL);
     }
     if (!(sch = catalog_query(x, "schema query", rs ? rs_schemas_sql : pg_schemas_sql)))
         goto out;
     {
         /* the relation query reads only the schemas in scope */
         mc_buf in = {0};
-        for (int i = 0; i < PQntuples(sch); i++) {
-            const char *name = PQgetvalue(sch, i, 0);
+        for (int i = 0; i < pg_result_rows(sch); i++) {
+            const char *name = pg_result_text(sch, i, 0);
             if (disc_is_system_schema(name) || !cfg_globs_match(&ds->schemas, name))
                 continue;
-            char *lit = PQescapeLiteral(disc_conn(x->sess), name, strlen(name));
+            char *lit = pg_escape_literal(disc_pg(x->sess), name);
             mc_buf_printf(&in, "%s%s", in.len ? ", " : "", lit ? lit : "NULL");
-            PQfreemem(lit);
+            free(lit);
         }
         mc_buf sql = {0};
         const char *tmpl = rs ? rs_relations_sql : pg_relations_sql;
@@ -815,27 +807,27 @@ static int step_catalog(check_ctx *x)
     rc = 0;
 
     /* Schemas in scope, sorted for lookups. */
-    schemas = mc_calloc((size_t)PQntuples(sch) + 1, sizeof *schemas);
-    for (int i = 0; i < PQntuples(sch); i++) {
-        const char *name = PQgetvalue(sch, i, 0);
+    schemas = mc_calloc((size_t)pg_result_rows(sch) + 1, sizeof *schemas);
+    for (int i = 0; i < pg_result_rows(sch); i++) {
+        const char *name = pg_result_text(sch, i, 0);
         if (disc_is_system_schema(name) || !cfg_globs_match(&ds->schemas, name))
             continue;
         schemas[n_schemas].name = mc_strdup(name);
-        schemas[n_schemas].usable = PQgetvalue(sch, i, 1)[0] == 't';
-        if (PQnfields(sch) > 2)
-            schemas[n_schemas].eskind = atoi(PQgetvalue(sch, i, 2));
+        schemas[n_schemas].usable = pg_result_bool(sch, i, 1);
+        if (pg_result_columns(sch) > 2)
+            schemas[n_schemas].eskind = (int)pg_result_int(sch, i, 2);
         n_schemas++;
     }
     qsort(schemas, n_schemas, sizeof *schemas, cmp_schema_state);
 
     /* Relations in scope, sorted so the names listed are the first ones. */
-    int nr = PQntuples(rel);
+    int nr = pg_result_rows(rel);
     rels = mc_calloc((size_t)nr + 1, sizeof *rels);
     size_t n_rels = 0;
     for (int i = 0; i < nr; i++) {
-        relation rr = {PQgetvalue(rel, i, 0), PQgetvalue(rel, i, 1),
-                       PQgetisnull(rel, i, 2) ? NULL : PQgetvalue(rel, i, 2),
-                       PQgetisnull(rel, i, 3) ? -1 : PQgetvalue(rel, i, 3)[0] == 't'};
+        relation rr = {pg_result_text(rel, i, 0), pg_result_text(rel, i, 1),
+                       pg_result_null(rel, i, 2) ? NULL : pg_result_text(rel, i, 2),
+                       pg_result_null(rel, i, 3) ? -1 : pg_result_bool(rel, i, 3)};
         if (!find_schema(schemas, n_schemas, rr.schema) ||
             !cfg_globs_match(&ds->containers, rr.name))
             continue;
@@ -858,13 +850,13 @@ static int step_catalog(check_ctx *x)
         }
     }
 
-    int nm = PQntuples(mem);
+    int nm = pg_result_rows(mem);
     m.names = mc_calloc((size_t)nm + 1, sizeof *m.names);
     m.groups = mc_calloc((size_t)nm + 1, sizeof *m.groups);
     for (int i = 0; i < nm; i++) {
-        m.names[m.n] = PQgetvalue(mem, i, 0);
-        m.groups[m.n] = PQgetvalue(mem, i, 1)[0] == 't';
-        m.super |= PQgetvalue(mem, i, 2)[0] == 't';
+        m.names[m.n] = pg_result_text(mem, i, 0);
+        m.groups[m.n] = pg_result_bool(mem, i, 1);
+        m.super |= pg_result_bool(mem, i, 2);
         m.n++;
     }
 
@@ -950,10 +942,10 @@ out:
     free(m.groups);
     free(rels);
     free_schemas(schemas, n_schemas);
-    PQclear(sch);
-    PQclear(rel);
-    PQclear(mem);
-    PQclear(acl);
+    pg_result_free(sch);
+    pg_result_free(rel);
+    pg_result_free(mem);
+    pg_result_free(acl);
     return rc;
 }
 

@@ -201,7 +201,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         fail(r, st);
         goto out;
     }
-    deadline_watch(dl, sess);
+    deadline_watch(dl, disc_pg(sess));
     mc_progress_phase("reading the catalog");
     int disc_rc = deadline_fired(dl) ? -1 : disc_run(sess, ds, &found, &r->error);
     deadline_watch(dl, NULL);

@@ -8,10 +8,11 @@
  * Invariants:
  *  1. The watched session is only touched under the mutex, and the crawl's
  *     thread only closes it after watching NULL (which takes the mutex), so
- *     disc_sever never reaches a closed session or a reused descriptor.
+ *     pg_sever never reaches a closed session or a reused descriptor.
  *  2. The cancel request runs without the mutex, on a canceller the watchdog
- *     owns: libpq's PQcancel opens a connection of its own and may wait for
- *     it, and the crawl's thread must stay free to stop watching meanwhile.
+ *     owns: a cancel request (pg_canceller_cancel, libpq's PQcancel) opens a
+ *     connection of its own and may wait for it, and the crawl's thread must
+ *     stay free to stop watching meanwhile.
  *  3. The clock is CLOCK_MONOTONIC, so a wall-clock jump neither fires nor
  *     delays the deadline.
  */
@@ -30,8 +31,8 @@ struct crawl_deadline {
     pthread_t thread;
     struct timespec at;         /* the deadline, CLOCK_MONOTONIC */
     double grace_s;
-    disc_session *sess;         /* watched; NULL when not talking to the server */
-    disc_canceller *canceller;  /* made for sess by deadline_watch */
+    pg_session *sess;           /* watched; NULL when not talking to the server */
+    pg_canceller *canceller;    /* made for sess by deadline_watch */
     bool stopping, fired;
 };
 
@@ -66,17 +67,17 @@ static void *watch(void *arg)
         return NULL;
     }
     d->fired = true;
-    disc_canceller *c = d->canceller;
+    pg_canceller *c = d->canceller;
     d->canceller = NULL;
     pthread_mutex_unlock(&d->mu);
 
-    disc_canceller_cancel(c);   /* invariant 2: without the mutex */
-    disc_canceller_free(c);
+    pg_canceller_cancel(c);     /* invariant 2: without the mutex */
+    pg_canceller_free(c);
 
     pthread_mutex_lock(&d->mu);
     struct timespec grace = after(d->grace_s);
     if (wait_until(d, &grace, true))
-        disc_sever(d->sess);    /* invariant 1: still watched, still open */
+        pg_sever(d->sess);      /* invariant 1: still watched, still open */
     pthread_mutex_unlock(&d->mu);
     return NULL;
 }
@@ -106,15 +107,15 @@ crawl_deadline *deadline_start(double seconds, double grace_seconds)
     return d;
 }
 
-void deadline_watch(crawl_deadline *d, disc_session *s)
+void deadline_watch(crawl_deadline *d, pg_session *s)
 {
     if (!d)
         return;
     pthread_mutex_lock(&d->mu);
     d->sess = s;
     if (!d->fired) {
-        disc_canceller_free(d->canceller);
-        d->canceller = s ? disc_canceller_new(s) : NULL;
+        pg_canceller_free(d->canceller);
+        d->canceller = s ? pg_canceller_new(s) : NULL;
     }
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
@@ -140,7 +141,7 @@ void deadline_stop(crawl_deadline *d)
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     pthread_join(d->thread, NULL);
-    disc_canceller_free(d->canceller);
+    pg_canceller_free(d->canceller);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
     free(d);

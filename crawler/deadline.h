@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 
-#include "discover.h"
+#include "pg.h"
 
 typedef struct crawl_deadline crawl_deadline;
 
@@ -23,7 +23,7 @@ crawl_deadline *deadline_start(double seconds, double grace_seconds);
 
 /* The session the deadline interrupts, or NULL when the crawl no longer talks
  * to the server. Before the session is closed, watch NULL. */
-void deadline_watch(crawl_deadline *d, disc_session *s);
+void deadline_watch(crawl_deadline *d, pg_session *s);
 
 /* Whether the deadline passed (the crawl was or is being interrupted). */
 bool deadline_fired(crawl_deadline *d);

@@ -1,10 +1,11 @@
 /*
- * discover.c — the libpq session and the catalog queries.
+ * discover.c — the discovery session and the catalog queries; statements
+ * run through crawler/pg (connection, errors, rows, the version probe).
  *
  * Shape (after pg_dump): one query per object kind, each returning the same
  * columns whatever the dialect, read row by row in libpq's single-row mode
- * so a 400,000-column catalog never sits in memory twice (once as PGresult,
- * once as structs).  A dialect is a list of steps (SQL text + the row
+ * (pg_rows) so a 400,000-column catalog never sits in memory twice (once as
+ * a result, once as structs).  A dialect is a list of steps (SQL text + the row
  * handler for its shape); the Redshift dialect adds its own steps for
  * external schemas and tables, late-binding views' columns and the names of
  * referenced key columns, with the same shapes (docs/redshift.md).
@@ -21,167 +22,19 @@
  */
 #include "discover.h"
 #include "json.h"
+#include "pg.h"
 
-#include <errno.h>
-#include <libpq-fe.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <strings.h>
-#include <unistd.h>
 
 struct disc_session {
-    PGconn *conn;
-    int fd;                 /* the connection's socket, for disc_sever */
-    char *dialect;
-    char *server_version;
-    int server_version_num;
-    int n_queries;
+    pg_session *pg;
     const char *ds_name;
-    int statement_timeout_ms; /* as SET for the session, for the hint */
 };
 
-/* libpq prints the server's notices and its own (a connection dying in the
- * middle of a query: "FATAL: terminating connection ...") raw on stderr;
- * they go through our log instead, in our format, escaped. */
-static void log_notice(void *arg, const char *message)
-{
-    char line[512];
-    size_t n = strcspn(message, "\n");
-    snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), message);
-    mc_log(MC_LOG_INFO, "datastore '%s': the server says: %s", (const char *)arg, line);
-}
-
-/* Whether anything accepts a TCP connection at host:port within timeout_s:
- * tells a server that answered but did not finish the login (waiting for a
- * lock, overloaded) from one that cannot be reached at all. */
-static bool tcp_answers(const char *host, int port, int timeout_s)
-{
-    char service[16];
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (!host || getaddrinfo(host, service, &hints, &res) != 0)
-        return false;
-    bool ok = false;
-    for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        a->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-            ok = true;
-        } else if (errno == EINPROGRESS) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            int soerr = 0;
-            socklen_t len = sizeof soerr;
-            ok = poll(&pfd, 1, timeout_s * 1000) == 1 &&
-                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0;
-        }
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return ok;
-}
-
 /* ---- connecting ---------------------------------------------------------- */
-
-/* First line of a libpq message, without "FATAL:  " / "ERROR:  ". */
-static void first_line(const char *msg, char *out, size_t n)
-{
-    if (!msg)
-        msg = "";
-    /* libpq's "connection to server at "127.0.0.1", port N failed: " names
-     * the address libpq used, which through a tunnel is its local end; our
-     * own message already names the warehouse host and port. */
-    if (strncmp(msg, "connection to server ", 21) == 0) {
-        const char *f = strstr(msg, " failed: ");
-        if (f && f < msg + strcspn(msg, "\n"))
-            msg = f + 9;
-    }
-    for (const char *pfx = NULL;;) {
-        pfx = strncmp(msg, "FATAL:  ", 8) == 0   ? "FATAL:  "
-              : strncmp(msg, "ERROR:  ", 8) == 0 ? "ERROR:  "
-                                                 : NULL;
-        if (!pfx)
-            break;
-        msg += strlen(pfx);
-    }
-    size_t len = strcspn(msg, "\n");
-    if (len >= n)
-        len = n - 1;
-    memcpy(out, msg, len);
-    out[len] = '\0';
-}
-
-static bool contains(const char *hay, const char *needle)
-{
-    return hay && strstr(hay, needle) != NULL;
-}
-
-/* Maps a libpq connection failure to an exit code and a hint. */
-static void connect_error(const cfg_datastore *ds, const disc_target *t,
-                          const char *msg, mc_error *err)
-{
-    char line[400];
-    first_line(msg, line, sizeof line);
-    int code = MC_EXIT_CONNECT;
-    const char *hint;
-    if (contains(msg, "password authentication failed") ||
-        contains(msg, "no password supplied") ||
-        contains(msg, "SCRAM authentication")) {
-        code = MC_EXIT_AUTH;
-        hint = "verify the user and password (password:, PGPASSWORD or "
-               ".pgpass) and that the user exists on the server";
-    } else if (contains(msg, "role \"") && contains(msg, "does not exist")) {
-        code = MC_EXIT_AUTH;
-        hint = "the user does not exist: create it (see `metacrawl grants`) "
-               "or fix user: in the config";
-    } else if (contains(msg, "database \"") && contains(msg, "does not exist")) {
-        code = MC_EXIT_AUTH;
-        hint = "fix database: in the config; the server has no such database";
-    } else if (contains(msg, "pg_hba.conf")) {
-        code = MC_EXIT_AUTH;
-        hint = "the server refuses this user from this address: add a "
-               "pg_hba.conf entry, or for Redshift check the user's "
-               "connection privileges";
-    } else if (contains(msg, "could not translate host name") ||
-               contains(msg, "Name or service not known") ||
-               contains(msg, "Temporary failure in name resolution")) {
-        hint = "the host name does not resolve: check host: in the config "
-               "(for Redshift, the cluster endpoint without the port)";
-    } else if (contains(msg, "Connection refused")) {
-        hint = "nothing listens there: check host and port (Redshift uses "
-               "5439), that the cluster is not paused, and that the "
-               "security group allows inbound TCP on the port from this host";
-    } else if (contains(msg, "timeout expired") && !t->hostaddr &&
-               tcp_answers(t->host, t->port, 3)) {
-        /* The server took the connection but did not finish the login
-         * within connect_timeout: no network problem. */
-        hint = "the server accepted the connection but did not finish the login within "
-               "connect_timeout: it may be waiting for a lock on a catalog table (a long "
-               "VACUUM FULL, ALTER or REINDEX of pg_database, pg_authid ...; see pg_locks "
-               "and pg_stat_activity) or be overloaded; raise connect_timeout: if it is "
-               "just slow";
-    } else if (contains(msg, "timeout expired") ||
-               contains(msg, "timed out") ||
-               contains(msg, "No route to host") ||
-               contains(msg, "Network is unreachable")) {
-        hint = "no answer: check the security group inbound rule for the port "
-               "(5439 on Redshift), that the cluster is publicly accessible "
-               "or reachable through a tunnel:, and that it is not paused";
-    } else if (contains(msg, "SSL") || contains(msg, "certificate")) {
-        hint = "TLS failed: check sslmode: and, for verify-ca/verify-full, "
-               "PGSSLROOTCERT or ~/.postgresql/root.crt";
-    } else {
-        hint = "check host, port, database and the network path to the server";
-    }
-    mc_error_set(err, code, "cannot connect to datastore '%s' at %s:%d: %s",
-                 ds->name, t->host, t->port, line);
-    mc_error_hint(err, "%s", hint);
-}
 
 int disc_connect(const cfg_datastore *ds, const disc_target *target,
                  disc_session **out, mc_error *err)
@@ -193,260 +46,90 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
     if (ds->password.kind != CFG_SECRET_NONE &&
         cfg_secret_resolve(&ds->password, &password, err) != 0)
         return -1;
-
-    char port[16], timeout[16];
-    snprintf(port, sizeof port, "%d", target->port);
-    snprintf(timeout, sizeof timeout, "%d",
-             ds->connect_timeout_s > 0 ? ds->connect_timeout_s : 10);
-
-    const char *keys[20], *vals[20];
-    int n = 0;
-    /* Settings left NULL are not passed, so libpq's environment
-     * (PGPASSWORD, .pgpass, PGSSLMODE...) decides them. */
-    const char *const settings[][2] = {
-        {"host", target->host},
-        {"hostaddr", target->hostaddr},
-        {"port", port},
-        {"dbname", ds->database},
-        {"user", ds->user},
-        {"password", password.value},
-        {"sslmode", ds->sslmode},
-        {"connect_timeout", timeout},
-        {"application_name", "metacrawl"},
-        /* A path that drops state (a NAT, a paused cluster) must not hang a
-         * crawl: probe an idle connection after 30 s, give up after three
-         * unanswered probes 10 s apart, and fail a send that stays
-         * unacknowledged for 60 s (docs/scheduling.md, "Deadlines"). On a
-         * tunnelled connection libpq's socket is the local one; the SSH
-         * session has its own keepalive, and max_runtime bounds both. */
-        {"keepalives", "1"},
-        {"keepalives_idle", "30"},
-        {"keepalives_interval", "10"},
-        {"keepalives_count", "3"},
-        {"tcp_user_timeout", "60000"},
+    const pg_login login = {
+        .name = ds->name,
+        .host = target->host,
+        .hostaddr = target->hostaddr,
+        .port = target->port,
+        .database = ds->database,
+        .user = ds->user,
+        .sslmode = ds->sslmode,
+        .connect_timeout_s = ds->connect_timeout_s,
+        .statement_timeout_ms = ds->statement_timeout_ms,
     };
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        if (!settings[i][1])
-            continue;
-        keys[n] = settings[i][0];
-        vals[n] = settings[i][1];
-        n++;
-    }
-    keys[n] = vals[n] = NULL;
-
-    PGconn *conn = PQconnectdbParams(keys, vals, 0);
-    mc_secret_wipe(&password);
-    if (!conn) {
-        mc_error_set(err, MC_EXIT_CONNECT, "cannot connect to datastore '%s': out of memory",
-                     ds->name);
+    pg_session *pg = NULL;
+    if (pg_connect(&login, &password, &pg, err) != 0) /* wipes the password */
         return -1;
-    }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        connect_error(ds, target, PQerrorMessage(conn), err);
-        PQfinish(conn);
-        return -1;
-    }
     disc_session *s = mc_calloc(1, sizeof *s);
-    s->conn = conn;
-    s->fd = PQsocket(conn);
+    s->pg = pg;
     s->ds_name = ds->name;
-    s->statement_timeout_ms = ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000;
-    PQsetNoticeProcessor(conn, log_notice, (void *)ds->name);
     *out = s;
     return 0;
-}
-
-/* For crawler/deadline.c's watchdog thread, while the session's own thread may
- * be blocked inside libpq. The canceller is a PGcancel, which libpq makes
- * independent of the connection and safe to use from another thread, so it
- * may outlive the session; disc_sever only shuts the socket down (a blocked
- * recv then sees end-of-file), leaving the descriptor to PQfinish. */
-struct disc_canceller {
-    PGcancel *cancel;
-};
-
-disc_canceller *disc_canceller_new(disc_session *s)
-{
-    disc_canceller *c = mc_calloc(1, sizeof *c);
-    c->cancel = s ? PQgetCancel(s->conn) : NULL;
-    return c;
-}
-
-void disc_canceller_cancel(disc_canceller *c)
-{
-    char buf[256];
-    if (c && c->cancel)
-        (void)PQcancel(c->cancel, buf, (int)sizeof buf);
-}
-
-void disc_canceller_free(disc_canceller *c)
-{
-    if (!c)
-        return;
-    PQfreeCancel(c->cancel);
-    free(c);
-}
-
-void disc_sever(disc_session *s)
-{
-    if (s && s->fd >= 0)
-        (void)shutdown(s->fd, SHUT_RDWR);
 }
 
 void disc_close(disc_session *s)
 {
     if (!s)
         return;
-    PQfinish(s->conn);
-    free(s->dialect);
-    free(s->server_version);
+    pg_close(s->pg);
     free(s);
+}
+
+pg_session *disc_pg(disc_session *s)
+{
+    return s->pg;
 }
 
 const char *disc_dialect(const disc_session *s)
 {
-    return s->dialect;
-}
-
-PGconn *disc_conn(disc_session *s)
-{
-    return s->conn;
+    return pg_dialect(s->pg);
 }
 
 const char *disc_server_version(const disc_session *s)
 {
-    return s->server_version;
+    return pg_server_version(s->pg);
+}
+
+int disc_detect(disc_session *s, mc_error *err)
+{
+    return pg_detect(s->pg, err);
 }
 
 /* ---- running statements -------------------------------------------------- */
 
-static int query_error(disc_session *s, const char *what, PGresult *res,
-                       mc_error *err)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    char line[400];
-    first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn), line,
-               sizeof line);
-    if (!line[0])
-        first_line(PQerrorMessage(s->conn), line, sizeof line);
-    /* 42501 insufficient_privilege; 28xxx invalid authorization */
-    bool perm = state && (strcmp(state, "42501") == 0 || strncmp(state, "28", 2) == 0);
-    bool lost = PQstatus(s->conn) != CONNECTION_OK;
-    /* 57014 query_canceled: by our statement_timeout (or someone's cancel) */
-    if (!lost && state && strcmp(state, "57014") == 0 && contains(line, "statement timeout")) {
-        mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s failed: %s (it ran longer "
-                     "than statement_timeout, %d ms)", s->ds_name, what, line,
-                     s->statement_timeout_ms);
-        mc_error_hint(err, "raise statement_timeout: for the datastore or in defaults:; run "
-                           "with -vv to see the statement.  A catalog query is usually "
-                           "quick: a lock on a catalog table (a long ALTER, VACUUM FULL or "
-                           "REINDEX; see pg_locks) can hold it up");
-        return -1;
-    }
-    mc_error_set(err, perm ? MC_EXIT_AUTH : lost ? MC_EXIT_CONNECT : MC_EXIT_CONNECT,
-                 "datastore '%s': %s failed: %s", s->ds_name, what, line);
-    if (perm)
-        mc_error_hint(err, "grant the crawler user read access to the catalog "
-                           "(see `metacrawl grants`)");
-    else if (lost)
-        mc_error_hint(err, "the connection to the server was lost; the run is "
-                           "recorded as failed and the store is unchanged");
-    else
-        mc_error_hint(err, "run with -vv to see the statement; report it if "
-                           "the server should support it");
-    return -1;
-}
-
-static int exec_command(disc_session *s, const char *what, const char *sql,
-                        mc_error *err)
-{
-    mc_log(MC_LOG_DEBUG, "%s: %s", what, sql);
-    s->n_queries++;
-    PGresult *res = PQexec(s->conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        query_error(s, what, res, err);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
-/* A row handler sees one row (row 0 of res) and the column numbers it
- * looked up on the first row. */
+/* A row handler sees the current row of the statement and the column
+ * numbers it looked up on the first row. */
 typedef struct row_ctx row_ctx;
-typedef int (*row_fn)(row_ctx *ctx, PGresult *res, int row, mc_error *err);
+typedef int (*row_fn)(row_ctx *ctx, pg_rows *res, mc_error *err);
 
-/* Waits until a result is ready without blocking past DEADLINE (a
- * monotonic time; 0 = none).  Returns false when the deadline passed. */
-static bool wait_result(disc_session *s, double deadline)
-{
-    while (PQisBusy(s->conn)) {
-        double left = deadline - mc_monotonic();
-        if (left <= 0)
-            return false;
-        int fd = PQsocket(s->conn);
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int ms = left > 1000.0 ? 1000000 : (int)(left * 1000.0) + 1;
-        int r = poll(&pfd, 1, ms);
-        if (r < 0 && errno != EINTR)
-            return true; /* let PQgetResult report it */
-        if (r > 0 && !PQconsumeInput(s->conn))
-            return true;
-    }
-    return true;
-}
-
-/* Streams the rows of one query to fn in single-row mode.  With
- * timeout_ms > 0 the client cancels the statement after that long (a
- * cancel request is not a statement) and the error says so. */
+/* Streams the rows of one query to fn (crawler/pg reads them in single-row
+ * mode).  With timeout_ms > 0 the client cancels the statement after that
+ * long (a cancel request is not a statement) and the error says so. */
 static int stream_query_timeout(disc_session *s, const char *what, const char *sql,
                                 row_fn fn, row_ctx *ctx, int timeout_ms, mc_error *err)
 {
-    mc_log(MC_LOG_DEBUG, "%s: %s", what, sql);
-    s->n_queries++;
-    if (!PQsendQuery(s->conn, sql))
-        return query_error(s, what, NULL, err);
-    if (!PQsetSingleRowMode(s->conn))
-        mc_log(MC_LOG_DEBUG, "%s: single-row mode refused", what);
-    int rc = 0;
-    bool cancelled = false;
-    double deadline = timeout_ms > 0 ? mc_monotonic() + timeout_ms / 1000.0 : 0;
-    PGresult *res;
-    for (;;) {
-        if (deadline > 0 && !cancelled && !wait_result(s, deadline)) {
-            cancelled = true;
-            char why[256] = "";
-            PGcancel *c = PQgetCancel(s->conn);
-            if (!c || !PQcancel(c, why, sizeof why))
-                mc_log(MC_LOG_WARN, "%s: could not cancel: %s", what, why);
-            PQfreeCancel(c);
-        }
-        if ((res = PQgetResult(s->conn)) == NULL)
+    pg_rows *rows = pg_rows_open(s->pg, what, sql, timeout_ms, err);
+    if (!rows)
+        return -1;
+    int rc = 0, more;
+    while ((more = pg_rows_next(rows, err)) > 0) {
+        rc = fn(ctx, rows, err);
+        mc_progress_row(what);
+        if (rc != 0)
             break;
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_SINGLE_TUPLE ||
-            (st == PGRES_TUPLES_OK && PQntuples(res) > 0)) {
-            /* one row in single-row mode; every row when it was refused */
-            int nt = PQntuples(res);
-            for (int i = 0; i < nt && rc == 0; i++) {
-                rc = fn(ctx, res, i, err);
-                mc_progress_row(what);
-            }
-        } else if (st != PGRES_TUPLES_OK && rc == 0) {
-            rc = query_error(s, what, res, err);
-            if (cancelled) {
-                mc_error cut = {0};
-                mc_error_set(&cut, err->code, "datastore '%s': %s failed: cancelled after "
-                             "%d ms (late_binding_timeout)", s->ds_name, what, timeout_ms);
-                mc_error_hint(&cut, "raise late_binding_timeout: or statement_timeout: "
-                                    "in the config");
-                *err = cut;
-            }
-        }
-        PQclear(res);
     }
+    if (more < 0) {
+        rc = -1;
+        if (pg_rows_cancelled(rows)) {
+            mc_error cut = {0};
+            mc_error_set(&cut, err->code, "datastore '%s': %s failed: cancelled after "
+                         "%d ms (late_binding_timeout)", s->ds_name, what, timeout_ms);
+            mc_error_hint(&cut, "raise late_binding_timeout: or statement_timeout: "
+                                "in the config");
+            *err = cut;
+        }
+    }
+    pg_rows_close(rows);
     return rc;
 }
 
@@ -1094,7 +777,6 @@ struct row_ctx {
     const cfg_datastore *ds;
     int col[MAX_COLS];
     bool cols_known;
-    int row;
     /* containers by database oid and by (schema, name), for attaching
      * fields and keys; built once, after the container steps */
     struct oid_idx *oids; /* sorted by oid */
@@ -1115,13 +797,13 @@ struct row_ctx {
     disc_result *result;
 };
 
-static int lookup_cols(row_ctx *ctx, PGresult *res, const char *const *names,
+static int lookup_cols(row_ctx *ctx, pg_rows *res, const char *const *names,
                        int n, mc_error *err)
 {
     if (ctx->cols_known)
         return 0;
     for (int i = 0; i < n; i++) {
-        ctx->col[i] = PQfnumber(res, names[i]);
+        ctx->col[i] = pg_rows_column(res, names[i]);
         if (ctx->col[i] < 0)
             return mc_error_set(err, MC_EXIT_CONNECT,
                                 "catalog query result has no column '%s'",
@@ -1131,32 +813,31 @@ static int lookup_cols(row_ctx *ctx, PGresult *res, const char *const *names,
     return 0;
 }
 
-static const char *val(row_ctx *ctx, PGresult *res, int i)
+static const char *val(row_ctx *ctx, pg_rows *res, int i)
 {
     int c = ctx->col[i];
-    return PQgetisnull(res, ctx->row, c) ? NULL : PQgetvalue(res, ctx->row, c);
+    return pg_rows_null(res, c) ? NULL : pg_rows_text(res, c);
 }
 
-static const char *sval(row_ctx *ctx, PGresult *res, int i)
+static const char *sval(row_ctx *ctx, pg_rows *res, int i)
 {
     return mc_arena_strdup(ctx->cat->arena, val(ctx, res, i));
 }
 
-static int64_t ival(row_ctx *ctx, PGresult *res, int i)
+static int64_t ival(row_ctx *ctx, pg_rows *res, int i)
 {
     const char *v = val(ctx, res, i);
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
-static bool bval(row_ctx *ctx, PGresult *res, int i)
+static bool bval(row_ctx *ctx, pg_rows *res, int i)
 {
     const char *v = val(ctx, res, i);
     return v && v[0] == 't';
 }
 
-static int schema_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+static int schema_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
-    ctx->row = row;
     static const char *const cols[] = {"oid", "name", "owner", "comment", "usable"};
     if (lookup_cols(ctx, res, cols, 5, err))
         return -1;
@@ -1175,9 +856,8 @@ static int schema_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
 
 /* Marks a schema already read as external (Redshift Spectrum and other
  * external schemas); names not in the catalog are out of scope. */
-static int schema_flag_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+static int schema_flag_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
-    ctx->row = row;
     static const char *const cols[] = {"name"};
     if (lookup_cols(ctx, res, cols, 1, err))
         return -1;
@@ -1188,9 +868,8 @@ static int schema_flag_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     return 0;
 }
 
-static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+static int container_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
-    ctx->row = row;
     static const char *const cols[] = {"oid", "schema", "name", "kind",
                                        "owner", "comment", "definition",
                                        "row_estimate", "dist_style", "sort_key"};
@@ -1198,8 +877,8 @@ static int container_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
         if (lookup_cols(ctx, res, cols, 10, err))
             return -1;
         /* optional: only the PostgreSQL dialect reads them */
-        ctx->col[10] = PQfnumber(res, "extension");
-        ctx->col[11] = PQfnumber(res, "partitions");
+        ctx->col[10] = pg_rows_column(res, "extension");
+        ctx->col[11] = pg_rows_column(res, "partitions");
     }
     const char *name = val(ctx, res, 2);
     int kind = mc_kind_parse(val(ctx, res, 3));
@@ -1299,9 +978,8 @@ static mc_field *new_field(row_ctx *ctx, ptrdiff_t owner)
 
 /* One column of a late-binding view: a record of which the first five
  * fields are read (schema, view, column, type, number), whatever follows. */
-static int late_binding_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+static int late_binding_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
-    ctx->row = row;
     static const char *const cols[] = {"col"};
     if (lookup_cols(ctx, res, cols, 1, err))
         return -1;
@@ -1323,9 +1001,8 @@ static int late_binding_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     return 0;
 }
 
-static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+static int field_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
-    ctx->row = row;
     static const char *const cols[] = {"container_oid", "schema", "container",
                                        "attnum", "name", "type", "not_null",
                                        "default_expr", "comment", "encoding",
@@ -1334,8 +1011,8 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
         if (lookup_cols(ctx, res, cols, 11, err))
             return -1;
         /* optional: only the PostgreSQL dialect reads them */
-        ctx->col[11] = PQfnumber(res, "identity");
-        ctx->col[12] = PQfnumber(res, "generated");
+        ctx->col[11] = pg_rows_column(res, "identity");
+        ctx->col[12] = pg_rows_column(res, "generated");
     }
     int64_t oid = ival(ctx, res, 0);
     ptrdiff_t owner = find_owner(ctx, oid, val(ctx, res, 1), val(ctx, res, 2));
@@ -1353,7 +1030,7 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     f->type = sval(ctx, res, 5);
     f->not_null = bval(ctx, res, 6);
     f->default_expr = sval(ctx, res, 7);
-    if (f->default_expr && strcmp(ctx->s->dialect, "redshift") == 0) {
+    if (f->default_expr && strcmp(disc_dialect(ctx->s), "redshift") == 0) {
         /* Redshift stores an IDENTITY column's default as a call of its
          * internal "identity"(oid, column, 'seed,step') function; its own
          * DDL views print IDENTITY(seed,step). */
@@ -1375,9 +1052,8 @@ static int field_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
     return 0;
 }
 
-static int ref_column_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+static int ref_column_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
-    ctx->row = row;
     static const char *const cols[] = {"container_oid", "attnum", "name"};
     if (lookup_cols(ctx, res, cols, 3, err))
         return -1;
@@ -1459,9 +1135,8 @@ static void put_key_columns(row_ctx *ctx, mc_buf *b, const char *text, int64_t o
     mc_buf_putc(b, ']');
 }
 
-static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
+static int key_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
-    ctx->row = row;
     static const char *const cols[] = {"container_oid", "type", "name",
                                        "columns", "ref_schema",
                                        "ref_container", "ref_columns", "ref_oid"};
@@ -1469,7 +1144,7 @@ static int key_row(row_ctx *ctx, PGresult *res, int row, mc_error *err)
         if (lookup_cols(ctx, res, cols, 8, err))
             return -1;
         /* optional: only the PostgreSQL dialect names a partition */
-        ctx->col[8] = PQfnumber(res, "partition");
+        ctx->col[8] = pg_rows_column(res, "partition");
     }
     int64_t oid = ival(ctx, res, 0);
     ptrdiff_t owner = find_owner(ctx, oid, NULL, NULL);
@@ -1575,59 +1250,6 @@ void disc_result_free(disc_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* version() decides the dialect: Redshift answers "PostgreSQL 8.0.2 on ...,
- * Redshift 1.0.NNNNN". */
-static int detect(disc_session *s, mc_error *err)
-{
-    s->n_queries++;
-    PGresult *res = PQexec(s->conn, "SELECT version(), current_setting('server_version_num')");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        /* Redshift has no server_version_num setting: ask again plainly. */
-        PQclear(res);
-        s->n_queries++;
-        res = PQexec(s->conn, "SELECT version(), NULL");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            query_error(s, "version query", res, err);
-            PQclear(res);
-            return -1;
-        }
-    }
-    const char *v = PQgetvalue(res, 0, 0);
-    const char *rs = strstr(v, "Redshift ");
-    if (rs) {
-        s->dialect = mc_strdup("redshift");
-        s->server_version = mc_strndup(rs, 9 + strcspn(rs + 9, " ,)"));
-    } else if (strncmp(v, "PostgreSQL ", 11) == 0) {
-        s->dialect = mc_strdup("postgresql");
-        size_t n = 11 + strcspn(v + 11, " ,");
-        s->server_version = mc_strndup(v, n);
-        if (!PQgetisnull(res, 0, 1))
-            s->server_version_num = atoi(PQgetvalue(res, 0, 1));
-    } else {
-        char line[200];
-        first_line(v, line, sizeof line);
-        mc_error_set(err, MC_EXIT_CONNECT,
-                     "datastore '%s': unsupported server: %s", s->ds_name, line);
-        mc_error_hint(err, "metacrawl reads Amazon Redshift and PostgreSQL 10 or later");
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    if (strcmp(s->dialect, "postgresql") == 0 && s->server_version_num > 0 &&
-        s->server_version_num < 100000) {
-        mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s is too old",
-                     s->ds_name, s->server_version);
-        mc_error_hint(err, "metacrawl reads PostgreSQL 10 or later");
-        return -1;
-    }
-    return 0;
-}
-
-int disc_detect(disc_session *s, mc_error *err)
-{
-    return s->dialect ? 0 : detect(s, err);
-}
-
 /* Builds the IN-list of the usable schemas as escaped literals; "NULL"
  * when there are none, so the queries stay valid and their count constant. */
 static char *schema_in_list(disc_session *s, const mc_catalog *cat)
@@ -1636,12 +1258,11 @@ static char *schema_in_list(disc_session *s, const mc_catalog *cat)
     for (size_t i = 0; i < cat->n_schemas; i++) {
         if (!cat->schemas[i].usable)
             continue;
-        char *lit = PQescapeLiteral(s->conn, cat->schemas[i].name,
-                                    strlen(cat->schemas[i].name));
+        char *lit = pg_escape_literal(s->pg, cat->schemas[i].name);
         if (b.len)
             mc_buf_puts(&b, ", ");
         mc_buf_puts(&b, lit);
-        PQfreemem(lit);
+        free(lit);
     }
     if (!b.len)
         mc_buf_puts(&b, "NULL");
@@ -1772,13 +1393,14 @@ static char *subst_token(const char *sql, const char *token, const char *text)
 static char *subst_gates(const disc_session *s, const char *sql)
 {
     char *text = mc_strdup(sql);
-    if (strcmp(s->dialect, "postgresql") != 0)
+    if (strcmp(disc_dialect(s), "postgresql") != 0)
         return text;
     for (size_t i = 0; i < sizeof pg_gates / sizeof pg_gates[0]; i++) {
         const struct pg_gate *g = &pg_gates[i];
         if (!strstr(text, g->token))
             continue;
-        const char *with = s->server_version_num >= g->min_version ? g->text : g->older;
+        const char *with =
+            pg_server_version_num(s->pg) >= g->min_version ? g->text : g->older;
         mc_buf b = {0};
         const char *p, *from = text;
         while ((p = strstr(from, g->token)) != NULL) {
@@ -1842,19 +1464,16 @@ static void warn_unreadable_late_binding(disc_result *out, const cfg_datastore *
  * releases) cannot have such databases and goes on. */
 static int refuse_datashare(disc_session *s, const cfg_datastore *ds, mc_error *err)
 {
-    mc_log(MC_LOG_DEBUG, "database query: %s", rs_databases_sql);
-    s->n_queries++;
-    PGresult *res = PQexec(s->conn, rs_databases_sql);
-    const char *db = PQdb(s->conn);
+    pg_result *res = pg_query(s->pg, "database query", rs_databases_sql, NULL);
+    const char *db = pg_database(s->pg);
     int rc = 0;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char line[400];
-        first_line(PQresultErrorMessage(res), line, sizeof line);
-        mc_log(MC_LOG_DEBUG, "database query failed (going on): %s", line);
+    if (!res) {
+        mc_log(MC_LOG_DEBUG, "database query failed (going on): %s",
+               pg_last_failure(s->pg)->message);
     } else {
-        for (int i = 0; db && i < PQntuples(res); i++) {
-            if (strcasecmp(PQgetvalue(res, i, 0), db) != 0 ||
-                strcmp(PQgetvalue(res, i, 1), "shared") != 0)
+        for (int i = 0; db && i < pg_result_rows(res); i++) {
+            if (strcasecmp(pg_result_text(res, i, 0), db) != 0 ||
+                strcmp(pg_result_text(res, i, 1), "shared") != 0)
                 continue;
             mc_error_set(err, MC_EXIT_CONFIG,
                          "datastore '%s': database '%s' is a datashare consumer database: "
@@ -1866,7 +1485,7 @@ static int refuse_datashare(disc_session *s, const cfg_datastore *ds, mc_error *
             break;
         }
     }
-    PQclear(res);
+    pg_result_free(res);
     return rc;
 }
 
@@ -1879,11 +1498,12 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     row_ctx ctx = {0};
     if (disc_detect(s, err) != 0)
         return -1;
-    const disc_dialect_def *d = find_dialect(s->dialect);
+    const char *dialect = pg_dialect(s->pg);
+    const disc_dialect_def *d = find_dialect(dialect);
     if (!d) {
         mc_error_set(err, MC_EXIT_CONNECT,
                      "datastore '%s': the %s dialect is not supported by this build",
-                     ds->name, s->dialect);
+                     ds->name, dialect);
         mc_error_hint(err, "this build of metacrawl reads PostgreSQL and Amazon Redshift");
         return -1;
     }
@@ -1894,14 +1514,14 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     char set_timeout[96];
     snprintf(set_timeout, sizeof set_timeout, "SET statement_timeout = %d%s",
              ds->statement_timeout_ms > 0 ? ds->statement_timeout_ms : 300000,
-             strcmp(s->dialect, "postgresql") == 0 && s->server_version_num >= 110000
+             strcmp(dialect, "postgresql") == 0 && pg_server_version_num(s->pg) >= 110000
                  ? "; SET jit = off"
                  : "");
-    if (exec_command(s, "statement timeout", set_timeout, err) != 0)
+    if (pg_exec(s->pg, "statement timeout", set_timeout, err) != 0)
         return -1;
-    if (strcmp(s->dialect, "redshift") == 0 && refuse_datashare(s, ds, err) != 0)
+    if (strcmp(dialect, "redshift") == 0 && refuse_datashare(s, ds, err) != 0)
         return -1;
-    if (exec_command(s, "snapshot", d->begin, err) != 0)
+    if (pg_exec(s->pg, "snapshot", d->begin, err) != 0)
         return -1;
 
     out->catalog = mc_catalog_new();
@@ -1924,10 +1544,10 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     }
     in_list = schema_in_list(s, out->catalog);
     {
-        const char *db = PQdb(s->conn);
-        char *lit = PQescapeLiteral(s->conn, db ? db : "", db ? strlen(db) : 0);
+        const char *db = pg_database(s->pg);
+        char *lit = pg_escape_literal(s->pg, db ? db : "");
         db_lit = mc_strdup(lit ? lit : "NULL");
-        PQfreemem(lit);
+        free(lit);
     }
 
     /* The snapshot's steps, COMMIT, then the isolated ones (see disc_step). */
@@ -1973,7 +1593,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
             if (r != 0 && !st->isolated)
                 goto out;
             if (r != 0) {
-                if (PQstatus(s->conn) != CONNECTION_OK) {
+                if (pg_lost(s->pg)) {
                     *err = step_err;
                     goto out;
                 }
@@ -1984,7 +1604,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
                                         step_err.message, st->affected));
             }
         }
-        if (pass == 0 && exec_command(s, "snapshot end", "COMMIT", err) != 0)
+        if (pass == 0 && pg_exec(s->pg, "snapshot end", "COMMIT", err) != 0)
             goto out;
     }
     build_sort_keys(&ctx);
@@ -1994,7 +1614,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     mc_catalog_finish(out->catalog);
     rc = 0;
 out:
-    out->n_queries = s->n_queries;
+    out->n_queries = pg_n_statements(s->pg);
     free(db_lit);
     free(ctx.oids);
     free(ctx.by_name);
@@ -2008,7 +1628,7 @@ out:
         disc_result_free(out);
         /* leave the session usable for nothing: a failed snapshot; what
          * it cost is still reported */
-        out->n_queries = s->n_queries;
+        out->n_queries = pg_n_statements(s->pg);
     }
     return rc;
 }

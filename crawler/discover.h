@@ -1,12 +1,14 @@
 /*
- * discover.h — one libpq session per datastore: connect, detect the dialect
- * from version(), and read the catalog with a constant number of queries
- * (docs/discovery.md lists them).  No libpq type leaks through this header.
+ * discover.h — one database session per datastore: connect, detect the
+ * dialect from version(), and read the catalog with a constant number of
+ * queries (docs/discovery.md lists them).  The session is crawler/pg's;
+ * no libpq type leaks through this header.
  */
 #ifndef MC_DISCOVER_H
 #define MC_DISCOVER_H
 
 #include "config.h"
+#include "pg.h"
 #include "../store/store.h"
 
 typedef struct disc_session disc_session;
@@ -27,24 +29,12 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
                  disc_session **out, mc_error *err);
 void disc_close(disc_session *s); /* NULL is a no-op */
 
-/* For a watchdog thread while another thread runs this session's statements
- * (crawler/deadline.c). A canceller asks the server to cancel the running
- * statement; it is independent of the session, may outlive it, and each call
- * opens a connection of its own. disc_sever cuts the session's connection, so
- * that a call waiting for a server that no longer answers returns with an
- * error; the session must stay open while it runs. NULL is a no-op. */
-typedef struct disc_canceller disc_canceller;
-disc_canceller *disc_canceller_new(disc_session *s);
-void disc_canceller_cancel(disc_canceller *c);
-void disc_canceller_free(disc_canceller *c);
-void disc_sever(disc_session *s);
-
 const char *disc_dialect(const disc_session *s);        /* "postgresql", "redshift" */
-/* The session's libpq connection, for crawler code that runs its own
- * statements (check, grants); borrowed until disc_close.  Only files that
- * include libpq-fe.h can use it. */
-struct pg_conn *disc_conn(disc_session *s);
-/* Detects the dialect (version()) if not done yet; 0 or -1 with err. */
+/* The session's connection, for crawler code that runs its own statements
+ * (check, grants) and for the max_runtime watchdog (deadline.c); borrowed
+ * until disc_close. */
+pg_session *disc_pg(disc_session *s);
+/* Detects the dialect (pg_detect: version()) if not done yet; 0 or -1 with err. */
 int disc_detect(disc_session *s, mc_error *err);
 const char *disc_server_version(const disc_session *s); /* "PostgreSQL 15.4" */
 

@@ -47,7 +47,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -940,38 +939,19 @@ static void scope_free(scope *s)
     memset(s, 0, sizeof *s);
 }
 
-/* First line of a server message, without "ERROR:  ". */
-static void server_message(const char *msg, char *out, size_t size)
+static pg_result *run_query(pg_session *pg, const char *ds, const char *what, const char *sql,
+                            int n_params, const char *const *params, mc_error *err)
 {
-    if (!msg)
-        msg = "";
-    if (strncmp(msg, "ERROR:  ", 8) == 0 || strncmp(msg, "FATAL:  ", 8) == 0)
-        msg += 8;
-    size_t n = strcspn(msg, "\n");
-    if (n >= size)
-        n = size - 1;
-    memcpy(out, msg, n);
-    out[n] = '\0';
-}
-
-static PGresult *run_query(PGconn *conn, const char *ds, const char *what, const char *sql,
-                           int n_params, const char *const *params, mc_error *err)
-{
-    mc_log(MC_LOG_DEBUG, "%s: %s", what, sql);
-    PGresult *res = n_params ? PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0)
-                             : PQexec(conn, sql);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+    pg_result *res = pg_query_params(pg, what, sql, n_params, params, NULL);
+    if (res)
         return res;
-    char line[400];
-    server_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), line, sizeof line);
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    bool perm = state && strcmp(state, "42501") == 0;
+    const pg_failure *f = pg_last_failure(pg);
+    bool perm = strcmp(f->sqlstate, "42501") == 0;
     mc_error_set(err, perm ? MC_EXIT_AUTH : MC_EXIT_CONNECT, "datastore '%s': %s failed: %s",
-                 ds, what, line);
+                 ds, what, f->message);
     mc_error_hint(err, perm ? "connect as an administrator (admin: in the config, or "
                               "--admin-user) to read the catalog"
                             : "run with -vv to see the statement");
-    PQclear(res);
     return NULL;
 }
 
@@ -985,14 +965,14 @@ static int cmp_schema(const void *a, const void *b)
     return strcmp(((const grants_schema_in *)a)->name, ((const grants_schema_in *)b)->name);
 }
 
-static bool tval(PGresult *res, int row, int col)
+static bool tval(const pg_result *res, int row, int col)
 {
-    return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+    return !pg_result_null(res, row, col) && pg_result_bool(res, row, col);
 }
 
-static grants_known kval(PGresult *res, int col)
+static grants_known kval(const pg_result *res, int col)
 {
-    if (PQgetisnull(res, 0, col))
+    if (pg_result_null(res, 0, col))
         return GRANTS_UNKNOWN;
     return tval(res, 0, col) ? GRANTS_PRESENT : GRANTS_ABSENT;
 }
@@ -1022,12 +1002,12 @@ static void add_distinct(char ***list, size_t *n, const char *name)
  * owners of their tables (container globs applied) and what exists of the
  * user, the group and the membership.
  */
-static int read_scope(PGconn *conn, grants_dialect d, const cfg_datastore *ds,
+static int read_scope(pg_session *pg, grants_dialect d, const cfg_datastore *ds,
                       const char *group_role, char **listed, scope *sc, mc_error *err)
 {
     bool rs = d == GRANTS_REDSHIFT;
-    PGresult *res = run_query(conn, ds->name, "schema query", rs ? rs_schemas_sql : pg_schemas_sql,
-                              0, NULL, err);
+    pg_result *res = run_query(pg, ds->name, "schema query",
+                               rs ? rs_schemas_sql : pg_schemas_sql, 0, NULL, err);
     if (!res)
         return -1;
     size_t n_listed = 0;
@@ -1035,24 +1015,24 @@ static int read_scope(PGconn *conn, grants_dialect d, const cfg_datastore *ds,
         n_listed++;
     bool *found = mc_calloc(n_listed + 1, sizeof *found);
     int *ext = mc_calloc(n_listed + 1, sizeof *ext);
-    int nt = PQntuples(res);
+    int nt = pg_result_rows(res);
     sc->schemas = mc_calloc((size_t)nt + n_listed + 1, sizeof *sc->schemas);
     sc->names = mc_calloc((size_t)nt + n_listed + 1, sizeof *sc->names);
     for (int i = 0; i < nt; i++) {
-        const char *name = PQgetvalue(res, i, 0);
+        const char *name = pg_result_text(res, i, 0);
         if (listed) {
             for (size_t k = 0; k < n_listed; k++)
                 if (strcmp(listed[k], name) == 0) {
                     found[k] = true;
-                    ext[k] = atoi(PQgetvalue(res, i, 1));
+                    ext[k] = (int)pg_result_int(res, i, 1);
                 }
             continue;
         }
         if (disc_is_system_schema(name) || !cfg_globs_match(&ds->schemas, name))
             continue;
-        scope_add_schema(sc, name, atoi(PQgetvalue(res, i, 1)));
+        scope_add_schema(sc, name, (int)pg_result_int(res, i, 1));
     }
-    PQclear(res);
+    pg_result_free(res);
     int rc = 0;
     if (listed) {
         mc_buf missing = {0};
@@ -1082,7 +1062,7 @@ static int read_scope(PGconn *conn, grants_dialect d, const cfg_datastore *ds,
         return -1;
 
     /* Owners: looked up by schema in a sorted copy of the names. */
-    res = run_query(conn, ds->name, "owner query", rs ? rs_owners_sql : pg_owners_sql, 0, NULL,
+    res = run_query(pg, ds->name, "owner query", rs ? rs_owners_sql : pg_owners_sql, 0, NULL,
                     err);
     if (!res)
         return -1;
@@ -1092,29 +1072,30 @@ static int read_scope(PGconn *conn, grants_dialect d, const cfg_datastore *ds,
         if (!sc->schemas[i].external)
             sorted[n_sorted++] = sc->schemas[i].name;
     qsort(sorted, n_sorted, sizeof *sorted, cmp_str);
-    nt = PQntuples(res);
+    nt = pg_result_rows(res);
     for (int i = 0; i < nt; i++) {
-        const char *schema = PQgetvalue(res, i, 0);
+        const char *schema = pg_result_text(res, i, 0);
         if (!bsearch(&schema, sorted, n_sorted, sizeof *sorted, cmp_str) ||
-            !cfg_globs_match(&ds->containers, PQgetvalue(res, i, 1)) || PQgetisnull(res, i, 2))
+            !cfg_globs_match(&ds->containers, pg_result_text(res, i, 1)) ||
+            pg_result_null(res, i, 2))
             continue;
-        add_distinct(&sc->owners, &sc->n_owners, PQgetvalue(res, i, 2));
+        add_distinct(&sc->owners, &sc->n_owners, pg_result_text(res, i, 2));
     }
     sc->owners_known = true;
     free(sorted);
-    PQclear(res);
+    pg_result_free(res);
 
     const char *params[2] = {ds->user, group_role};
-    res = run_query(conn, ds->name, "role query", rs ? rs_roles_sql : pg_roles_sql, 2, params,
+    res = run_query(pg, ds->name, "role query", rs ? rs_roles_sql : pg_roles_sql, 2, params,
                     err);
     if (!res)
         return -1;
-    if (PQntuples(res) == 1) {
+    if (pg_result_rows(res) == 1) {
         sc->user_exists = kval(res, 0);
         sc->group_exists = kval(res, 1);
         sc->member = kval(res, 2);
     }
-    PQclear(res);
+    pg_result_free(res);
     return 0;
 }
 
@@ -1219,16 +1200,11 @@ typedef struct notice_sink {
     char *not_granted; /* PostgreSQL's "no privileges were granted" warning */
 } notice_sink;
 
-static void on_notice(void *arg, const PGresult *res)
+static void on_notice(void *arg, const char *sev, const char *msg, const char *state)
 {
     notice_sink *ns = arg;
     if (!ns->cur)
         return;
-    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (!sev)
-        sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
     if (ns->cur->notices.len)
         mc_buf_putc(&ns->cur->notices, '\n');
     mc_buf_printf(&ns->cur->notices, "%s: %s", sev ? sev : "NOTICE", msg ? msg : "");
@@ -1271,11 +1247,11 @@ static void tunnel_broke(grants_run *run, const char *what)
 
 /* Runs the plan in one transaction.  Returns 0, or -1 with run->err set
  * and nothing applied. */
-static int apply_plan(grants_run *run, PGconn *conn)
+static int apply_plan(grants_run *run, pg_session *pg)
 {
     grants_plan *p = &run->plan;
     notice_sink ns = {0};
-    PQsetNoticeReceiver(conn, on_notice, &ns);
+    pg_set_notice_handler(pg, on_notice, &ns);
     bool text = !run->ctx->json;
     size_t n_run = 0;
     for (size_t i = 0; i < p->n_stmts; i++)
@@ -1292,18 +1268,14 @@ static int apply_plan(grants_run *run, PGconn *conn)
     char timeout[64];
     snprintf(timeout, sizeof timeout, "SET statement_timeout TO %d",
              run->ds->statement_timeout_ms > 0 ? run->ds->statement_timeout_ms : 300000);
-    PGresult *res = PQexec(conn, timeout);
-    PQclear(res);
-    res = PQexec(conn, "BEGIN");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        char line[400];
-        server_message(PQerrorMessage(conn), line, sizeof line);
+    pg_exec(pg, "apply", timeout, NULL);
+    if (pg_exec(pg, "apply", "BEGIN", NULL) != 0) {
         mc_error_set(&run->err, MC_EXIT_CONNECT, "datastore '%s': BEGIN failed: %s",
-                     run->ds->name, line);
-        PQclear(res);
+                     run->ds->name, pg_last_failure(pg)->message);
+        pg_set_notice_handler(pg, NULL, NULL);
         return -1;
     }
-    PQclear(res);
+    pg_result *res = NULL;
     size_t done = 0;
     int rc = 0;
     for (size_t i = 0; i < p->n_stmts; i++) {
@@ -1331,23 +1303,18 @@ static int apply_plan(grants_run *run, PGconn *conn)
             fflush(stdout);
         }
         ns.cur = r;
-        mc_log(MC_LOG_DEBUG, "apply: %s", s->sql); /* the printed form: redacted */
-        res = PQexec(conn, s->exec_sql ? s->exec_sql : s->sql);
+        /* s->sql is the printed form, redacted: the only one the log sees */
+        res = pg_query_secret(pg, "apply", s->exec_sql ? s->exec_sql : s->sql, s->sql, NULL);
         ns.cur = NULL;
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            r->result = mc_strdup(PQcmdStatus(res));
-        } else {
-            char line[400];
-            server_message(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), line,
-                           sizeof line);
-            r->error = mc_strdup(line);
-        }
+        if (res)
+            r->result = mc_strdup(pg_result_command(res));
+        else
+            r->error = mc_strdup(pg_last_failure(pg)->message);
         if (!r->error && ns.not_granted) {
             r->error = ns.not_granted;
             ns.not_granted = NULL;
         }
-        PQclear(res);
+        pg_result_free(res);
         r->status = r->error ? "failed" : "ok";
         if (text) {
             if (r->error)
@@ -1377,23 +1344,19 @@ static int apply_plan(grants_run *run, PGconn *conn)
         }
     }
     free(ns.not_granted);
-    res = PQexec(conn, rc == 0 ? "COMMIT" : "ROLLBACK");
+    res = pg_query(pg, "apply", rc == 0 ? "COMMIT" : "ROLLBACK", NULL);
     /* A COMMIT of an aborted transaction answers ROLLBACK. */
-    if (rc == 0 && (PQresultStatus(res) != PGRES_COMMAND_OK ||
-                    strcmp(PQcmdStatus(res), "COMMIT") != 0)) {
-        char line[400];
-        server_message(PQresultStatus(res) != PGRES_COMMAND_OK ? PQresultErrorMessage(res)
-                                                               : "the transaction was rolled back",
-                       line, sizeof line);
+    if (rc == 0 && (!res || strcmp(pg_result_command(res), "COMMIT") != 0)) {
         mc_error_set(&run->err, MC_EXIT_AUTH, "datastore '%s': COMMIT failed: %s",
-                     run->ds->name, line);
+                     run->ds->name,
+                     res ? "the transaction was rolled back" : pg_last_failure(pg)->message);
         mc_error_hint(&run->err, "nothing was applied; run it again");
         tunnel_broke(run, "the COMMIT may or may not have reached the server: run `metacrawl "
                           "check` once the tunnel works, or --apply again (that is safe)");
         rc = -1;
     }
-    PQclear(res);
-    PQsetNoticeReceiver(conn, NULL, NULL);
+    pg_result_free(res);
+    pg_set_notice_handler(pg, NULL, NULL);
     run->applied = rc == 0;
     if (text)
         printf(rc == 0 ? "-- committed: %zu statements applied\n"
@@ -1604,7 +1567,7 @@ static int connect_for_grants(grants_run *run, disc_session **sess_out)
 
 /* --password-from for --apply: read, check, hash; the clear text is wiped
  * before this returns.  *hash_out is malloc'd (wiped by the caller). */
-static int hash_password(grants_run *run, PGconn *conn, const char *src, char **hash_out)
+static int hash_password(grants_run *run, pg_session *pg, const char *src, char **hash_out)
 {
     mc_secret pw = {0};
     *hash_out = NULL;
@@ -1621,19 +1584,15 @@ static int hash_password(grants_run *run, PGconn *conn, const char *src, char **
                                  "sends a hash, which it cannot check, so it checks here");
         return -1;
     }
-    char *h = PQencryptPasswordConn(conn, pw.value, run->ds->user,
-                                    run->dialect == GRANTS_REDSHIFT ? "md5" : NULL);
+    char *h = pg_encrypt_password(pg, pw.value, run->ds->user,
+                                  run->dialect == GRANTS_REDSHIFT ? "md5" : NULL);
     mc_secret_wipe(&pw);
     if (!h) {
-        char line[400];
-        server_message(PQerrorMessage(conn), line, sizeof line);
         mc_error_set(&run->err, MC_EXIT_CONNECT, "datastore '%s': cannot hash the password: %s",
-                     run->ds->name, line);
+                     run->ds->name, pg_last_failure(pg)->message);
         return -1;
     }
-    *hash_out = mc_strdup(h);
-    explicit_bzero(h, strlen(h));
-    PQfreemem(h);
+    *hash_out = h; /* libpq's copy is wiped */
     return 0;
 }
 
@@ -1719,7 +1678,7 @@ static int cmd_grants(cli_ctx *ctx)
         }
         run.dialect = d < 0 ? GRANTS_POSTGRESQL : (grants_dialect)d;
         char *role = grants_group_role(run.dialect, run.ds->user, run.ds->group);
-        int r = read_scope(disc_conn(sess), run.dialect, run.ds, role, listed, &run.sc, &run.err);
+        int r = read_scope(disc_pg(sess), run.dialect, run.ds, role, listed, &run.sc, &run.err);
         free(role);
         if (r != 0) {
             crawl_tunnel_explain(run.tun, &run.err); /* a tunnel that broke meanwhile */
@@ -1772,7 +1731,7 @@ static int cmd_grants(cli_ctx *ctx)
             mc_buf_free(&q);
             goto out;
         }
-        if (pw_src && hash_password(&run, disc_conn(sess), pw_src, &hash) != 0)
+        if (pw_src && hash_password(&run, disc_pg(sess), pw_src, &hash) != 0)
             goto out;
         in.exec_password = hash;
     }
@@ -1780,7 +1739,7 @@ static int cmd_grants(cli_ctx *ctx)
         goto out;
     run.results = mc_calloc(run.plan.n_stmts + 1, sizeof *run.results);
     if (run.apply) {
-        apply_plan(&run, disc_conn(sess));
+        apply_plan(&run, disc_pg(sess));
     } else if (!ctx->json) {
         mc_buf text = {0};
         grants_plan_text(&run.plan, &text);

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
 #include <libssh2.h>
 #include <sqlite3.h>
 
 #include "json.h"
 #include "mc_build.h"
+#include "pg.h"
 
 const cli_opt cli_global_opts[] = {
     {"config", 'c', "FILE",
@@ -129,9 +129,8 @@ static int usage_error(const cli_cmd *cmd, const char *message, const char *what
 
 static void print_version(bool json)
 {
-    int pqv = PQlibVersion();
     char pq[32];
-    snprintf(pq, sizeof pq, "%d.%d", pqv / 10000, pqv % 100);
+    pg_lib_version(pq, sizeof pq);
     if (json) {
         mc_buf b = {0};
         bool first = true;
