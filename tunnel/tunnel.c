@@ -4,7 +4,8 @@
  *
  * The file has two halves.  The first is pure and unit-tested through
  * tunnel_internal.h: the hashes known_hosts needs (HMAC-SHA1 for hashed host
- * names, SHA-256 for fingerprints), base64, known_hosts read and written as
+ * names, SHA-256 for fingerprints) and base64, from libcrypto, known_hosts
+ * read and written as
  * OpenSSH does, private key file inspection, the host key algorithm
  * preference.  libssh2's own known_hosts reader is not used: it rejects a
  * whole file for one line it cannot parse (certificates, security keys,
@@ -69,10 +70,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libssh2.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -86,277 +90,105 @@
 #include <unistd.h>
 
 /* ========================================================================
- * Hashes
+ * Hashes and base64 (libcrypto)
  * ======================================================================== */
 
-static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-static uint32_t load_be32(const uint8_t *p)
+/* libcrypto fails a digest only when it is broken (no default provider, a
+ * FIPS configuration without SHA-1): a host key must not be checked against
+ * a made-up hash, so that is fatal, like running out of memory. */
+static void crypto_failed(const char *what)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* Merkle–Damgård framing shared by SHA-1 and SHA-256: 64-byte blocks, a
- * 0x80 pad byte and the bit length big-endian in the last 8 bytes. */
-typedef struct md_ctx {
-    uint32_t h[8];
-    uint8_t block[64];
-    size_t fill;
-    uint64_t total;
-    void (*compress)(uint32_t *h, const uint8_t *block);
-} md_ctx;
-
-static void md_update(md_ctx *c, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    c->total += n;
-    while (n > 0) {
-        size_t take = 64 - c->fill < n ? 64 - c->fill : n;
-        memcpy(c->block + c->fill, p, take);
-        c->fill += take;
-        p += take;
-        n -= take;
-        if (c->fill == 64) {
-            c->compress(c->h, c->block);
-            c->fill = 0;
-        }
-    }
-}
-
-static void md_final(md_ctx *c, uint8_t *out, int n_words)
-{
-    uint64_t bits = c->total * 8;
-    uint8_t pad = 0x80;
-    md_update(c, &pad, 1);
-    uint8_t zero = 0;
-    while (c->fill != 56)
-        md_update(c, &zero, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    md_update(c, len, 8);
-    for (int i = 0; i < n_words; i++)
-        store_be32(out + 4 * i, c->h[i]);
-}
-
-static void sha1_compress(uint32_t *h, const uint8_t *block)
-{
-    uint32_t w[80];
-    for (int i = 0; i < 16; i++)
-        w[i] = load_be32(block + 4 * i);
-    for (int i = 16; i < 80; i++)
-        w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-    for (int i = 0; i < 80; i++) {
-        uint32_t f, k;
-        if (i < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5a827999;
-        } else if (i < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ed9eba1;
-        } else if (i < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8f1bbcdc;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xca62c1d6;
-        }
-        uint32_t t = rol32(a, 5) + f + e + k + w[i];
-        e = d;
-        d = c;
-        c = rol32(b, 30);
-        b = a;
-        a = t;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-}
-
-static void sha1_init(md_ctx *c)
-{
-    static const uint32_t iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
-                                   0xc3d2e1f0};
-    memset(c, 0, sizeof *c);
-    memcpy(c->h, iv, sizeof iv);
-    c->compress = sha1_compress;
+    fprintf(stderr, "metacrawl: libcrypto cannot compute %s\n", what);
+    abort();
 }
 
 void tun_sha1(const void *data, size_t n, uint8_t out[20])
 {
-    md_ctx c;
-    sha1_init(&c);
-    md_update(&c, data, n);
-    md_final(&c, out, 5);
-}
-
-static const uint32_t sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2,
-};
-
-static void sha256_compress(uint32_t *h, const uint8_t *block)
-{
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = load_be32(block + 4 * i);
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t s1 = ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25);
-        uint32_t ch = (e & f) ^ (~e & g);
-        uint32_t t1 = k + s1 + ch + sha256_k[i] + w[i];
-        uint32_t s0 = ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22);
-        uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-        uint32_t t2 = s0 + maj;
-        k = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += k;
+    if (EVP_Digest(data, n, out, NULL, EVP_sha1(), NULL) != 1)
+        crypto_failed("SHA-1");
 }
 
 void tun_sha256(const void *data, size_t n, uint8_t out[32])
 {
-    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    md_ctx c;
-    memset(&c, 0, sizeof c);
-    memcpy(c.h, iv, sizeof iv);
-    c.compress = sha256_compress;
-    md_update(&c, data, n);
-    md_final(&c, out, 8);
+    if (EVP_Digest(data, n, out, NULL, EVP_sha256(), NULL) != 1)
+        crypto_failed("SHA-256");
 }
 
 void tun_hmac_sha1(const void *key, size_t n_key, const void *msg, size_t n_msg,
                    uint8_t out[20])
 {
-    uint8_t k[64] = {0}, pad[64], inner[20];
-    if (n_key > 64)
-        tun_sha1(key, n_key, k);
-    else
-        memcpy(k, key, n_key);
-    md_ctx c;
-    for (int i = 0; i < 64; i++)
-        pad[i] = k[i] ^ 0x36;
-    sha1_init(&c);
-    md_update(&c, pad, 64);
-    md_update(&c, msg, n_msg);
-    md_final(&c, inner, 5);
-    for (int i = 0; i < 64; i++)
-        pad[i] = k[i] ^ 0x5c;
-    sha1_init(&c);
-    md_update(&c, pad, 64);
-    md_update(&c, inner, 20);
-    md_final(&c, out, 5);
+    /* HMAC() takes the key length as an int; a longer key is hashed first,
+     * as HMAC itself would (RFC 2104), which keeps the result the same. */
+    uint8_t hashed[20];
+    if (n_key > INT_MAX) {
+        tun_sha1(key, n_key, hashed);
+        key = hashed;
+        n_key = sizeof hashed;
+    }
+    static const uint8_t no_key;
+    unsigned int n_out = 0;
+    if (!HMAC(EVP_sha1(), n_key ? key : &no_key, (int)n_key, msg, n_msg, out, &n_out) ||
+        n_out != 20)
+        crypto_failed("HMAC-SHA1");
 }
-
-/* ========================================================================
- * base64
- * ======================================================================== */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *tun_base64_encode(const void *data, size_t n, bool pad)
 {
-    const uint8_t *p = data;
+    if (n > (size_t)INT_MAX / 4 * 3)
+        crypto_failed("base64 of more than 1.5 GB");
     char *out = mc_malloc(4 * ((n + 2) / 3) + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        size_t left = n - i;
-        if (left > 1)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (left > 2)
-            v |= p[i + 2];
-        out[o++] = b64_alphabet[(v >> 18) & 63];
-        out[o++] = b64_alphabet[(v >> 12) & 63];
-        if (left > 1)
-            out[o++] = b64_alphabet[(v >> 6) & 63];
-        else if (pad)
-            out[o++] = '=';
-        if (left > 2)
-            out[o++] = b64_alphabet[v & 63];
-        else if (pad)
-            out[o++] = '=';
-    }
-    out[o] = '\0';
+    int len = EVP_EncodeBlock((unsigned char *)out, data, (int)n);
+    if (!pad)
+        while (len > 0 && out[len - 1] == '=')
+            out[--len] = '\0';
     return out;
 }
 
-static int b64_value(char c)
+static bool b64_char(char c)
 {
-    const char *p = c ? strchr(b64_alphabet, c) : NULL;
-    return p ? (int)(p - b64_alphabet) : -1;
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
 }
 
+/*
+ * EVP_DecodeBlock alone is not the decoder known_hosts needs: it skips
+ * leading blanks and trailing blanks, newlines and '-', wants padding up to a
+ * multiple of 4, and counts the padding in its result.  So the strict part
+ * is done here first (trailing '=' dropped, then only the alphabet, and not
+ * 4k+1 characters), the padding is put back for it, and taken off its count.
+ */
 uint8_t *tun_base64_decode(const char *text, size_t len, size_t *n_out)
 {
     while (len > 0 && text[len - 1] == '=')
         len--;
-    if (len % 4 == 1)
+    if (len % 4 == 1 || len > (size_t)INT_MAX - 3)
         return NULL;
-    uint8_t *out = mc_malloc(len * 3 / 4 + 1);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value(text[i]);
-        if (v < 0) {
-            free(out);
+    for (size_t i = 0; i < len; i++)
+        if (!b64_char(text[i]))
             return NULL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
+    size_t n_pad = (4 - len % 4) % 4;
+    char *padded = mc_malloc(len + n_pad);
+    memcpy(padded, text, len);
+    memset(padded + len, '=', n_pad);
+    uint8_t *out = mc_malloc((len + n_pad) / 4 * 3 + 1);
+    int got = EVP_DecodeBlock(out, (const unsigned char *)padded, (int)(len + n_pad));
+    free(padded);
+    if (got < 0 || (size_t)got < n_pad) {
+        free(out);
+        return NULL;
     }
-    *n_out = o;
+    *n_out = (size_t)got - n_pad;
     return out;
 }
 
 /* ========================================================================
  * Key blobs
  * ======================================================================== */
+
+static uint32_t load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* An SSH wire string at *p (uint32 length, bytes); advances *p. */
 static bool read_string(const uint8_t **p, const uint8_t *end, const uint8_t **s,

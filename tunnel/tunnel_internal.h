@@ -13,6 +13,7 @@
 
 /* ---- hashes and base64 -------------------------------------------------- */
 
+/* libcrypto's; a libcrypto that cannot compute them aborts the process. */
 void tun_sha1(const void *data, size_t n, uint8_t out[20]);
 void tun_sha256(const void *data, size_t n, uint8_t out[32]);
 void tun_hmac_sha1(const void *key, size_t n_key, const void *msg, size_t n_msg,
@@ -20,8 +21,10 @@ void tun_hmac_sha1(const void *key, size_t n_key, const void *msg, size_t n_msg,
 /* Standard alphabet; malloc'd; with '=' padding or without (OpenSSH
  * fingerprints have none). */
 char *tun_base64_encode(const void *data, size_t n, bool pad);
-/* Padding optional; any other character than the alphabet is an error.
- * Returns malloc'd bytes (*n_out of them) or NULL when malformed. */
+/* Padding optional (any number of trailing '='); any other character than
+ * the alphabet, '=' inside the text, and 4k+1 characters are errors: stricter
+ * than EVP_DecodeBlock, which skips blanks at either end.  Returns malloc'd
+ * bytes (*n_out of them, padding not counted) or NULL when malformed. */
 uint8_t *tun_base64_decode(const char *text, size_t len, size_t *n_out);
 
 /* ---- key blobs ---------------------------------------------------------- */
