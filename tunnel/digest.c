@@ -110,7 +110,7 @@ uint8_t *tun_base64_decode(const char *text, size_t len, size_t *n_out)
 
 /* An SSH wire string at *p (uint32 length, bytes); advances *p. */
 bool tun_read_string(const uint8_t **p, const uint8_t *end, const uint8_t **s,
-                        size_t *n)
+                     size_t *n)
 {
     if (end - *p < 4)
         return false;

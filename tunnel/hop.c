@@ -88,10 +88,10 @@ static int tcp_connect(tunnel *t, sess *s)
     int grc = getaddrinfo(h->host, port, &hints, &res);
     if (grc != 0) {
         tun_report(t, MC_EXIT_CONNECT,
-               "check host: of the tunnel (the bastion's DNS name or address) and that this "
-               "machine can resolve it",
-               "cannot resolve %s: %s", h->label,
-               grc == EAI_SYSTEM ? strerror(errno) : gai_strerror(grc));
+                   "check host: of the tunnel (the bastion's DNS name or address) and that this "
+                   "machine can resolve it",
+                   "cannot resolve %s: %s", h->label,
+                   grc == EAI_SYSTEM ? strerror(errno) : gai_strerror(grc));
         return -1;
     }
     double deadline = mc_monotonic() + t->step_s;
@@ -153,10 +153,10 @@ static int tcp_connect(tunnel *t, sess *s)
                      h->port);
         if (last == ETIMEDOUT)
             tun_report(t, MC_EXIT_CONNECT, hint, "cannot connect to %s: no answer within %d s",
-                   h->label, t->step_s);
+                       h->label, t->step_s);
         else
             tun_report(t, MC_EXIT_CONNECT, hint, "cannot connect to %s: %s", h->label,
-                   last == ECONNREFUSED ? "connection refused" : strerror(last));
+                       last == ECONNREFUSED ? "connection refused" : strerror(last));
         return -1;
     }
     int one = 1;
@@ -172,17 +172,17 @@ static int hop_connect(tunnel *t, sess *s)
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) != 0) {
         tun_report(t, MC_EXIT_CONNECT, NULL, "cannot reach %s: socketpair: %s", s->hop->label,
-               strerror(errno));
+                   strerror(errno));
         return -1;
     }
     s->fd = sp[0];
     s->carrier = tun_relay_new(t, prev, sp[1], s);
-    /* The relay may be freed inside loop_once: s->carrier then turns NULL. */
+    /* The relay may be freed inside tun_loop_once: s->carrier then turns NULL. */
     while (!s->carrier || s->carrier->state != R_OPEN) {
         relay *r = s->carrier;
         if (!r || r->doomed || r->fd < 0 || prev->dead || s->dead) {
             tun_report(t, MC_EXIT_CONNECT, NULL, "cannot reach %s through %s", s->hop->label,
-                   prev->hop->label);
+                       prev->hop->label);
             return -1;
         }
         tun_loop_once(t, NULL, 1e308);
@@ -231,9 +231,9 @@ static int handshake(tunnel *t, sess *s)
         return -1; /* the hop before it reported why */
     if (rc == LIBSSH2_ERROR_EAGAIN) {
         tun_report(t, MC_EXIT_CONNECT,
-               "something accepted the connection but did not speak SSH in time: check "
-               "port: of the tunnel, and the load of the bastion",
-               "no ssh handshake with %s within %d s", h->label, t->step_s);
+                   "something accepted the connection but did not speak SSH in time: check "
+                   "port: of the tunnel, and the load of the bastion",
+                   "no ssh handshake with %s within %d s", h->label, t->step_s);
         return -1;
     }
     char buf[200];
@@ -289,7 +289,7 @@ static int verify_host_key(tunnel *t, sess *s)
                 rc = 0;
             } else {
                 tun_report(t, append_err.code, append_err.hint[0] ? append_err.hint : NULL, "%s",
-                       append_err.message);
+                           append_err.message);
             }
             free(line);
             break;
@@ -300,8 +300,8 @@ static int verify_host_key(tunnel *t, sess *s)
                  "host_key_policy: accept-new to record it on first contact)",
                  h->port, otype, h->host, h->known_hosts);
         tun_report(t, MC_EXIT_CONNECT, hint,
-               "the host key of %s is not known: it offered %s %s, and %s has no entry for %s",
-               h->label, otype, fp, h->known_hosts, name);
+                   "the host key of %s is not known: it offered %s %s, and %s has no entry for %s",
+                   h->label, otype, fp, h->known_hosts, name);
         break;
     case TUN_KH_CHANGED:
         snprintf(hint, sizeof hint,
@@ -311,9 +311,9 @@ static int verify_host_key(tunnel *t, sess *s)
                  "-t %s %s >> %s)",
                  name, h->known_hosts, h->port, otype, h->host, h->known_hosts);
         tun_report(t, MC_EXIT_CONNECT, hint,
-               "the host key of %s has changed: it offered %s %s, %s:%d has a different %s key "
-               "for %s",
-               h->label, otype, fp, h->known_hosts, res.line, otype, name);
+                   "the host key of %s has changed: it offered %s %s, %s:%d has a different %s key "
+                   "for %s",
+                   h->label, otype, fp, h->known_hosts, res.line, otype, name);
         break;
     case TUN_KH_OTHER_TYPES:
         snprintf(hint, sizeof hint,
@@ -325,15 +325,15 @@ static int verify_host_key(tunnel *t, sess *s)
                        "OpenSSH, so the recorded RSA key cannot be used)"
                      : "");
         tun_report(t, MC_EXIT_CONNECT, hint,
-               "the host key of %s cannot be verified: it offered %s %s, but %s holds only "
-               "%s keys for %s",
-               h->label, otype, fp, h->known_hosts, res.known_types, name);
+                   "the host key of %s cannot be verified: it offered %s %s, but %s holds only "
+                   "%s keys for %s",
+                   h->label, otype, fp, h->known_hosts, res.known_types, name);
         break;
     case TUN_KH_REVOKED:
         tun_report(t, MC_EXIT_CONNECT,
-               "do not use this host until its administrator has replaced the key",
-               "the host key of %s (%s %s) is marked @revoked in %s:%d", h->label, otype, fp,
-               h->known_hosts, res.line);
+                   "do not use this host until its administrator has replaced the key",
+                   "the host key of %s (%s %s) is marked @revoked in %s:%d", h->label, otype, fp,
+                   h->known_hosts, res.line);
         break;
     }
     tun_kh_result_free(&res);
@@ -382,10 +382,10 @@ static auth_result auth_timeout(tunnel *t, sess *s, int rc)
     char buf[200];
     if (rc == LIBSSH2_ERROR_EAGAIN)
         tun_report(t, MC_EXIT_CONNECT, "the bastion is slow or overloaded; try again",
-               "no answer from %s during authentication within %d s", s->hop->label, t->step_s);
+                   "no answer from %s during authentication within %d s", s->hop->label, t->step_s);
     else
         tun_report(t, MC_EXIT_CONNECT, NULL, "the ssh connection to %s was lost during "
-               "authentication: %s", s->hop->label, tun_drop_reason(s, buf, sizeof buf));
+                   "authentication: %s", s->hop->label, tun_drop_reason(s, buf, sizeof buf));
     return AUTH_ERROR;
 }
 
@@ -443,15 +443,15 @@ static auth_result auth_key(tunnel *t, sess *s, mc_buf *tried)
     if (rc == LIBSSH2_ERROR_FILE) {
         if (h->key.encrypted)
             tun_report(t, MC_EXIT_AUTH,
-                   "check passphrase: of the tunnel (and the variable or file it names); "
-                   "`ssh-keygen -y -f KEY` asks for it and shows whether it is right",
-                   "cannot decrypt the private key %s: wrong passphrase", h->private_key);
+                       "check passphrase: of the tunnel (and the variable or file it names); "
+                       "`ssh-keygen -y -f KEY` asks for it and shows whether it is right",
+                       "cannot decrypt the private key %s: wrong passphrase", h->private_key);
         else
             tun_report(t, MC_EXIT_AUTH,
-                   "convert the key to a format libssh2 reads: ssh-keygen -p -f KEY rewrites "
-                   "it in the OpenSSH format",
-                   "libssh2 cannot read the private key %s: %s", h->private_key,
-                   tun_ssh_message(s->ssh));
+                       "convert the key to a format libssh2 reads: ssh-keygen -p -f KEY rewrites "
+                       "it in the OpenSSH format",
+                       "libssh2 cannot read the private key %s: %s", h->private_key,
+                       tun_ssh_message(s->ssh));
         return AUTH_ERROR;
     }
     if (socket_error(rc) || s->dead)
@@ -486,7 +486,7 @@ static auth_result auth_password(tunnel *t, sess *s, bool kbd, mc_buf *tried)
     }
     if (rc == LIBSSH2_ERROR_PASSWORD_EXPIRED) {
         tun_report(t, MC_EXIT_AUTH, "log in once by hand to change it, then update password:",
-               "the ssh password of %s at %s has expired", h->user, h->label);
+                   "the ssh password of %s at %s has expired", h->user, h->label);
         return AUTH_ERROR;
     }
     if (socket_error(rc) || s->dead)
@@ -538,14 +538,14 @@ static int authenticate(tunnel *t, sess *s)
                  h->user);
         if (tried.len)
             tun_report(t, MC_EXIT_AUTH, hint,
-                   "ssh authentication as %s at %s was refused: tried %s; the server accepts "
-                   "%s",
-                   h->user, h->label, mc_buf_str(&tried), methods);
+                       "ssh authentication as %s at %s was refused: tried %s; the server accepts "
+                       "%s",
+                       h->user, h->label, mc_buf_str(&tried), methods);
         else
             tun_report(t, MC_EXIT_AUTH, hint,
-                   "ssh authentication as %s at %s is not possible: the server accepts only %s, "
-                   "and the tunnel has none of these configured",
-                   h->user, h->label, methods);
+                       "ssh authentication as %s at %s is not possible: the server accepts "
+                       "only %s, and the tunnel has none of these configured",
+                       h->user, h->label, methods);
     }
     mc_buf_free(&tried);
     free(methods);
@@ -563,12 +563,13 @@ static int agent_prepare(tunnel *t, sess *s)
     if (!s->agent || libssh2_agent_connect(s->agent) != 0) {
         const char *sock = getenv("SSH_AUTH_SOCK");
         tun_report(t, MC_EXIT_AUTH, hint, "cannot use ssh-agent for %s: %s", h->label,
-               sock && *sock ? "it does not answer on SSH_AUTH_SOCK" : "SSH_AUTH_SOCK is not set");
+                   sock && *sock ? "it does not answer on SSH_AUTH_SOCK"
+                                 : "SSH_AUTH_SOCK is not set");
         return -1;
     }
     if (libssh2_agent_list_identities(s->agent) != 0) {
         tun_report(t, MC_EXIT_AUTH, hint, "cannot list the keys of ssh-agent for %s: %s", h->label,
-               tun_ssh_message(s->ssh));
+                   tun_ssh_message(s->ssh));
         return -1;
     }
     struct libssh2_agent_publickey *id = NULL, *prev = NULL;
@@ -588,10 +589,10 @@ static int agent_prepare(tunnel *t, sess *s)
     if (usable == 0 && !h->private_key && !h->password.value) {
         if (total == 0)
             tun_report(t, MC_EXIT_AUTH, hint, "ssh-agent holds no key to authenticate at %s",
-                   h->label);
+                       h->label);
         else
             tun_report(t, MC_EXIT_AUTH, hint, "ssh-agent holds no key usable at %s: %s", h->label,
-                   problem);
+                       problem);
         return -1;
     }
     return 0;

@@ -206,7 +206,7 @@ char *tun_read_file(const char *path, size_t *len_out, int *errno_out)
 /* What the key file of a hop is; the .pub beside it names the type of an
  * encrypted PKCS#8 file. */
 int tun_key_load(const char *label, const tunnel_hop *h, tun_key_info *info,
-                       char **fp_out, mc_error *err)
+                 char **fp_out, mc_error *err)
 {
     size_t len = 0;
     int e = 0;

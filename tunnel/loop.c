@@ -24,7 +24,7 @@
  *     OUTQ_HIGH.  Control packets (window adjustments, EOF, keepalives) are
  *     small and always taken.
  *  4. A full remote window is not an error and not a reason to spin:
- *     channel_write is not called while libssh2_channel_window_write is 0;
+ *     tun_channel_write makes no call while libssh2_channel_window_write is 0;
  *     a window adjustment arrives as input, which wakes the loop.  Reads go
  *     on meanwhile, so one direction never waits for the other.
  *  5. After every wake-up, every open channel with room in its buffer is read
@@ -187,9 +187,9 @@ void tun_sess_die(sess *s, const char *why)
     s->up = false;
     if (was_up)
         tun_report(t, MC_EXIT_CONNECT,
-               "check that the bastion is up and reachable (sshd restarted? network?), and "
-               "the keepalive setting of the tunnel",
-               "the ssh connection to %s was lost: %s", s->hop->label, why);
+                   "check that the bastion is up and reachable (sshd restarted? network?), and "
+                   "the keepalive setting of the tunnel",
+                   "the ssh connection to %s was lost: %s", s->hop->label, why);
     if (t->ready)
         tun_close_listener(t);
     for (relay *r = t->relays; r; r = r->next) {

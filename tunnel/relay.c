@@ -212,7 +212,7 @@ static void open_failed(tunnel *t, relay *r, const char *why)
         snprintf(hint, sizeof hint, TUN_HINT_TARGET_UNREACHABLE, t->target_port);
     if (!why) {
         tun_report(t, MC_EXIT_CONNECT, hint, "%s did not connect to %s within %d s", via, target,
-               t->step_s);
+                   t->step_s);
     } else if (strstr(why, "administratively prohibited")) {
         snprintf(hint, sizeof hint,
                  "the bastion does not let this user forward TCP connections: set "
@@ -220,14 +220,14 @@ static void open_failed(tunnel *t, relay *r, const char *why)
                  "permitopen= option in authorized_keys restricts the destinations, allow %s",
                  target);
         tun_report(t, MC_EXIT_CONNECT, hint,
-               "%s refused to forward the connection to %s (administratively prohibited)", via,
-               target);
+                   "%s refused to forward the connection to %s (administratively prohibited)", via,
+                   target);
     } else if (strstr(why, "connect failed")) {
         tun_report(t, MC_EXIT_CONNECT, hint, "%s could not connect to %s (connect failed)", via,
-               target);
+                   target);
     } else {
         tun_report(t, MC_EXIT_CONNECT, hint, "%s could not open a connection to %s: %s", via,
-               target, why);
+                   target, why);
     }
 }
 

@@ -5,8 +5,8 @@
  * The first part is pure and unit-tested: hashes and base64, SSH key blobs
  * and their fingerprints (digest.c), known_hosts as OpenSSH reads and writes
  * it and the host key algorithm preference (known_hosts.c), private key file
- * inspection (keyfile.c).  No I/O there but reading files whole and the
- * known_hosts append; no libssh2.
+ * inspection and loading (keyfile.c).  No I/O there but reading files whole
+ * and the known_hosts append; no libssh2 call.
  *
  * The second part is the running tunnel: its structures and the functions
  * hop.c, loop.c, relay.c and tunnel.c call in each other.  "Rule N" is the
@@ -20,7 +20,7 @@
 #include <libssh2.h>
 #include <pthread.h>
 
-/* ---- hashes and base64 -------------------------------------------------- */
+/* ---- hashes and base64 (digest.c) --------------------------------------- */
 
 /* libcrypto's; a libcrypto that cannot compute them aborts the process. */
 void tun_sha1(const void *data, size_t n, uint8_t out[20]);
@@ -36,7 +36,7 @@ char *tun_base64_encode(const void *data, size_t n, bool pad);
  * bytes (*n_out of them, padding not counted) or NULL when malformed. */
 uint8_t *tun_base64_decode(const char *text, size_t len, size_t *n_out);
 
-/* ---- key blobs ---------------------------------------------------------- */
+/* ---- key blobs (digest.c) ----------------------------------------------- */
 
 /* The key type a public key blob names ("ssh-ed25519",
  * "ecdsa-sha2-nistp256", ...), malloc'd; NULL when the blob is malformed. */
@@ -53,7 +53,7 @@ char *tun_fingerprint(const uint8_t *blob, size_t n);
 /* The short name ssh-keyscan -t and people use: "ed25519", "ecdsa", "rsa". */
 const char *tun_type_short(const char *type);
 
-/* ---- known_hosts ---------------------------------------------------------- */
+/* ---- known_hosts (known_hosts.c) ------------------------------------------ */
 
 /* The name OpenSSH looks a host up by: "host" on port 22, "[host]:port"
  * otherwise, lower case; malloc'd. */
@@ -102,7 +102,7 @@ bool tun_list_has(const char *list, const char *item, size_t n);
  * (0700) when missing, after a newline if the file does not end with one. */
 int tun_kh_append(const char *path, const char *line, mc_error *err);
 
-/* ---- private key files ------------------------------------------------ */
+/* ---- private key files (keyfile.c) ------------------------------------ */
 
 typedef enum tun_key_format {
     TUN_KEY_FORMAT_UNKNOWN = 0,
@@ -139,7 +139,7 @@ int tun_key_load(const char *label, const tunnel_hop *h, tun_key_info *info, cha
  * against a current OpenSSH, else why not (static text). */
 const char *tun_key_type_problem(const char *type);
 
-/* ---- host key algorithms ---------------------------------------------- */
+/* ---- host key algorithms (known_hosts.c) ------------------------------ */
 
 /* The host key algorithm preference for libssh2: the types known_hosts
  * holds for the host first (KNOWN, comma-separated, file order), then the
