@@ -13,7 +13,7 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build pkg-config gcc
-  libpq-dev libssh2-1-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
+  libpq-dev libssh2-1-dev libssl-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
   # tests
   libcriterion-dev postgresql openssh-server openssh-client iproute2 sqlite3 tzdata valgrind jq procps
   clang libclang-rt-14-dev

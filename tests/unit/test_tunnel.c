@@ -4,9 +4,10 @@
  * written as OpenSSH does (hashed names, [host]:port, patterns, markers),
  * private key file inspection, the host key algorithm preference, and option
  * validation, including the refusal of RSA keys with libssh2 < 1.11 before
- * anything connects.  Vectors: FIPS 180 / RFC 2202 for the hashes; the keys,
- * hashed entries and fingerprints were made by OpenSSH 9.2 (ssh-keygen -H,
- * ssh-keygen -l).
+ * anything connects.  The hashes and base64 are libcrypto's; the tests check
+ * the calls and the strictness added around EVP_DecodeBlock.  Vectors: FIPS
+ * 180 / RFC 2202 for the hashes; the keys, hashed entries and fingerprints
+ * were made by OpenSSH 9.2 (ssh-keygen -H, ssh-keygen -l).
  */
 #include <criterion/criterion.h>
 
@@ -130,6 +131,69 @@ Test(tunnel_hash, base64_round_trip_and_rejects)
     cr_assert_null(tun_base64_decode("Zm9v!", 5, &n));
     cr_assert_null(tun_base64_decode("Zm9v\r", 5, &n));
     cr_assert_null(tun_base64_decode("Z", 1, &n));
+}
+
+/* The hashes come from libcrypto; an empty key (a hashed known_hosts entry
+ * with an empty salt) still gives HMAC's value, not an error. */
+Test(tunnel_hash, hmac_sha1_empty_key_and_message)
+{
+    uint8_t mac[20];
+    tun_hmac_sha1("", 0, "", 0, mac);
+    cr_assert_str_eq(hex(mac, 20), "fbdb1d1b18aa6c08324b7d64b71fb76370690e1d");
+}
+
+/* base64 goes through EVP_DecodeBlock, which is looser than known_hosts
+ * needs: these are the cases tun_base64_decode handles around it. */
+Test(tunnel_hash, base64_decode_edges_evp_does_not_check)
+{
+    size_t n = 99;
+    /* The length is the data's: padding is not counted. */
+    uint8_t *d = tun_base64_decode("Zg==", 4, &n);
+    cr_assert_not_null(d);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(d[0], 'f');
+    free(d);
+    d = tun_base64_decode("Zm8=", 4, &n);
+    cr_assert_eq(n, 2);
+    free(d);
+    /* Padding: optional, however much trails; never inside the text. */
+    d = tun_base64_decode("Zg", 2, &n);
+    cr_assert_eq(n, 1);
+    free(d);
+    d = tun_base64_decode("Zg=====", 7, &n);
+    cr_assert_not_null(d);
+    cr_assert_eq(n, 1);
+    free(d);
+    d = tun_base64_decode("====", 4, &n);
+    cr_assert_not_null(d);
+    cr_assert_eq(n, 0);
+    free(d);
+    cr_assert_null(tun_base64_decode("Zg==Zm9v", 8, &n));
+    cr_assert_null(tun_base64_decode("Z=9v", 4, &n));
+    cr_assert_null(tun_base64_decode("=Zm9v", 5, &n));
+    /* Characters outside the alphabet, including the blanks, newlines and
+     * '-' that EVP_DecodeBlock skips at either end, and a NUL. */
+    cr_assert_null(tun_base64_decode(" Zm9v", 5, &n));
+    cr_assert_null(tun_base64_decode("\tZm9v", 5, &n));
+    cr_assert_null(tun_base64_decode("Zm9v\n", 5, &n));
+    cr_assert_null(tun_base64_decode("Zm9v-", 5, &n));
+    cr_assert_null(tun_base64_decode("Zm9v ", 5, &n));
+    cr_assert_null(tun_base64_decode("Zm\0v", 4, &n));
+    cr_assert_null(tun_base64_decode("Zm9_", 4, &n));
+    cr_assert_null(tun_base64_decode("Zm9\xc3", 4, &n));
+    /* Lengths no base64 text has: 4k+1 characters before the padding. */
+    cr_assert_null(tun_base64_decode("Zm9vY", 5, &n));
+    cr_assert_null(tun_base64_decode("Zm9vY===", 8, &n));
+    /* Only LEN characters are read: what follows is not looked at. */
+    d = tun_base64_decode("Zm9v!!!!", 4, &n);
+    cr_assert_not_null(d);
+    cr_assert_eq(n, 3);
+    free(d);
+    /* The empty text is zero bytes, not an error. */
+    d = tun_base64_decode("", 0, &n);
+    cr_assert_not_null(d);
+    cr_assert_eq(n, 0);
+    free(d);
 }
 
 /* ---- key blobs and fingerprints ------------------------------------------- */
