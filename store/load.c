@@ -44,10 +44,13 @@ static const char *const sql_containers[2] = {
     "fv.not_null, fv.default_expr, fv.comment, fv.encoding, fv.identity, "    \
     "fv.generated "
 
-/* The current fields of one container. */
-static const char sql_fields_one[] =
+/* The fields of one container, current or as of run ?2. */
+static const char *const sql_fields_of[2] = {
     FIELD_COLUMNS "FROM field_versions fv "
-    "WHERE fv.container_id = ?1 AND fv.valid_to IS NULL ORDER BY fv.position";
+    "WHERE fv.container_id = ?1 AND fv.valid_to IS NULL ORDER BY fv.position",
+    FIELD_COLUMNS "FROM field_versions fv "
+    "WHERE fv.container_id = ?1 AND " VALID_AT("fv") " ORDER BY fv.position",
+};
 
 /* All fields of a datastore, grouped by container.  The IN form makes
  * SQLite walk the datastore's container ids in order and probe the field
@@ -102,14 +105,6 @@ static const char *const sql_container_named[2] = {
     "AND cv.schema_name = ?3 AND cv.name = ?4",
     CONTAINER_COLUMNS "WHERE c.datastore_id = ?1 AND " VALID_AT("cv")
     " AND cv.schema_name = ?3 AND cv.name = ?4",
-};
-
-/* The fields of one container, current or as of run ?2. */
-static const char *const sql_fields_of[2] = {
-    FIELD_COLUMNS "FROM field_versions fv "
-    "WHERE fv.container_id = ?1 AND fv.valid_to IS NULL ORDER BY fv.position",
-    FIELD_COLUMNS "FROM field_versions fv "
-    "WHERE fv.container_id = ?1 AND " VALID_AT("fv") " ORDER BY fv.position",
 };
 
 static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t run,
@@ -312,7 +307,7 @@ int store_load_fields(store *s, mc_catalog *cat, const size_t *container_idx,
         if (append_field_groups(s, st, cat, map, n_map, what, err) < 0)
             goto out;
     } else {
-        st = st_prep(s, sql_fields_one, what, err);
+        st = st_prep(s, sql_fields_of[0], what, err);
         if (!st)
             goto out;
         for (size_t i = 0; i < n_map; i++) {

@@ -44,9 +44,7 @@ int store_outbox_pending(store *s, const char *alert, size_t limit,
     mc_changes_init(&out->changes);
     sqlite3_stmt *st = st_prep(s,
         "SELECT o.id, o.alert, o.change_id, o.attempts, o.last_error, "
-        "o.queued_at, o.last_attempt_at, ch.run_id, d.name, ch.kind, "
-        "nullif(ch.schema_name, ''), ch.container_name, ch.field_name, ch.attribute, "
-        "ch.\"before\", ch.\"after\", ch.breaking "
+        "o.queued_at, o.last_attempt_at, ch.run_id, d.name, " STORE_CHANGE_COLUMNS
         "FROM alert_outbox o "
         "JOIN changes ch ON ch.id = o.change_id "
         "JOIN datastores d ON d.id = ch.datastore_id "
@@ -63,13 +61,8 @@ int store_outbox_pending(store *s, const char *alert, size_t limit,
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(st, 9);
-        int k = mc_change_kind_parse(kind);
-        if (k < 0) {
-            mc_error_set(err, MC_EXIT_STORE, "store: unknown change kind '%s'",
-                         kind ? kind : "");
+        if (!store_read_change(st, 9, &out->changes, err))
             break;
-        }
         if (out->n == cap) {
             cap = cap ? cap * 2 : 64;
             out->items = mc_realloc(out->items, cap * sizeof *out->items);
@@ -84,15 +77,6 @@ int store_outbox_pending(store *s, const char *alert, size_t limit,
         d->last_attempt_at = st_col_i64(st, 6);
         d->run = st_col_i64(st, 7);
         d->datastore = st_col_text(st, 8, a);
-        mc_change *ch = mc_changes_add(&out->changes);
-        ch->kind = (mc_change_kind)k;
-        ch->schema = st_col_text(st, 10, a);
-        ch->container = st_col_text(st, 11, a);
-        ch->field = st_col_text(st, 12, a);
-        ch->attribute = st_col_text(st, 13, a);
-        ch->before = st_col_text(st, 14, a);
-        ch->after = st_col_text(st, 15, a);
-        ch->breaking = sqlite3_column_int(st, 16) != 0;
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         st_db_fail(s, err, what);

@@ -184,25 +184,35 @@ static mc_run_status run_status_parse(const char *t)
     return MC_RUN_FAILED;
 }
 
+/* Gives the datastore its row if the store has none yet (run_begin and
+ * set_paused, each inside its own transaction). */
+static int ensure_datastore(store *s, const char *datastore, mc_error *err)
+{
+    const char *what = "record the datastore";
+    sqlite3_stmt *st = st_prep(s, "INSERT INTO datastores(name) VALUES (?1) "
+                                  "ON CONFLICT(name) DO NOTHING", what, err);
+    if (!st)
+        return -1;
+    int ret = -1;
+    if (st_bind_text(st, 1, datastore))
+        st_bind_fail(s, err, what);
+    else
+        ret = st_run_stmt(s, st, what, err);
+    sqlite3_finalize(st);
+    return ret;
+}
+
 int store_run_begin(store *s, const char *datastore, int64_t scheduled_for,
                     int64_t *run_id_out, mc_error *err)
 {
     *run_id_out = 0;
     if (!datastore || !*datastore)
         return mc_error_set(err, MC_EXIT_STORE, "store: a run needs a datastore name");
-    sqlite3_stmt *ins_ds = NULL, *ins_run = NULL;
+    sqlite3_stmt *ins_run = NULL;
     int64_t ds = 0;
     if (st_exec_sql(s, "BEGIN IMMEDIATE", "start a run", err) < 0)
         return -1;
-    ins_ds = st_prep(s, "INSERT INTO datastores(name) VALUES (?1) "
-                     "ON CONFLICT(name) DO NOTHING", "record the datastore", err);
-    if (!ins_ds)
-        goto fail;
-    if (st_bind_text(ins_ds, 1, datastore)) {
-        st_bind_fail(s, err, "record the datastore");
-        goto fail;
-    }
-    if (st_run_stmt(s, ins_ds, "record the datastore", err) < 0 ||
+    if (ensure_datastore(s, datastore, err) < 0 ||
         store_datastore_id(s, datastore, &ds, err) < 0)
         goto fail;
     ins_run = st_prep(s,
@@ -226,12 +236,10 @@ int store_run_begin(store *s, const char *datastore, int64_t scheduled_for,
     int64_t id = (int64_t)sqlite3_last_insert_rowid(s->db);
     if (st_exec_sql(s, "COMMIT", "start a run", err) < 0)
         goto fail;
-    sqlite3_finalize(ins_ds);
     sqlite3_finalize(ins_run);
     *run_id_out = id;
     return 0;
 fail:
-    sqlite3_finalize(ins_ds);
     sqlite3_finalize(ins_run);
     st_rollback(s);
     return -1;
@@ -330,18 +338,10 @@ int store_set_paused(store *s, const char *datastore, bool paused, const char *b
                      bool *changed_out, mc_error *err)
 {
     *changed_out = false;
-    sqlite3_stmt *ins = NULL, *upd = NULL;
+    sqlite3_stmt *upd = NULL;
     if (st_exec_sql(s, "BEGIN IMMEDIATE", "record the pause", err) < 0)
         return -1;
-    ins = st_prep(s, "INSERT INTO datastores(name) VALUES (?1) ON CONFLICT(name) DO NOTHING",
-                  "record the datastore", err);
-    if (!ins)
-        goto fail;
-    if (st_bind_text(ins, 1, datastore)) {
-        st_bind_fail(s, err, "record the datastore");
-        goto fail;
-    }
-    if (st_run_stmt(s, ins, "record the datastore", err) < 0)
+    if (ensure_datastore(s, datastore, err) < 0)
         goto fail;
     upd = st_prep(s, paused
         ? "UPDATE datastores SET paused_at = ?2, paused_by = ?3 "
@@ -361,11 +361,9 @@ int store_set_paused(store *s, const char *datastore, bool paused, const char *b
     *changed_out = sqlite3_changes(s->db) > 0;
     if (st_exec_sql(s, "COMMIT", "record the pause", err) < 0)
         goto fail;
-    sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     return 0;
 fail:
-    sqlite3_finalize(ins);
     sqlite3_finalize(upd);
     st_rollback(s);
     return -1;

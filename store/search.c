@@ -11,6 +11,27 @@
 
 #include <sqlite3.h>
 
+mc_change *store_read_change(sqlite3_stmt *st, int col, mc_changes *out, mc_error *err)
+{
+    const char *kind = (const char *)sqlite3_column_text(st, col);
+    int k = mc_change_kind_parse(kind);
+    if (k < 0) {
+        mc_error_set(err, MC_EXIT_STORE, "store: unknown change kind '%s'",
+                     kind ? kind : "");
+        return NULL;
+    }
+    mc_change *ch = mc_changes_add(out);
+    ch->kind = (mc_change_kind)k;
+    ch->schema = st_col_text(st, col + 1, out->arena);
+    ch->container = st_col_text(st, col + 2, out->arena);
+    ch->field = st_col_text(st, col + 3, out->arena);
+    ch->attribute = st_col_text(st, col + 4, out->arena);
+    ch->before = st_col_text(st, col + 5, out->arena);
+    ch->after = st_col_text(st, col + 6, out->arena);
+    ch->breaking = sqlite3_column_int(st, col + 7) != 0;
+    return ch;
+}
+
 int store_list_changes(store *s, const char *datastore, int64_t from_run,
                        int64_t to_run, mc_changes *out, int64_t **run_ids_out,
                        mc_error *err)
@@ -22,8 +43,7 @@ int store_list_changes(store *s, const char *datastore, int64_t from_run,
         mc_changes_init(out);
     size_t first = out->n;
     sqlite3_stmt *st = st_prep(s,
-        "SELECT ch.run_id, ch.kind, nullif(ch.schema_name, ''), ch.container_name, "
-        "ch.field_name, ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
+        "SELECT ch.run_id, " STORE_CHANGE_COLUMNS
         "FROM changes ch JOIN datastores d ON d.id = ch.datastore_id "
         "WHERE d.name = ?1 AND ch.run_id > ?2 AND ch.run_id <= ?3 "
         "ORDER BY ch.id", what, err);
@@ -39,22 +59,8 @@ int store_list_changes(store *s, const char *datastore, int64_t from_run,
     size_t n_ids = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(st, 1);
-        int k = mc_change_kind_parse(kind);
-        if (k < 0) {
-            mc_error_set(err, MC_EXIT_STORE, "store: unknown change kind '%s'",
-                         kind ? kind : "");
+        if (!store_read_change(st, 1, out, err))
             break;
-        }
-        mc_change *ch = mc_changes_add(out);
-        ch->kind = (mc_change_kind)k;
-        ch->schema = st_col_text(st, 2, out->arena);
-        ch->container = st_col_text(st, 3, out->arena);
-        ch->field = st_col_text(st, 4, out->arena);
-        ch->attribute = st_col_text(st, 5, out->arena);
-        ch->before = st_col_text(st, 6, out->arena);
-        ch->after = st_col_text(st, 7, out->arena);
-        ch->breaking = sqlite3_column_int(st, 8) != 0;
         if (n_ids == cap) {
             cap = cap ? cap * 2 : 64;
             ids = mc_realloc(ids, cap * sizeof *ids);

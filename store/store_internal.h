@@ -106,4 +106,13 @@ void store_fail_abandoned_runs(store *s);
 int store_recorded_runs(store *s, int64_t ds, int64_t *n_out, int64_t *newest_out,
                         mc_error *err);
 
+/* search.c: the columns of a change event, selected from "changes ch",
+ * and their reader: STORE_CHANGE_COLUMNS from column col on into a new item
+ * of out (strings in out->arena); NULL with err set for a kind this build
+ * does not know. */
+#define STORE_CHANGE_COLUMNS                                                  \
+    "ch.kind, nullif(ch.schema_name, ''), ch.container_name, ch.field_name, " \
+    "ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
+mc_change *store_read_change(sqlite3_stmt *st, int col, mc_changes *out, mc_error *err);
+
 #endif
