@@ -179,13 +179,19 @@ static const char *const migrations[] = {
 
 /* ---- open, migrate, close ------------------------------------------------ */
 
+/* The store's schema version (PRAGMA user_version; 0 for a new file). */
+static int user_version(store *s, int64_t *v, mc_error *err)
+{
+    return st_query_i64(s, "PRAGMA user_version", NULL, v, NULL,
+                        "read the store's schema version", err);
+}
+
 /* Runs the migration steps up to schema version target. */
 static int migrate(store *s, int target, mc_error *err)
 {
     for (;;) {
         int64_t v = 0;
-        if (st_query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
-                         "read the store's schema version", err) < 0)
+        if (user_version(s, &v, err) < 0)
             return -1;
         if (v >= target)
             return 0;
@@ -193,8 +199,7 @@ static int migrate(store *s, int target, mc_error *err)
          * new store may have migrated it while we waited. */
         if (st_exec_sql(s, "BEGIN IMMEDIATE", "start a migration", err) < 0)
             return -1;
-        if (st_query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
-                         "read the store's schema version", err) < 0)
+        if (user_version(s, &v, err) < 0)
             goto fail;
         if (v >= target) {
             if (st_exec_sql(s, "COMMIT", "finish a migration", err) < 0)
@@ -214,6 +219,62 @@ static int migrate(store *s, int target, mc_error *err)
 fail:
     st_rollback(s);
     return -1;
+}
+
+static int no_path(mc_error *err)
+{
+    mc_error_set(err, MC_EXIT_STORE, "no store path given");
+    mc_error_hint(err, "set store: in metacrawl.yml or pass --store PATH");
+    return -1;
+}
+
+static int is_directory(const char *path, mc_error *err)
+{
+    mc_error_set(err, MC_EXIT_STORE, "store %s is a directory", path);
+    mc_error_hint(err, "store: names the catalog file, e.g. %s/catalog.db", path);
+    return -1;
+}
+
+static int too_new(const char *path, int64_t version, mc_error *err)
+{
+    mc_error_set(err, MC_EXIT_STORE,
+                 "store was written by a newer metacrawl (schema %lld, this "
+                 "build knows %d)", (long long)version, STORE_SCHEMA_VERSION);
+    mc_error_hint(err, "upgrade metacrawl, or use another store file than %s", path);
+    return -1;
+}
+
+static store *new_store(const char *path, bool read_only)
+{
+    store *s = mc_calloc(1, sizeof *s);
+    s->lock_fd = -1;
+    s->path = mc_strdup(path);
+    s->read_only = read_only;
+    if (gethostname(s->host, sizeof s->host - 1) != 0)
+        strcpy(s->host, "localhost");
+    return s;
+}
+
+/* Opens s->db on name (the path, or a "file:" URI) with flags. */
+static int open_handle(store *s, const char *name, int flags, mc_error *err)
+{
+    if (sqlite3_open_v2(name, &s->db, flags, NULL) != SQLITE_OK) {
+        if (s->db)
+            return st_db_fail(s, err, "open the store");
+        return mc_error_set(err, MC_EXIT_STORE, "store: cannot open %s: out of memory",
+                            s->path);
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+    return 0;
+}
+
+/* The first read of a store file: where a file that is not SQLite shows
+ * itself (first_read_error). */
+static int count_objects(store *s, int64_t *n_out, mc_error *first)
+{
+    return st_query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, n_out, NULL,
+                        "read the store", first);
 }
 
 /* The directory a path lives in, as a new string. */
@@ -292,11 +353,8 @@ int store_open_at_version(const char *path, int target, store **out,
         return mc_error_set(err, MC_EXIT_STORE, "store: no schema version %d "
                             "(this build knows 1 to %d)", target,
                             STORE_SCHEMA_VERSION);
-    if (!path || !*path) {
-        mc_error_set(err, MC_EXIT_STORE, "no store path given");
-        mc_error_hint(err, "set store: in metacrawl.yml or pass --store PATH");
-        return -1;
-    }
+    if (!path || !*path)
+        return no_path(err);
     char *dir = parent_dir(path);
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -309,12 +367,8 @@ int store_open_at_version(const char *path, int target, store **out,
         return -1;
     }
     free(dir);
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        mc_error_set(err, MC_EXIT_STORE, "store %s is a directory", path);
-        mc_error_hint(err, "store: names the catalog file, e.g. %s/catalog.db",
-                      path);
-        return -1;
-    }
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return is_directory(path, err);
 
     /* A new store is created readable by its owner only (SQLite gives the
      * -wal and -shm files the same mode): table names and comments of a
@@ -323,44 +377,25 @@ int store_open_at_version(const char *path, int target, store **out,
     if (fd >= 0)
         close(fd);
 
-    store *s = mc_calloc(1, sizeof *s);
-    s->lock_fd = -1;
-    s->path = mc_strdup(path);
-    if (gethostname(s->host, sizeof s->host - 1) != 0)
-        strcpy(s->host, "localhost");
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK) {
-        if (s->db)
-            st_db_fail(s, err, "open the store");
-        else
-            mc_error_set(err, MC_EXIT_STORE, "store: cannot open %s: out of "
-                         "memory", path);
+    store *s = new_store(path, false);
+    if (open_handle(s, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) < 0)
         goto fail;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 10000);
 
     /* The first read of the file: this is where a file that is not SQLite
      * shows itself. */
     int64_t n_objects = 0;
     mc_error first = {0};
-    if (st_query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, &n_objects,
-                     NULL, "read the store", &first) < 0) {
+    if (count_objects(s, &n_objects, &first) < 0) {
         first_read_error(path, sqlite3_extended_errcode(s->db) & 0xff, &first, true, err);
         goto fail;
     }
     if (check_not_truncated(s, err) < 0)
         goto fail;
     int64_t version = 0;
-    if (st_query_i64(s, "PRAGMA user_version", NULL, &version, NULL,
-                     "read the store's schema version", err) < 0)
+    if (user_version(s, &version, err) < 0)
         goto fail;
     if (version > STORE_SCHEMA_VERSION) {
-        mc_error_set(err, MC_EXIT_STORE,
-                     "store was written by a newer metacrawl (schema %lld, this "
-                     "build knows %d)", (long long)version, STORE_SCHEMA_VERSION);
-        mc_error_hint(err, "upgrade metacrawl, or use another store file than %s",
-                      path);
+        too_new(path, version, err);
         goto fail;
     }
     if (version == 0 && n_objects > 0) {
@@ -420,27 +455,16 @@ static char *file_uri(const char *path, bool immutable)
 static int open_ro_handle(store *s, bool immutable, mc_error *err)
 {
     char *uri = file_uri(s->path, immutable);
-    int rc = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    int rc = open_handle(s, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, err);
     free(uri);
-    if (rc != SQLITE_OK) {
-        if (s->db)
-            return st_db_fail(s, err, "open the store");
-        return mc_error_set(err, MC_EXIT_STORE, "store: cannot open %s: out of memory",
-                            s->path);
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 10000);
-    return 0;
+    return rc;
 }
 
 int store_open_read(const char *path, store **out, mc_error *err)
 {
     *out = NULL;
-    if (!path || !*path) {
-        mc_error_set(err, MC_EXIT_STORE, "no store path given");
-        mc_error_hint(err, "set store: in metacrawl.yml or pass --store PATH");
-        return -1;
-    }
+    if (!path || !*path)
+        return no_path(err);
     struct stat sb;
     if (stat(path, &sb) != 0) {
         int e = errno;
@@ -450,23 +474,14 @@ int store_open_read(const char *path, store **out, mc_error *err)
                                        : "check the path and its permissions");
         return -1;
     }
-    if (S_ISDIR(sb.st_mode)) {
-        mc_error_set(err, MC_EXIT_STORE, "store %s is a directory", path);
-        mc_error_hint(err, "store: names the catalog file, e.g. %s/catalog.db", path);
-        return -1;
-    }
-    store *s = mc_calloc(1, sizeof *s);
-    s->lock_fd = -1;
-    s->path = mc_strdup(path);
-    s->read_only = true;
-    if (gethostname(s->host, sizeof s->host - 1) != 0)
-        strcpy(s->host, "localhost");
+    if (S_ISDIR(sb.st_mode))
+        return is_directory(path, err);
+    store *s = new_store(path, true);
     if (open_ro_handle(s, false, err) < 0)
         goto fail;
     int64_t n_objects = 0;
     mc_error first = {0};
-    int rc = st_query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, &n_objects, NULL,
-                          "read the store", &first);
+    int rc = count_objects(s, &n_objects, &first);
     int code = rc < 0 ? sqlite3_extended_errcode(s->db) & 0xff : SQLITE_OK;
     if (rc < 0 && (code == SQLITE_CANTOPEN || code == SQLITE_READONLY)) {
         /* A WAL store in a directory we cannot write: SQLite cannot create
@@ -481,8 +496,7 @@ int store_open_read(const char *path, store **out, mc_error *err)
             mc_error_clear(&first);
             if (open_ro_handle(s, true, err) < 0)
                 goto fail;
-            rc = st_query_i64(s, "SELECT count(*) FROM sqlite_master", NULL, &n_objects, NULL,
-                              "read the store", &first);
+            rc = count_objects(s, &n_objects, &first);
             code = rc < 0 ? sqlite3_extended_errcode(s->db) & 0xff : SQLITE_OK;
         }
     }
@@ -493,8 +507,7 @@ int store_open_read(const char *path, store **out, mc_error *err)
     if (check_not_truncated(s, err) < 0)
         goto fail;
     int64_t version = 0;
-    if (st_query_i64(s, "PRAGMA user_version", NULL, &version, NULL,
-                     "read the store's schema version", err) < 0)
+    if (user_version(s, &version, err) < 0)
         goto fail;
     if (version == 0) {
         mc_error_set(err, MC_EXIT_STORE, n_objects ? "store %s is an sqlite database but not "
@@ -506,10 +519,7 @@ int store_open_read(const char *path, store **out, mc_error *err)
         goto fail;
     }
     if (version > STORE_SCHEMA_VERSION) {
-        mc_error_set(err, MC_EXIT_STORE,
-                     "store was written by a newer metacrawl (schema %lld, this "
-                     "build knows %d)", (long long)version, STORE_SCHEMA_VERSION);
-        mc_error_hint(err, "upgrade metacrawl, or use another store file than %s", path);
+        too_new(path, version, err);
         goto fail;
     }
     if (version < STORE_SCHEMA_VERSION) {
@@ -544,8 +554,7 @@ void store_close(store *s)
 int store_schema_version(store *s)
 {
     int64_t v = 0;
-    if (!s || st_query_i64(s, "PRAGMA user_version", NULL, &v, NULL,
-                           "read the store's schema version", NULL) < 0)
+    if (!s || user_version(s, &v, NULL) < 0)
         return -1;
     return (int)v;
 }
