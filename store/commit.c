@@ -607,7 +607,7 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
     }
     for (size_t i = 0; i < N_COMMIT_SQL; i++)
         if (!(*ctx_stmt(&c, i) = st_prep(s, commit_sql[i].sql,
-                                       "prepare the run's writes", err)))
+                                          "prepare the run's writes", err)))
             goto out;
 
     for (size_t i = 0; i < n_changes; i++)

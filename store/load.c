@@ -122,7 +122,7 @@ static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t 
 {
     const char *what = "load containers";
     sqlite3_stmt *st = st_prep(s, name ? sql_container_named[run != 0]
-                                    : sql_containers[run != 0], what, err);
+                                       : sql_containers[run != 0], what, err);
     if (!st || bind_ds_run(s, st, ds, run, what, err) < 0 ||
         (name && (st_bind_text(st, 3, schema) | st_bind_text(st, 4, name)) &&
          st_bind_fail(s, err, what) < 0)) {
