@@ -31,19 +31,6 @@ static sqlite3_stmt *hist_prep(store *s, const char *sql, const char *what,
     return st;
 }
 
-static const char *hist_text(sqlite3_stmt *st, int i, mc_arena *a)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    if (!t)
-        return NULL;
-    return mc_arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
-}
-
-static int64_t hist_i64(sqlite3_stmt *st, int i)
-{
-    return (int64_t)sqlite3_column_int64(st, i);
-}
-
 /* Grows *items (of size elem) to hold one more; returns the new slot. */
 static void *grow(void **items, size_t *n, size_t *cap, size_t elem)
 {
@@ -127,17 +114,17 @@ int store_hist_changes(store *s, const char *datastore, mc_hist_changes *out,
             break;
         }
         mc_hist_change *c = grow((void **)&out->items, &out->n, &cap, sizeof *c);
-        c->id = hist_i64(st, 0);
-        c->run_id = hist_i64(st, 1);
-        c->run_at = hist_i64(st, 2);
-        c->container_id = hist_i64(st, 3);
+        c->id = st_col_i64(st, 0);
+        c->run_id = st_col_i64(st, 1);
+        c->run_at = st_col_i64(st, 2);
+        c->container_id = st_col_i64(st, 3);
         c->kind = (mc_change_kind)k;
-        c->schema = hist_text(st, 5, out->arena);
-        c->container = hist_text(st, 6, out->arena);
-        c->field = hist_text(st, 7, out->arena);
-        c->attribute = hist_text(st, 8, out->arena);
-        c->before = hist_text(st, 9, out->arena);
-        c->after = hist_text(st, 10, out->arena);
+        c->schema = st_col_text(st, 5, out->arena);
+        c->container = st_col_text(st, 6, out->arena);
+        c->field = st_col_text(st, 7, out->arena);
+        c->attribute = st_col_text(st, 8, out->arena);
+        c->before = st_col_text(st, 9, out->arena);
+        c->after = st_col_text(st, 10, out->arena);
         c->breaking = sqlite3_column_int(st, 11) != 0;
         if (!c->schema)
             c->schema = "";
@@ -227,16 +214,16 @@ int store_hist_fields(store *s, const char *datastore, mc_hist_fields *out,
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fv_row *r = grow((void **)&rows, &n, &cap, sizeof *r);
-        r->container_id = hist_i64(st, 0);
+        r->container_id = st_col_i64(st, 0);
         r->attnum = (int32_t)sqlite3_column_int(st, 1);
         r->position = (int32_t)sqlite3_column_int(st, 2);
-        r->name = hist_text(st, 3, out->arena);
+        r->name = st_col_text(st, 3, out->arena);
         if (!r->name)
             r->name = "";
-        r->from = hist_i64(st, 4);
-        r->from_at = hist_i64(st, 5);
-        r->to = hist_i64(st, 6);
-        r->to_at = hist_i64(st, 7);
+        r->from = st_col_i64(st, 4);
+        r->from_at = st_col_i64(st, 5);
+        r->to = st_col_i64(st, 6);
+        r->to_at = st_col_i64(st, 7);
     }
     if (rc != SQLITE_DONE)
         hist_fail(s, err, what);
@@ -305,9 +292,9 @@ int store_hist_containers(store *s, const char *datastore,
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         mc_hist_container *c = grow((void **)&out->items, &out->n, &cap, sizeof *c);
-        c->container_id = hist_i64(st, 0);
-        c->first_run = hist_i64(st, 1);
-        c->first_at = hist_i64(st, 2);
+        c->container_id = st_col_i64(st, 0);
+        c->first_run = st_col_i64(st, 1);
+        c->first_at = st_col_i64(st, 2);
     }
     if (rc != SQLITE_DONE)
         hist_fail(s, err, what);

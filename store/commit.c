@@ -1,0 +1,688 @@
+/*
+ * commit.c — recording a run: store_commit_run writes a crawl's changes as
+ * new and closed versions, its change events and the alert deliveries they
+ * call for, and finishes the run (runs.c has the run states).
+ *
+ * Invariants (1, 2, 5 and 6 are in store_internal.h):
+ *  3. store_commit_run is one BEGIN IMMEDIATE ... COMMIT.  Any failure rolls
+ *     back, so the store is byte-for-byte what it was, and the run row stays
+ *     'running' for the caller to fail.
+ *  4. A re-crawl that found nothing writes only the run row (and row
+ *     estimates that moved): the comparison happened in the diff, and the
+ *     store never rewrites a version that did not change.
+ */
+#include "store.h"
+#include "store_internal.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+/* A row estimate below 0 is unknown, and is stored as NULL. */
+static int bind_estimate(sqlite3_stmt *st, int i, double v)
+{
+    return v >= 0 ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static bool in_range(ptrdiff_t i, size_t n)
+{
+    return i >= 0 && (size_t)i < n;
+}
+
+/* What has been done to an object of prev in this commit. */
+enum { DONE_VERSIONED = 1, DONE_REMOVED = 2 };
+
+typedef struct commit_ctx {
+    store *s;
+    int64_t run, ds;
+    char *ds_name;    /* the datastore's name, for the outbox rules */
+    const mc_catalog *prev, *cur;
+    const ptrdiff_t *cur_to_prev;
+    mc_error *err;
+    unsigned char *schema_done, *container_done, *field_done;
+    unsigned char *cur_schema_added, *cur_field_added;
+    int64_t *new_key; /* containers row of a cur container added here */
+    sqlite3_stmt *ins_schema, *close_schema, *ins_container, *ins_cversion,
+        *close_cversion, *close_cfields, *set_container, *set_oid, *set_rules,
+        *ins_field,
+        *close_field, *ins_change, *finish_run;
+    sqlite3_stmt *ins_outbox; /* prepared only when rules are set */
+} commit_ctx;
+
+static const struct {
+    size_t offset;
+    const char *sql;
+} commit_sql[] = {
+    {offsetof(commit_ctx, ins_schema),
+     "INSERT INTO schema_versions(datastore_id, name, oid, owner, comment, "
+     "external, valid_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    {offsetof(commit_ctx, close_schema),
+     "UPDATE schema_versions SET valid_to = ?2 "
+     "WHERE id = ?1 AND datastore_id = ?3 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, ins_container),
+     "INSERT INTO containers(datastore_id, current_hash, row_estimate, partitions) "
+     "VALUES (?1, ?2, ?3, ?4)"},
+    {offsetof(commit_ctx, ins_cversion),
+     "INSERT INTO container_versions(container_id, schema_name, name, oid, kind, "
+     "owner, comment, definition, primary_key, foreign_keys, dist_style, "
+     "sort_key, valid_from, extension, read_rules) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
+    {offsetof(commit_ctx, close_cversion),
+     "UPDATE container_versions SET valid_to = ?3 "
+     "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, close_cfields),
+     "UPDATE field_versions SET valid_to = ?2 "
+     "WHERE container_id = ?1 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, set_container),
+     "UPDATE containers SET current_hash = ?2, row_estimate = ?3, partitions = ?5 "
+     "WHERE id = ?1 AND datastore_id = ?4"},
+    {offsetof(commit_ctx, set_oid),
+     "UPDATE container_versions SET oid = ?2 "
+     "WHERE id = ?1 AND container_id = ?3 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, set_rules),
+     "UPDATE container_versions SET read_rules = ?2 "
+     "WHERE id = ?1 AND container_id = ?3 AND valid_to IS NULL AND read_rules < ?2"},
+    {offsetof(commit_ctx, ins_field),
+     "INSERT INTO field_versions(container_id, name, attnum, position, type, "
+     "not_null, default_expr, comment, encoding, valid_from, identity, generated) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+    {offsetof(commit_ctx, close_field),
+     "UPDATE field_versions SET valid_to = ?3 "
+     "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
+    {offsetof(commit_ctx, ins_change),
+     "INSERT INTO changes(run_id, datastore_id, container_id, kind, schema_name, "
+     "container_name, field_name, attribute, \"before\", \"after\", breaking) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+    {offsetof(commit_ctx, finish_run),
+     "UPDATE runs SET status = ?2, finished_at = ?3, dialect = ?4, "
+     "server_version = ?5, n_schemas = ?6, n_containers = ?7, n_fields = ?8, "
+     "n_changes = ?9, n_held_back = ?10, error = ?11 "
+     "WHERE id = ?1 AND status = 'running'"},
+};
+
+#define N_COMMIT_SQL (sizeof commit_sql / sizeof commit_sql[0])
+
+static sqlite3_stmt **ctx_stmt(commit_ctx *c, size_t i)
+{
+    return (sqlite3_stmt **)(void *)((char *)c + commit_sql[i].offset);
+}
+
+/* Runs a bound write that must touch exactly one row (a version to close
+ * that is no longer current means prev is stale). */
+static int write_one(commit_ctx *c, sqlite3_stmt *st, const char *what)
+{
+    if (st_run_stmt(c->s, st, what, c->err) < 0)
+        return -1;
+    if (sqlite3_changes(c->s->db) != 1) {
+        mc_error_set(c->err, MC_EXIT_STORE, "store: cannot %s: the stored "
+                     "version is no longer current", what);
+        mc_error_hint(c->err, "another process recorded a crawl of this "
+                      "datastore meanwhile; crawl again");
+        return -1;
+    }
+    return 0;
+}
+
+static int bad_change(commit_ctx *c, size_t i, const mc_change *ch,
+                      const char *why)
+{
+    mc_error_set(c->err, MC_EXIT_STORE,
+                 "store: cannot record change %zu (%s %s%s%s%s%s): %s", i,
+                 mc_change_kind_name(ch->kind), ch->schema ? ch->schema : "?",
+                 ch->container ? "." : "", ch->container ? ch->container : "",
+                 ch->field ? "." : "", ch->field ? ch->field : "", why);
+    mc_error_hint(c->err, "this is a bug in metacrawl; the store was left "
+                  "unchanged");
+    return -1;
+}
+
+static int insert_schema(commit_ctx *c, const mc_schema *sc)
+{
+    sqlite3_stmt *st = c->ins_schema;
+    int bad = st_bind_i64(st, 1, c->ds) | st_bind_text(st, 2, sc->name) |
+              st_bind_i64_or_null(st, 3, sc->oid) | st_bind_text(st, 4, sc->owner) |
+              st_bind_text(st, 5, sc->comment) | st_bind_i64(st, 6, sc->external) |
+              st_bind_i64(st, 7, c->run);
+    if (bad)
+        return st_bind_fail(c->s, c->err, "insert a schema version");
+    return st_run_stmt(c->s, st, "insert a schema version", c->err);
+}
+
+static int close_schema(commit_ctx *c, const mc_schema *sc)
+{
+    sqlite3_stmt *st = c->close_schema;
+    if (st_bind_i64(st, 1, sc->store_id) | st_bind_i64(st, 2, c->run) |
+        st_bind_i64(st, 3, c->ds))
+        return st_bind_fail(c->s, c->err, "close a schema version");
+    return write_one(c, st, "close a schema version");
+}
+
+static int insert_cversion(commit_ctx *c, int64_t key, const mc_container *k)
+{
+    sqlite3_stmt *st = c->ins_cversion;
+    int bad = st_bind_i64(st, 1, key) | st_bind_text(st, 2, k->schema) |
+              st_bind_text(st, 3, k->name) | st_bind_i64_or_null(st, 4, k->oid) |
+              st_bind_text(st, 5, mc_kind_name(k->kind)) |
+              st_bind_text(st, 6, k->owner) | st_bind_text(st, 7, k->comment) |
+              st_bind_text(st, 8, k->definition) |
+              st_bind_text(st, 9, k->primary_key) |
+              st_bind_text(st, 10, k->foreign_keys) |
+              st_bind_text(st, 11, k->dist_style) | st_bind_text(st, 12, k->sort_key) |
+              st_bind_i64(st, 13, c->run) | st_bind_text(st, 14, k->extension) |
+              st_bind_i64(st, 15, STORE_READ_RULES);
+    if (bad)
+        return st_bind_fail(c->s, c->err, "insert a container version");
+    return st_run_stmt(c->s, st, "insert a container version", c->err);
+}
+
+static int close_cversion(commit_ctx *c, const mc_container *k)
+{
+    sqlite3_stmt *st = c->close_cversion;
+    if (st_bind_i64(st, 1, k->store_id) | st_bind_i64(st, 2, k->store_key) |
+        st_bind_i64(st, 3, c->run))
+        return st_bind_fail(c->s, c->err, "close a container version");
+    return write_one(c, st, "close a container version");
+}
+
+static int insert_field(commit_ctx *c, int64_t key, const mc_field *f)
+{
+    sqlite3_stmt *st = c->ins_field;
+    int bad = st_bind_i64(st, 1, key) | st_bind_text(st, 2, f->name) |
+              st_bind_i64_or_null(st, 3, f->attnum) | st_bind_i64(st, 4, f->position) |
+              st_bind_text(st, 5, f->type) | st_bind_i64(st, 6, f->not_null) |
+              st_bind_text(st, 7, f->default_expr) | st_bind_text(st, 8, f->comment) |
+              st_bind_text(st, 9, f->encoding) | st_bind_i64(st, 10, c->run) |
+              st_bind_text(st, 11, f->identity) | st_bind_text(st, 12, f->generated);
+    if (bad)
+        return st_bind_fail(c->s, c->err, "insert a field version");
+    return st_run_stmt(c->s, st, "insert a field version", c->err);
+}
+
+static int close_field(commit_ctx *c, int64_t key, const mc_field *f)
+{
+    sqlite3_stmt *st = c->close_field;
+    if (st_bind_i64(st, 1, f->store_id) | st_bind_i64(st, 2, key) |
+        st_bind_i64(st, 3, c->run))
+        return st_bind_fail(c->s, c->err, "close a field version");
+    return write_one(c, st, "close a field version");
+}
+
+static int set_container(commit_ctx *c, const mc_container *pk, uint64_t hash,
+                         double estimate, const char *partitions)
+{
+    sqlite3_stmt *st = c->set_container;
+    if (st_bind_i64(st, 1, pk->store_key) | st_bind_i64(st, 2, (int64_t)hash) |
+        bind_estimate(st, 3, estimate) | st_bind_i64(st, 4, c->ds) |
+        st_bind_text(st, 5, partitions))
+        return st_bind_fail(c->s, c->err, "update a container");
+    return write_one(c, st, "update a container");
+}
+
+/* Checks that a prev container can be written through: it came from the
+ * store (and, when fields are needed, with its fields). */
+static const char *prev_container_problem(const commit_ctx *c, ptrdiff_t pi,
+                                          bool need_fields)
+{
+    if (!in_range(pi, c->prev->n_containers))
+        return "previous container index out of range";
+    const mc_container *k = &c->prev->containers[pi];
+    if (k->store_key <= 0 || k->store_id <= 0)
+        return "the previous container did not come from the store";
+    if (need_fields && !k->fields_loaded)
+        return "the previous container's fields were not loaded";
+    if (need_fields && (k->first_field > c->prev->n_fields ||
+                        k->n_fields > c->prev->n_fields - k->first_field))
+        return "the previous container's fields are out of range";
+    return NULL;
+}
+
+static const char *cur_container_problem(const commit_ctx *c, ptrdiff_t ci)
+{
+    if (!in_range(ci, c->cur->n_containers))
+        return "current container index out of range";
+    const mc_container *k = &c->cur->containers[ci];
+    if (k->first_field > c->cur->n_fields ||
+        k->n_fields > c->cur->n_fields - k->first_field)
+        return "the current container's fields are out of range";
+    return NULL;
+}
+
+/* The prev container of a field change: as given, or through the pairing
+ * when the diff only named the cur container. */
+static ptrdiff_t field_prev_container(const commit_ctx *c, const mc_change *ch)
+{
+    if (ch->prev_container >= 0)
+        return ch->prev_container;
+    if (c->cur_to_prev && in_range(ch->cur_container, c->cur->n_containers))
+        return c->cur_to_prev[ch->cur_container];
+    return -1;
+}
+
+static bool field_in(const mc_container *k, ptrdiff_t fi)
+{
+    return fi >= 0 && (size_t)fi >= k->first_field &&
+           (size_t)fi < k->first_field + k->n_fields;
+}
+
+/* Applies one change to the versioned tables; *cid_out is the containers
+ * row it concerns (0 for schema changes). */
+static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
+                        int64_t *cid_out)
+{
+    const mc_catalog *prev = c->prev, *cur = c->cur;
+    const char *why;
+    *cid_out = 0;
+    switch (ch->kind) {
+    case MC_SCHEMA_ADDED:
+        if (!in_range(ch->cur_index, cur->n_schemas))
+            return bad_change(c, i, ch, "current schema index out of range");
+        if (c->cur_schema_added[ch->cur_index])
+            return 0; /* reported twice: written once */
+        c->cur_schema_added[ch->cur_index] = 1;
+        return insert_schema(c, &cur->schemas[ch->cur_index]);
+
+    case MC_SCHEMA_REMOVED:
+    case MC_SCHEMA_CHANGED: {
+        bool removed = ch->kind == MC_SCHEMA_REMOVED;
+        if (!in_range(ch->prev_index, prev->n_schemas))
+            return bad_change(c, i, ch, "previous schema index out of range");
+        if (!removed && !in_range(ch->cur_index, cur->n_schemas))
+            return bad_change(c, i, ch, "current schema index out of range");
+        const mc_schema *ps = &prev->schemas[ch->prev_index];
+        if (ps->store_id <= 0)
+            return bad_change(c, i, ch, "the previous schema did not come from "
+                              "the store");
+        unsigned char *done = &c->schema_done[ch->prev_index];
+        unsigned char want = removed ? DONE_REMOVED : DONE_VERSIONED;
+        if (*done == want)
+            return 0; /* another attribute of the same schema */
+        if (*done)
+            return bad_change(c, i, ch, "the schema is both changed and removed");
+        *done = want;
+        if (close_schema(c, ps) < 0)
+            return -1;
+        return removed ? 0 : insert_schema(c, &cur->schemas[ch->cur_index]);
+    }
+
+    case MC_CONTAINER_ADDED: {
+        if ((why = cur_container_problem(c, ch->cur_index)))
+            return bad_change(c, i, ch, why);
+        if (c->new_key[ch->cur_index]) {
+            *cid_out = c->new_key[ch->cur_index];
+            return 0;
+        }
+        const mc_container *k = &cur->containers[ch->cur_index];
+        sqlite3_stmt *st = c->ins_container;
+        if (st_bind_i64(st, 1, c->ds) | st_bind_i64(st, 2, (int64_t)k->hash) |
+            bind_estimate(st, 3, k->row_estimate) | st_bind_text(st, 4, k->partitions))
+            return st_bind_fail(c->s, c->err, "insert a container");
+        if (st_run_stmt(c->s, st, "insert a container", c->err) < 0)
+            return -1;
+        int64_t key = (int64_t)sqlite3_last_insert_rowid(c->s->db);
+        c->new_key[ch->cur_index] = key;
+        *cid_out = key;
+        if (insert_cversion(c, key, k) < 0)
+            return -1;
+        /* The diff reports no field_added for a new container's fields. */
+        for (size_t f = 0; f < k->n_fields; f++)
+            if (insert_field(c, key, &cur->fields[k->first_field + f]) < 0)
+                return -1;
+        return 0;
+    }
+
+    case MC_CONTAINER_REMOVED:
+    case MC_CONTAINER_RENAMED:
+    case MC_CONTAINER_CHANGED: {
+        bool removed = ch->kind == MC_CONTAINER_REMOVED;
+        if ((why = prev_container_problem(c, ch->prev_index, false)))
+            return bad_change(c, i, ch, why);
+        if (!removed && (why = cur_container_problem(c, ch->cur_index)))
+            return bad_change(c, i, ch, why);
+        const mc_container *pk = &prev->containers[ch->prev_index];
+        *cid_out = pk->store_key;
+        unsigned char *done = &c->container_done[ch->prev_index];
+        unsigned char want = removed ? DONE_REMOVED : DONE_VERSIONED;
+        if (*done == want)
+            return 0;
+        if (*done)
+            return bad_change(c, i, ch, "the container is both changed and "
+                              "removed");
+        *done = want;
+        if (close_cversion(c, pk) < 0)
+            return -1;
+        if (!removed)
+            return insert_cversion(c, pk->store_key,
+                                   &cur->containers[ch->cur_index]);
+        /* Its fields go with it, without field_removed events. */
+        sqlite3_stmt *st = c->close_cfields;
+        if (st_bind_i64(st, 1, pk->store_key) | st_bind_i64(st, 2, c->run))
+            return st_bind_fail(c->s, c->err, "close a container's fields");
+        if (st_run_stmt(c->s, st, "close a container's fields", c->err) < 0)
+            return -1;
+        return set_container(c, pk, 0, pk->row_estimate, pk->partitions);
+    }
+
+    case MC_FIELD_ADDED:
+    case MC_FIELD_REMOVED:
+    case MC_FIELD_RENAMED:
+    case MC_FIELD_CHANGED: {
+        bool added = ch->kind == MC_FIELD_ADDED;
+        bool removed = ch->kind == MC_FIELD_REMOVED;
+        ptrdiff_t pc = field_prev_container(c, ch);
+        if ((why = prev_container_problem(c, pc, !added)))
+            return bad_change(c, i, ch, why);
+        const mc_container *pk = &prev->containers[pc];
+        *cid_out = pk->store_key;
+        if (ch->cur_container >= 0 &&
+            (why = cur_container_problem(c, ch->cur_container)))
+            return bad_change(c, i, ch, why);
+        if (!removed) {
+            if (!in_range(ch->cur_index, cur->n_fields))
+                return bad_change(c, i, ch, "current field index out of range");
+            if (ch->cur_container >= 0 &&
+                !field_in(&cur->containers[ch->cur_container], ch->cur_index))
+                return bad_change(c, i, ch, "the current field is not in the "
+                                  "current container");
+        }
+        const mc_field *cf = removed ? NULL : &cur->fields[ch->cur_index];
+        if (added) {
+            if (c->cur_field_added[ch->cur_index])
+                return 0;
+            c->cur_field_added[ch->cur_index] = 1;
+            return insert_field(c, pk->store_key, cf);
+        }
+        if (!field_in(pk, ch->prev_index))
+            return bad_change(c, i, ch, "previous field index out of range");
+        const mc_field *pf = &prev->fields[ch->prev_index];
+        if (pf->store_id <= 0)
+            return bad_change(c, i, ch, "the previous field did not come from "
+                              "the store");
+        unsigned char *done = &c->field_done[ch->prev_index];
+        unsigned char want = removed ? DONE_REMOVED : DONE_VERSIONED;
+        if (*done == want)
+            return 0;
+        if (*done)
+            return bad_change(c, i, ch, "the field is both changed and removed");
+        *done = want;
+        if (close_field(c, pk->store_key, pf) < 0)
+            return -1;
+        return removed ? 0 : insert_field(c, pk->store_key, cf);
+    }
+
+    default:
+        return bad_change(c, i, ch, "unknown change kind");
+    }
+}
+
+static int insert_change(commit_ctx *c, const mc_change *ch, int64_t cid)
+{
+    sqlite3_stmt *st = c->ins_change;
+    int bad = st_bind_i64(st, 1, c->run) | st_bind_i64(st, 2, c->ds) |
+              st_bind_i64_or_null(st, 3, cid) |
+              st_bind_text(st, 4, mc_change_kind_name(ch->kind)) |
+              st_bind_text(st, 5, ch->schema) | st_bind_text(st, 6, ch->container) |
+              st_bind_text(st, 7, ch->field) | st_bind_text(st, 8, ch->attribute) |
+              st_bind_text(st, 9, ch->before) | st_bind_text(st, 10, ch->after) |
+              st_bind_i64(st, 11, ch->breaking);
+    if (bad)
+        return st_bind_fail(c->s, c->err, "record a change");
+    return st_run_stmt(c->s, st, "record a change", c->err);
+}
+
+/*
+ * Queues the change just inserted for every alert whose rules want it, in
+ * the run's transaction: a run is never recorded without its deliveries
+ * (docs/alerts.md, "Delivery guarantees").
+ */
+static int queue_change(commit_ctx *c, const mc_change *ch)
+{
+    if (!c->ins_outbox)
+        return 0;
+    const store_outbox_rules *r = c->s->rules;
+    int64_t change_id = (int64_t)sqlite3_last_insert_rowid(c->s->db);
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->wants(r->arg, i, c->ds_name, ch))
+            continue;
+        sqlite3_stmt *st = c->ins_outbox;
+        if (st_bind_text(st, 1, r->names[i]) | st_bind_i64(st, 2, change_id) |
+            st_bind_i64(st, 3, mc_time_now()))
+            return st_bind_fail(c->s, c->err, "queue an alert");
+        if (st_run_stmt(c->s, st, "queue an alert", c->err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Stored hashes and row estimates of the containers that are still there
+ * (invariant 4: only what moved is written). */
+static int update_pairs(commit_ctx *c, const unsigned char *held)
+{
+    const mc_catalog *prev = c->prev, *cur = c->cur;
+    for (size_t i = 0; i < cur->n_containers; i++) {
+        ptrdiff_t p = c->cur_to_prev ? c->cur_to_prev[i] : -1;
+        if (p < 0)
+            continue;
+        if (!in_range(p, prev->n_containers))
+            return mc_error_set(c->err, MC_EXIT_STORE, "store: cannot record "
+                                "the run: container pairing %zu -> %td is out "
+                                "of range", i, p);
+        const mc_container *pk = &prev->containers[p];
+        const mc_container *ck = &cur->containers[i];
+        if (c->container_done[p] == DONE_REMOVED)
+            continue;
+        if (pk->store_key <= 0)
+            return mc_error_set(c->err, MC_EXIT_STORE, "store: cannot record "
+                                "the run: container %s.%s did not come from "
+                                "the store", pk->schema, pk->name);
+        /* A table dropped and created again under its name is the same
+         * container with a new oid.  The oid is not a compared attribute,
+         * so it is refreshed in place rather than versioned: the next
+         * crawl can then still recognise a rename by it. */
+        if (ck->oid && ck->oid != pk->oid &&
+            c->container_done[p] != DONE_VERSIONED) {
+            sqlite3_stmt *st = c->set_oid;
+            if (st_bind_i64(st, 1, pk->store_id) | st_bind_i64(st, 2, ck->oid) |
+                st_bind_i64(st, 3, pk->store_key))
+                return st_bind_fail(c->s, c->err, "update a container's oid");
+            if (write_one(c, st, "update a container's oid") < 0)
+                return -1;
+        }
+        /* Recorded before the current reading rules and not versioned
+         * now: the diff compared it under the new rules, so it is up to
+         * date (store.h, mc_container.legacy). */
+        if (pk->legacy && c->container_done[p] != DONE_VERSIONED) {
+            sqlite3_stmt *st = c->set_rules;
+            if (st_bind_i64(st, 1, pk->store_id) | st_bind_i64(st, 2, STORE_READ_RULES) |
+                st_bind_i64(st, 3, pk->store_key))
+                return st_bind_fail(c->s, c->err, "update a container's reading rules");
+            if (write_one(c, st, "update a container's reading rules") < 0)
+                return -1;
+        }
+        uint64_t hash = (held[p] & 1) ? 0 : ck->hash;
+        /* Facts, not versions: the latest estimate and partitions.  An
+         * unknown estimate is recorded as unknown (a table created again,
+         * or never analysed since it was rewritten, has none). */
+        bool moved = ck->row_estimate != pk->row_estimate;
+        bool parts_moved = (ck->partitions == NULL) != (pk->partitions == NULL) ||
+                           (ck->partitions && strcmp(ck->partitions, pk->partitions) != 0);
+        if (hash == pk->hash && !moved && !parts_moved)
+            continue;
+        if (set_container(c, pk, hash, ck->row_estimate, ck->partitions) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
+                     const mc_catalog *cur, const mc_changes *changes,
+                     const ptrdiff_t *cur_to_prev,
+                     const size_t *hold_back_containers, size_t n_hold_back,
+                     const mc_run_summary *summary, mc_error *err)
+{
+    if (!prev || !cur || !summary ||
+        (summary->status != MC_RUN_OK && summary->status != MC_RUN_PARTIAL))
+        return mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: "
+                            "%s", (long long)run_id,
+                            summary ? "a finished run is ok or partial"
+                                    : "missing catalog or summary");
+    if (!cur_to_prev && cur->n_containers && prev->n_containers)
+        return mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: "
+                            "no container pairing given", (long long)run_id);
+
+    commit_ctx c = {.s = s, .run = run_id, .prev = prev, .cur = cur,
+                    .cur_to_prev = cur_to_prev, .err = err};
+    size_t n_changes = changes ? changes->n : 0;
+    int64_t *cids = mc_calloc(n_changes + 1, sizeof *cids);
+    unsigned char *held = mc_calloc(prev->n_containers + 1, 1);
+    c.schema_done = mc_calloc(prev->n_schemas + 1, 1);
+    c.container_done = mc_calloc(prev->n_containers + 1, 1);
+    c.field_done = mc_calloc(prev->n_fields + 1, 1);
+    c.new_key = mc_calloc(cur->n_containers + 1, sizeof *c.new_key);
+    c.cur_schema_added = mc_calloc(cur->n_schemas + 1, 1);
+    c.cur_field_added = mc_calloc(cur->n_fields + 1, 1);
+    int ret = -1;
+
+    for (size_t i = 0; i < n_hold_back; i++) {
+        if (hold_back_containers[i] >= prev->n_containers) {
+            mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: "
+                         "held-back container index %zu out of range",
+                         (long long)run_id, hold_back_containers[i]);
+            goto out;
+        }
+        held[hold_back_containers[i]] = 1;
+    }
+
+    if (st_exec_sql(s, "BEGIN IMMEDIATE", "start recording the run", err) < 0)
+        goto out;
+    /* The run must exist and still be running; its datastore is the one
+     * every row of this commit belongs to. */
+    {
+        sqlite3_stmt *q = st_prep(s, "SELECT r.datastore_id, r.status, d.name "
+                                  "FROM runs r JOIN datastores d "
+                                  "ON d.id = r.datastore_id WHERE r.id = ?1",
+                                  "read the run", err);
+        if (!q)
+            goto out;
+        int rc = st_bind_i64(q, 1, run_id) ? -1 : sqlite3_step(q);
+        bool running = false;
+        if (rc == SQLITE_ROW) {
+            c.ds = st_col_i64(q, 0);
+            const char *st = (const char *)sqlite3_column_text(q, 1);
+            running = st && strcmp(st, "running") == 0;
+            c.ds_name = mc_strdup((const char *)sqlite3_column_text(q, 2));
+        } else if (rc != SQLITE_DONE) {
+            st_db_fail(s, err, "read the run");
+        }
+        sqlite3_finalize(q);
+        if (mc_error_is_set(err))
+            goto out;
+        if (rc != SQLITE_ROW || !running) {
+            mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: %s",
+                         (long long)run_id, rc == SQLITE_ROW
+                             ? "it is no longer running" : "no such run");
+            goto out;
+        }
+    }
+    /* Under the write lock: has another run of this datastore been recorded
+     * since prev was read?  Then prev is not the current catalog any more,
+     * and these changes (a table "added" twice, then "removed") would be
+     * wrong.  Two crawls of one datastore are kept apart by the crawl lock
+     * (crawler/lock.c); this catches whatever got past it. */
+    if (prev->store_commits > 0) {
+        int64_t n_now = 0, newest = 0;
+        if (store_recorded_runs(s, c.ds, &n_now, &newest, err) < 0)
+            goto out;
+        if (n_now + 1 != prev->store_commits) {
+            mc_error_set(err, MC_EXIT_STORE,
+                         "not recorded: run %lld of datastore '%s' was recorded by "
+                         "another crawl after this one read the stored catalog",
+                         (long long)newest, c.ds_name ? c.ds_name : "?");
+            mc_error_hint(err, "nothing of this run was written; crawl again.  Two "
+                               "crawls of one datastore ran at once: does another "
+                               "host, or another path to the store, crawl it too?");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < N_COMMIT_SQL; i++)
+        if (!(*ctx_stmt(&c, i) = st_prep(s, commit_sql[i].sql,
+                                          "prepare the run's writes", err)))
+            goto out;
+
+    for (size_t i = 0; i < n_changes; i++)
+        if (apply_change(&c, i, &changes->items[i], &cids[i]) < 0)
+            goto out;
+    if (update_pairs(&c, held) < 0)
+        goto out;
+    /* A container held back whole (its removal not recorded) has no pair;
+     * zero its hash too so the next crawl looks at it again. */
+    for (size_t i = 0; cur_to_prev && i < cur->n_containers; i++)
+        if (cur_to_prev[i] >= 0) /* in range: update_pairs checked */
+            held[cur_to_prev[i]] |= 2;
+    for (size_t p = 0; p < prev->n_containers; p++) {
+        if (held[p] != 1 || c.container_done[p] == DONE_REMOVED ||
+            prev->containers[p].hash == 0)
+            continue;
+        if (prev->containers[p].store_key > 0 &&
+            set_container(&c, &prev->containers[p], 0,
+                          prev->containers[p].row_estimate,
+                          prev->containers[p].partitions) < 0)
+            goto out;
+    }
+    /* A baseline run writes its versions but no events: nothing changed. */
+    size_t n_events = 0;
+    if (!summary->baseline && s->rules && s->rules->n &&
+        !(c.ins_outbox = st_prep(s, "INSERT INTO alert_outbox(alert, change_id, "
+                                 "queued_at) VALUES (?1, ?2, ?3)",
+                                 "prepare the alert queue", err)))
+        goto out;
+    for (size_t i = 0; !summary->baseline && i < n_changes; i++) {
+        if (changes->items[i].silent) /* a version, not an event */
+            continue;
+        if (insert_change(&c, &changes->items[i], cids[i]) < 0 ||
+            queue_change(&c, &changes->items[i]) < 0)
+            goto out;
+        n_events++;
+    }
+
+    {
+        sqlite3_stmt *st = c.finish_run;
+        int bad = st_bind_i64(st, 1, run_id) |
+                  st_bind_text(st, 2, mc_run_status_name(summary->status)) |
+                  st_bind_i64(st, 3, mc_time_now()) |
+                  st_bind_text(st, 4, summary->dialect) |
+                  st_bind_text(st, 5, summary->server_version) |
+                  st_bind_i64(st, 6, (int64_t)cur->n_schemas) |
+                  st_bind_i64(st, 7, (int64_t)cur->n_containers) |
+                  st_bind_i64(st, 8, (int64_t)cur->n_fields) |
+                  st_bind_i64(st, 9, (int64_t)n_events) |
+                  st_bind_i64(st, 10, summary->n_held_back) |
+                  st_bind_text(st, 11, summary->error);
+        if (bad) {
+            st_bind_fail(s, err, "finish the run");
+            goto out;
+        }
+        if (write_one(&c, st, "finish the run") < 0)
+            goto out;
+    }
+    if (st_exec_sql(s, "COMMIT", "commit the run", err) < 0)
+        goto out;
+    ret = 0;
+out:
+    for (size_t i = 0; i < N_COMMIT_SQL; i++)
+        sqlite3_finalize(*ctx_stmt(&c, i));
+    sqlite3_finalize(c.ins_outbox);
+    if (ret < 0)
+        st_rollback(s);
+    free(c.ds_name);
+    free(cids);
+    free(held);
+    free(c.schema_done);
+    free(c.container_done);
+    free(c.field_done);
+    free(c.new_key);
+    free(c.cur_schema_added);
+    free(c.cur_field_added);
+    return ret;
+}
