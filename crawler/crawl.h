@@ -8,7 +8,7 @@
 #include "config.h"
 #include "diff.h"
 #include "discover.h"
-#include "../tunnel/tunnel.h"
+#include "tunnel.h"
 
 typedef struct crawl_opts {
     bool dry_run;          /* discover and diff; write nothing */

@@ -7,7 +7,7 @@
 #ifndef MC_DIFF_H
 #define MC_DIFF_H
 
-#include "../store/store.h"
+#include "store.h"
 #include "config.h"
 
 typedef struct diff_opts {

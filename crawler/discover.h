@@ -9,7 +9,7 @@
 
 #include "config.h"
 #include "pg.h"
-#include "../store/store.h"
+#include "store.h"
 
 typedef struct disc_session disc_session;
 

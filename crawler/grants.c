@@ -1749,7 +1749,7 @@ static int cmd_grants(cli_ctx *ctx)
 out:
     rc = run.err.code;
     if (run.err.code)
-        cmd_report_error(&run.err);
+        report_error(&run.err);
     if (ctx->json && run.ds)
         print_json(&run, rc);
     for (size_t i = 0; run.results && i < run.plan.n_stmts; i++) {

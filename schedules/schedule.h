@@ -53,10 +53,10 @@
 #include <stdint.h>
 
 #include "cron.h"
-#include "../crawler/config.h"
-#include "../crawler/crawl.h"
-#include "../crawler/lock.h"
-#include "../store/store.h"
+#include "config.h"
+#include "crawl.h"
+#include "lock.h"
+#include "store.h"
 
 /* ---- configuration ------------------------------------------------------------ */
 

@@ -32,7 +32,7 @@
  */
 #include "schedule.h"
 
-#include "../crawler/alerts.h"
+#include "alerts.h"
 
 #include <errno.h>
 #include <fcntl.h>

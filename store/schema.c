@@ -558,3 +558,8 @@ int store_schema_version(store *s)
         return -1;
     return (int)v;
 }
+
+const char *store_lib_version(void)
+{
+    return sqlite3_libversion();
+}

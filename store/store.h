@@ -216,6 +216,7 @@ int store_open(const char *path, store **out, mc_error *err);
 int store_open_read(const char *path, store **out, mc_error *err);
 void store_close(store *s); /* NULL is a no-op */
 int store_schema_version(store *s); /* PRAGMA user_version */
+const char *store_lib_version(void); /* SQLite's, for --version */
 
 typedef enum mc_run_status {
     MC_RUN_RUNNING = 0, MC_RUN_OK, MC_RUN_PARTIAL, MC_RUN_FAILED

@@ -31,29 +31,6 @@ char *tun_kh_name(const char *host, int port)
     return name;
 }
 
-/* OpenSSH's match_pattern: * and ? wildcards over the whole string. */
-static bool glob_ci(const char *pat, size_t n_pat, const char *s)
-{
-    while (n_pat > 0) {
-        if (*pat == '*') {
-            while (n_pat > 0 && *pat == '*')
-                pat++, n_pat--;
-            if (n_pat == 0)
-                return true;
-            for (; *s; s++)
-                if (glob_ci(pat, n_pat, s))
-                    return true;
-            return false;
-        }
-        if (!*s)
-            return false;
-        if (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*s))
-            return false;
-        pat++, n_pat--, s++;
-    }
-    return *s == '\0';
-}
-
 /* Does the host field of a known_hosts line (comma-separated patterns, or
  * one hashed name) name NAME? */
 static bool kh_host_matches(const char *field, size_t n, const char *name)
@@ -83,7 +60,7 @@ static bool kh_host_matches(const char *field, size_t n, const char *name)
         const char *stop = comma ? comma : end;
         bool negated = *p == '!';
         const char *pat = negated ? p + 1 : p;
-        if (stop > pat && glob_ci(pat, (size_t)(stop - pat), name)) {
+        if (stop > pat && mc_glob_match_n(pat, (size_t)(stop - pat), name, MC_GLOB_SSH)) {
             if (negated)
                 return false;
             positive = true;

@@ -420,3 +420,8 @@ void tunnel_close(tunnel *t)
     pthread_join(t->thread, NULL);
     tunnel_free(t);
 }
+
+const char *tunnel_lib_version(void)
+{
+    return libssh2_version(0);
+}

@@ -106,4 +106,7 @@ bool tunnel_failed(tunnel *t, mc_error *err_out);
  * forwarded connections are cut.  NULL is a no-op. */
 void tunnel_close(tunnel *t);
 
+/* libssh2's version, for --version. */
+const char *tunnel_lib_version(void);
+
 #endif

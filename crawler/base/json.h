@@ -17,7 +17,7 @@ void json_put_str(mc_buf *b, const char *s);
  * every control character and DEL \u00XX (but \n \r \t, \" and \\ as
  * usual), every non-ASCII character \uXXXX (a surrogate pair above
  * U+FFFF, so U+2028/2029 too), invalid UTF-8 \ufffd.  Hex digits are lower
- * case.  NULL gives null.  The docs site's writer (site_js_string). */
+ * case.  NULL gives null.  The docs site's search index is written with it. */
 void json_put_str_script(mc_buf *b, const char *s);
 /* "key": with a leading comma unless first; returns false afterwards, so
  * "first = json_put_key(b, first, "x")" threads the flag. */

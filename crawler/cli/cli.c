@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libssh2.h>
-#include <sqlite3.h>
-
 #include "json.h"
 #include "mc_build.h"
 #include "pg.h"
+#include "report.h"
+#include "store.h"
+#include "tunnel.h"
 
 const cli_opt cli_global_opts[] = {
     {"config", 'c', "FILE",
@@ -137,8 +137,8 @@ static void print_version(bool json)
         mc_buf_putc(&b, '{');
         json_put_kv_str(&b, &first, "version", MC_VERSION);
         json_put_kv_str(&b, &first, "libpq", pq);
-        json_put_kv_str(&b, &first, "libssh2", libssh2_version(0));
-        json_put_kv_str(&b, &first, "sqlite", sqlite3_libversion());
+        json_put_kv_str(&b, &first, "libssh2", tunnel_lib_version());
+        json_put_kv_str(&b, &first, "sqlite", store_lib_version());
         mc_buf_putc(&b, '}');
         puts(mc_buf_str(&b));
         mc_buf_free(&b);
@@ -147,8 +147,8 @@ static void print_version(bool json)
     }
     printf("metacrawl %s\n", MC_VERSION);
     printf("libpq %s\n", pq);
-    printf("libssh2 %s\n", libssh2_version(0));
-    printf("SQLite %s\n", sqlite3_libversion());
+    printf("libssh2 %s\n", tunnel_lib_version());
+    printf("SQLite %s\n", store_lib_version());
 }
 
 /* 0 when value is of o's type; otherwise the usage error, reported. */
@@ -223,6 +223,7 @@ static int match_opt(const cli_opt *opts, int argc, char **argv, int *i,
 int cli_main(int argc, char **argv)
 {
     cli_ctx ctx = {0};
+    report_set_error_observer(cli_note_error);
     ctx.args = mc_calloc((size_t)argc + 1, sizeof *ctx.args);
     int rc = MC_EXIT_USAGE;
     bool want_help = false, want_version = false, only_args = false;

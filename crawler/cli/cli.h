@@ -70,7 +70,7 @@ long cli_int(const cli_ctx *ctx, const char *lng, long dflt);
 int cli_main(int argc, char **argv);
 
 /* Under --json every failure is a JSON document on stdout too: commands
- * note the first error they report (cmd_report_error does) and that they
+ * note the first error they report (report_error does) and that they
  * printed their own JSON document (cmd_print_json does); when a command
  * fails without one, cli_main prints {"error":{"code","message","hint"},
  * "exit_code"} (docs/commands.md, "Errors under --json"). */

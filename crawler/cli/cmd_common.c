@@ -15,14 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cmd_report_error(const mc_error *err)
-{
-    cli_note_error(err);
-    fprintf(stderr, "metacrawl: error: %s\n", err->message);
-    if (err->hint[0])
-        fprintf(stderr, "  hint: %s\n", err->hint);
-}
-
 int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out)
 {
     *out = NULL;
@@ -35,7 +27,7 @@ int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out)
                      "no configuration file: ./metacrawl.yml and "
                      "$XDG_CONFIG_HOME/metacrawl/metacrawl.yml do not exist");
         mc_error_hint(&err, "run 'metacrawl init' to write one, or pass -c FILE");
-        cmd_report_error(&err);
+        report_error(&err);
         return MC_EXIT_CONFIG;
     }
     int rc = cfg_load(path, out, &err);
@@ -46,7 +38,7 @@ int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out)
         rc = -1;
     }
     if (rc != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code ? err.code : MC_EXIT_CONFIG;
     }
     return 0;
@@ -75,11 +67,11 @@ int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out)
     const char *path = cmd_store_path(ctx, c);
     if (!path) {
         mc_error_set(&err, MC_EXIT_CONFIG, "no store: give --store PATH or a configuration file");
-        cmd_report_error(&err);
+        report_error(&err);
         return MC_EXIT_CONFIG;
     }
     if (store_open(path, out, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code ? err.code : MC_EXIT_STORE;
     }
     return 0;
@@ -94,7 +86,7 @@ int cmd_open_store_read(const cli_ctx *ctx, const cfg *c, store **out)
         return cmd_fail(MC_EXIT_CONFIG, NULL,
                         "no store: give --store PATH or a configuration file");
     if (store_open_read(path, out, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code ? err.code : MC_EXIT_STORE;
     }
     return 0;
@@ -110,7 +102,7 @@ int cmd_fail(int code, const char *hint, const char *fmt, ...)
     va_end(ap);
     if (hint)
         snprintf(err.hint, sizeof err.hint, "%s", hint);
-    cmd_report_error(&err);
+    report_error(&err);
     return code;
 }
 
@@ -120,7 +112,7 @@ int cmd_known_datastore(store *st, const char *name)
     char **names = NULL;
     size_t n = 0;
     if (store_list_datastores(st, &names, &n, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code;
     }
     bool found = false;

@@ -73,7 +73,7 @@ static int cmd_crawl(cli_ctx *ctx)
             if (lrc != 0 || !lk) {
                 char who[192] = "";
                 if (lrc != 0) {
-                    cmd_report_error(&lerr);
+                    report_error(&lerr);
                     rc = cmd_max_code(rc, lerr.code);
                 } else {
                     crawl_lock_describe(&h, who, sizeof who);
@@ -102,7 +102,7 @@ static int cmd_crawl(cli_ctx *ctx)
         for (size_t w = 0; w < r.n_warnings; w++)
             mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
         if (r.error.code)
-            cmd_report_error(&r.error);
+            report_error(&r.error);
         if (!r.baseline && r.diff.changes.n > 0)
             any_changes = true;
         if (ctx->json) {

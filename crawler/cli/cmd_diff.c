@@ -32,7 +32,7 @@ static int pick_datastore(store *st, const char *arg, char **out)
     char **names = NULL;
     size_t n = 0;
     if (store_list_datastores(st, &names, &n, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code;
     }
     int rc = 0;
@@ -64,7 +64,7 @@ static int completed_runs(store *st, const char *ds, int64_t **ids, size_t *n)
     *ids = NULL;
     *n = 0;
     if (store_list_runs(st, ds, 0, &l, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code;
     }
     *ids = mc_calloc(l.n + 1, sizeof **ids);
@@ -110,13 +110,13 @@ static int cmd_diff(cli_ctx *ctx)
     }
     if (store_load_as_of(st, ds, from, &a, &err) != 0 ||
         store_load_as_of(st, ds, to, &b, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         rc = err.code;
         goto out;
     }
     diff_opts o = {.allow_removals = true, .max_removed_pct = 100, .accept_removals = true};
     if (diff_catalogs(NULL, a, b, &o, &dr, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         rc = err.code;
         goto out;
     }

@@ -43,7 +43,7 @@ static int cmd_docs(cli_ctx *ctx)
     double t0 = mc_monotonic();
     if (site_build(st, (const char *const *)ctx->args, (size_t)ctx->n_args, &o, &stats,
                    &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         rc = err.code ? err.code : MC_EXIT_STORE;
         goto done;
     }

@@ -88,7 +88,7 @@ static int cmd_history(cli_ctx *ctx)
         (c && (sched_table_build(c, &tab, &err) != 0 ||
                sched_freshness_read(tab, st, ctx->n_args ? ctx->args[0] : NULL, mc_time_now(),
                                     &fresh, &n_fresh, &err) != 0))) {
-        cmd_report_error(&err);
+        report_error(&err);
         rc = err.code;
         goto out;
     }

@@ -16,7 +16,7 @@ static int cmd_init(cli_ctx *ctx)
     const char *path = ctx->config_path ? ctx->config_path : "metacrawl.yml";
     mc_error err = {0};
     if (cfg_write_starter(path, cli_flag(ctx, "force"), &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code;
     }
     if (ctx->json) {

@@ -160,7 +160,7 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
                    cmd_local_text(e->tz, it->due.next, l, sizeof l), cmd_utc_text(it->due.next, u));
         return;
     case DUE_ERROR:
-        cmd_report_error(&it->error);
+        report_error(&it->error);
         return;
     case DUE_PAUSED:
         if (verbose) {
@@ -184,7 +184,7 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
     }
     const crawl_report *r = it->job ? &it->job->report : NULL;
     if (r && r->error.code)
-        cmd_report_error(&r->error);
+        report_error(&r->error);
     if (quiet)
         return;
     printf("%s: %s %s [%s]", name, it->action == DUE_CRAWLED ? "crawled for" : "due for",

@@ -181,7 +181,7 @@ out:
     (void)t;
     return 0;
 fail:
-    cmd_report_error(&err);
+    report_error(&err);
     free(rows);
     store_close(st);
     return err.code;
@@ -452,7 +452,7 @@ static int schedule_install(cli_ctx *ctx, cfg *c, const char *sub)
         cmd_print_json(&j);
     goto out;
 fail:
-    cmd_report_error(&err);
+    report_error(&err);
     rc = err.code;
 out:
     mc_buf_free(&j);
@@ -507,7 +507,7 @@ static int schedule_pause(cli_ctx *ctx, cfg *c, const sched_entry **sel, size_t 
         mc_error err = {0};
         bool changed = false;
         if (store_set_paused(st, name, pause, by, &changed, &err) != 0) {
-            cmd_report_error(&err);
+            report_error(&err);
             rc = err.code;
             break;
         }

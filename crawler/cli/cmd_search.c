@@ -25,7 +25,7 @@ static int cmd_search(cli_ctx *ctx)
     if (rc || (rc = cmd_open_store_read(ctx, c, &st)) != 0)
         goto out;
     if (store_search(st, ctx->args[0], (size_t)limit, &res, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         rc = err.code;
         goto out;
     }

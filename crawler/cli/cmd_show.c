@@ -220,7 +220,7 @@ static int cmd_show(cli_ctx *ctx)
     if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],
                                              &cat, &err)
                       : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         rc = err.code;
         goto out;
     }

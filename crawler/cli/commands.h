@@ -15,7 +15,6 @@
 #include "report.h"
 #include "store.h"
 
-void cmd_report_error(const mc_error *err); /* "metacrawl: error: ..." + hint */
 /* -c FILE or the default search; optional: no file is not an error.
  * Returns 0 or the exit code (already reported). */
 int cmd_load_config(const cli_ctx *ctx, bool optional, cfg **out);
@@ -27,7 +26,7 @@ int cmd_open_store(const cli_ctx *ctx, const cfg *c, store **out);
  * migrates or writes; a missing or damaged store is exit 6). */
 int cmd_open_store_read(const cli_ctx *ctx, const cfg *c, store **out);
 /* Reports an error made of code, message and hint (may be NULL) as
- * cmd_report_error does; returns code. */
+ * report_error does; returns code. */
 int cmd_fail(int code, const char *hint, const char *fmt, ...) MC_PRINTF(3, 4);
 /* 0 when the store has runs of datastore name, else exit 2 reported
  * ("unknown datastore", with the ones it has); 6 when it cannot be read. */

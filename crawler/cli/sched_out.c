@@ -88,7 +88,7 @@ int cmd_load_table(const cli_ctx *ctx, cfg **c, sched_table **t)
         return rc;
     mc_error err = {0};
     if (sched_table_build(*c, t, &err) != 0) {
-        cmd_report_error(&err);
+        report_error(&err);
         return err.code;
     }
     return 0;

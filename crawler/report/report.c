@@ -20,6 +20,22 @@
 #include <string.h>
 #include <unistd.h>
 
+static void (*error_observer)(const mc_error *err);
+
+void report_set_error_observer(void (*observer)(const mc_error *err))
+{
+    error_observer = observer;
+}
+
+void report_error(const mc_error *err)
+{
+    if (error_observer)
+        error_observer(err);
+    fprintf(stderr, "metacrawl: error: %s\n", err->message);
+    if (err->hint[0])
+        fprintf(stderr, "  hint: %s\n", err->hint);
+}
+
 bool cmd_use_color(void)
 {
     return isatty(STDOUT_FILENO) && !getenv("NO_COLOR");

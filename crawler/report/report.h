@@ -16,6 +16,13 @@
 struct crawl_report;
 struct json_t;
 
+/* "metacrawl: error: MESSAGE" and "  hint: HINT" on stderr, for every
+ * module that reports an error itself (most return it to their caller).
+ * The observer, when set, sees each error first: the command line keeps
+ * the first one for the JSON error document of --json (cli.c). */
+void report_error(const mc_error *err);
+void report_set_error_observer(void (*observer)(const mc_error *err));
+
 bool cmd_use_color(void);                 /* stdout is a terminal, no NO_COLOR */
 /* s as a terminal may show it (mc_term_escape: control characters as \xNN,
  * C1, bidi and invisible characters as \uNNNN; NULL as "(none)"); returns

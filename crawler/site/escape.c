@@ -67,52 +67,6 @@ void site_xml_escape(mc_buf *b, const char *s)
     markup_escape(b, s);
 }
 
-void site_js_string(mc_buf *b, const char *s)
-{
-    if (!s) {
-        mc_buf_puts(b, "null");
-        return;
-    }
-    mc_buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        unsigned char c = *p;
-        if (c >= 0x80) {
-            uint32_t cp;
-            size_t n = mc_utf8_decode(p, &cp);
-            if (n == 0) {
-                cp = 0xfffd;
-                n = 1;
-            }
-            if (cp >= 0x10000) {
-                uint32_t v = cp - 0x10000;
-                mc_buf_printf(b, "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
-            } else {
-                mc_buf_printf(b, "\\u%04x", cp);
-            }
-            p += n;
-            continue;
-        }
-        switch (c) {
-        case '"': mc_buf_puts(b, "\\\""); break;
-        case '\\': mc_buf_puts(b, "\\\\"); break;
-        case '\n': mc_buf_puts(b, "\\n"); break;
-        case '\r': mc_buf_puts(b, "\\r"); break;
-        case '\t': mc_buf_puts(b, "\\t"); break;
-        case '<':
-        case '>':
-        case '&':
-        case '\'': mc_buf_printf(b, "\\u%04x", c); break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                mc_buf_printf(b, "\\u%04x", c);
-            else
-                mc_buf_putc(b, (char)c);
-        }
-        p++;
-    }
-    mc_buf_putc(b, '"');
-}
-
 static bool is_ascii_punct(unsigned char c)
 {
     return (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) ||

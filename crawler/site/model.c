@@ -86,7 +86,8 @@ int ds_load(store *s, ds_data *d, mc_error *err)
         store_list_runs(s, d->name, 0, &d->runs, err) < 0 ||
         store_hist_changes(s, d->name, &d->ch, err) < 0 ||
         store_hist_fields(s, d->name, &d->hf, err) < 0 ||
-        store_hist_containers(s, d->name, &d->hc, err) < 0)
+        store_hist_containers(s, d->name, &d->hc, err) < 0 ||
+        store_datastore_state(s, d->name, &d->state, err) < 0)
         return -1;
     d->file = file_name(d->name);
     for (size_t i = 0; i < d->runs.n && !d->last_done; i++)

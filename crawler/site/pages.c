@@ -729,6 +729,33 @@ int write_index(site *S, mc_error *err)
             p_plain(&p, "No completed crawl.");
         }
         p_para_end(&p);
+        /* What run-due or the scheduler last recorded, not judged here: the
+         * site is a function of the store alone. */
+        if (d->state.stale_since) {
+            char t[32], ok[32];
+            fmt_time(d->state.stale_since, t);
+            p_para(&p, "warn");
+            p_plainf(&p, "Stale since %s: ", t);
+            if (d->last_done) {
+                fmt_time(d->last_done->started_at, ok);
+                p_plainf(&p, "no successful crawl since %s (stale_after).", ok);
+            } else {
+                p_plain(&p, "never crawled successfully (stale_after).");
+            }
+            p_para_end(&p);
+        }
+        if (d->state.paused_at) {
+            char t[32];
+            fmt_time(d->state.paused_at, t);
+            p_para(&p, "warn");
+            p_plainf(&p, "Scheduled crawls paused since %s", t);
+            if (d->state.paused_by[0]) {
+                p_plain(&p, " by ");
+                p_text(&p, d->state.paused_by);
+            }
+            p_plain(&p, " (metacrawl schedule resume).");
+            p_para_end(&p);
+        }
         const mc_run *latest = d->runs.n ? &d->runs.runs[0] : NULL;
         if (latest && latest->status == MC_RUN_FAILED &&
             (!d->last_done || latest->id > d->last_done->id)) {

@@ -4,6 +4,7 @@
  * assets/search.js to search it.
  */
 #include "site_internal.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +23,7 @@
  * containers, at most SEARCH_CHUNK_MAX bytes) and calls
  * mcSearch.chunk(name, [container, ...]) with
  *     [url, datastore, schema, name, kind, comment, [field, type, comment, ...]]
- * (strings as site_js_string writes them: ASCII only, nothing a parser could
+ * (strings as json_put_str_script writes them: ASCII only, nothing a parser could
  * take for markup).  search.js loads up to four chunks at a time and
  * searches what it has so far.
  */
@@ -68,26 +69,26 @@ int write_search_index(site *S, mc_error *err)
             put_cont_path(&b, S, d, ci);
             mc_buf_putc(&b, '"');
             mc_buf_putc(&b, ',');
-            site_js_string(&b, d->name);
+            json_put_str_script(&b, d->name);
             mc_buf_putc(&b, ',');
-            site_js_string(&b, k->schema);
+            json_put_str_script(&b, k->schema);
             mc_buf_putc(&b, ',');
-            site_js_string(&b, k->name);
+            json_put_str_script(&b, k->name);
             mc_buf_putc(&b, ',');
-            site_js_string(&b, kind_label(k->kind));
+            json_put_str_script(&b, kind_label(k->kind));
             mc_buf_putc(&b, ',');
-            site_js_string(&b, k->comment);
+            json_put_str_script(&b, k->comment);
             mc_buf_puts(&b, ",[");
             for (size_t i = 0; i < k->n_fields; i++) {
                 const mc_field *f = &d->cat->fields[k->first_field + i];
                 if (i)
                     mc_buf_putc(&b, ',');
-                site_js_string(&b, f->name);
+                json_put_str_script(&b, f->name);
                 mc_buf_putc(&b, ',');
-                site_js_string(&b, f->type);
+                json_put_str_script(&b, f->type);
                 mc_buf_putc(&b, ',');
                 if (f->comment)
-                    site_js_string(&b, f->comment);
+                    json_put_str_script(&b, f->comment);
                 else
                     mc_buf_putc(&b, '0'); /* shorter than null, and as falsy */
             }

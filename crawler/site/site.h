@@ -57,10 +57,6 @@ int site_build(store *s, const char *const *datastores, size_t n_datastores,
  * invalid UTF-8, U+FFFE and U+FFFF as U+FFFD. */
 void site_html_escape(mc_buf *b, const char *s);
 void site_xml_escape(mc_buf *b, const char *s);
-/* A JavaScript/JSON string literal, quotes included, that is pure ASCII and
- * safe inside a <script> element or an HTML attribute: < > & ' as \u003c...,
- * U+2028/2029 and every non-ASCII character as \uXXXX; NULL gives null. */
-void site_js_string(mc_buf *b, const char *s);
 /* Inline Markdown (GitHub): every ASCII punctuation character backslash-
  * escaped (so no emphasis, link, HTML, autolink, table pipe or heading can
  * start), newlines as <br>, control characters as \xNN. */

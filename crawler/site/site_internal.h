@@ -50,6 +50,8 @@ typedef struct ds_data {
     mc_catalog *cat;
     mc_run_list runs;          /* newest first */
     const mc_run *last_done;   /* the latest ok/partial run; NULL = none */
+    mc_ds_state state;         /* staleness and pause as recorded by the scheduling
+                                  layer (docs/scheduling.md, Staleness) */
     mc_hist_changes ch;        /* by id */
     size_t *ch_by_cont;        /* container events, by (container_id, id) */
     size_t n_ch_by_cont;

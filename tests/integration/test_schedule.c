@@ -904,6 +904,19 @@ static int count_in(const char *text, const char *needle)
     return n;
 }
 
+/* The docs site's index.html, built into DIR/name. */
+static char *site_index(const fixture *f, const char *name)
+{
+    char *out = itest_strf("%s/%s", f->dir, name);
+    itest_result r = mc(f, "docs", "--out", out, NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    char *path = itest_strf("%s/index.html", out);
+    char *text = itest_read_file(path);
+    free(path);
+    free(out);
+    return text;
+}
+
 /* A datastore not crawled successfully within stale_after is reported once
  * by run-due (a warning cron mails, one alert), and once again when a crawl
  * succeeds; history shows the last success and the judgement. */
@@ -952,6 +965,10 @@ Test(staleness, run_due_alerts_once_when_stale_and_once_when_recovered)
     r = mc(&f, "history", NULL, NULL, NULL, NULL);
     cr_assert(strstr(r.out, "LAST SUCCESS (UTC)"), "%s", r.out);
     cr_assert(strstr(r.out, "yes: no successful crawl since"), "%s", r.out);
+    /* the docs site shows what was recorded */
+    char *index = site_index(&f, "site-stale");
+    cr_assert(strstr(index, "Stale since "), "%s", index);
+    cr_assert(strstr(index, "no successful crawl since "), "%s", index);
 
     /* a successful crawl: recovered, said once */
     r = mc(&f, "crawl", NULL, NULL, NULL, NULL);
@@ -969,6 +986,8 @@ Test(staleness, run_due_alerts_once_when_stale_and_once_when_recovered)
     h = json_array_get(json_object_get(itest_parse_json(r.out), "datastores"), 0);
     cr_assert(json_is_false(json_object_get(h, "stale")), "%s", r.out);
     cr_assert_eq(json_integer_value(json_object_get(h, "last_success_run")), 2, "%s", r.out);
+    index = site_index(&f, "site-recovered");
+    cr_assert_null(strstr(index, "Stale since"), "%s", index);
 }
 
 /* schedule pause is recorded in the store: run-due skips the datastore (and
@@ -999,6 +1018,11 @@ Test(staleness, pause_and_resume_are_recorded)
     d = run_due(&f, "2015-01-01T11:00:00Z", 0);
     cr_assert_str_eq(action(d, "test"), "crawled");
     cr_assert_str_eq(scheduled_runs(&f), "test@2015-01-01T11:00:00Z/ok");
+    /* the docs site shows a datastore it has crawls of as paused */
+    r = mc(&f, "schedule", "pause", "test", NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    char *index = site_index(&f, "site-paused");
+    cr_assert(strstr(index, "Scheduled crawls paused since "), "%s", index);
 }
 
 /* The scheduler judges staleness as it starts (and every tick): a stale

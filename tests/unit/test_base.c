@@ -153,9 +153,9 @@ static char *script_str(const char *s)
         free(got_);                                                            \
     } while (0)
 
-/* The exact text site.c's site_js_string writes today (tests/unit/
- * test_site.c, escape/js_string), so the docs site can switch over
- * without one byte of its output changing. */
+/* The exact text the docs site's search index needs (tests/unit/
+ * test_site.c, escape/js_string pins the same), byte for byte as the
+ * site wrote it before it used this writer. */
 Test(base, json_strings_for_a_script_element)
 {
     SCRIPT_EQ("</script>", "\"\\u003c/script\\u003e\"");

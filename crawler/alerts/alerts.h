@@ -18,9 +18,8 @@
 
 #include <stdio.h>
 
-#include "cli.h"
 #include "config.h"
-#include "../store/store.h"
+#include "store.h"
 
 #define ALERTS_JSON_VERSION 2  /* of the delivery JSON, docs/alerts.md */
 #define ALERTS_BATCH_MAX 500   /* changes per delivery */
