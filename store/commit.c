@@ -440,19 +440,9 @@ static int queue_change(commit_ctx *c, const mc_change *ch)
 {
     if (!c->ins_outbox)
         return 0;
-    const store_outbox_rules *r = c->s->rules;
     int64_t change_id = (int64_t)sqlite3_last_insert_rowid(c->s->db);
-    for (size_t i = 0; i < r->n; i++) {
-        if (!r->wants(r->arg, i, c->ds_name, ch))
-            continue;
-        sqlite3_stmt *st = c->ins_outbox;
-        if (st_bind_text(st, 1, r->names[i]) | st_bind_i64(st, 2, change_id) |
-            st_bind_i64(st, 3, mc_time_now()))
-            return st_bind_fail(c->s, c->err, "queue an alert");
-        if (st_run_stmt(c->s, st, "queue an alert", c->err) < 0)
-            return -1;
-    }
-    return 0;
+    return st_queue_change(c->s, c->ins_outbox, c->ds_name, ch, change_id, mc_time_now(),
+                           c->err);
 }
 
 /* Stored hashes and row estimates of the containers that are still there
@@ -633,8 +623,7 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
     /* A baseline run writes its versions but no events: nothing changed. */
     size_t n_events = 0;
     if (!summary->baseline && s->rules && s->rules->n &&
-        !(c.ins_outbox = st_prep(s, "INSERT INTO alert_outbox(alert, change_id, "
-                                 "queued_at) VALUES (?1, ?2, ?3)",
+        !(c.ins_outbox = st_prep(s, ST_OUTBOX_INSERT_SQL,
                                  "prepare the alert queue", err)))
         goto out;
     for (size_t i = 0; !summary->baseline && i < n_changes; i++) {

@@ -13,24 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hist_fail(store *s, mc_error *err, const char *what)
-{
-    return mc_error_set(err, MC_EXIT_STORE, "store: cannot %s: %s", what,
-                        sqlite3_errmsg(store_sqlite(s)));
-}
-
-static sqlite3_stmt *hist_prep(store *s, const char *sql, const char *what,
-                               mc_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store_sqlite(s), sql, -1, &st, NULL) != SQLITE_OK) {
-        hist_fail(s, err, what);
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return st;
-}
-
 /* Grows *items (of size elem) to hold one more; returns the new slot. */
 static void *grow(void **items, size_t *n, size_t *cap, size_t elem)
 {
@@ -51,9 +33,9 @@ static sqlite3_stmt *prep_for_ds(store *s, const char *datastore, const char *sq
     *ds = 0;
     if (store_datastore_id(s, datastore, ds, err) < 0 || !*ds)
         return NULL;
-    sqlite3_stmt *st = hist_prep(s, sql, what, err);
+    sqlite3_stmt *st = st_prep(s, sql, what, err);
     if (st && sqlite3_bind_int64(st, 1, (sqlite3_int64)*ds) != SQLITE_OK) {
-        hist_fail(s, err, what);
+        st_db_fail(s, err, what);
         sqlite3_finalize(st);
         return NULL;
     }
@@ -68,10 +50,10 @@ int store_read_begin(store *s, mc_error *err)
     if (!sqlite3_get_autocommit(db))
         return 0; /* already inside one */
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return hist_fail(s, err, "start reading");
+        return st_db_fail(s, err, "start reading");
     /* A deferred transaction takes its snapshot at its first read. */
     if (sqlite3_exec(db, "SELECT count(*) FROM datastores", NULL, NULL, NULL) != SQLITE_OK) {
-        hist_fail(s, err, "start reading");
+        st_db_fail(s, err, "start reading");
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
@@ -130,7 +112,7 @@ int store_hist_changes(store *s, const char *datastore, mc_hist_changes *out,
             c->schema = "";
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        hist_fail(s, err, what);
+        st_db_fail(s, err, what);
     sqlite3_finalize(st);
     return mc_error_is_set(err) ? -1 : 0;
 }
@@ -226,7 +208,7 @@ int store_hist_fields(store *s, const char *datastore, mc_hist_fields *out,
         r->to_at = st_col_i64(st, 7);
     }
     if (rc != SQLITE_DONE)
-        hist_fail(s, err, what);
+        st_db_fail(s, err, what);
     sqlite3_finalize(st);
     if (mc_error_is_set(err)) {
         free(rows);
@@ -297,7 +279,7 @@ int store_hist_containers(store *s, const char *datastore,
         c->first_at = st_col_i64(st, 2);
     }
     if (rc != SQLITE_DONE)
-        hist_fail(s, err, what);
+        st_db_fail(s, err, what);
     sqlite3_finalize(st);
     return mc_error_is_set(err) ? -1 : 0;
 }

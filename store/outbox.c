@@ -306,3 +306,19 @@ void store_outbox_unlock(store *s)
     close(s->lock_fd); /* releases the flock */
     s->lock_fd = -1;
 }
+
+int st_queue_change(store *s, sqlite3_stmt *ins, const char *datastore, const mc_change *ch,
+                    int64_t change_id, int64_t now, mc_error *err)
+{
+    const store_outbox_rules *r = s->rules;
+    for (size_t i = 0; r && i < r->n; i++) {
+        if (!r->wants(r->arg, i, datastore, ch))
+            continue;
+        if (st_bind_text(ins, 1, r->names[i]) | st_bind_i64(ins, 2, change_id) |
+            st_bind_i64(ins, 3, now))
+            return st_bind_fail(s, err, "queue an alert");
+        if (st_run_stmt(s, ins, "queue an alert", err) < 0)
+            return -1;
+    }
+    return 0;
+}

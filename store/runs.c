@@ -426,21 +426,9 @@ int store_record_staleness(store *s, const char *datastore, bool stale, int64_t 
     int64_t change_id = (int64_t)sqlite3_last_insert_rowid(s->db);
     const store_outbox_rules *r = s->rules;
     if (r && r->n) {
-        outbox = st_prep(s, "INSERT INTO alert_outbox(alert, change_id, queued_at) "
-                         "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", "queue an alert", err);
-        if (!outbox)
+        outbox = st_prep(s, ST_OUTBOX_INSERT_SQL, "queue an alert", err);
+        if (!outbox || st_queue_change(s, outbox, datastore, &ch, change_id, now, err) < 0)
             goto fail;
-        for (size_t i = 0; i < r->n; i++) {
-            if (!r->wants(r->arg, i, datastore, &ch))
-                continue;
-            if (st_bind_text(outbox, 1, r->names[i]) | st_bind_i64(outbox, 2, change_id) |
-                st_bind_i64(outbox, 3, now)) {
-                st_bind_fail(s, err, "queue an alert");
-                goto fail;
-            }
-            if (st_run_stmt(s, outbox, "queue an alert", err) < 0)
-                goto fail;
-        }
     }
     if (st_bind_i64(upd, 1, ds) | st_bind_i64_or_null(upd, 2, stale ? now : 0)) {
         st_bind_fail(s, err, "record the staleness");

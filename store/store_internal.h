@@ -115,4 +115,15 @@ int store_recorded_runs(store *s, int64_t ds, int64_t *n_out, int64_t *newest_ou
     "ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
 mc_change *store_read_change(sqlite3_stmt *st, int col, mc_changes *out, mc_error *err);
 
+/* outbox.c: queues change change_id (ch, of datastore) for every alert
+ * whose rule (store_set_outbox_rules) wants it, at time now, inside the
+ * caller's transaction (invariant 1 of alerts.c); ins is
+ * ST_OUTBOX_INSERT_SQL prepared.  A change already queued for an alert
+ * stays queued once. */
+#define ST_OUTBOX_INSERT_SQL                                                     \
+    "INSERT INTO alert_outbox(alert, change_id, queued_at) VALUES (?1, ?2, ?3) " \
+    "ON CONFLICT DO NOTHING"
+int st_queue_change(store *s, sqlite3_stmt *ins, const char *datastore, const mc_change *ch,
+                    int64_t change_id, int64_t now, mc_error *err);
+
 #endif
