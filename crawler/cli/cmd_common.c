@@ -106,30 +106,43 @@ int cmd_fail(int code, const char *hint, const char *fmt, ...)
     return code;
 }
 
-int cmd_known_datastore(store *st, const char *name)
+int cmd_pick_datastore(store *st, const char *name, char **out)
 {
     mc_error err = {0};
     char **names = NULL;
     size_t n = 0;
+    if (out)
+        *out = NULL;
     if (store_list_datastores(st, &names, &n, &err) != 0) {
         report_error(&err);
         return err.code;
     }
-    bool found = false;
+    size_t hit = n;
     mc_buf have = {0};
     for (size_t i = 0; i < n; i++) {
-        found |= strcmp(names[i], name) == 0;
+        if (name ? strcmp(names[i], name) == 0 : n == 1)
+            hit = i;
         mc_buf_printf(&have, "%s%s", i ? ", " : "", names[i]);
     }
     int rc = 0;
-    if (!found) {
-        mc_buf safe = {0};
-        mc_term_escape(&safe, name);
+    if (hit < n) {
+        if (out) {
+            *out = names[hit];
+            names[hit] = NULL;
+        }
+    } else {
         char *hint = n ? mc_asprintf("the store has: %s", mc_buf_str(&have))
                        : mc_strdup("the store has no runs yet: crawl first");
-        rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+        if (name) {
+            mc_buf safe = {0};
+            mc_term_escape(&safe, name);
+            rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+            mc_buf_free(&safe);
+        } else {
+            rc = cmd_fail(MC_EXIT_USAGE, hint, n ? "name a datastore; the store has %zu"
+                                                 : "the store has no datastore (%zu runs)", n);
+        }
         free(hint);
-        mc_buf_free(&safe);
     }
     mc_buf_free(&have);
     for (size_t i = 0; i < n; i++)

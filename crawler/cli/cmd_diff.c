@@ -18,44 +18,6 @@ static const cli_opt diff_opts_table[] = {
     {0},
 };
 
-/* The datastore a read command is about: the argument, else the only one
- * the store knows. */
-static int pick_datastore(store *st, const char *arg, char **out)
-{
-    if (arg) {
-        int rc = cmd_known_datastore(st, arg);
-        if (rc == 0)
-            *out = mc_strdup(arg);
-        return rc;
-    }
-    mc_error err = {0};
-    char **names = NULL;
-    size_t n = 0;
-    if (store_list_datastores(st, &names, &n, &err) != 0) {
-        report_error(&err);
-        return err.code;
-    }
-    int rc = 0;
-    if (n == 1) {
-        *out = names[0];
-        names[0] = NULL;
-    } else {
-        mc_buf have = {0};
-        for (size_t i = 0; i < n; i++)
-            mc_buf_printf(&have, "%s%s", i ? ", " : "", names[i]);
-        char *hint = n ? mc_asprintf("the store has: %s", mc_buf_str(&have))
-                       : mc_strdup("the store has no runs yet: crawl first");
-        rc = cmd_fail(MC_EXIT_USAGE, hint, n ? "name a datastore; the store has %zu"
-                                             : "the store has no datastore (%zu runs)", n);
-        free(hint);
-        mc_buf_free(&have);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
-}
-
 /* The completed (ok or partial) runs of a datastore, newest first. */
 static int completed_runs(store *st, const char *ds, int64_t **ids, size_t *n)
 {
@@ -87,7 +49,7 @@ static int cmd_diff(cli_ctx *ctx)
     mc_error err = {0};
     int rc = cmd_load_config_for_reading(ctx, &c);
     if (rc || (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
-        (rc = pick_datastore(st, ctx->n_args ? ctx->args[0] : NULL, &ds)) != 0 ||
+        (rc = cmd_pick_datastore(st, ctx->n_args ? ctx->args[0] : NULL, &ds)) != 0 ||
         (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
         goto out;
     if (cli_flag(ctx, "all"))

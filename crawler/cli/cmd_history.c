@@ -82,7 +82,7 @@ static int cmd_history(cli_ctx *ctx)
     long limit = cli_int(ctx, "limit", 20);
     int rc = cmd_load_config_for_reading(ctx, &c);
     if (rc || (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
-        (ctx->n_args && (rc = cmd_known_datastore(st, ctx->args[0])) != 0))
+        (ctx->n_args && (rc = cmd_pick_datastore(st, ctx->args[0], NULL)) != 0))
         goto out;
     if (store_list_runs(st, ctx->n_args ? ctx->args[0] : NULL, (size_t)limit, &l, &err) != 0 ||
         (c && (sched_table_build(c, &tab, &err) != 0 ||

@@ -214,7 +214,7 @@ static int cmd_show(cli_ctx *ctx)
     int64_t as_of = cli_int(ctx, "as-of", 0);
     if ((rc = cmd_load_config_for_reading(ctx, &c)) != 0 ||
         (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
-        (rc = cmd_known_datastore(st, parts[0])) != 0)
+        (rc = cmd_pick_datastore(st, parts[0], NULL)) != 0)
         goto out;
     /* One container: read it alone, not the datastore's whole catalog. */
     if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],

@@ -28,9 +28,12 @@ int cmd_open_store_read(const cli_ctx *ctx, const cfg *c, store **out);
 /* Reports an error made of code, message and hint (may be NULL) as
  * report_error does; returns code. */
 int cmd_fail(int code, const char *hint, const char *fmt, ...) MC_PRINTF(3, 4);
-/* 0 when the store has runs of datastore name, else exit 2 reported
- * ("unknown datastore", with the ones it has); 6 when it cannot be read. */
-int cmd_known_datastore(store *st, const char *name);
+/* The datastore a read command is about: name when given (exit 2,
+ * reported, when the store has no runs of it: "unknown datastore", with the
+ * ones it has), else the only one the store knows (exit 2 when it knows
+ * none or several).  *out, unless out is NULL, gets its name (free it).
+ * 6 when the store cannot be read. */
+int cmd_pick_datastore(store *st, const char *name, char **out);
 /* Reports a datastore the configuration does not have (exit 2, the hint
  * lists the ones it has); returns 2. */
 int cmd_unknown_datastore(const cfg *c, const char *name);
