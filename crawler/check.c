@@ -1027,7 +1027,7 @@ static void choose_marks(marks *mk)
     static const char *const fancy[] = {"\u2713", "!", "-", "\u2717"};
     for (int i = 0; i < 4; i++)
         mk->sym[i] = utf8 ? fancy[i] : ascii[i];
-    mk->use_color = cmd_use_color();
+    mk->use_color = report_use_color();
     mk->color[CHECK_OK] = "\033[32m";
     mk->color[CHECK_WARN] = "\033[33m";
     mk->color[CHECK_SKIP] = "\033[2m";
@@ -1044,15 +1044,15 @@ static void print_line(const marks *mk, check_status st, const char *label, cons
     if (mk->use_color)
         fputs("\033[0m", stdout);
     putchar(' ');
-    cmd_put_safe(stdout, label);
+    report_put_safe(stdout, label);
     fputs(": ", stdout);
-    cmd_put_safe(stdout, msg);
+    report_put_safe(stdout, msg);
     putchar('\n');
     for (const char *p = fix; p && *p;) {
         size_t n = strcspn(p, "\n");
         char *line = mc_strndup(p, n);
         fputs(p == fix ? "       fix: " : "            ", stdout);
-        cmd_put_safe(stdout, line);
+        report_put_safe(stdout, line);
         putchar('\n');
         free(line);
         p += n + (p[n] == '\n');
@@ -1095,14 +1095,14 @@ static void print_text(const check_report *r, const marks *mk)
     const cfg_datastore *ds = r->ds;
     printf("%s: ", ds->name);
     char *user = name_text(ds->user);
-    cmd_put_safe(stdout, user);
+    report_put_safe(stdout, user);
     free(user);
     printf("@%s:%d/", ds->host, ds->port);
-    cmd_put_safe(stdout, ds->database);
+    report_put_safe(stdout, ds->database);
     for (size_t h = 1; h <= n_hops(ds); h++) {
         const cfg_hop *c = hop_cfg(ds, h);
         fputs(h == 1 ? " through " : ", ", stdout);
-        cmd_put_safe(stdout, c->user);
+        report_put_safe(stdout, c->user);
         printf("@%s:%d", c->host, c->port);
     }
     putchar('\n');
@@ -1250,7 +1250,7 @@ static int cmd_check(cli_ctx *ctx)
             print_text(&r, &mk);
             fflush(stdout);
         }
-        rc = cmd_max_code(rc, r.exit_code);
+        rc = report_max_code(rc, r.exit_code);
         check_report_free(&r);
     }
     mc_buf_puts(&json, "]}");

@@ -1260,7 +1260,7 @@ static int apply_plan(grants_run *run, pg_session *pg)
         printf("-- metacrawl grants --apply for datastore '%s' as ", run->ds->name);
         mc_buf who = {0};
         grants_quote_ident(&who, GRANTS_POSTGRESQL, run->connected_as);
-        cmd_put_safe(stdout, mc_buf_str(&who));
+        report_put_safe(stdout, mc_buf_str(&who));
         mc_buf_free(&who);
         printf(" (%s): %zu statements in one transaction\n",
                run->server_version ? run->server_version : "?", n_run);

@@ -116,7 +116,7 @@ void alerts_json_change(mc_buf *b, const mc_delivery_list *l, size_t i,
 {
     const mc_delivery *d = &l->items[i];
     mc_buf tmp = {0};
-    cmd_json_change(&tmp, &l->changes.items[i], d->datastore, d->run);
+    report_json_change(&tmp, &l->changes.items[i], d->datastore, d->run);
     bool first = true;
     mc_buf_putc(b, '{');
     if (alert) {
@@ -560,7 +560,7 @@ int alerts_report(const alerts *a, FILE *out)
             mc_error_hint(&e, "'metacrawl alerts status' shows the queue; the next "
                           "crawl or 'metacrawl alerts retry %s' delivers it", o->alert);
             report_error(&e);
-            code = cmd_max_code(code, o->code);
+            code = report_max_code(code, o->code);
         }
         if (out && o->n_delivered)
             fprintf(out, "alert %s: %lld change%s delivered (%s)\n", o->alert,

@@ -131,7 +131,7 @@ static int status_one(const cli_ctx *ctx, store *st, mc_buf *j, bool first_alert
         printf("  last error (");
         text_time(x->last_attempt_at);
         printf("): ");
-        cmd_put_safe(stdout, x->last_error);
+        report_put_safe(stdout, x->last_error);
         putchar('\n');
     } else if (pending && configured != 0) {
         printf("  not attempted yet: the next crawl or 'metacrawl alerts retry %s' "
@@ -140,16 +140,16 @@ static int status_one(const cli_ctx *ctx, store *st, mc_buf *j, bool first_alert
     for (size_t i = 0; i < l.n; i++) {
         const mc_change *c = &l.changes.items[i];
         printf("  run %lld  ", (long long)l.items[i].run);
-        cmd_put_safe(stdout, l.items[i].datastore);
+        report_put_safe(stdout, l.items[i].datastore);
         putchar('.');
-        cmd_put_safe(stdout, c->schema);
+        report_put_safe(stdout, c->schema);
         if (c->container) {
             putchar('.');
-            cmd_put_safe(stdout, c->container);
+            report_put_safe(stdout, c->container);
         }
         if (c->field) {
             putchar('.');
-            cmd_put_safe(stdout, c->field);
+            report_put_safe(stdout, c->field);
         }
         printf("  %s%s\n", mc_change_kind_name(c->kind), c->breaking ? "  breaking" : "");
     }

@@ -36,7 +36,7 @@ static int cmd_crawl(cli_ctx *ctx)
     if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
         goto out;
     if (cli_flag(ctx, "all"))
-        cmd_change_cap = 0;
+        report_change_cap = 0;
     /* progress on stderr: only on a terminal, not with -q */
     mc_progress_enabled = isatty(STDERR_FILENO) && mc_log_threshold >= MC_LOG_WARN;
     crawl_opts o = {
@@ -74,7 +74,7 @@ static int cmd_crawl(cli_ctx *ctx)
                 char who[192] = "";
                 if (lrc != 0) {
                     report_error(&lerr);
-                    rc = cmd_max_code(rc, lerr.code);
+                    rc = report_max_code(rc, lerr.code);
                 } else {
                     crawl_lock_describe(&h, who, sizeof who);
                     if (!ctx->json)
@@ -90,7 +90,7 @@ static int cmd_crawl(cli_ctx *ctx)
                     json_put_kv_str(&json, &f, "status", lrc != 0 ? "failed" : "locked");
                     json_put_kv_int(&json, &f, "exit_code", lrc != 0 ? lerr.code : 0);
                     json_put_kv_str(&json, &f, "locked_by", lrc != 0 ? NULL : who);
-                    cmd_json_error(&json, &f, &lerr);
+                    report_json_error(&json, &f, &lerr);
                     mc_buf_putc(&json, '}');
                 }
                 continue;
@@ -108,11 +108,11 @@ static int cmd_crawl(cli_ctx *ctx)
         if (ctx->json) {
             if (i)
                 mc_buf_putc(&json, ',');
-            cmd_json_crawl_report(&json, &r);
+            report_json_crawl(&json, &r);
         } else if (mc_log_threshold >= MC_LOG_ERROR) {
-            cmd_print_report_text(&r);
+            report_print_crawl(&r);
         }
-        rc = cmd_max_code(rc, r.exit_code);
+        rc = report_max_code(rc, r.exit_code);
         crawl_report_free(&r);
         if (al)
             alerts_deliver(al, NULL, 0);
@@ -132,7 +132,7 @@ static int cmd_crawl(cli_ctx *ctx)
         cmd_print_json(&json);
     mc_buf_free(&json);
     if (any_changes && cli_flag(ctx, "exit-code"))
-        rc = cmd_max_code(rc, MC_EXIT_CHANGES);
+        rc = report_max_code(rc, MC_EXIT_CHANGES);
 out:
     free(sel);
     alerts_close(al);

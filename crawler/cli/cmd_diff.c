@@ -53,7 +53,7 @@ static int cmd_diff(cli_ctx *ctx)
         (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
         goto out;
     if (cli_flag(ctx, "all"))
-        cmd_change_cap = 0;
+        report_change_cap = 0;
     int64_t to = cli_int(ctx, "to", 0), from = cli_int(ctx, "from", 0);
     if (!to)
         to = n_ids ? ids[0] : 0;
@@ -91,15 +91,16 @@ static int cmd_diff(cli_ctx *ctx)
         json_put_kv_int(&j, &first, "from", from);
         json_put_kv_int(&j, &first, "to", to);
         first = json_put_key(&j, first, "changes");
-        cmd_json_changes(&j, &dr.changes, ds, NULL, 0);
+        report_json_changes(&j, &dr.changes, ds, NULL, 0);
         mc_buf_putc(&j, '}');
         cmd_print_json(&j);
         mc_buf_free(&j);
     } else {
         printf("%s: run %lld -> run %lld: %zu %s (%zu breaking)\n", ds,
                (long long)from, (long long)to, dr.changes.n,
-               cmd_plural((int64_t)dr.changes.n, "change", "changes"), cmd_count_breaking(&dr.changes));
-        cmd_print_changes(stdout, &dr.changes);
+               report_plural((int64_t)dr.changes.n, "change", "changes"),
+               report_count_breaking(&dr.changes));
+        report_print_changes(stdout, &dr.changes);
     }
 out:
     diff_result_free(&dr);

@@ -65,7 +65,7 @@ static void print_freshness(const sched_freshness *v, size_t n)
                                              : "no";
         printf("%-12s %-20s %8s  %s", f->e->ds->name, when, run, state);
         if (f->stale.judged && f->stale.stale)
-            cmd_put_safe(stdout, f->why);
+            report_put_safe(stdout, f->why);
         putchar('\n');
     }
 }
@@ -146,7 +146,7 @@ static int cmd_history(cli_ctx *ctx)
                r->datastore, started, secs, mc_run_status_name(r->status),
                r->server_version ? r->server_version : "-", (long long)r->n_schemas,
                (long long)r->n_containers, (long long)r->n_changes);
-        cmd_put_safe(stdout, r->error ? r->error : "");
+        report_put_safe(stdout, r->error ? r->error : "");
         putchar('\n');
     }
     if (n_fresh)

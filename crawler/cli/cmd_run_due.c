@@ -110,7 +110,7 @@ static void json_due_item(mc_buf *b, const due_item *it)
     }
     if (it->job) {
         f = json_put_key(b, f, "crawl");
-        cmd_json_crawl_report(b, &it->job->report);
+        report_json_crawl(b, &it->job->report);
         json_put_kv_raw(b, &f, "alerts",
                         it->job->alerts_json.len ? mc_buf_str(&it->job->alerts_json) : "[]");
     } else {
@@ -150,7 +150,8 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
             printf("%s: fire %s [%s] given up: later than starting_deadline (%llds); next "
                    "fire %s [%s]\n", name, cmd_local_text(e->tz, it->due.skipped, l2, sizeof l2),
                    cmd_utc_text(it->due.skipped, u), (long long)it->in.starting_deadline,
-                   cmd_local_text(e->tz, it->due.next, l, sizeof l), cmd_utc_text(it->due.next, u2));
+                   cmd_local_text(e->tz, it->due.next, l, sizeof l),
+                   cmd_utc_text(it->due.next, u2));
         else if (it->first && !quiet)
             printf("%s: new schedule %s (%s): first fire %s [%s]\n", name, cron_text(e->expr),
                    cron_tz_name(e->tz), cmd_local_text(e->tz, it->due.next, l, sizeof l),
@@ -199,9 +200,10 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
     } else {
         printf(": run %lld %s in %.1fs: %lld %s, %lld %s, %lld %s\n",
                (long long)r->run_id, mc_run_status_name(r->status), r->seconds,
-               (long long)r->n_schemas, cmd_plural(r->n_schemas, "schema", "schemas"),
-               (long long)r->n_containers, cmd_plural(r->n_containers, "container", "containers"),
-               (long long)r->n_fields, cmd_plural(r->n_fields, "field", "fields"));
+               (long long)r->n_schemas, report_plural(r->n_schemas, "schema", "schemas"),
+               (long long)r->n_containers,
+               report_plural(r->n_containers, "container", "containers"),
+               (long long)r->n_fields, report_plural(r->n_fields, "field", "fields"));
     }
     if (it->due.n_fires > 1)
         printf("  %s%lld fires since %s were due: caught up with one crawl\n",
@@ -209,7 +211,7 @@ static void print_due_item(const cli_ctx *ctx, const due_item *it)
                cmd_local_text(e->tz, it->due.first_missed, l2, sizeof l2));
     if (!r || r->status == MC_RUN_FAILED)
         return;
-    cmd_print_report_changes(r);
+    report_print_crawl_changes(r);
 }
 
 /* Takes the lock of item it and starts its crawl; decides LOCKED, or
@@ -438,12 +440,12 @@ static int cmd_run_due(cli_ctx *ctx)
         }
     }
     if (st)
-        rc = cmd_max_code(rc, judge_staleness(ctx, c, st, items, n_sel, now, dry));
+        rc = report_max_code(rc, judge_staleness(ctx, c, st, items, n_sel, now, dry));
     for (size_t i = 0; i < n_sel; i++) {
         if (items[i].job)
-            rc = cmd_max_code(rc, items[i].job->report.exit_code);
+            rc = report_max_code(rc, items[i].job->report.exit_code);
         if (items[i].action == DUE_ERROR)
-            rc = cmd_max_code(rc, items[i].error.code ? items[i].error.code : MC_EXIT_STORE);
+            rc = report_max_code(rc, items[i].error.code ? items[i].error.code : MC_EXIT_STORE);
     }
     if (ctx->json) {
         mc_buf b = {0};

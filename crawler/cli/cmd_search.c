@@ -54,25 +54,25 @@ static int cmd_search(cli_ctx *ctx)
     }
     for (size_t i = 0; i < res.n; i++) {
         const mc_search_hit *h = &res.hits[i];
-        cmd_put_safe(stdout, h->datastore);
+        report_put_safe(stdout, h->datastore);
         putchar('.');
-        cmd_put_safe(stdout, h->schema);
+        report_put_safe(stdout, h->schema);
         putchar('.');
-        cmd_put_safe(stdout, h->container);
+        report_put_safe(stdout, h->container);
         if (h->field) {
             putchar('.');
-            cmd_put_safe(stdout, h->field);
+            report_put_safe(stdout, h->field);
         }
         printf("  (");
-        cmd_put_safe(stdout, h->kind ? h->kind : "");
+        report_put_safe(stdout, h->kind ? h->kind : "");
         if (h->extension) {
             printf(", extension ");
-            cmd_put_safe(stdout, h->extension);
+            report_put_safe(stdout, h->extension);
         }
         putchar(')');
         if (h->comment) {
             printf("  -- ");
-            cmd_put_safe_short(stdout, h->comment, CMD_COMMENT_COLS);
+            report_put_safe_short(stdout, h->comment, REPORT_COMMENT_COLS);
         }
         putchar('\n');
     }

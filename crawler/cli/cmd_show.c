@@ -92,7 +92,7 @@ static void show_field_extras(const mc_field *f)
                strcmp(f->identity, "always") == 0 ? "always" : "by default");
     if (f->generated) {
         printf("generated always as ");
-        cmd_put_safe(stdout, f->generated);
+        report_put_safe(stdout, f->generated);
         printf("  ");
     }
 }
@@ -107,9 +107,9 @@ static void show_partitions(const mc_container *k)
     json_t *p;
     json_array_foreach(parts, i, p) {
         printf("    ");
-        cmd_put_safe(stdout, json_string_value(json_object_get(p, "name")));
+        report_put_safe(stdout, json_string_value(json_object_get(p, "name")));
         printf("  ");
-        cmd_put_safe(stdout, json_string_value(json_object_get(p, "bound")));
+        report_put_safe(stdout, json_string_value(json_object_get(p, "bound")));
         putchar('\n');
     }
     json_decref(parts);
@@ -117,17 +117,17 @@ static void show_partitions(const mc_container *k)
 
 static void show_container_text(const mc_catalog *cat, const mc_container *k)
 {
-    cmd_put_safe(stdout, k->schema);
+    report_put_safe(stdout, k->schema);
     putchar('.');
-    cmd_put_safe(stdout, k->name);
+    report_put_safe(stdout, k->name);
     printf("  (%s", mc_kind_name(k->kind));
     if (k->owner) {
         printf(", owner ");
-        cmd_put_safe(stdout, k->owner);
+        report_put_safe(stdout, k->owner);
     }
     if (k->extension) {
         printf(", member of extension ");
-        cmd_put_safe(stdout, k->extension);
+        report_put_safe(stdout, k->extension);
     }
     if (k->row_estimate >= 0)
         printf(", ~%.0f rows", k->row_estimate);
@@ -137,13 +137,13 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
     printf(")\n");
     if (k->comment) {
         printf("  ");
-        cmd_put_safe(stdout, k->comment); /* the container's own page: whole */
+        report_put_safe(stdout, k->comment); /* the container's own page: whole */
         putchar('\n');
     }
     if (k->primary_key) {
         json_t *pk = json_loads(k->primary_key, 0, NULL);
         printf("  primary key ");
-        cmd_put_name_list(stdout, pk);
+        report_put_name_list(stdout, pk);
         putchar('\n');
         json_decref(pk);
     }
@@ -153,7 +153,7 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
         json_t *fk;
         json_array_foreach(fks, i, fk) {
             printf("  foreign key ");
-            cmd_put_fk(stdout, fk);
+            report_put_fk(stdout, fk);
             putchar('\n');
         }
         json_decref(fks);
@@ -162,17 +162,17 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
     for (size_t i = 0; i < k->n_fields; i++) {
         const mc_field *f = &cat->fields[k->first_field + i];
         printf("  %3d  ", f->position);
-        cmd_put_safe_pad(stdout, f->name, 31);
-        cmd_put_safe_pad(stdout, f->type, 29);
+        report_put_safe_pad(stdout, f->name, 31);
+        report_put_safe_pad(stdout, f->type, 29);
         printf("%-8s ", f->not_null ? "not null" : "null");
         if (f->default_expr) {
             printf("default ");
-            cmd_put_safe(stdout, f->default_expr);
+            report_put_safe(stdout, f->default_expr);
             printf("  ");
         }
         show_field_extras(f);
         if (f->comment)
-            cmd_put_safe_short(stdout, f->comment, CMD_COMMENT_COLS);
+            report_put_safe_short(stdout, f->comment, REPORT_COMMENT_COLS);
         putchar('\n');
     }
     show_partitions(k);
@@ -184,7 +184,7 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
             size_t n = strcspn(p, "\n");
             char *line = mc_strndup(p, n);
             printf("    ");
-            cmd_put_safe(stdout, line);
+            report_put_safe(stdout, line);
             putchar('\n');
             free(line);
             p += n;
@@ -264,10 +264,10 @@ static int cmd_show(cli_ctx *ctx)
                 json_container(&j, cat, k, false);
             } else {
                 printf("%-20s %6zu fields  ", mc_kind_name(k->kind), k->n_fields);
-                cmd_put_safe(stdout, k->name);
+                report_put_safe(stdout, k->name);
                 if (k->comment) {
                     printf("  -- ");
-                    cmd_put_safe_short(stdout, k->comment, CMD_COMMENT_COLS);
+                    report_put_safe_short(stdout, k->comment, REPORT_COMMENT_COLS);
                 }
                 putchar('\n');
             }
@@ -295,10 +295,10 @@ static int cmd_show(cli_ctx *ctx)
                 mc_buf_putc(&j, '}');
             } else {
                 printf("%6zu containers  ", n);
-                cmd_put_safe(stdout, s->name);
+                report_put_safe(stdout, s->name);
                 if (s->comment) {
                     printf("  -- ");
-                    cmd_put_safe_short(stdout, s->comment, CMD_COMMENT_COLS);
+                    report_put_safe_short(stdout, s->comment, REPORT_COMMENT_COLS);
                 }
                 putchar('\n');
             }

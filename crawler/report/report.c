@@ -36,14 +36,14 @@ void report_error(const mc_error *err)
         fprintf(stderr, "  hint: %s\n", err->hint);
 }
 
-bool cmd_use_color(void)
+bool report_use_color(void)
 {
     return isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 }
 
 /* Terminal safety: every name and comment from the warehouse goes through
  * mc_term_escape. */
-size_t cmd_put_safe(FILE *f, const char *s)
+size_t report_put_safe(FILE *f, const char *s)
 {
     if (!s) {
         fputs("(none)", f);
@@ -56,14 +56,14 @@ size_t cmd_put_safe(FILE *f, const char *s)
     return cols;
 }
 
-size_t cmd_change_cap = CMD_CHANGE_CAP;
+size_t report_change_cap = REPORT_CHANGE_CAP;
 
-const char *cmd_plural(int64_t n, const char *one, const char *many)
+const char *report_plural(int64_t n, const char *one, const char *many)
 {
     return n == 1 ? one : many;
 }
 
-void cmd_put_safe_short(FILE *f, const char *s, size_t max_cols)
+void report_put_safe_short(FILE *f, const char *s, size_t max_cols)
 {
     if (!s) {
         fputs("(none)", f);
@@ -89,9 +89,9 @@ void cmd_put_safe_short(FILE *f, const char *s, size_t max_cols)
     mc_buf_free(&b);
 }
 
-void cmd_put_safe_pad(FILE *f, const char *s, size_t width)
+void report_put_safe_pad(FILE *f, const char *s, size_t width)
 {
-    size_t cols = cmd_put_safe(f, s);
+    size_t cols = report_put_safe(f, s);
     fprintf(f, "%*s", (int)(cols < width ? width - cols : 1), "");
 }
 
@@ -106,15 +106,15 @@ static void put_json_value(FILE *f, const char *json)
     json_error_t jerr;
     json_t *v = json_loads(json, JSON_DECODE_ANY, &jerr);
     if (v && json_is_string(v))
-        cmd_put_safe_short(f, json_string_value(v), CMD_COMMENT_COLS);
+        report_put_safe_short(f, json_string_value(v), REPORT_COMMENT_COLS);
     else if (v && json_is_null(v))
         fputs("(none)", f);
     else
-        cmd_put_safe(f, json);
+        report_put_safe(f, json);
     json_decref(v);
 }
 
-int cmd_max_code(int a, int b)
+int report_max_code(int a, int b)
 {
     return a > b ? a : b;
 }
@@ -138,7 +138,7 @@ static const char *change_symbol(mc_change_kind k)
 }
 
 /* "(a, b)" from a JSON array of names. */
-void cmd_put_name_list(FILE *f, json_t *arr)
+void report_put_name_list(FILE *f, json_t *arr)
 {
     size_t i;
     json_t *v;
@@ -146,27 +146,27 @@ void cmd_put_name_list(FILE *f, json_t *arr)
     json_array_foreach(arr, i, v) {
         if (i)
             fputs(", ", f);
-        cmd_put_safe(f, json_string_value(v));
+        report_put_safe(f, json_string_value(v));
     }
     fputc(')', f);
 }
 
 /* One foreign key: "name (cols) -> schema.table (cols)". */
-void cmd_put_fk(FILE *f, json_t *fk)
+void report_put_fk(FILE *f, json_t *fk)
 {
-    cmd_put_safe(f, json_string_value(json_object_get(fk, "name")));
+    report_put_safe(f, json_string_value(json_object_get(fk, "name")));
     fputc(' ', f);
-    cmd_put_name_list(f, json_object_get(fk, "columns"));
+    report_put_name_list(f, json_object_get(fk, "columns"));
     fputs(" -> ", f);
-    cmd_put_safe(f, json_string_value(json_object_get(fk, "ref_schema")));
+    report_put_safe(f, json_string_value(json_object_get(fk, "ref_schema")));
     fputc('.', f);
-    cmd_put_safe(f, json_string_value(json_object_get(fk, "ref_container")));
+    report_put_safe(f, json_string_value(json_object_get(fk, "ref_container")));
     fputc(' ', f);
-    cmd_put_name_list(f, json_object_get(fk, "ref_columns"));
+    report_put_name_list(f, json_object_get(fk, "ref_columns"));
     const char *part = json_string_value(json_object_get(fk, "partition"));
     if (part) {
         fputs(" (declared on partition ", f);
-        cmd_put_safe(f, part);
+        report_put_safe(f, part);
         fputc(')', f);
     }
 }
@@ -182,8 +182,8 @@ static bool fk_in(json_t *fk, json_t *list)
     return false;
 }
 
-void cmd_fk_diff(const char *before, const char *after,
-                 void (*each)(void *ctx, bool added, json_t *fk), void *ctx)
+void report_fk_diff(const char *before, const char *after,
+                    void (*each)(void *ctx, bool added, json_t *fk), void *ctx)
 {
     json_t *b = before ? json_loads(before, 0, NULL) : NULL;
     json_t *a = after ? json_loads(after, 0, NULL) : NULL;
@@ -204,7 +204,7 @@ void cmd_fk_diff(const char *before, const char *after,
 static void put_fk_change(void *f, bool added, json_t *fk)
 {
     fputs(added ? " + " : " - ", f);
-    cmd_put_fk(f, fk);
+    report_put_fk(f, fk);
 }
 
 static void print_change_line(FILE *f, const mc_change *c, bool color)
@@ -224,7 +224,7 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
         json_t *fields = o ? json_object_get(o, "fields") : NULL;
         if (fields)
             fprintf(f, " (%zu %s)", json_array_size(fields),
-                    cmd_plural((int64_t)json_array_size(fields), "column", "columns"));
+                    report_plural((int64_t)json_array_size(fields), "column", "columns"));
         json_decref(o);
         break;
     }
@@ -232,11 +232,11 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     case MC_FIELD_REMOVED: {
         json_t *o = json_loads(c->kind == MC_FIELD_ADDED ? c->after : c->before, 0, NULL);
         fputs("column ", f);
-        cmd_put_safe(f, c->field);
+        report_put_safe(f, c->field);
         const char *type = o ? json_string_value(json_object_get(o, "type")) : NULL;
         if (type) {
             fputs(" (", f);
-            cmd_put_safe(f, type);
+            report_put_safe(f, type);
             fputc(')', f);
         }
         fputs(c->kind == MC_FIELD_ADDED ? " added" : " removed", f);
@@ -255,15 +255,15 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     case MC_FIELD_RENAMED: {
         if (c->kind == MC_FIELD_RENAMED) {
             fputs("column ", f);
-            cmd_put_safe(f, c->field);
+            report_put_safe(f, c->field);
             fputs(" renamed from ", f);
             put_json_value(f, c->before);
         } else {
             fputs("container renamed from ", f);
             json_t *o = json_loads(c->before, 0, NULL);
-            cmd_put_safe(f, o ? json_string_value(json_object_get(o, "schema")) : NULL);
+            report_put_safe(f, o ? json_string_value(json_object_get(o, "schema")) : NULL);
             fputc('.', f);
-            cmd_put_safe(f, o ? json_string_value(json_object_get(o, "name")) : NULL);
+            report_put_safe(f, o ? json_string_value(json_object_get(o, "name")) : NULL);
             json_decref(o);
         }
         break;
@@ -271,7 +271,7 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     default:
         if (c->field) {
             fputs("column ", f);
-            cmd_put_safe(f, c->field);
+            report_put_safe(f, c->field);
             fputc(' ', f);
         }
         if (c->attribute && strcmp(c->attribute, "definition") == 0) {
@@ -280,7 +280,7 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
             fputs("definition changed", f);
         } else if (c->attribute && strcmp(c->attribute, "foreign_keys") == 0) {
             fputs("foreign keys:", f);
-            cmd_fk_diff(c->before, c->after, put_fk_change, f);
+            report_fk_diff(c->before, c->after, put_fk_change, f);
         } else {
             fprintf(f, "%s: ", c->attribute ? c->attribute : "?");
             put_json_value(f, c->before);
@@ -295,18 +295,18 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
 }
 
 /* Changes grouped under "schema" and "schema.container" headings. */
-void cmd_print_changes(FILE *f, const mc_changes *cs)
+void report_print_changes(FILE *f, const mc_changes *cs)
 {
-    bool color = cmd_use_color();
+    bool color = report_use_color();
     const char *last_schema = NULL, *last_container = NULL;
     bool have_heading = false;
     size_t shown = 0;
     for (size_t i = 0; i < cs->n; i++) {
         const mc_change *c = &cs->items[i];
-        if (cmd_change_cap && shown == cmd_change_cap) {
+        if (report_change_cap && shown == report_change_cap) {
             size_t left = cs->n - i;
             fprintf(f, "  ... %zu more %s not shown: --all shows them all, --json gives "
-                       "them as JSON\n", left, cmd_plural((int64_t)left, "change", "changes"));
+                       "them as JSON\n", left, report_plural((int64_t)left, "change", "changes"));
             break;
         }
         shown++;
@@ -323,10 +323,10 @@ void cmd_print_changes(FILE *f, const mc_changes *cs)
             fputs("  ", f);
             if (color)
                 fputs("\033[1m", f);
-            cmd_put_safe(f, c->schema);
+            report_put_safe(f, c->schema);
             if (c->container) {
                 fputc('.', f);
-                cmd_put_safe(f, c->container);
+                report_put_safe(f, c->container);
             }
             if (color)
                 fputs("\033[0m", f);
@@ -339,7 +339,7 @@ void cmd_print_changes(FILE *f, const mc_changes *cs)
     }
 }
 
-size_t cmd_count_breaking(const mc_changes *cs)
+size_t report_count_breaking(const mc_changes *cs)
 {
     size_t n = 0;
     for (size_t i = 0; i < cs->n; i++)
@@ -347,8 +347,8 @@ size_t cmd_count_breaking(const mc_changes *cs)
     return n;
 }
 
-void cmd_json_change(mc_buf *b, const mc_change *c, const char *datastore,
-                     int64_t run)
+void report_json_change(mc_buf *b, const mc_change *c, const char *datastore,
+                        int64_t run)
 {
     bool first = true;
     mc_buf_putc(b, '{');
@@ -366,19 +366,19 @@ void cmd_json_change(mc_buf *b, const mc_change *c, const char *datastore,
     mc_buf_putc(b, '}');
 }
 
-void cmd_json_changes(mc_buf *b, const mc_changes *cs, const char *datastore,
+void report_json_changes(mc_buf *b, const mc_changes *cs, const char *datastore,
                          const int64_t *runs, int64_t run)
 {
     mc_buf_putc(b, '[');
     for (size_t i = 0; i < cs->n; i++) {
         if (i)
             mc_buf_putc(b, ',');
-        cmd_json_change(b, &cs->items[i], datastore, runs ? runs[i] : run);
+        report_json_change(b, &cs->items[i], datastore, runs ? runs[i] : run);
     }
     mc_buf_putc(b, ']');
 }
 
-void cmd_json_error(mc_buf *b, bool *first, const mc_error *err)
+void report_json_error(mc_buf *b, bool *first, const mc_error *err)
 {
     if (!err->code) {
         json_put_kv_raw(b, first, "error", NULL);
@@ -393,7 +393,7 @@ void cmd_json_error(mc_buf *b, bool *first, const mc_error *err)
     mc_buf_putc(b, '}');
 }
 
-void cmd_print_report_text(const crawl_report *r)
+void report_print_crawl(const crawl_report *r)
 {
     printf("%s: ", r->ds->name);
     if (r->status == MC_RUN_FAILED) {
@@ -406,14 +406,14 @@ void cmd_print_report_text(const crawl_report *r)
         printf("dry run ");
     printf("%s in %.1fs: %lld %s, %lld %s, %lld %s (%s)\n",
            mc_run_status_name(r->status), r->seconds, (long long)r->n_schemas,
-           cmd_plural(r->n_schemas, "schema", "schemas"), (long long)r->n_containers,
-           cmd_plural(r->n_containers, "container", "containers"), (long long)r->n_fields,
-           cmd_plural(r->n_fields, "field", "fields"),
+           report_plural(r->n_schemas, "schema", "schemas"), (long long)r->n_containers,
+           report_plural(r->n_containers, "container", "containers"), (long long)r->n_fields,
+           report_plural(r->n_fields, "field", "fields"),
            r->server_version ? r->server_version : "?");
-    cmd_print_report_changes(r);
+    report_print_crawl_changes(r);
 }
 
-void cmd_print_report_changes(const crawl_report *r)
+void report_print_crawl_changes(const crawl_report *r)
 {
     if (r->baseline && !r->run_id) {
         printf("  first crawl of this datastore: a crawl would record the catalog; "
@@ -424,13 +424,13 @@ void cmd_print_report_changes(const crawl_report *r)
         printf("  no changes\n");
     } else {
         printf("  %zu %s (%zu breaking)\n", r->diff.changes.n,
-               cmd_plural((int64_t)r->diff.changes.n, "change", "changes"),
-               cmd_count_breaking(&r->diff.changes));
-        cmd_print_changes(stdout, &r->diff.changes);
+               report_plural((int64_t)r->diff.changes.n, "change", "changes"),
+               report_count_breaking(&r->diff.changes));
+        report_print_changes(stdout, &r->diff.changes);
     }
 }
 
-void cmd_json_crawl_report(mc_buf *b, const crawl_report *r)
+void report_json_crawl(mc_buf *b, const crawl_report *r)
 {
     bool first = true;
     mc_buf_putc(b, '{');
@@ -457,12 +457,12 @@ void cmd_json_crawl_report(mc_buf *b, const crawl_report *r)
     if (r->baseline)
         mc_buf_puts(b, "[]");
     else
-        cmd_json_changes(b, &r->diff.changes, r->ds->name, NULL, r->run_id);
+        report_json_changes(b, &r->diff.changes, r->ds->name, NULL, r->run_id);
     json_put_kv_int(b, &first, "held_back", (int64_t)r->diff.n_held_back);
     first = json_put_key(b, first, "warnings");
     json_put_str_array(b, r->warnings, r->n_warnings);
     json_put_kv_num(b, &first, "seconds", (double)(int64_t)(r->seconds * 1000) / 1000.0);
     json_put_kv_int(b, &first, "queries", r->n_queries);
-    cmd_json_error(b, &first, &r->error);
+    report_json_error(b, &first, &r->error);
     mc_buf_putc(b, '}');
 }

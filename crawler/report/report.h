@@ -23,54 +23,54 @@ struct json_t;
 void report_error(const mc_error *err);
 void report_set_error_observer(void (*observer)(const mc_error *err));
 
-bool cmd_use_color(void);                 /* stdout is a terminal, no NO_COLOR */
+bool report_use_color(void);                 /* stdout is a terminal, no NO_COLOR */
 /* s as a terminal may show it (mc_term_escape: control characters as \xNN,
  * C1, bidi and invisible characters as \uNNNN; NULL as "(none)"); returns
  * the columns written. */
-size_t cmd_put_safe(FILE *f, const char *s);
+size_t report_put_safe(FILE *f, const char *s);
 /* The same, padded with spaces to width columns (at least one space after
  * a longer text), so escaped names keep a table aligned. */
-void cmd_put_safe_pad(FILE *f, const char *s, size_t width);
+void report_put_safe_pad(FILE *f, const char *s, size_t width);
 /* The same, shortened to max_cols columns with a final "…" (terminal
  * listings only; JSON always has the whole text). */
-void cmd_put_safe_short(FILE *f, const char *s, size_t max_cols);
-#define CMD_COMMENT_COLS 60
+void report_put_safe_short(FILE *f, const char *s, size_t max_cols);
+#define REPORT_COMMENT_COLS 60
 /* one or many, by n */
-const char *cmd_plural(int64_t n, const char *one, const char *many);
+const char *report_plural(int64_t n, const char *one, const char *many);
 /* The higher of two exit codes (what a command made of several parts exits with). */
-int cmd_max_code(int a, int b);
+int report_max_code(int a, int b);
 
 /* At most this many changes per datastore on the terminal (0 = all; --all
  * sets it): a 40,000-change crawl is for --json, not for a scroll-back. */
-#define CMD_CHANGE_CAP 100
-extern size_t cmd_change_cap;
+#define REPORT_CHANGE_CAP 100
+extern size_t report_change_cap;
 
-void cmd_json_change(mc_buf *b, const mc_change *c, const char *datastore,
-                     int64_t run);       /* docs/changes.md shape */
+void report_json_change(mc_buf *b, const mc_change *c, const char *datastore,
+                        int64_t run);       /* docs/changes.md shape */
 /* A JSON array of changes; runs[i] (or run when runs is NULL) is each one's run. */
-void cmd_json_changes(mc_buf *b, const mc_changes *cs, const char *datastore,
-                      const int64_t *runs, int64_t run);
-void cmd_print_changes(FILE *f, const mc_changes *cs); /* grouped text */
-size_t cmd_count_breaking(const mc_changes *cs);
+void report_json_changes(mc_buf *b, const mc_changes *cs, const char *datastore,
+                         const int64_t *runs, int64_t run);
+void report_print_changes(FILE *f, const mc_changes *cs); /* grouped text */
+size_t report_count_breaking(const mc_changes *cs);
 /* "error": {"code","message","hint"} when err is set, else "error": null. */
-void cmd_json_error(mc_buf *b, bool *first, const mc_error *err);
+void report_json_error(mc_buf *b, bool *first, const mc_error *err);
 
 /* "a, b, c" of a JSON array of names (column lists), escaped. */
-void cmd_put_name_list(FILE *f, struct json_t *arr);
+void report_put_name_list(FILE *f, struct json_t *arr);
 /* "name (a, b) -> schema.table (x, y)" of one foreign key (docs/changes.md shape). */
-void cmd_put_fk(FILE *f, struct json_t *fk);
+void report_put_fk(FILE *f, struct json_t *fk);
 /* Calls each(ctx, added, fk) for every foreign key (docs/changes.md shape)
  * in before and not in after (added false), then in after and not in
  * before (added true); before/after are JSON array texts or NULL. */
-void cmd_fk_diff(const char *before, const char *after,
-                 void (*each)(void *ctx, bool added, struct json_t *fk), void *ctx);
+void report_fk_diff(const char *before, const char *after,
+                    void (*each)(void *ctx, bool added, struct json_t *fk), void *ctx);
 
 /* One datastore's crawl as in `crawl --json` (docs/commands.md). */
-void cmd_json_crawl_report(mc_buf *b, const struct crawl_report *r);
+void report_json_crawl(mc_buf *b, const struct crawl_report *r);
 /* "NAME: run 12 ok in 2.1s: ..." and the changes under it. */
-void cmd_print_report_text(const struct crawl_report *r);
+void report_print_crawl(const struct crawl_report *r);
 /* Under a crawl's summary line: "no changes", the baseline note, or the
  * count and the grouped changes. */
-void cmd_print_report_changes(const struct crawl_report *r);
+void report_print_crawl_changes(const struct crawl_report *r);
 
 #endif

@@ -152,7 +152,7 @@ static void p_fk_diff(site *S, page *p, const ds_data *d, const char *before,
 {
     fk_out o = {S, p, d};
     p_plain(p, "foreign keys:");
-    cmd_fk_diff(before, after, p_fk_change, &o);
+    report_fk_diff(before, after, p_fk_change, &o);
 }
 
 /* The JSON object's "kind" as a label ("table"), for added/removed. */

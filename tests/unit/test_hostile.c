@@ -341,11 +341,11 @@ Test(terminal, escaped_names_keep_columns_aligned)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    cmd_put_safe_pad(f, "plain", 12);
+    report_put_safe_pad(f, "plain", 12);
     fputs("|\n", f);
-    cmd_put_safe_pad(f, "r\xe2\x80\xae" "tl", 12);
+    report_put_safe_pad(f, "r\xe2\x80\xae" "tl", 12);
     fputs("|\n", f);
-    cmd_put_safe_pad(f, "über", 12);
+    report_put_safe_pad(f, "über", 12);
     fputs("|\n", f);
     fclose(f);
     cr_assert_str_eq(text, "plain       |\nr\\u202etl   |\nüber        |\n");
