@@ -53,7 +53,7 @@
 #include <stdint.h>
 
 #include "cron.h"
-#include "../crawler/config.h"
+#include "config.h"
 #include "../crawler/crawl.h"
 #include "../crawler/lock.h"
 #include "../store/store.h"
