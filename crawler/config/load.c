@@ -63,6 +63,8 @@ const char *cfgi_errtext(int e, char *buf, size_t size)
     return buf;
 }
 
+/* ---- the walk's state (its types are in config_internal.h) ----------------- */
+
 cfg_pos cfgi_pos_of(const ctx *x, const yaml_node_t *n)
 {
     cfg_pos p = {x->file, (int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
