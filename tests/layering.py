@@ -56,7 +56,7 @@ MODULES = [
     Module('store', 'store', ['base'], ['sqlite3']),
     Module('tunnel', 'tunnel', ['base'], ['libssh2', 'libcrypto']),
     Module('pg', 'crawler/pg', ['base'], ['libpq']),
-    Module('config', 'crawler/config', ['base', 'store'], ['yaml']),
+    Module('config', 'crawler/config', ['base', 'store'], ['yaml', 'libcurl']),
     Module('crawler', 'crawler', ['base', 'store', 'tunnel', 'pg', 'config']),
     Module('report', 'crawler/report', ['crawler'], ['jansson']),
     Module('alerts', 'crawler/alerts', ['report'], ['libcurl', 'jansson']),

@@ -89,9 +89,6 @@ int alerts_append_file(const char *path, const char *data, size_t len,
  * exit status 0. */
 int alerts_run_command(char *const *argv, const char *input, size_t len,
                        int timeout_s, mc_error *err);
-/* NULL when metacrawl will POST to url: https://, or plain http:// to a
- * loopback host (127.0.0.0/8, ::1, localhost).  Otherwise why not. */
-const char *alerts_webhook_url_problem(const char *url);
 /* POSTs body as JSON: TLS verified, redirects refused, up to tries
  * attempts (timeouts, connection errors, 408, 429 and 5xx are retried). */
 int alerts_post_webhook(const char *url, const char *body, size_t len,

@@ -183,68 +183,6 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static bool loopback_name(const char *host)
-{
-    if (!host)
-        return false;
-    if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
-        return true;
-    char buf[64];
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
-        memcpy(buf, host + 1, n - 2);
-        buf[n - 2] = '\0';
-        host = buf;
-    }
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return false;
-}
-
-/* The scheme and host of url (malloc'd), or -1 when curl cannot parse it. */
-static int url_parts(const char *url, char **scheme, char **host)
-{
-    *scheme = *host = NULL;
-    CURLU *u = curl_url();
-    if (!u)
-        return -1;
-    int ret = -1;
-    char *s = NULL, *h = NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &s, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
-        *scheme = mc_strdup(s);
-        *host = mc_strdup(h);
-        ret = 0;
-    }
-    curl_free(s);
-    curl_free(h);
-    curl_url_cleanup(u);
-    return ret;
-}
-
-const char *alerts_webhook_url_problem(const char *url)
-{
-    char *scheme, *host;
-    if (!url || url_parts(url, &scheme, &host) < 0)
-        return "the webhook URL cannot be parsed";
-    const char *why = NULL;
-    if (strcasecmp(scheme, "https") == 0)
-        why = NULL;
-    else if (strcasecmp(scheme, "http") != 0)
-        why = "a webhook URL must start with https://";
-    else if (!loopback_name(host))
-        why = "plain http:// is allowed only to a loopback host (127.0.0.1, "
-              "::1, localhost); use https://";
-    free(scheme);
-    free(host);
-    return why;
-}
-
 typedef struct post_ctx {
     mc_buf body;          /* the start of the answer, for the error */
     bool refused_address; /* plain http resolved to a non-loopback address */
@@ -335,7 +273,7 @@ static bool tls_error(CURLcode rc)
 int alerts_post_webhook(const char *url, const char *body, size_t len,
                         int timeout_s, int tries, mc_error *err)
 {
-    const char *problem = alerts_webhook_url_problem(url);
+    const char *problem = cfg_webhook_url_problem(url);
     if (problem) {
         /* The URL is not quoted (invariant 4). */
         mc_error_set(err, MC_EXIT_CONFIG, "webhook: %s", problem);
@@ -343,7 +281,7 @@ int alerts_post_webhook(const char *url, const char *body, size_t len,
         return -1;
     }
     char *scheme, *host;
-    url_parts(url, &scheme, &host);
+    cfg_url_parts(url, &scheme, &host);
     bool plain = strcasecmp(scheme, "http") == 0;
     pthread_once(&curl_once, curl_init_once);
     CURL *h = curl_easy_init();

@@ -573,7 +573,7 @@ Test(formats, webhook_urls_https_or_loopback_http_only)
         "HTTP://LOCALHOST:1/x",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        cr_assert_null(alerts_webhook_url_problem(ok[i]), "%s", ok[i]);
+        cr_assert_null(cfg_webhook_url_problem(ok[i]), "%s", ok[i]);
     static const char *const refused[] = {
         "http://hooks.slack.com/services/T0/B0/xyz",
         "http://localhost.evil.example/x",
@@ -584,8 +584,8 @@ Test(formats, webhook_urls_https_or_loopback_http_only)
         "not a url",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        cr_assert_not_null(alerts_webhook_url_problem(refused[i]), "%s", refused[i]);
-    cr_assert(strstr(alerts_webhook_url_problem("http://example.com/x"), "use https://"));
+        cr_assert_not_null(cfg_webhook_url_problem(refused[i]), "%s", refused[i]);
+    cr_assert(strstr(cfg_webhook_url_problem("http://example.com/x"), "use https://"));
 }
 
 Test(formats, plain_http_to_the_world_is_refused_before_sending)

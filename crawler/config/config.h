@@ -1,6 +1,6 @@
 /*
  * config.h — metacrawl.yml: loading (libyaml), validation and the secret
- * sources.  Every key is a row in one table in config.c (name, type,
+ * sources.  Every key is a row in one table in keys.c (name, type,
  * required, default); a mistake is reported with file, line and column and,
  * for a misspelt key, the key that was probably meant.  docs/configuration.md
  * is the reference for every key.
@@ -175,5 +175,14 @@ int cfg_write_starter(const char *path, bool force, mc_error *err);
 /* Parses "10s", "5m", "1h", "250ms", "2d" or a bare number of seconds into
  * milliseconds; -1 when malformed. */
 int64_t cfg_parse_duration_ms(const char *text);
+
+/* NULL when metacrawl will POST to url: https://, or plain http:// to a
+ * loopback host (127.0.0.0/8, ::1, localhost).  Otherwise why not, one
+ * lower-case line.  Checked at load time for every webhook: key and by the
+ * alerts module before it POSTs. */
+const char *cfg_webhook_url_problem(const char *url);
+/* The scheme and host of url as libcurl parses it (malloc'd), or -1 when it
+ * cannot: the webhook rule above, and the host a delivery error names. */
+int cfg_url_parts(const char *url, char **scheme, char **host);
 
 #endif
