@@ -372,18 +372,8 @@ static int db_connect(check_ctx *x)
     x->connect_tried = true;
     mc_error *err = &x->connect_err;
     x->connect_rc = disc_connect(x->ds, &x->target, &x->sess, err);
-    if (x->connect_rc != 0 && x->tun) {
-        char *local = mc_asprintf(" at %s:%d", x->ds->host, x->target.port);
-        char *at = strstr(err->message, local);
-        if (at) {
-            char *msg = mc_asprintf("%.*s at %s:%d through the tunnel%s",
-                                    (int)(at - err->message), err->message, x->ds->host,
-                                    x->ds->port, at + strlen(local));
-            snprintf(err->message, sizeof err->message, "%s", msg);
-            free(msg);
-        }
-        free(local);
-    }
+    if (x->connect_rc != 0)
+        crawl_tunnel_address(x->ds, x->tun, err);
     return x->connect_rc;
 }
 

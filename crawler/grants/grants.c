@@ -1527,17 +1527,7 @@ static int connect_for_grants(grants_run *run, disc_session **sess_out)
     run->connected_as = mc_strdup(as.user);
     free(admin_copy);
     if (rc != 0 && run->tun) {
-        /* libpq saw the tunnel's local port; the user knows the real one. */
-        char *local = mc_asprintf(" at %s:%d", ds->host, target.port);
-        char *at = strstr(run->err.message, local);
-        if (at) {
-            char *msg = mc_asprintf("%.*s at %s:%d through the tunnel%s",
-                                    (int)(at - run->err.message), run->err.message, ds->host,
-                                    ds->port, at + strlen(local));
-            snprintf(run->err.message, sizeof run->err.message, "%s", msg);
-            free(msg);
-        }
-        free(local);
+        crawl_tunnel_address(ds, run->tun, &run->err);
         mc_error why = {0};
         if (tunnel_failed(run->tun, &why)) {
             /* Forwarding refused, the warehouse unreachable from the
