@@ -1,5 +1,5 @@
 /*
- * check.c — `metacrawl check`: each datastore tested step by step, the way
+ * check.c — `metacrawl check` (grants.h): each datastore tested step by step, the way
  * a person would debug a crawler that sees nothing, with the fix for every
  * failed step (the troubleshooting table of docs/redshift-setup.md).
  *
@@ -22,21 +22,18 @@
  * or the catalog cannot be read, 7 when the user is in but some schema in scope lacks
  * USAGE, some table lacks SELECT, or some owner's future tables will not
  * be readable; 0 when every step passed.  Warnings change nothing.
+ *
+ * The report is data (check_report) and JSON here; the checklist as
+ * terminal text is the command's (crawler/cli/cmd_check.c).
  */
-#include "check.h"
-#include "commands.h"
+#include "grants.h"
 #include "crawl.h"
 #include "discover.h"
-#include "grants.h"
 #include "json.h"
 
-#include <langinfo.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 const char *check_status_name(check_status s)
 {
@@ -117,7 +114,7 @@ static void put_name(mc_buf *b, const char *name)
         grants_quote_ident(b, GRANTS_POSTGRESQL, name);
 }
 
-static char *name_text(const char *name)
+char *check_name_text(const char *name)
 {
     mc_buf b = {0};
     put_name(&b, name);
@@ -210,13 +207,13 @@ static bool has_tunnel(const cfg_datastore *ds)
     return ds->tunnel.present;
 }
 
-static size_t n_hops(const cfg_datastore *ds)
+size_t check_n_hops(const cfg_datastore *ds)
 {
     return ds->tunnel.present ? 1 + ds->tunnel.n_jump : 0;
 }
 
 /* HOP is 1-based: 1 is the tunnel: block, 2 the first jump: entry. */
-static const cfg_hop *hop_cfg(const cfg_datastore *ds, size_t hop)
+const cfg_hop *check_hop(const cfg_datastore *ds, size_t hop)
 {
     return hop <= 1 ? &ds->tunnel.first : &ds->tunnel.jump[hop - 2];
 }
@@ -249,7 +246,7 @@ static char *tunnel_message(const cfg_datastore *ds, const char *msg)
 
 static char *hop_ok_message(const cfg_datastore *ds, size_t hop, int which)
 {
-    const cfg_hop *h = hop_cfg(ds, hop);
+    const cfg_hop *h = check_hop(ds, hop);
     if (which == 0)
         return hop == 1 ? mc_strdup("connected; SSH handshake done")
                         : mc_asprintf("connected through hop %zu; SSH handshake done", hop - 1);
@@ -272,10 +269,10 @@ static char *hop_ok_message(const cfg_datastore *ds, size_t hop, int which)
 static int tunnel_preflight(const cfg_datastore *ds, tunnel_progress *p, mc_error *err)
 {
     static char set[] = "";
-    size_t n = n_hops(ds);
+    size_t n = check_n_hops(ds);
     tunnel_hop *hops = mc_calloc(n, sizeof *hops);
     for (size_t i = 0; i < n; i++) {
-        const cfg_hop *c = hop_cfg(ds, i + 1);
+        const cfg_hop *c = check_hop(ds, i + 1);
         hops[i] = (tunnel_hop){
             .host = c->host,
             .port = c->port,
@@ -306,7 +303,7 @@ static int tunnel_preflight(const cfg_datastore *ds, tunnel_progress *p, mc_erro
 static int step_tunnel(check_ctx *x)
 {
     const cfg_datastore *ds = x->ds;
-    size_t n = n_hops(ds);
+    size_t n = check_n_hops(ds);
     tunnel_progress p = {0, TUNNEL_STEP_REACH};
     mc_error err = {0};
     bool unconnected = false; /* no hop was reached */
@@ -402,7 +399,7 @@ static int step_forwarding(check_ctx *x)
     /* The connection is made (or refused by the database itself): nobody
      * else may use the port. */
     tunnel_seal(x->tun);
-    size_t n = n_hops(x->ds);
+    size_t n = check_n_hops(x->ds);
     add_item(x, "tunnel_forwarding", NULL, CHECK_OK, 0,
              n == 1 ? mc_strdup("the bastion opened a connection to it")
                     : mc_asprintf("hop %zu opened a connection to it", n),
@@ -415,7 +412,7 @@ static int step_database(check_ctx *x)
 {
     int rc = db_connect(x);
     mc_error err = x->connect_err;
-    char *user = name_text(x->ds->user);
+    char *user = check_name_text(x->ds->user);
     if (rc == 0) {
         add_item(x, "reach", NULL, CHECK_OK, 0, answers(x), NULL);
         add_item(x, "authenticate", NULL, CHECK_OK, 0,
@@ -671,7 +668,7 @@ static void evaluate_default_acl(check_ctx *x, schema_state *s, const members *m
 {
     const cfg_datastore *ds = x->ds;
     bool rs = x->dialect == GRANTS_REDSHIFT;
-    char *shown = name_text(s->name);
+    char *shown = check_name_text(s->name);
     if (s->n_owners == 0) {
         add_item(x, "default_privileges", s->name, CHECK_OK, 0,
                  mc_strdup("no owners to cover yet"), NULL);
@@ -852,7 +849,7 @@ static int step_catalog(check_ctx *x)
 
     /* The group the grants go to. */
     char *role = grants_group_role(x->dialect, ds->user, ds->group);
-    char *role_shown = name_text(role);
+    char *role_shown = check_name_text(role);
     if (m.super || member_of(&m, role, rs))
         add_item(x, "group", NULL, CHECK_OK, 0,
                  mc_asprintf(m.super ? "superuser (every privilege; a crawler needs far fewer)"
@@ -990,71 +987,14 @@ void check_datastore(const cfg_datastore *ds, check_report *out)
     tunnel_close(x.tun);
 }
 
-/* ---- output -------------------------------------------------------------------- */
-
-typedef struct marks {
-    const char *sym[4]; /* by check_status */
-    const char *color[4];
-    bool use_color;
-} marks;
-
-/* ✓ ✗ on a UTF-8 terminal; "ok" and "FAIL" otherwise, so a log or a pipe
- * to grep gets plain ASCII words. */
-static void choose_marks(marks *mk)
-{
-    bool utf8 = false;
-    if (isatty(STDOUT_FILENO)) {
-        const char *old = setlocale(LC_CTYPE, NULL);
-        char *saved = mc_strdup(old ? old : "C");
-        if (setlocale(LC_CTYPE, "")) {
-            const char *cs = nl_langinfo(CODESET);
-            utf8 = cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
-        }
-        setlocale(LC_CTYPE, saved);
-        free(saved);
-    }
-    static const char *const ascii[] = {"ok  ", "warn", "skip", "FAIL"};
-    static const char *const fancy[] = {"\u2713", "!", "-", "\u2717"};
-    for (int i = 0; i < 4; i++)
-        mk->sym[i] = utf8 ? fancy[i] : ascii[i];
-    mk->use_color = cmd_use_color();
-    mk->color[CHECK_OK] = "\033[32m";
-    mk->color[CHECK_WARN] = "\033[33m";
-    mk->color[CHECK_SKIP] = "\033[2m";
-    mk->color[CHECK_FAIL] = "\033[31m";
-}
-
-static void print_line(const marks *mk, check_status st, const char *label, const char *msg,
-                       const char *fix)
-{
-    fputs("  ", stdout);
-    if (mk->use_color)
-        fputs(mk->color[st], stdout);
-    fputs(mk->sym[st], stdout);
-    if (mk->use_color)
-        fputs("\033[0m", stdout);
-    putchar(' ');
-    cmd_put_safe(stdout, label);
-    fputs(": ", stdout);
-    cmd_put_safe(stdout, msg);
-    putchar('\n');
-    for (const char *p = fix; p && *p;) {
-        size_t n = strcspn(p, "\n");
-        char *line = mc_strndup(p, n);
-        fputs(p == fix ? "       fix: " : "            ", stdout);
-        cmd_put_safe(stdout, line);
-        putchar('\n');
-        free(line);
-        p += n + (p[n] == '\n');
-    }
-}
+/* ---- the report as text and JSON ------------------------------------------------ */
 
 /* A tunnel item's address: its hop's host:port, or the warehouse's for the
  * forwarding.  NULL for every other item. */
 static char *item_address(const cfg_datastore *ds, const check_item *it)
 {
-    if (it->hop > 0 && it->hop <= n_hops(ds)) {
-        const cfg_hop *h = hop_cfg(ds, it->hop);
+    if (it->hop > 0 && it->hop <= check_n_hops(ds)) {
+        const cfg_hop *h = check_hop(ds, it->hop);
         return mc_asprintf("%s:%d", h->host, h->port);
     }
     if (strcmp(it->step, "tunnel_forwarding") == 0)
@@ -1065,7 +1005,7 @@ static char *item_address(const cfg_datastore *ds, const check_item *it)
 /* What a datastore-wide item is called in the checklist: its step, or for
  * the tunnel "tunnel hop 1 (bastion:22) host key", "tunnel forwarding to
  * warehouse:5439". */
-static char *item_label(const cfg_datastore *ds, const check_item *it)
+char *check_item_label(const cfg_datastore *ds, const check_item *it)
 {
     char *addr = item_address(ds, it);
     int w = 0;
@@ -1080,79 +1020,7 @@ static char *item_label(const cfg_datastore *ds, const check_item *it)
     return label;
 }
 
-static void print_text(const check_report *r, const marks *mk)
-{
-    const cfg_datastore *ds = r->ds;
-    printf("%s: ", ds->name);
-    char *user = name_text(ds->user);
-    cmd_put_safe(stdout, user);
-    free(user);
-    printf("@%s:%d/", ds->host, ds->port);
-    cmd_put_safe(stdout, ds->database);
-    for (size_t h = 1; h <= n_hops(ds); h++) {
-        const cfg_hop *c = hop_cfg(ds, h);
-        fputs(h == 1 ? " through " : ", ", stdout);
-        cmd_put_safe(stdout, c->user);
-        printf("@%s:%d", c->host, c->port);
-    }
-    putchar('\n');
-    size_t problems = 0;
-    for (size_t i = 0; i < r->n_items; i++) {
-        const check_item *it = &r->items[i];
-        problems += it->status == CHECK_FAIL;
-        if (!it->schema) {
-            char *label = item_label(ds, it);
-            print_line(mk, it->status, label, it->message, it->fix);
-            free(label);
-            continue;
-        }
-        /* A schema's items: one line when they all passed. */
-        size_t end = i;
-        bool all_ok = true;
-        while (end < r->n_items && r->items[end].schema &&
-               strcmp(r->items[end].schema, it->schema) == 0) {
-            all_ok &= r->items[end].status == CHECK_OK;
-            end++;
-        }
-        char *shown = name_text(it->schema);
-        char *label = mc_asprintf("schema %s", shown);
-        free(shown);
-        if (all_ok) {
-            mc_buf msg = {0};
-            for (size_t k = i; k < end; k++) {
-                if (k > i)
-                    mc_buf_puts(&msg, "; ");
-                mc_buf_puts(&msg, r->items[k].message);
-            }
-            print_line(mk, CHECK_OK, label, mc_buf_str(&msg), NULL);
-            mc_buf_free(&msg);
-        } else {
-            for (size_t k = i; k < end; k++) {
-                const check_item *sk = &r->items[k];
-                problems += k > i && sk->status == CHECK_FAIL;
-                char *l2 = mc_asprintf("%s %s", label,
-                                       strcmp(sk->step, "default_privileges") == 0
-                                           ? "default privileges"
-                                           : sk->step);
-                print_line(mk, sk->status, l2, sk->message, sk->fix);
-                free(l2);
-            }
-        }
-        free(label);
-        i = end - 1;
-    }
-    if (problems == 0)
-        printf("  all good\n");
-    else
-        printf("  %zu problem%s (exit %d)", problems, problems == 1 ? "" : "s", r->exit_code);
-    if (problems && r->exit_code == MC_EXIT_PARTIAL)
-        printf("; `metacrawl grants %s` prints the SQL for all of them, --apply runs it",
-               ds->name);
-    if (problems)
-        putchar('\n');
-}
-
-static void put_json(mc_buf *b, const check_report *r)
+void check_report_json(mc_buf *b, const check_report *r)
 {
     const cfg_datastore *ds = r->ds;
     bool first = true;
@@ -1208,64 +1076,3 @@ static void put_json(mc_buf *b, const check_report *r)
     }
     mc_buf_puts(b, "]}");
 }
-
-static const cli_opt check_opts[] = {
-    {0},
-};
-
-static int cmd_check(cli_ctx *ctx)
-{
-    cfg *c = NULL;
-    const cfg_datastore **sel = NULL;
-    size_t n_sel = 0;
-    int rc = cmd_load_config(ctx, false, &c);
-    if (rc)
-        return rc;
-    if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
-        goto out;
-    marks mk;
-    choose_marks(&mk);
-    mc_buf json = {0};
-    mc_buf_puts(&json, "{\"datastores\":[");
-    for (size_t i = 0; i < n_sel; i++) {
-        check_report r;
-        check_datastore(sel[i], &r);
-        if (ctx->json) {
-            if (i)
-                mc_buf_putc(&json, ',');
-            put_json(&json, &r);
-        } else {
-            if (i)
-                putchar('\n');
-            print_text(&r, &mk);
-            fflush(stdout);
-        }
-        rc = cmd_max_code(rc, r.exit_code);
-        check_report_free(&r);
-    }
-    mc_buf_puts(&json, "]}");
-    if (ctx->json)
-        cmd_print_json(&json);
-    mc_buf_free(&json);
-out:
-    free(sel);
-    cfg_free(c);
-    return rc;
-}
-
-const cli_cmd cmd_def_check = {
-    "check", "[DS...]", "test each datastore step by step and print the fix for what fails",
-    "Tests the named datastores (default: all) step by step and prints a checklist: the "
-    "tunnel when one is configured (every hop reached, its host key verified, the login "
-    "accepted, then the forwarding to the warehouse), that the database answers and accepts the login, the "
-    "server's dialect and version, membership of the group, then for every schema in scope "
-    "USAGE, the tables and views without SELECT (a count and the first names), and whether "
-    "default privileges cover every owner of its tables so that future tables are readable "
-    "too. Every failed step prints its fix (docs/redshift-setup.md has the troubleshooting "
-    "table). The catalog is read with a constant number of statements.\n\n"
-    "On a UTF-8 terminal each line starts with a check mark or a cross; otherwise (a pipe, "
-    "a file, another locale) with the words ok, FAIL, warn or skip. Exit code: 0 when every step passed, 4 when "
-    "the database or tunnel cannot be reached, 5 when a login (the bastion's or the "
-    "database's) or the catalog is refused, "
-    "7 when privileges are missing; with several datastores the highest wins.",
-    check_opts, 0, -1, cmd_check};
