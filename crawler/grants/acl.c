@@ -94,7 +94,9 @@ char *grants_fix_member(grants_dialect d, const char *user, const char *group)
 /* ---- ACL text ------------------------------------------------------------- */
 
 /* One aclitem: [group ]grantee=privileges/grantor, the grantee quoted
- * with "" for a quote when it is not a plain word, empty for PUBLIC. */
+ * with "" for a quote when it is not a plain word, empty for PUBLIC: the
+ * grantee is an SQL identifier up to the '=' (mc_sql_scan_ident).  An
+ * unclosed quote, or anything but '=' after a quoted name, grants nothing. */
 static bool item_allows(const char *item, const char *const *names, const bool *groups,
                         size_t n_names)
 {
@@ -105,26 +107,9 @@ static bool item_allows(const char *item, const char *const *names, const bool *
     }
     mc_buf name = {0};
     const char *p = item;
-    if (*p == '"') {
-        p++;
-        for (;;) {
-            if (!*p) {
-                mc_buf_free(&name);
-                return false;
-            }
-            if (p[0] == '"' && p[1] == '"') {
-                mc_buf_putc(&name, '"');
-                p += 2;
-            } else if (*p == '"') {
-                p++;
-                break;
-            } else {
-                mc_buf_putc(&name, *p++);
-            }
-        }
-    } else {
-        while (*p && *p != '=')
-            mc_buf_putc(&name, *p++);
+    if (mc_sql_scan_ident(&p, "=", 0, &name) != 0) {
+        mc_buf_free(&name);
+        return false;
     }
     bool allows = false;
     if (*p == '=') {
