@@ -150,13 +150,13 @@ void grants_plan_text(const grants_plan *p, mc_buf *out);
 void grants_stmt_text(const grants_stmt *s, mc_buf *out);
 void grants_plan_free(grants_plan *p); /* wipes exec_sql; NULL is a no-op */
 
-/* The statement that fixes one problem `check` found, with ';'.  malloc'd;
- * NULL when a name cannot be written. */
 /* What a Redshift external schema is, by its eskind (SVV_EXTERNAL_SCHEMAS):
  * "Spectrum, data catalog", "federated PostgreSQL", "Kinesis stream"...;
  * NULL for 0 (not external) and kinds AWS has not documented. */
 const char *grants_external_kind_name(int kind);
 
+/* The statement that fixes one problem `check` found, with ';' (acl.c).
+ * malloc'd; NULL when a name cannot be written. */
 char *grants_fix_usage(grants_dialect d, const char *user, const char *group,
                        const char *schema);
 char *grants_fix_select(grants_dialect d, const char *user, const char *group,
