@@ -96,6 +96,23 @@ void crawl_tunnel_explain(tunnel *t, mc_error *err)
         *err = why;
 }
 
+void crawl_tunnel_address(const cfg_datastore *ds, const tunnel *t, mc_error *err)
+{
+    if (!t)
+        return;
+    /* libpq saw the tunnel's local port; the user knows the real one. */
+    char *local = mc_asprintf(" at %s:%d", ds->host, tunnel_local_port(t));
+    char *at = strstr(err->message, local);
+    if (at) {
+        char *msg = mc_asprintf("%.*s at %s:%d through the tunnel%s",
+                                (int)(at - err->message), err->message, ds->host, ds->port,
+                                at + strlen(local));
+        snprintf(err->message, sizeof err->message, "%s", msg);
+        free(msg);
+    }
+    free(local);
+}
+
 int crawl_connect(const cfg_datastore *ds, disc_session **sess_out, tunnel **tunnel_out,
                   mc_error *err)
 {
@@ -108,19 +125,7 @@ int crawl_connect(const cfg_datastore *ds, disc_session **sess_out, tunnel **tun
         return -1;
     disc_target target = crawl_target(ds, t);
     if (disc_connect(ds, &target, sess_out, err) != 0) {
-        if (t) {
-            /* libpq saw the tunnel's local port; the user knows the real one. */
-            char *local = mc_asprintf(" at %s:%d", ds->host, tunnel_local_port(t));
-            char *at = strstr(err->message, local);
-            if (at) {
-                char *msg = mc_asprintf("%.*s at %s:%d through the tunnel%s",
-                                        (int)(at - err->message), err->message, ds->host,
-                                        ds->port, at + strlen(local));
-                snprintf(err->message, sizeof err->message, "%s", msg);
-                free(msg);
-            }
-            free(local);
-        }
+        crawl_tunnel_address(ds, t, err);
         crawl_tunnel_explain(t, err);
         tunnel_close(t);
         return -1;

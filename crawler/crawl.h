@@ -55,6 +55,11 @@ void crawl_report_free(crawl_report *r);
  * host=<warehouse> hostaddr=127.0.0.1 port=<the tunnel's local port>, so TLS
  * verification and .pgpass still see the real host name.
  *
+ * crawl_tunnel_address: after libpq failed to connect through T, its
+ * message names the tunnel's local end (" at HOST:LOCALPORT"); this puts the
+ * warehouse's own port back (" at HOST:PORT through the tunnel").  The one
+ * wording for crawl, check and grants.  T may be NULL (nothing changes).
+ *
  * crawl_tunnel_explain: after a database error through T, replaces *err with
  * the tunnel's error when the tunnel is the cause (connection lost, forwarding
  * refused, warehouse unreachable from the bastion).  T may be NULL.
@@ -65,6 +70,7 @@ void crawl_report_free(crawl_report *r);
 int crawl_tunnel_open(const cfg_datastore *ds, int max_connections,
                       tunnel_progress *progress, tunnel **out, mc_error *err);
 disc_target crawl_target(const cfg_datastore *ds, const tunnel *t);
+void crawl_tunnel_address(const cfg_datastore *ds, const tunnel *t, mc_error *err);
 void crawl_tunnel_explain(tunnel *t, mc_error *err);
 int crawl_connect(const cfg_datastore *ds, disc_session **sess_out, tunnel **tunnel_out,
                   mc_error *err);
