@@ -399,7 +399,7 @@ void mc_search_result_free(mc_search_result *r);
 
 /*
  * Which alerts want which changes.  The store knows an alert by its name
- * only; the filter is the caller's (crawler/alerts.c), so no config type
+ * only; the filter is the caller's (crawler/alerts), so no config type
  * reaches the store.  While rules are set, store_commit_run queues one
  * delivery per (alert i, recorded change) for which wants() is true, inside
  * the run's transaction.  wants() runs inside that transaction: it must not

@@ -39,7 +39,7 @@ meson test -C build-ci --print-errorlogs --num-processes 2
 
 # The cron parser under libFuzzer for a short, bounded run (issue 6): a crash
 # or sanitizer finding fails CI; docs/testing.md says how to run it longer.
-stage "fuzz: schedules/cron.c (libFuzzer, 20 s)"
+stage "fuzz: the cron parser (libFuzzer, 20 s)"
 bash tests/fuzz/run.sh 20
 
 # Sanitizers: the first finding ends the process with an error.

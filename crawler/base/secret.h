@@ -1,7 +1,7 @@
 /*
  * secret.h — the one reader of a secret kept in a file: a datastore's
  * ${file:PATH} (config.c) and the grants command's --admin-password-from /
- * --password-from file:PATH (grants.c).
+ * --password-from file:PATH (crawler/grants/apply.c).
  *
  * The rules, the same for every caller:
  *  1. At most `max` bytes; a longer file is refused, not cut.

@@ -36,8 +36,9 @@ const cli_cmd cmd_def_help = {"help", "[COMMAND]", "show help for metacrawl or a
      "Shows the overview, or a command's help; --man prints the man page.",
      help_opts, 0, 1, cmd_help};
 
-/* The commands in the order --help lists them.  A command defined in a file
- * of its own (grants.c, check.c, ...) adds one line here. */
+/* The commands in the order --help lists them.  A new command is a file
+ * cmd_<name>.c with its cmd_def_<name> (declared in commands.h) and one line
+ * here. */
 const cli_cmd *const cli_commands[] = {
     &cmd_def_init,
     &cmd_def_check,
