@@ -88,13 +88,13 @@ def closure(modules):
     by = {m.name: m for m in modules}
     out = {}
     for m in modules:
-        seen, todo = set(), list(m.uses)
-        while todo:
-            n = todo.pop()
+        seen, pending = set(), list(m.uses)
+        while pending:
+            n = pending.pop()
             if n in seen or n not in by:
                 continue
             seen.add(n)
-            todo.extend(by[n].uses)
+            pending.extend(by[n].uses)
         out[m.name] = seen
     return out
 
