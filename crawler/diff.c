@@ -34,6 +34,8 @@ typedef struct differ {
     bool hold_removals;
     const cfg_datastore *scope;
     bool baseline;
+    bool by_name_only;        /* diff_opts.by_name_only */
+    bool *cur_by_similarity;  /* per cur container: paired by its shape */
 } differ;
 
 static bool schema_in_scope(const differ *d, const char *schema)
@@ -225,7 +227,66 @@ static int cmp_oid(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Fills cur_to_prev (and prev_to_cur) by oid, then by name. */
+/* What a container looks like without its name: kind, then each field's
+ * name and type in order.  0 = no shape to go by (no fields, or fields not
+ * loaded). */
+static uint64_t container_shape(const mc_catalog *c, const mc_container *k)
+{
+    if (k->n_fields == 0 || k->first_field + k->n_fields > c->n_fields)
+        return 0;
+    uint64_t h = mc_hash_str(MC_HASH_INIT, mc_kind_name(k->kind));
+    for (size_t i = 0; i < k->n_fields; i++) {
+        const mc_field *f = &c->fields[k->first_field + i];
+        h = mc_hash_str(mc_hash_str(h, f->name), f->type);
+    }
+    return h ? h : 1;
+}
+
+/* Two datastores (diff_opts.by_name_only): a container left over on each
+ * side, in the same schema and of exactly the same shape, is one container
+ * renamed -- when the match is unique both ways.  Anything less certain
+ * stays removed + added: a wrong rename would hide a breaking removal. */
+static void pair_by_shape(differ *d, ptrdiff_t *prev_to_cur)
+{
+    const mc_catalog *p = d->prev, *c = d->cur;
+    uint64_t *ps = mc_calloc(p->n_containers + 1, sizeof *ps);
+    uint64_t *cs = mc_calloc(c->n_containers + 1, sizeof *cs);
+    for (size_t i = 0; i < p->n_containers; i++)
+        if (prev_to_cur[i] < 0)
+            ps[i] = container_shape(p, &p->containers[i]);
+    for (size_t j = 0; j < c->n_containers; j++)
+        if (d->out->cur_to_prev[j] < 0)
+            cs[j] = container_shape(c, &c->containers[j]);
+    for (size_t j = 0; j < c->n_containers; j++) {
+        if (!cs[j])
+            continue;
+        ptrdiff_t match = -1;
+        size_t n_match = 0;
+        for (size_t i = 0; i < p->n_containers; i++)
+            if (ps[i] == cs[j] &&
+                strcmp(p->containers[i].schema, c->containers[j].schema) == 0) {
+                match = (ptrdiff_t)i;
+                n_match++;
+            }
+        if (n_match != 1)
+            continue;
+        size_t n_back = 0;
+        for (size_t k = 0; k < c->n_containers; k++)
+            if (cs[k] == cs[j] &&
+                strcmp(c->containers[k].schema, c->containers[j].schema) == 0)
+                n_back++;
+        if (n_back != 1)
+            continue;
+        d->out->cur_to_prev[j] = match;
+        prev_to_cur[match] = (ptrdiff_t)j;
+        d->cur_by_similarity[j] = true;
+    }
+    free(ps);
+    free(cs);
+}
+
+/* Fills cur_to_prev (and prev_to_cur) by oid, then by name, then (two
+ * datastores only) by shape. */
 static void pair_containers(differ *d, ptrdiff_t *prev_to_cur)
 {
     const mc_catalog *p = d->prev, *c = d->cur;
@@ -237,7 +298,7 @@ static void pair_containers(differ *d, ptrdiff_t *prev_to_cur)
             idx[n++] = (struct oid_idx){p->containers[i].oid, i};
     if (n > 1)
         qsort(idx, n, sizeof *idx, cmp_oid);
-    for (size_t j = 0; j < c->n_containers; j++) {
+    for (size_t j = 0; j < c->n_containers && !d->by_name_only; j++) {
         if (c->containers[j].oid == 0)
             continue;
         struct oid_idx key = {c->containers[j].oid, 0};
@@ -261,6 +322,8 @@ static void pair_containers(differ *d, ptrdiff_t *prev_to_cur)
             prev_to_cur[pi] = (ptrdiff_t)j;
         }
     }
+    if (d->by_name_only)
+        pair_by_shape(d, prev_to_cur);
 }
 
 static void container_attr(differ *d, size_t pi, size_t ci, const char *attr,
@@ -316,7 +379,7 @@ static void diff_fields(differ *d, size_t pi, size_t ci)
     bool *taken = mc_calloc(np + 1, sizeof *taken);
     /* Column numbers identify columns only within one database object: a
      * view dropped and created again numbers its columns afresh. */
-    bool same_object = pk->oid != 0 && pk->oid == ck->oid;
+    bool same_object = !d->by_name_only && pk->oid != 0 && pk->oid == ck->oid;
     for (size_t j = 0; j < nc; j++) {
         pair[j] = -1;
         if (cf[j].attnum == 0 || !same_object)
@@ -337,6 +400,29 @@ static void diff_fields(differ *d, size_t pi, size_t ci)
                 taken[i] = true;
                 break;
             }
+    }
+    /* Two datastores: one field left over on each side, of the same type
+     * at the same position, is one field renamed. */
+    ptrdiff_t by_shape = -1;
+    if (d->by_name_only) {
+        ptrdiff_t lone_cur = -1, lone_prev = -1;
+        size_t n_cur = 0, n_prev = 0;
+        for (size_t j = 0; j < nc; j++)
+            if (pair[j] < 0) {
+                lone_cur = (ptrdiff_t)j;
+                n_cur++;
+            }
+        for (size_t i = 0; i < np; i++)
+            if (!taken[i]) {
+                lone_prev = (ptrdiff_t)i;
+                n_prev++;
+            }
+        if (n_cur == 1 && n_prev == 1 && str_eq(pf[lone_prev].type, cf[lone_cur].type) &&
+            pf[lone_prev].position == cf[lone_cur].position) {
+            pair[lone_cur] = lone_prev;
+            taken[lone_prev] = true;
+            by_shape = lone_cur;
+        }
     }
     /* A position change is a change of order among the fields that exist
      * on both sides: dropping or adding a column does not move the others. */
@@ -363,6 +449,7 @@ static void diff_fields(differ *d, size_t pi, size_t ci)
             ch->before = arena_json_str(d, a->name);
             ch->after = arena_json_str(d, b->name);
             ch->breaking = true;
+            ch->by_similarity = (ptrdiff_t)j == by_shape;
         }
         if (!str_eq(a->type, b->type))
             field_attr(d, pi, ci, fi, fj, "type", arena_json_str(d, a->type),
@@ -550,6 +637,7 @@ static void diff_pair_compare(differ *d, size_t pi, size_t ci)
         ch->before = container_name_json(d, a);
         ch->after = container_name_json(d, b);
         ch->breaking = true;
+        ch->by_similarity = d->cur_by_similarity[ci];
         ch->prev_index = (ptrdiff_t)pi;
         ch->cur_index = (ptrdiff_t)ci;
     }
@@ -634,7 +722,10 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
     for (size_t i = 0; i < prev->n_containers; i++)
         prev_to_cur[i] = -1;
 
-    differ d = {prev, cur, out, !opts->allow_removals, opts->scope, opts->baseline};
+    differ d = {prev,           cur,
+                out,            !opts->allow_removals,
+                opts->scope,    opts->baseline,
+                opts->by_name_only, mc_calloc(cur->n_containers + 1, sizeof(bool))};
     pair_containers(&d, prev_to_cur);
 
     /* Containers of schemas that exist but could not be read, and
@@ -712,6 +803,7 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
     rc = 0;
 out:
     free(need);
+    free(d.cur_by_similarity);
     free(prev_to_cur);
     free(protected_prev);
     if (rc != 0)

@@ -26,6 +26,11 @@ typedef struct diff_opts {
     /* the first crawl of a datastore: its changes only write versions and
      * are never shown, so the JSON of whole added objects is not built */
     bool baseline;
+    /* two different datastores (`diff A B`): database ids of one say
+     * nothing about the other, so containers and fields pair by name only,
+     * and a container or field left over on each side is a rename only when
+     * its shape matches (mc_change.by_similarity; docs/ci.md) */
+    bool by_name_only;
 } diff_opts;
 
 typedef struct diff_result {

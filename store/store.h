@@ -183,6 +183,9 @@ typedef struct mc_change {
      * alerted, not shown (a column's number moving up after a column before
      * it was dropped; diff.c) */
     bool silent;
+    /* a rename found by shape, not by database id (diff_opts.by_name_only):
+     * JSON "matched_by": "similarity" */
+    bool by_similarity;
     /* links into the catalogs (-1 / 0 when not applicable) */
     ptrdiff_t prev_index;  /* index in prev: schema, container or field array */
     ptrdiff_t cur_index;   /* index in cur: schema, container or field array */

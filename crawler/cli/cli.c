@@ -34,7 +34,7 @@ const cli_opt cli_global_opts[] = {
 
 const cli_exit_doc cli_exit_docs[] = {
     {0, "success"},
-    {1, "changes were found (only with crawl --exit-code)"},
+    {1, "changes were found (only with --fail-on or crawl --exit-code)"},
     {2, "usage error: unknown command or option, wrong arguments"},
     {3, "configuration error: the message names file, line and column; "
         "or a datastore that cannot be crawled as configured (a Redshift "

@@ -15,7 +15,9 @@
 
 static const cli_opt crawl_opts_table[] = {
     {"dry-run", 'n', NULL, "discover and diff, but write nothing to the store", CLI_IS_FLAG},
-    {"exit-code", 0, NULL, "exit 1 when changes were found", CLI_IS_FLAG},
+    {"exit-code", 0, NULL, "exit 1 when changes were found (--fail-on any)", CLI_IS_FLAG},
+    {"fail-on", 0, "WHAT", "exit 1 when there are 'breaking' changes, or 'any'", CLI_IS_TEXT},
+    {"format", 0, "FORMAT", "text (default), json, markdown or junit", CLI_IS_TEXT},
     {"accept-removals", 0, NULL,
      "record removals even when they exceed fail_safe.max_removed_pct", CLI_IS_FLAG},
     {"all", 0, NULL, "list every change on the terminal (default: the first 100 per datastore)",
@@ -30,9 +32,18 @@ static int cmd_crawl(cli_ctx *ctx)
     alerts *al = NULL;
     const cfg_datastore **sel = NULL;
     size_t n_sel = 0;
-    int rc = cmd_load_config(ctx, false, &c);
-    if (rc)
+    cmd_format format;
+    cmd_fail_on fail_on;
+    /* markdown and junit: every datastore's report, printed at the end */
+    crawl_report *kept = NULL;
+    report_section *secs = NULL;
+    size_t n_kept = 0, n_changes = 0, n_breaking = 0;
+    int rc = cmd_pipeline_opts(ctx, &format, &fail_on);
+    if (rc || (rc = cmd_load_config(ctx, false, &c)) != 0)
         return rc;
+    if (cli_flag(ctx, "exit-code") && fail_on == CMD_FAIL_ON_NOTHING)
+        fail_on = CMD_FAIL_ON_ANY;
+    bool pipeline = format == CMD_FORMAT_MARKDOWN || format == CMD_FORMAT_JUNIT;
     if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
         goto out;
     if (cli_flag(ctx, "all"))
@@ -59,7 +70,10 @@ static int cmd_crawl(cli_ctx *ctx)
         al = alerts_open(c, st);
     mc_buf json = {0};
     mc_buf_puts(&json, "{\"datastores\":[");
-    bool any_changes = false;
+    if (pipeline) {
+        kept = mc_calloc(n_sel + 1, sizeof *kept);
+        secs = mc_calloc(n_sel + 1, sizeof *secs);
+    }
     for (size_t i = 0; i < n_sel; i++) {
         crawl_report r;
         /* One crawl of a datastore at a time, whoever starts it (lock.h).
@@ -77,7 +91,7 @@ static int cmd_crawl(cli_ctx *ctx)
                     rc = report_max_code(rc, lerr.code);
                 } else {
                     crawl_lock_describe(&h, who, sizeof who);
-                    if (!ctx->json)
+                    if (format == CMD_FORMAT_TEXT)
                         printf("%s: locked by %s: not crawled\n", sel[i]->name, who);
                 }
                 if (ctx->json) {
@@ -103,17 +117,22 @@ static int cmd_crawl(cli_ctx *ctx)
             mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
         if (r.error.code)
             report_error(&r.error);
-        if (!r.baseline && r.diff.changes.n > 0)
-            any_changes = true;
+        if (!r.baseline) {
+            n_changes += r.diff.changes.n;
+            n_breaking += report_count_breaking(&r.diff.changes);
+        }
         if (ctx->json) {
             if (i)
                 mc_buf_putc(&json, ',');
             report_json_crawl(&json, &r);
-        } else if (mc_log_threshold >= MC_LOG_ERROR) {
+        } else if (!pipeline && mc_log_threshold >= MC_LOG_ERROR) {
             report_print_crawl(&r);
         }
         rc = report_max_code(rc, r.exit_code);
-        crawl_report_free(&r);
+        if (pipeline)
+            kept[n_kept++] = r;
+        else
+            crawl_report_free(&r);
         if (al)
             alerts_deliver(al, NULL, 0);
         crawl_lock_release(lk);
@@ -125,15 +144,33 @@ static int cmd_crawl(cli_ctx *ctx)
          * the deliveries stay queued. */
         mc_buf_puts(&json, ",\"alerts\":");
         alerts_put_json(al, &json);
-        alerts_report(al, ctx->json ? NULL : stdout);
+        alerts_report(al, format == CMD_FORMAT_TEXT ? stdout : NULL);
     }
     mc_buf_putc(&json, '}');
     if (ctx->json)
         cmd_print_json(&json);
     mc_buf_free(&json);
-    if (any_changes && cli_flag(ctx, "exit-code"))
+    if (pipeline) {
+        for (size_t i = 0; i < n_kept; i++) {
+            const crawl_report *r = &kept[i];
+            secs[i] = (report_section){
+                .datastore = r->ds->name,
+                .status = r->status == MC_RUN_RUNNING ? "not crawled"
+                          : r->baseline                ? "first crawl"
+                                                       : mc_run_status_name(r->status),
+                .error = r->error.code ? r->error.message : NULL,
+                .changes = r->baseline ? NULL : &r->diff.changes,
+            };
+        }
+        cmd_print_pipeline(format, "metacrawl crawl", secs, n_kept);
+    }
+    if (cmd_fails_on(fail_on, n_changes, n_breaking))
         rc = report_max_code(rc, MC_EXIT_CHANGES);
 out:
+    for (size_t i = 0; i < n_kept; i++)
+        crawl_report_free(&kept[i]);
+    free(kept);
+    free(secs);
     free(sel);
     alerts_close(al);
     store_close(st);
@@ -151,7 +188,10 @@ const cli_cmd cmd_def_crawl = {"crawl", "[DS...]", "discover, diff against the s
      "removals in the schemas that were read are recorded. Removals of more than "
      "fail_safe.max_removed_pct percent of the containers are held back unless "
      "--accept-removals is given. Every datastore is attempted; the highest "
-     "exit code wins.\n\nAfter each datastore, the alert deliveries that are "
+     "exit code wins.\n\nIn a pipeline, --fail-on breaking (or any) exits 1 "
+     "when such changes were found, and --format markdown or junit prints a "
+     "pull-request comment or a test report instead of the text (docs/ci.md)."
+     "\n\nAfter each datastore, the alert deliveries that are "
      "queued are sent (docs/alerts.md). A failed delivery is reported on stderr "
      "and in --json and stays queued for the next crawl or 'metacrawl alerts "
      "retry'; it does not change the exit code.",

@@ -43,6 +43,24 @@ int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
                           const cfg_datastore ***out, size_t *n_out);
 void cmd_print_json(mc_buf *b);          /* the buffer and a newline on stdout */
 
+/* ---- pipelines: --format and --fail-on of crawl and diff (cmd_ci.c) ---- */
+
+typedef enum cmd_format {
+    CMD_FORMAT_TEXT = 0, CMD_FORMAT_JSON, CMD_FORMAT_MARKDOWN, CMD_FORMAT_JUNIT
+} cmd_format;
+typedef enum cmd_fail_on {
+    CMD_FAIL_ON_NOTHING = 0, CMD_FAIL_ON_BREAKING, CMD_FAIL_ON_ANY
+} cmd_fail_on;
+/* Reads --format (text|json|markdown|junit; json is --json) and --fail-on
+ * (breaking|any; --exit-code is --fail-on any) of ctx; a value outside them,
+ * or --json with another format, is a usage error (2, reported). */
+int cmd_pipeline_opts(cli_ctx *ctx, cmd_format *format, cmd_fail_on *fail_on);
+/* True when changes like these fail the pipeline under fail_on. */
+bool cmd_fails_on(cmd_fail_on fail_on, size_t n_changes, size_t n_breaking);
+/* Prints the Markdown or JUnit document of the sections on stdout. */
+void cmd_print_pipeline(cmd_format format, const char *title, const report_section *s,
+                        size_t n);
+
 /* Every command, each defined in its cmd_<name>.c; cmd_table.c orders them. */
 extern const cli_cmd cmd_def_init, cmd_def_check, cmd_def_crawl, cmd_def_diff,
     cmd_def_history, cmd_def_show, cmd_def_search, cmd_def_docs, cmd_def_grants,

@@ -207,9 +207,9 @@ static void put_fk_change(void *f, bool added, json_t *fk)
     report_put_fk(f, fk);
 }
 
-static void print_change_line(FILE *f, const mc_change *c, bool color)
+/* What a change is, on one line, without its object (the heading says it). */
+static void put_change_body(FILE *f, const mc_change *c, bool color)
 {
-    fprintf(f, "    %s ", change_symbol(c->kind));
     switch (c->kind) {
     case MC_SCHEMA_ADDED:
     case MC_SCHEMA_REMOVED:
@@ -266,6 +266,8 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
             report_put_safe(f, o ? json_string_value(json_object_get(o, "name")) : NULL);
             json_decref(o);
         }
+        if (c->by_similarity)
+            fputs(" (matched by shape, not by id)", f);
         break;
     }
     default:
@@ -291,7 +293,25 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     }
     if (c->breaking)
         fputs(color ? "  \033[31mbreaking\033[0m" : "  breaking", f);
+}
+
+static void print_change_line(FILE *f, const mc_change *c, bool color)
+{
+    fprintf(f, "    %s ", change_symbol(c->kind));
+    put_change_body(f, c, color);
     fputc('\n', f);
+}
+
+char *report_change_text(const mc_change *c)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    if (!f)
+        abort(); /* only when memory is exhausted, as mc_malloc */
+    put_change_body(f, c, false);
+    fclose(f);
+    return s;
 }
 
 /* Changes grouped under "schema" and "schema.container" headings. */
@@ -361,6 +381,8 @@ void report_json_change(mc_buf *b, const mc_change *c, const char *datastore,
     json_put_kv_raw(b, &first, "before", c->before);
     json_put_kv_raw(b, &first, "after", c->after);
     json_put_kv_bool(b, &first, "breaking", c->breaking);
+    if (c->by_similarity)
+        json_put_kv_str(b, &first, "matched_by", "similarity");
     if (run > 0)
         json_put_kv_int(b, &first, "run", run);
     mc_buf_putc(b, '}');

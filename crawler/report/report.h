@@ -65,6 +65,33 @@ void report_put_fk(FILE *f, struct json_t *fk);
 void report_fk_diff(const char *before, const char *after,
                     void (*each)(void *ctx, bool added, struct json_t *fk), void *ctx);
 
+/* One change on one line as the terminal shows it under its object's
+ * heading ("column id (integer) removed  breaking"), terminal-safe, no
+ * colour; the caller frees it. */
+char *report_change_text(const mc_change *c);
+
+/* ---- for pipelines (ci.c, docs/ci.md) ---- */
+
+/* One datastore (or one comparison) in a pipeline report. */
+typedef struct report_section {
+    const char *datastore;
+    const char *label;          /* heading; NULL = datastore */
+    const char *status;         /* "ok", "partial", "failed", ... */
+    const char *error;          /* the error message, or NULL */
+    const mc_changes *changes;  /* NULL = none */
+} report_section;
+/* A pull-request comment: a summary table, the breaking changes, the
+ * others in a collapsed block (at most 200 rows in all). */
+void report_markdown(mc_buf *b, const char *title, const report_section *s, size_t n);
+/* JUnit XML: a test suite per section, a test case per changed container
+ * (a failure when any of its changes is breaking), an error per failed
+ * crawl. */
+void report_junit(mc_buf *b, const char *title, const report_section *s, size_t n);
+/* Escapers: XML/HTML text and attributes; inline Markdown (every ASCII
+ * punctuation character escaped, line ends as <br>). */
+void report_xml_escape(mc_buf *b, const char *s);
+void report_md_escape(mc_buf *b, const char *s);
+
 /* One datastore's crawl as in `crawl --json` (docs/commands.md). */
 void report_json_crawl(mc_buf *b, const struct crawl_report *r);
 /* "NAME: run 12 ok in 2.1s: ..." and the changes under it. */

@@ -5,107 +5,28 @@
  * the warehouse reaches a page through one of these (invariant 1 in site.c).
  */
 #include "site_internal.h"
+#include "report.h"
 
 #include <stdio.h>
 #include <string.h>
 
 /* ---- escapers (site.h) -------------------------------------------------------- */
 
-/* HTML and XML share one escaper: its five entities are valid in both. */
-static void markup_escape(mc_buf *b, const char *s)
-{
-    if (!s)
-        return;
-    const unsigned char *p = (const unsigned char *)s, *run = p;
-    while (*p) {
-        unsigned char c = *p;
-        const char *esc = NULL;
-        char tmp[8];
-        size_t n = 1;
-        switch (c) {
-        case '&': esc = "&amp;"; break;
-        case '<': esc = "&lt;"; break;
-        case '>': esc = "&gt;"; break;
-        case '"': esc = "&quot;"; break;
-        case '\'': esc = "&#39;"; break;
-        case '\t':
-        case '\n':
-        case '\r': break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(tmp, sizeof tmp, "\\x%02x", c);
-                esc = tmp;
-            } else if (c >= 0x80) {
-                uint32_t cp;
-                n = mc_utf8_decode(p, &cp);
-                if (n == 0 || cp == 0xfffe || cp == 0xffff) {
-                    esc = U_FFFD;
-                    if (n == 0)
-                        n = 1;
-                }
-            }
-        }
-        if (esc) {
-            mc_buf_append(b, (const char *)run, (size_t)(p - run));
-            mc_buf_puts(b, esc);
-            p += n;
-            run = p;
-        } else {
-            p += n;
-        }
-    }
-    mc_buf_append(b, (const char *)run, (size_t)(p - run));
-}
-
+/* HTML and XML share one escaper, the one the pipeline reports use too
+ * (report.h): its five entities are valid in both. */
 void site_html_escape(mc_buf *b, const char *s)
 {
-    markup_escape(b, s);
+    report_xml_escape(b, s);
 }
 
 void site_xml_escape(mc_buf *b, const char *s)
 {
-    markup_escape(b, s);
-}
-
-static bool is_ascii_punct(unsigned char c)
-{
-    return (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) ||
-           (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e);
+    report_xml_escape(b, s);
 }
 
 void site_md_escape(mc_buf *b, const char *s)
 {
-    if (!s)
-        return;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        unsigned char c = *p;
-        if (c >= 0x80) {
-            uint32_t cp;
-            size_t n = mc_utf8_decode(p, &cp);
-            if (n == 0 || cp == 0xfffe || cp == 0xffff)
-                mc_buf_puts(b, U_FFFD);
-            else
-                mc_buf_append(b, (const char *)p, n);
-            p += n ? n : 1;
-            continue;
-        }
-        if (is_ascii_punct(c)) {
-            mc_buf_putc(b, '\\');
-            mc_buf_putc(b, (char)c);
-        } else if (c == '\n') {
-            mc_buf_puts(b, "<br>");
-        } else if (c == '\r') {
-            if (p[1] != '\n')
-                mc_buf_puts(b, "<br>");
-        } else if (c == '\t') {
-            mc_buf_putc(b, ' ');
-        } else if (c < 0x20 || c == 0x7f) {
-            mc_buf_printf(b, "\\\\x%02x", c);
-        } else {
-            mc_buf_putc(b, (char)c);
-        }
-        p++;
-    }
+    report_md_escape(b, s);
 }
 
 static bool keep_byte(unsigned char c)
