@@ -327,8 +327,13 @@ rm_store
 crawl warmup -v -v # (-vv bundled is refused by the CLI today)
 check "first crawl" baseline true "$C_BASELINE"
 # The baseline must read what metacrawl reads: compare with the statements it
-# logged (-v -v), the schema IN-list aside (its order may differ).
-norm_in() { sed -E 's/nspname IN \([^)]*\)/nspname IN (...)/g'; }
+# logged (-v -v), the schema IN-list aside (its order may differ), and the
+# COPY it wraps each query in on PostgreSQL (crawler/pg/pg.c) aside too: the
+# baseline's \copy is the same COPY.
+norm_in() {
+  sed -E -e 's/^COPY \((.*)\) TO STDOUT WITH \(FORMAT csv, HEADER\)$/\1/' \
+    -e 's/nspname IN \([^)]*\)/nspname IN (...)/g'
+}
 whats=("schema query" "container query" "column query" "key query")
 for i in "${!qnames[@]}"; do
   sent=$(grep -F "metacrawl: debug: ${whats[i]}: " "$work/warmup.err" | head -n 1 |

@@ -60,6 +60,16 @@ struct pg_rows {
     int row, n_rows;
     double deadline;    /* monotonic; 0 = none */
     bool cancelled, done;
+    /* COPY ... TO STDOUT (CSV) on PostgreSQL: the current line, split in
+     * place; the header's column names */
+    bool copy;
+    char *line;         /* PQgetCopyData's buffer (PQfreemem) */
+    char **vals;
+    bool *nulls;
+    int n_cols;
+    char **names;
+    int n_names;
+    int n_fields;       /* of the current line */
 };
 
 /* ---- messages ---------------------------------------------------------------- */
@@ -497,22 +507,198 @@ static PGresult *next_result(pg_rows *r)
     return PQgetResult(r->s->conn);
 }
 
+/* ---- COPY: rows as CSV lines ------------------------------------------------- */
+
+/*
+ * Why COPY: in single-row mode libpq makes a whole PGresult per row
+ * (PQcopyResult + PQsetResultAttrs: half of the client's instructions on a
+ * 400,000-column catalog, docs/performance.md), while COPY hands over each
+ * row as one buffer.  The server does the same work either way.  Redshift
+ * has no COPY TO STDOUT, so it keeps single-row mode.
+ *
+ * The CSV read here is PostgreSQL's own output only (HEADER, ',' and '"',
+ * no FORCE_QUOTE), which is why it is written here and not taken from a CSV
+ * library: a field is either bare (an empty bare field is NULL) or quoted
+ * with "" for a quote inside (a quoted empty field is the empty string);
+ * quoted fields may hold line ends, and PQgetCopyData returns one whole row
+ * per call either way.
+ */
+
+/* Splits LINE (n bytes, ending in \n) in place into r->vals/r->nulls.
+ * Returns the number of fields, or -1 when the line is not CSV. */
+static int split_csv(pg_rows *r, char *line, int n)
+{
+    char *p = line, *end = line + n, *out;
+    int k = 0;
+    if (n > 0 && end[-1] == '\n')
+        end--;
+    for (;;) {
+        if (k == r->n_cols) {
+            r->n_cols = r->n_cols ? 2 * r->n_cols : 16;
+            r->vals = mc_realloc(r->vals, (size_t)r->n_cols * sizeof *r->vals);
+            r->nulls = mc_realloc(r->nulls, (size_t)r->n_cols * sizeof *r->nulls);
+        }
+        out = p;
+        r->vals[k] = out;
+        if (p < end && *p == '"') {
+            r->nulls[k] = false;
+            p++;
+            for (;;) {
+                if (p >= end)
+                    return -1;
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        *out++ = '"';
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                *out++ = *p++;
+            }
+        } else {
+            while (p < end && *p != ',')
+                *out++ = *p++;
+            r->nulls[k] = out == r->vals[k];
+        }
+        k++;
+        if (p >= end) {
+            *out = '\0';
+            return k;
+        }
+        if (*p != ',')
+            return -1;
+        p++;
+        *out = '\0';
+    }
+}
+
+/* The next line of a COPY: 1 and r->line, 0 at its end, -1 on failure. */
+static int copy_line(pg_rows *r)
+{
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(r->s->conn, &buf, 1);
+        if (n > 0) {
+            r->line = buf;
+            r->n_fields = split_csv(r, buf, n);
+            return r->n_fields < 0 ? -1 : 1;
+        }
+        if (n == -1)
+            return 0;
+        if (n < -1)
+            return -1;
+        /* n == 0: nothing buffered yet */
+        double left = r->deadline > 0 ? r->deadline - mc_monotonic() : 1.0;
+        if (left <= 0 && !r->cancelled) {
+            r->cancelled = true;
+            char why[256] = "";
+            PGcancel *c = PQgetCancel(r->s->conn);
+            if (!c || !PQcancel(c, why, sizeof why))
+                mc_log(MC_LOG_WARN, "%s: could not cancel: %s", r->what, why);
+            PQfreeCancel(c);
+            left = 1.0;
+        }
+        struct pollfd pfd = {.fd = PQsocket(r->s->conn), .events = POLLIN};
+        int ms = r->deadline > 0 && !r->cancelled ? (int)(left * 1000.0) + 1 : 1000;
+        int pr = poll(&pfd, 1, ms > 1000 ? 1000 : ms);
+        if (pr < 0 && errno != EINTR)
+            return -1;
+        if (pr > 0 && !PQconsumeInput(r->s->conn))
+            return -1;
+    }
+}
+
+/* After the COPY's last line: its result says whether it succeeded. */
+static int copy_finish(pg_rows *r, mc_error *err)
+{
+    int rc = 0;
+    char *buf = NULL;
+    while (PQgetCopyData(r->s->conn, &buf, 0) > 0) /* what is left unread */
+        PQfreemem(buf);
+    PGresult *res;
+    while ((res = PQgetResult(r->s->conn)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            statement_failed(r->s, r->what, r->shown, res, err);
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    r->done = true;
+    return rc;
+}
+
+static int copy_next(pg_rows *r, mc_error *err)
+{
+    PQfreemem(r->line);
+    r->line = NULL;
+    int c = copy_line(r);
+    if (c == 1 && !r->names) {
+        /* the header: the column names, kept for pg_rows_column */
+        r->n_names = r->n_fields;
+        r->names = mc_calloc((size_t)r->n_names + 1, sizeof *r->names);
+        for (int i = 0; i < r->n_names; i++)
+            r->names[i] = mc_strdup(r->vals[i]);
+        PQfreemem(r->line);
+        r->line = NULL;
+        c = copy_line(r);
+    }
+    if (c == 1 && r->n_fields != r->n_names)
+        c = -1;
+    if (c == 1)
+        return 1;
+    int fin = copy_finish(r, err);
+    if (c < 0 && fin == 0)
+        /* not CSV as PostgreSQL writes it, or the connection broke */
+        mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s failed: %s", r->s->name,
+                     r->what, pg_lost(r->s) ? "the connection was lost" : "unreadable COPY data");
+    return c < 0 || fin < 0 ? -1 : 0;
+}
+
 pg_rows *pg_rows_open(pg_session *s, const char *what, const char *sql, int timeout_ms,
                       mc_error *err)
 {
-    mc_log(MC_LOG_DEBUG, "%s: %s", what, sql); /* invariant 2 */
+    bool copy = s->dialect && strcmp(s->dialect, "postgresql") == 0;
+    char *sent = copy ? mc_asprintf("COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER)", sql)
+                      : mc_strdup(sql);
+    mc_log(MC_LOG_DEBUG, "%s: %s", what, sent); /* invariant 2 */
     s->n_statements++;
-    if (!PQsendQuery(s->conn, sql)) {
-        statement_failed(s, what, sql, NULL, err);
+    if (!PQsendQuery(s->conn, sent)) {
+        statement_failed(s, what, sent, NULL, err);
+        free(sent);
         return NULL;
     }
-    if (!PQsetSingleRowMode(s->conn))
+    if (!copy && !PQsetSingleRowMode(s->conn))
         mc_log(MC_LOG_DEBUG, "%s: single-row mode refused", what);
     pg_rows *r = mc_calloc(1, sizeof *r);
     r->s = s;
     r->what = mc_strdup(what);
-    r->shown = mc_strdup(sql);
+    r->shown = sent;
     r->deadline = timeout_ms > 0 ? mc_monotonic() + timeout_ms / 1000.0 : 0;
+    if (copy) {
+        /* the COPY starts (or fails) with a result of its own */
+        if (!wait_result(s, r->deadline > 0 ? r->deadline : mc_monotonic() + 1e9)) {
+            PGcancel *c = PQgetCancel(s->conn);
+            char why[256];
+            if (c)
+                PQcancel(c, why, sizeof why);
+            PQfreeCancel(c);
+            r->cancelled = true;
+        }
+        PGresult *res = PQgetResult(s->conn);
+        if (PQresultStatus(res) != PGRES_COPY_OUT) {
+            statement_failed(s, what, sent, res, err);
+            PQclear(res);
+            while ((res = PQgetResult(s->conn)) != NULL) /* invariant 3 */
+                PQclear(res);
+            r->done = true;
+            pg_rows_close(r);
+            return NULL;
+        }
+        PQclear(res);
+        r->copy = true;
+    }
     return r;
 }
 
@@ -520,6 +706,8 @@ int pg_rows_next(pg_rows *r, mc_error *err)
 {
     if (r->done)
         return 0;
+    if (r->copy)
+        return copy_next(r, err);
     /* every row in one result when single-row mode was refused */
     if (r->res && ++r->row < r->n_rows)
         return 1;
@@ -550,27 +738,37 @@ int pg_rows_next(pg_rows *r, mc_error *err)
 
 int pg_rows_column(const pg_rows *r, const char *name)
 {
+    if (r->copy) {
+        for (int i = 0; i < r->n_names; i++)
+            if (strcmp(r->names[i], name) == 0)
+                return i;
+        return -1;
+    }
     return r->res ? PQfnumber(r->res, name) : -1;
 }
 
 const char *pg_rows_text(const pg_rows *r, int col)
 {
+    if (r->copy)
+        return col >= 0 && col < r->n_names && r->line ? r->vals[col] : "";
     return PQgetvalue(r->res, r->row, col);
 }
 
 bool pg_rows_null(const pg_rows *r, int col)
 {
+    if (r->copy)
+        return !(col >= 0 && col < r->n_names && r->line) || r->nulls[col];
     return PQgetisnull(r->res, r->row, col);
 }
 
 int64_t pg_rows_int(const pg_rows *r, int col)
 {
-    return strtoll(PQgetvalue(r->res, r->row, col), NULL, 10);
+    return strtoll(pg_rows_text(r, col), NULL, 10);
 }
 
 bool pg_rows_bool(const pg_rows *r, int col)
 {
-    return PQgetvalue(r->res, r->row, col)[0] == 't';
+    return pg_rows_text(r, col)[0] == 't';
 }
 
 bool pg_rows_cancelled(const pg_rows *r)
@@ -583,11 +781,23 @@ void pg_rows_close(pg_rows *r)
     if (!r)
         return;
     PQclear(r->res);
+    PQfreemem(r->line);
+    if (!r->done && r->copy) {
+        /* the rest of the COPY, unread */
+        char *buf = NULL;
+        while (PQgetCopyData(r->s->conn, &buf, 0) > 0)
+            PQfreemem(buf);
+    }
     if (!r->done) {
         PGresult *res;
         while ((res = next_result(r)) != NULL) /* invariant 3 */
             PQclear(res);
     }
+    for (int i = 0; i < r->n_names; i++)
+        free(r->names[i]);
+    free(r->names);
+    free(r->vals);
+    free(r->nulls);
     free(r->what);
     free(r->shown);
     free(r);

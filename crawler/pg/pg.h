@@ -117,9 +117,13 @@ const char *pg_result_command(const pg_result *r);            /* the tag: "GRANT
 void pg_result_free(pg_result *r); /* NULL is a no-op */
 
 /*
- * A statement whose rows are read one at a time (libpq's single-row mode),
- * so that a large catalog never sits in memory as a result and as structs
- * at once.  With timeout_ms > 0 the client asks the server to cancel it
+ * A statement whose rows are read one at a time, so that a large catalog
+ * never sits in memory as a result and as structs at once.  SQL is one
+ * query (SELECT or WITH, no ';').  On PostgreSQL (after pg_detect) it is
+ * sent as COPY (SQL) TO STDOUT WITH (FORMAT csv, HEADER) — each row one
+ * buffer, half the client's work of single-row mode — and that is the
+ * statement logged and shown when it fails; elsewhere (Redshift has no COPY
+ * TO STDOUT) in libpq's single-row mode.  With timeout_ms > 0 the client asks the server to cancel it
  * after that long (a cancel request is not a statement); pg_rows_cancelled
  * says so afterwards.  NULL with err when it could not be sent.
  */

@@ -265,9 +265,57 @@ Test(secret, grants_apply_never_echoes_the_password_statement)
 
 /* ---- rows ------------------------------------------------------------------------ */
 
-Test(rows, stream_every_row_with_nulls_and_booleans)
+/* A session for streaming rows: after the version probe, PostgreSQL's
+ * rows come through COPY (CSV); without it, in single-row mode, the way
+ * they do on Redshift.  Every rows test runs both. */
+static pg_session *connect_rows(bool copy)
 {
     pg_session *s = connect_super("postgres");
+    mc_error err = {0};
+    if (copy)
+        cr_assert_eq(pg_detect(s, &err), 0, "%s", err.message);
+    return s;
+}
+
+/* What CSV must quote, and NULL against the empty string, come back as the
+ * server had them; the column names of the header too. */
+static void csv_values_round_trip_in(bool copy)
+{
+    pg_session *s = connect_rows(copy);
+    mc_error err = {0};
+    pg_rows *rows = pg_rows_open(
+        s, "values",
+        "SELECT * FROM (VALUES (1, 'a,b', NULL::text), (2, '', 'say \"hi\"'),"
+        " (3, E'two\\nlines\\r\\n', '\\N'), (4, ',', '\"\"')) v(n, \"odd, name\", t) ORDER BY n",
+        0, &err);
+    cr_assert(rows, "%s", err.message);
+    const char *want_a[] = {"a,b", "", "two\nlines\r\n", ","};
+    const char *want_t[] = {NULL, "say \"hi\"", "\\N", "\"\""};
+    int n = 0;
+    while (pg_rows_next(rows, &err) > 0) {
+        int ca = pg_rows_column(rows, "odd, name"), ct = pg_rows_column(rows, "t");
+        cr_assert(ca >= 0 && ct >= 0);
+        cr_assert_eq(pg_rows_int(rows, pg_rows_column(rows, "n")), n + 1);
+        cr_assert(!pg_rows_null(rows, ca));
+        cr_assert_str_eq(pg_rows_text(rows, ca), want_a[n]);
+        cr_assert_eq(pg_rows_null(rows, ct), want_t[n] == NULL, "row %d", n + 1);
+        cr_assert_str_eq(pg_rows_text(rows, ct), want_t[n] ? want_t[n] : "");
+        n++;
+    }
+    cr_assert_eq(n, 4, "%s", err.message);
+    pg_rows_close(rows);
+    pg_close(s);
+}
+
+Test(rows, csv_values_round_trip)
+{
+    csv_values_round_trip_in(true);
+    csv_values_round_trip_in(false);
+}
+
+static void stream_every_row_with_nulls_and_booleans_in(bool copy)
+{
+    pg_session *s = connect_rows(copy);
     mc_error err = {0};
     pg_rows *rows = pg_rows_open(s, "series",
                                  "SELECT g, g % 2 = 0 AS even, CASE WHEN g % 10 <> 0 THEN 'r' || g "
@@ -301,9 +349,15 @@ Test(rows, stream_every_row_with_nulls_and_booleans)
     pg_close(s);
 }
 
-Test(rows, rows_arrive_before_a_later_error)
+Test(rows, stream_every_row_with_nulls_and_booleans)
 {
-    pg_session *s = connect_super("postgres");
+    stream_every_row_with_nulls_and_booleans_in(true);  /* PostgreSQL: COPY */
+    stream_every_row_with_nulls_and_booleans_in(false); /* as on Redshift: single-row mode */
+}
+
+static void rows_arrive_before_a_later_error_in(bool copy)
+{
+    pg_session *s = connect_rows(copy);
     capture c = capture_start(MC_LOG_DEBUG);
     mc_error err = {0};
     pg_rows *rows = pg_rows_open(s, "division", "SELECT 10 / (500 - g) FROM "
@@ -319,14 +373,21 @@ Test(rows, rows_arrive_before_a_later_error)
     cr_assert_gt(n, 0);
     cr_assert_lt(n, 500);
     cr_assert(strstr(err.message, "division failed: division by zero"), "%s", err.message);
-    cr_assert(strstr(log, "query was: SELECT 10 / (500 - g)"), "%s", log);
+    cr_assert(strstr(log, copy ? "query was: COPY (SELECT 10 / (500 - g)"
+                               : "query was: SELECT 10 / (500 - g)"), "%s", log);
     cr_assert_eq(pg_exec(s, "after", "SELECT 1", NULL), 0);
     pg_close(s);
 }
 
-Test(rows, a_cursor_closed_early_leaves_the_session_usable)
+Test(rows, rows_arrive_before_a_later_error)
 {
-    pg_session *s = connect_super("postgres");
+    rows_arrive_before_a_later_error_in(true);  /* PostgreSQL: COPY */
+    rows_arrive_before_a_later_error_in(false); /* as on Redshift: single-row mode */
+}
+
+static void a_cursor_closed_early_leaves_the_session_usable_in(bool copy)
+{
+    pg_session *s = connect_rows(copy);
     mc_error err = {0};
     pg_rows *rows = pg_rows_open(s, "series", "SELECT g FROM generate_series(1, 50000) g", 0,
                                  &err);
@@ -341,9 +402,15 @@ Test(rows, a_cursor_closed_early_leaves_the_session_usable)
     pg_close(s);
 }
 
-Test(rows, a_client_timeout_cancels_the_statement)
+Test(rows, a_cursor_closed_early_leaves_the_session_usable)
 {
-    pg_session *s = connect_super("postgres");
+    a_cursor_closed_early_leaves_the_session_usable_in(true);  /* PostgreSQL: COPY */
+    a_cursor_closed_early_leaves_the_session_usable_in(false); /* as on Redshift: single-row mode */
+}
+
+static void a_client_timeout_cancels_the_statement_in(bool copy)
+{
+    pg_session *s = connect_rows(copy);
     mc_error err = {0};
     double t0 = now_s();
     pg_rows *rows = pg_rows_open(s, "sleeper", "SELECT pg_sleep(30)", 300, &err);
@@ -355,6 +422,12 @@ Test(rows, a_client_timeout_cancels_the_statement)
     cr_assert_str_eq(pg_last_failure(s)->sqlstate, "57014");
     cr_assert_eq(pg_exec(s, "after", "SELECT 1", &err), 0);
     pg_close(s);
+}
+
+Test(rows, a_client_timeout_cancels_the_statement)
+{
+    a_client_timeout_cancels_the_statement_in(true);  /* PostgreSQL: COPY */
+    a_client_timeout_cancels_the_statement_in(false); /* as on Redshift: single-row mode */
 }
 
 /* ---- from another thread ------------------------------------------------------------ */
