@@ -305,7 +305,7 @@ static void datahub_container(exp_ctx *x, const mc_catalog *cat, const mc_contai
                   (long long)ms);
     mc_buf_printf(b, "\"lastModified\":{\"time\":%lld,\"actor\":\"urn:li:corpuser:unknown\"},",
                   (long long)ms);
-    mc_buf_printf(b, "\"hash\":\"%016llx\",", (unsigned long long)k->hash);
+    mc_buf_printf(b, "\"hash\":\"%016llx\",", (unsigned long long)mc_container_hash(cat, k));
     mc_buf_puts(b, "\"platformSchema\":{\"com.linkedin.schema.MySqlDDL\":{\"tableSchema\":\"\"}},"
                    "\"fields\":[");
     for (size_t i = 0; i < k->n_fields; i++) {
