@@ -6,6 +6,7 @@
  * store_internal.h).
  */
 #include "store.h"
+#include "history.h"
 #include "store_internal.h"
 
 #include <stdlib.h>
@@ -109,6 +110,7 @@ static const char *const sql_container_named[2] = {
 
 static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t run,
                                  const char *schema, const char *name, mc_error *err);
+static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err);
 
 static int load_containers(store *s, mc_catalog *cat, int64_t ds, int64_t run,
                            mc_error *err)
@@ -130,40 +132,45 @@ static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t 
         return -1;
     }
     int rc, ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        mc_container *k = mc_catalog_add_container(cat);
-        k->store_id = st_col_i64(st, 0);
-        k->store_key = st_col_i64(st, 1);
-        k->schema = st_col_text(st, 2, cat->arena);
-        k->name = st_col_text(st, 3, cat->arena);
-        k->oid = st_col_i64(st, 4);
-        const char *kind = (const char *)sqlite3_column_text(st, 5);
-        int kv = mc_kind_parse(kind);
-        if (kv < 0) {
-            ret = mc_error_set(err, MC_EXIT_STORE, "store: container %s.%s has "
-                               "an unknown kind '%s'", k->schema, k->name,
-                               kind ? kind : "");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((ret = read_container(st, cat, err)) < 0)
             break;
-        }
-        k->kind = (mc_kind)kv;
-        k->owner = st_col_text(st, 6, cat->arena);
-        k->comment = st_col_text(st, 7, cat->arena);
-        k->definition = st_col_text(st, 8, cat->arena);
-        k->primary_key = st_col_text(st, 9, cat->arena);
-        k->foreign_keys = st_col_text(st, 10, cat->arena);
-        k->dist_style = st_col_text(st, 11, cat->arena);
-        k->sort_key = st_col_text(st, 12, cat->arena);
-        k->hash = (uint64_t)st_col_i64(st, 13);
-        k->row_estimate = sqlite3_column_type(st, 14) == SQLITE_NULL
-                              ? -1 : sqlite3_column_double(st, 14);
-        k->extension = st_col_text(st, 15, cat->arena);
-        k->legacy = sqlite3_column_int(st, 16) < STORE_READ_RULES;
-        k->partitions = st_col_text(st, 17, cat->arena);
-    }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = st_db_fail(s, err, what);
     sqlite3_finalize(st);
     return ret;
+}
+
+/* One row of CONTAINER_COLUMNS appended to cat as a container. */
+static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
+{
+    mc_container *k = mc_catalog_add_container(cat);
+    k->store_id = st_col_i64(st, 0);
+    k->store_key = st_col_i64(st, 1);
+    k->schema = st_col_text(st, 2, cat->arena);
+    k->name = st_col_text(st, 3, cat->arena);
+    k->oid = st_col_i64(st, 4);
+    const char *kind = (const char *)sqlite3_column_text(st, 5);
+    int kv = mc_kind_parse(kind);
+    if (kv < 0)
+        return mc_error_set(err, MC_EXIT_STORE, "store: container %s.%s has "
+                            "an unknown kind '%s'", k->schema, k->name,
+                            kind ? kind : "");
+    k->kind = (mc_kind)kv;
+    k->owner = st_col_text(st, 6, cat->arena);
+    k->comment = st_col_text(st, 7, cat->arena);
+    k->definition = st_col_text(st, 8, cat->arena);
+    k->primary_key = st_col_text(st, 9, cat->arena);
+    k->foreign_keys = st_col_text(st, 10, cat->arena);
+    k->dist_style = st_col_text(st, 11, cat->arena);
+    k->sort_key = st_col_text(st, 12, cat->arena);
+    k->hash = (uint64_t)st_col_i64(st, 13);
+    k->row_estimate = sqlite3_column_type(st, 14) == SQLITE_NULL
+                          ? -1 : sqlite3_column_double(st, 14);
+    k->extension = st_col_text(st, 15, cat->arena);
+    k->legacy = sqlite3_column_int(st, 16) < STORE_READ_RULES;
+    k->partitions = st_col_text(st, 17, cat->arena);
+    return 0;
 }
 
 static void read_field(sqlite3_stmt *st, mc_catalog *cat, mc_field *f)
@@ -502,4 +509,108 @@ fail:
     mc_catalog_free(cat);
     *out = NULL;
     return -1;
+}
+
+/* ---- reading a catalog one container at a time (store_cursor) ------------ */
+
+struct store_cursor {
+    store *s;
+    mc_catalog *schemas;     /* the datastore's schemas, nothing else */
+    mc_catalog *one;         /* the container last returned, with its fields */
+    sqlite3_stmt *containers; /* CONTAINER_COLUMNS, by (schema, name) */
+    sqlite3_stmt *fields;    /* the fields of one container */
+    int64_t run;
+    bool own_read;           /* the cursor began the read snapshot */
+    bool done;
+};
+
+int store_cursor_open(store *s, const char *datastore, int64_t run_id,
+                      store_cursor **out, mc_error *err)
+{
+    *out = NULL;
+    const char *what = "read the catalog";
+    int64_t ds = 0;
+    sqlite3 *db = store_sqlite(s);
+    store_cursor *c = mc_calloc(1, sizeof *c);
+    c->s = s;
+    c->run = run_id;
+    c->schemas = mc_catalog_new();
+    /* One snapshot for the whole walk: a crawl committing meanwhile changes
+     * nothing the cursor returns (WAL readers keep their snapshot). */
+    if (sqlite3_get_autocommit(db)) {
+        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+            st_db_fail(s, err, what);
+            goto fail;
+        }
+        c->own_read = true;
+    }
+    if (store_datastore_id(s, datastore, &ds, err) < 0 ||
+        check_run_of(s, datastore, ds, run_id, err) < 0)
+        goto fail;
+    if (!ds) {
+        c->done = true;
+        *out = c;
+        return 0;
+    }
+    if (load_schemas(s, c->schemas, ds, run_id, err) < 0)
+        goto fail;
+    c->containers = st_prep(s, sql_containers[run_id != 0], what, err);
+    c->fields = c->containers ? st_prep(s, sql_fields_of[run_id != 0], what, err) : NULL;
+    if (!c->fields || bind_ds_run(s, c->containers, ds, run_id, what, err) < 0)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    store_cursor_close(c);
+    return -1;
+}
+
+const mc_catalog *store_cursor_schemas(const store_cursor *c)
+{
+    return c->schemas;
+}
+
+int store_cursor_next(store_cursor *c, const mc_catalog **out, mc_error *err)
+{
+    const char *what = "read the catalog";
+    *out = NULL;
+    mc_catalog_free(c->one); /* the previous container goes before the next comes */
+    c->one = NULL;
+    if (c->done)
+        return 0;
+    int rc = sqlite3_step(c->containers);
+    if (rc == SQLITE_DONE) {
+        c->done = true;
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return st_db_fail(c->s, err, what);
+    mc_catalog *one = mc_catalog_new();
+    c->one = one;
+    if (read_container(c->containers, one, err) < 0)
+        return -1;
+    mc_container *k = &one->containers[0];
+    key_index map = {k->store_key, 0};
+    k->fields_loaded = true;
+    sqlite3_reset(c->fields);
+    if (st_bind_i64(c->fields, 1, k->store_key) ||
+        (c->run && st_bind_i64(c->fields, 2, c->run)))
+        return st_bind_fail(c->s, err, what);
+    if (append_field_groups(c->s, c->fields, one, &map, 1, what, err) < 0)
+        return -1;
+    *out = one;
+    return 0;
+}
+
+void store_cursor_close(store_cursor *c)
+{
+    if (!c)
+        return;
+    sqlite3_finalize(c->containers);
+    sqlite3_finalize(c->fields);
+    if (c->own_read)
+        store_read_end(c->s);
+    mc_catalog_free(c->one);
+    mc_catalog_free(c->schemas);
+    free(c);
 }

@@ -325,6 +325,23 @@ int store_load_container(store *s, const char *datastore, int64_t run_id,
                          const char *schema, const char *name, mc_catalog **out,
                          mc_error *err);
 
+/*
+ * A datastore's catalog one container at a time, for exports that must not
+ * hold a whole catalog (400,000 columns) in memory: as it is (run_id 0) or
+ * was after run_id (the run check is store_load_as_of's).  The cursor reads
+ * one snapshot from open to close.  store_cursor_schemas gives the
+ * schemas (a catalog holding only them, sorted by name); each
+ * store_cursor_next gives the next container by (schema, name), with its
+ * fields, as a catalog holding just it, valid until the next call; *out
+ * NULL at the end.  An unknown datastore has no schemas and no containers.
+ */
+typedef struct store_cursor store_cursor;
+int store_cursor_open(store *s, const char *datastore, int64_t run_id,
+                      store_cursor **out, mc_error *err);
+const mc_catalog *store_cursor_schemas(const store_cursor *c);
+int store_cursor_next(store_cursor *c, const mc_catalog **out, mc_error *err);
+void store_cursor_close(store_cursor *c); /* NULL is a no-op */
+
 typedef struct mc_run_summary {
     mc_run_status status;       /* OK or PARTIAL */
     const char *dialect;

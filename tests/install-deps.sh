@@ -22,6 +22,8 @@ packages=(
   # docs site: the headless browser test, the Atom feed check (xmllint), and
   # the documentation peer bench/docs.sh compares with
   chromium libxml2-utils postgresql-autodoc
+  # the export tests validate with ajv (tests/npm, installed below with npm)
+  nodejs
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
@@ -36,8 +38,12 @@ for p in "${packages[@]}"; do
   [[ $status == ii* ]] || missing+=("$p")
 done
 
+# The export tests' JSON Schema validator (ajv), pinned by tests/npm/package-lock.json.
+npm_deps() { bash "$(dirname "${BASH_SOURCE[0]}")/npm/install.sh"; }
+
 if (( ${#missing[@]} == 0 )); then
   echo "install-deps: all ${#packages[@]} packages present"
+  npm_deps
   exit 0
 fi
 
@@ -66,4 +72,5 @@ retry() {
 
 retry apt-get "${apt_opts[@]}" update
 retry apt-get "${apt_opts[@]}" install --no-install-recommends "${packages[@]}"
+npm_deps
 echo "install-deps: done"

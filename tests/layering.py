@@ -63,7 +63,8 @@ MODULES = [
     Module('site', 'crawler/site', ['report'], ['jansson']),
     Module('grants', 'crawler/grants', ['crawler']),
     Module('schedules', 'schedules', ['alerts', 'crawler'], []),
-    Module('cli', 'crawler/cli', ['schedules', 'site', 'grants', 'alerts'], ['jansson']),
+    Module('export', 'crawler/export', ['store']),
+    Module('cli', 'crawler/cli', ['schedules', 'site', 'grants', 'alerts', 'export'], ['jansson']),
 ]
 
 # Third-party headers and the library each belongs to.

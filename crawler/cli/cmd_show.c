@@ -3,6 +3,7 @@
  * catalog as it is, or as it was after a run.
  */
 #include "commands.h"
+#include "export.h"
 #include "json.h"
 #include "sql_scan.h"
 
@@ -31,57 +32,6 @@ static int split_path(const char *text, char *parts[3])
         parts[i] = i < n ? list[i] : NULL;
     free(list);
     return n;
-}
-
-static void json_field(mc_buf *b, const mc_field *f)
-{
-    bool first = true;
-    mc_buf_putc(b, '{');
-    json_put_kv_int(b, &first, "position", f->position);
-    json_put_kv_str(b, &first, "name", f->name);
-    json_put_kv_str(b, &first, "type", f->type);
-    json_put_kv_bool(b, &first, "nullable", !f->not_null);
-    json_put_kv_str(b, &first, "default", f->default_expr);
-    json_put_kv_str(b, &first, "comment", f->comment);
-    json_put_kv_str(b, &first, "encoding", f->encoding);
-    json_put_kv_str(b, &first, "identity", f->identity);
-    json_put_kv_str(b, &first, "generated", f->generated);
-    mc_buf_putc(b, '}');
-}
-
-static void json_container(mc_buf *b, const mc_catalog *cat, const mc_container *k,
-                           bool with_fields)
-{
-    bool first = true;
-    mc_buf_putc(b, '{');
-    json_put_kv_str(b, &first, "schema", k->schema);
-    json_put_kv_str(b, &first, "name", k->name);
-    json_put_kv_str(b, &first, "kind", mc_kind_name(k->kind));
-    json_put_kv_str(b, &first, "owner", k->owner);
-    json_put_kv_str(b, &first, "comment", k->comment);
-    json_put_kv_raw(b, &first, "primary_key", k->primary_key);
-    json_put_kv_raw(b, &first, "foreign_keys", k->foreign_keys);
-    json_put_kv_str(b, &first, "definition", k->definition);
-    json_put_kv_str(b, &first, "dist_style", k->dist_style);
-    json_put_kv_raw(b, &first, "sort_key", k->sort_key);
-    json_put_kv_str(b, &first, "extension", k->extension);
-    json_put_kv_raw(b, &first, "partitions", k->partitions);
-    if (k->row_estimate >= 0)
-        json_put_kv_num(b, &first, "row_estimate", k->row_estimate);
-    else
-        json_put_kv_raw(b, &first, "row_estimate", NULL);
-    json_put_kv_int(b, &first, "n_fields", (int64_t)k->n_fields);
-    if (with_fields) {
-        first = json_put_key(b, first, "fields");
-        mc_buf_putc(b, '[');
-        for (size_t i = 0; i < k->n_fields; i++) {
-            if (i)
-                mc_buf_putc(b, ',');
-            json_field(b, &cat->fields[k->first_field + i]);
-        }
-        mc_buf_putc(b, ']');
-    }
-    mc_buf_putc(b, '}');
 }
 
 /* "generated always as identity", "generated always as (expr) stored". */
@@ -238,7 +188,7 @@ static int cmd_show(cli_ctx *ctx)
             goto out;
         }
         if (ctx->json) {
-            json_container(&j, cat, k, true);
+            mc_export_json_container(&j, cat, k, true);
             cmd_print_json(&j);
         } else {
             show_container_text(cat, k);
@@ -261,7 +211,7 @@ static int cmd_show(cli_ctx *ctx)
             if (ctx->json) {
                 if (any)
                     mc_buf_putc(&j, ',');
-                json_container(&j, cat, k, false);
+                mc_export_json_container(&j, cat, k, false);
             } else {
                 printf("%-20s %6zu fields  ", mc_kind_name(k->kind), k->n_fields);
                 report_put_safe(stdout, k->name);

@@ -48,6 +48,7 @@ const cli_cmd *const cli_commands[] = {
     &cmd_def_show,
     &cmd_def_search,
     &cmd_def_docs,
+    &cmd_def_export,
     &cmd_def_grants,
     &cmd_def_alerts,
     &cmd_def_schedule,

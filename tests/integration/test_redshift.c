@@ -882,3 +882,31 @@ Test(redshift, the_shim_refuses_what_redshift_refuses, .timeout = 120)
     PQfinish(c);
     PQfinish(r.c);
 }
+
+/* `export` of a Redshift crawl (docs/export.md): every format validates
+ * against its specification (tests/export/validate.mjs), with Redshift's
+ * platform and kinds. */
+Test(redshift, exports_validate, .timeout = 240)
+{
+    rs_db r = rs_setup("rs_export", true);
+    json_decref(crawl(r.cfg, 0));
+    const char *formats[] = {"dbt-catalog", "datahub", "openlineage", "json"};
+    const char *root = itest_env("MC_SOURCE_ROOT");
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        char *out = itest_strf("%s/export.%s", r.dir, formats[i]);
+        const char *args[] = {"export", "test", "--format", formats[i], "--out", out, NULL};
+        itest_result e = run_mc(r.cfg, args);
+        cr_assert_eq(e.status, 0, "export %s: %s", formats[i], e.err);
+        char *script = itest_strf("%s/tests/export/validate.mjs", root);
+        const char *argv[] = {script, formats[i], out, root, NULL};
+        itest_result v = itest_run_program("node", argv, NULL, NULL);
+        cr_assert_eq(v.status, 0, "%s does not validate:\n%s", formats[i], v.err);
+        char *text = itest_read_file(out);
+        if (strcmp(formats[i], "datahub") == 0)
+            cr_assert(strstr(text, "urn:li:dataPlatform:redshift,"), "no redshift platform");
+        if (strcmp(formats[i], "openlineage") == 0)
+            cr_assert(strstr(text, "\"namespace\":\"redshift://"), "no redshift namespace");
+        if (strcmp(formats[i], "dbt-catalog") == 0)
+            cr_assert(strstr(text, "\"LATE BINDING VIEW\""), "no late-binding view");
+    }
+}

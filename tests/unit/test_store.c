@@ -1988,3 +1988,86 @@ Test(store, staleness_is_recorded_once_per_change)
     mc_delivery_list_free(&q);
     store_close(s);
 }
+
+/* The catalog a cursor walks, copied into one catalog (strings into its
+ * arena), so it can be compared with what the loaders give. */
+static mc_catalog *walk_cursor(store *s, const char *ds, int64_t run)
+{
+    store_cursor *c = NULL;
+    mc_error err = {0};
+    cr_assert_eq(store_cursor_open(s, ds, run, &c, &err), 0, "%s", err.message);
+    mc_catalog *out = mc_catalog_new();
+    const mc_catalog *sc = store_cursor_schemas(c);
+    for (size_t i = 0; i < sc->n_schemas; i++) {
+        mc_schema *d = mc_catalog_add_schema(out);
+        *d = sc->schemas[i];
+        d->name = mc_arena_strdup(out->arena, d->name);
+        d->owner = mc_arena_strdup(out->arena, d->owner);
+        d->comment = mc_arena_strdup(out->arena, d->comment);
+    }
+    const mc_catalog *one;
+    size_t n_steps = 0;
+    for (;;) {
+        cr_assert_eq(store_cursor_next(c, &one, &err), 0, "%s", err.message);
+        if (!one)
+            break;
+        n_steps++;
+        cr_assert_eq(one->n_containers, 1, "one container a step");
+        const mc_container *k = &one->containers[0];
+        cr_assert(k->fields_loaded);
+        mc_container *d = mc_catalog_add_container(out);
+        *d = *k;
+        const char **strs[] = {&d->schema, &d->name, &d->owner, &d->comment,
+                               &d->definition, &d->primary_key, &d->foreign_keys,
+                               &d->dist_style, &d->sort_key, &d->extension, &d->partitions};
+        for (size_t j = 0; j < sizeof strs / sizeof strs[0]; j++)
+            *strs[j] = mc_arena_strdup(out->arena, *strs[j]);
+        d->first_field = out->n_fields;
+        for (size_t j = 0; j < k->n_fields; j++) {
+            mc_field *f = mc_catalog_add_field(out);
+            *f = one->fields[k->first_field + j];
+            const char **fs[] = {&f->name, &f->type, &f->default_expr, &f->comment,
+                                 &f->encoding, &f->identity, &f->generated};
+            for (size_t m = 0; m < sizeof fs / sizeof fs[0]; m++)
+                *fs[m] = mc_arena_strdup(out->arena, *fs[m]);
+        }
+    }
+    /* the end stays the end */
+    cr_assert_eq(store_cursor_next(c, &one, &err), 0);
+    cr_assert_null(one);
+    store_cursor_close(c);
+    cr_assert_eq(n_steps, out->n_containers);
+    return out;
+}
+
+Test(store, cursor_walks_the_catalog_one_container_at_a_time)
+{
+    store *s = open_ok();
+    int64_t r1 = record_first_run(s, "dw");
+    size_t n_changes = 0;
+    record_second_run(s, "dw", &n_changes);
+    /* current: what store_load_as_of gives, container by container */
+    mc_catalog *walked = walk_cursor(s, "dw", 0);
+    mc_catalog *now = load_as_of(s, "dw", 0);
+    assert_catalog_eq(walked, now, true);
+    /* as of run 1 */
+    mc_catalog *old_walk = walk_cursor(s, "dw", r1);
+    mc_catalog *old = load_as_of(s, "dw", r1);
+    assert_catalog_eq(old_walk, old, false);
+    /* an unknown datastore: nothing, not an error */
+    mc_catalog *none = walk_cursor(s, "nope", 0);
+    cr_assert_eq(none->n_containers, 0);
+    cr_assert_eq(none->n_schemas, 0);
+    /* a run of another datastore is refused, as store_load_as_of does */
+    store_cursor *c = NULL;
+    mc_error err = {0};
+    cr_assert_neq(store_cursor_open(s, "nope", r1, &c, &err), 0);
+    cr_assert_null(c);
+    cr_assert_eq(err.code, MC_EXIT_USAGE);
+    mc_catalog_free(walked);
+    mc_catalog_free(now);
+    mc_catalog_free(old_walk);
+    mc_catalog_free(old);
+    mc_catalog_free(none);
+    store_close(s);
+}
