@@ -106,7 +106,8 @@ static bool column_of_schema_3(const char *name)
 {
     static const char *const added[] = {"identity", "generated", "extension",
                                         "read_rules", "partitions", "heartbeat_at",
-                                        "process", "stale_since", "paused_at", "paused_by"};
+                                        "process", "stale_since", "paused_at", "paused_by",
+                                        "depends_on", "impact"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
         if (strcmp(name, added[i]) == 0)
             return true;
