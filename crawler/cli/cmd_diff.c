@@ -53,7 +53,7 @@ static int cmd_diff(cli_ctx *ctx)
         (rc = completed_runs(st, ds, &ids, &n_ids)) != 0)
         goto out;
     if (cli_flag(ctx, "all"))
-        report_change_cap = 0;
+        report_change_cap = 0, report_impact_cap = 0;
     int64_t to = cli_int(ctx, "to", 0), from = cli_int(ctx, "from", 0);
     if (!to)
         to = n_ids ? ids[0] : 0;
