@@ -286,14 +286,14 @@ Test(formats, batch_json_is_versioned_and_carries_changes_md_objects)
     mc_buf b = {0};
     alerts_format_json(&b, "hook", &l);
     json_t *doc = parse(mc_buf_str(&b));
-    cr_assert_eq(json_integer_value(json_object_get(doc, "version")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "version")), 3);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "alert")), "hook");
     json_t *cs = json_object_get(doc, "changes");
     cr_assert_eq(json_array_size(cs), 2);
     json_t *c0 = json_array_get(cs, 0);
     static const char *const keys[] = {"id", "kind", "datastore", "schema", "container",
                                        "field", "attribute", "before", "after",
-                                       "breaking", "run"};
+                                       "breaking", "impact", "run"};
     cr_assert_eq(json_object_size(c0), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert_not_null(json_object_get(c0, keys[i]), "key %s", keys[i]);
@@ -331,7 +331,7 @@ Test(formats, json_lines_are_one_self_describing_object_each)
         cr_assert_not_null(nl, "every line ends in a newline");
         char *line = mc_strndup(p, (size_t)(nl - p));
         json_t *o = parse(line);
-        cr_assert_eq(json_integer_value(json_object_get(o, "version")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(o, "version")), 3);
         cr_assert_str_eq(json_string_value(json_object_get(o, "alert")), "log");
         cr_assert_eq(json_integer_value(json_object_get(o, "id")), 100 + (json_int_t)n);
         cr_assert_str_eq(json_string_value(json_object_get(o, "kind")), "field_changed");
