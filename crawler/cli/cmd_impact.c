@@ -60,7 +60,7 @@ static int cmd_impact(cli_ctx *ctx)
     const mc_container *k = mc_catalog_find(cat, schema, container);
     bool has_field = false;
     for (size_t i = 0; k && field && i < k->n_fields; i++)
-        has_field = strcmp(cat->fields[k->first_field + i].name, field) == 0;
+        has_field = has_field || strcmp(cat->fields[k->first_field + i].name, field) == 0;
     if (!k || (field && !has_field)) {
         mc_buf a = {0};
         mc_term_escape(&a, ctx->args[0]);
