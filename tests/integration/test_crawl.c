@@ -518,7 +518,15 @@ static long statements_for(int n_schemas, int tables_per_schema, long *reported)
                  "EXECUTE format('CREATE SCHEMA s%%s', s); "
                  "FOR t IN 1..%d LOOP EXECUTE format("
                  "'CREATE TABLE s%%s.t%%s (id int PRIMARY KEY, v text)', s, t); "
-                 "END LOOP; END LOOP; END $$;",
+                 "END LOOP; "
+                 /* views on views across schemas and a materialized view:
+                  * dependencies cost one statement, whatever their number */
+                 "EXECUTE format('CREATE VIEW s%%s.v1 AS SELECT id, v FROM s%%s.t1', s, s); "
+                 "EXECUTE format('CREATE VIEW s%%s.v2 AS SELECT v FROM s%%s.v1', s, "
+                 "CASE WHEN s > 1 THEN s - 1 ELSE s END); "
+                 "EXECUTE format('CREATE MATERIALIZED VIEW s%%s.m AS SELECT count(*) "
+                 "FROM s%%s.v2', s, s); "
+                 "END LOOP; END $$;",
               n_schemas, tables_per_schema);
     char *dir = itest_tmpdir();
     char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
@@ -531,7 +539,7 @@ static long statements_for(int n_schemas, int tables_per_schema, long *reported)
     json_t *j = itest_parse_json(r.out);
     json_t *ds = json_array_get(json_object_get(j, "datastores"), 0);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(ds, "counts"), "containers")),
-                 n_schemas * tables_per_schema);
+                 n_schemas * (tables_per_schema + 3));
     *reported = (long)json_integer_value(json_object_get(ds, "queries"));
     /* the server's log is written asynchronously: give it a moment */
     long after = itest_count_statements(db);
@@ -539,6 +547,17 @@ static long statements_for(int n_schemas, int tables_per_schema, long *reported)
         usleep(100000);
         after = itest_count_statements(db);
     }
+    /* the dependencies were read: the last schema's view on the view of
+     * the schema before it */
+    const char *sargs[] = {"-c", cfg, "show", itest_strf("test.s%d.v2", n_schemas), "--json",
+                           NULL};
+    itest_result sr = itest_run(sargs, env, NULL);
+    cr_assert_eq(sr.status, 0, "%s", sr.err);
+    json_t *v2 = itest_parse_json(sr.out);
+    cr_assert_str_eq(itest_json_compact(json_object_get(v2, "depends_on")),
+                     itest_strf("[{\"columns\":[\"v\"],\"name\":\"v1\",\"schema\":\"s%d\","
+                                "\"source\":\"catalog\"}]",
+                                n_schemas > 1 ? n_schemas - 1 : n_schemas));
     PQfinish(c);
     return after - before;
 }
