@@ -378,6 +378,37 @@ Test(formats, slack_message_is_readable_and_escaped)
     mc_changes_free(&l.changes);
 }
 
+/* docs/lineage.md: a breaking change's impact, under its line, names escaped */
+Test(formats, slack_names_the_views_a_breaking_change_breaks)
+{
+    mc_delivery_list l;
+    make_list(&l, 1);
+    l.changes.items[0].impact =
+        "{\"views\":[{\"schema\":\"bi\",\"name\":\"v_<!here>\",\"kind\":\"view\","
+        "\"depth\":1,\"via\":null,\"source\":\"catalog\",\"columns\":[\"amount\"]},"
+        "{\"schema\":\"bi\",\"name\":\"v_top\",\"kind\":\"view\",\"depth\":2,"
+        "\"via\":{\"schema\":\"bi\",\"name\":\"v_<!here>\"},\"source\":\"catalog\","
+        "\"columns\":[]}],\"foreign_keys\":[{\"schema\":\"public\",\"container\":\"x\","
+        "\"name\":\"x_fk\",\"columns\":[\"t_amount\"],\"ref_columns\":[\"amount\"]}]}";
+    mc_buf b = {0};
+    alerts_format_slack(&b, "slack", &l);
+    json_t *doc = parse(mc_buf_str(&b));
+    const char *t = json_string_value(json_object_get(doc, "text"));
+    cr_assert(strstr(t, "*breaking*\n    ↳ read by 2 views: `bi.v_&lt;!here&gt;`, `bi.v_top`\n"
+                        "    ↳ 1 foreign key points at it: `public.x.x_fk`\n"), "%s", t);
+    json_decref(doc);
+    mc_buf_free(&b);
+    /* and the JSON of every other sink carries it as it is */
+    alerts_format_json(&b, "hook", &l);
+    doc = parse(mc_buf_str(&b));
+    json_t *im = json_object_get(json_array_get(json_object_get(doc, "changes"), 0), "impact");
+    cr_assert_eq(json_array_size(json_object_get(im, "views")), 2);
+    json_decref(doc);
+    mc_buf_free(&b);
+    free(l.items);
+    mc_changes_free(&l.changes);
+}
+
 Test(formats, slack_lists_the_first_changes_then_counts_the_rest)
 {
     mc_delivery_list l;
