@@ -19,9 +19,15 @@
  *     compared nor removed: they keep what was last seen.
  *  4. The change list is sorted by (schema, container, field, kind), the
  *     order people read it in.
+ *  5. Every breaking change of a container or field carries its impact,
+ *     computed from prev — the catalog as it was before the change: the
+ *     views that read the object then are the ones that broke
+ *     (docs/lineage.md).  A dependency that appears or disappears is
+ *     container_changed depends_on, never breaking by itself.
  */
 #include "diff.h"
 #include "json.h"
+#include "lineage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -619,6 +625,13 @@ static void diff_pair(differ *d, size_t pi, size_t ci)
 {
     size_t first_change = d->out->changes.n;
     diff_pair_compare(d, pi, ci);
+    /* recorded before dependencies were read: what they add is no event */
+    if (d->prev->containers[pi].depends_unread)
+        for (size_t i = first_change; i < d->out->changes.n; i++) {
+            mc_change *ch = &d->out->changes.items[i];
+            if (ch->kind == MC_CONTAINER_CHANGED && strcmp(ch->attribute, "depends_on") == 0)
+                ch->silent = true;
+        }
     if (!d->prev->containers[pi].legacy)
         return;
     for (size_t i = first_change; i < d->out->changes.n; i++) {
@@ -656,6 +669,7 @@ static void diff_pair_compare(differ *d, size_t pi, size_t ci)
     container_attr(d, pi, ci, "dist_style", a->dist_style, b->dist_style, false, false);
     container_attr(d, pi, ci, "sort_key", a->sort_key, b->sort_key, true, false);
     container_attr(d, pi, ci, "extension", a->extension, b->extension, false, false);
+    container_attr(d, pi, ci, "depends_on", a->depends_on, b->depends_on, true, false);
     diff_fields(d, pi, ci);
 }
 
@@ -703,6 +717,38 @@ static int cmp_change(const void *x, const void *y, void *arg)
     if (a->kind != b->kind)
         return (int)a->kind - (int)b->kind;
     return cmp_opt(a->attribute, b->attribute);
+}
+
+/* ---- impact ------------------------------------------------------------------ */
+
+/* The impact of every breaking change, named as the object was in prev
+ * (a renamed table's readers read its old name). */
+static void add_impacts(const mc_catalog *prev, mc_changes *cs)
+{
+    lin_graph *g = NULL;
+    for (size_t i = 0; i < cs->n; i++) {
+        mc_change *ch = &cs->items[i];
+        if (ch->silent || !lin_change_has_impact(ch))
+            continue;
+        bool is_field = ch->field != NULL;
+        ptrdiff_t pc = is_field ? ch->prev_container : ch->prev_index;
+        if (pc < 0 || (size_t)pc >= prev->n_containers)
+            continue;
+        const mc_container *k = &prev->containers[pc];
+        const char *field = NULL;
+        if (is_field) {
+            if (ch->prev_index < 0 || (size_t)ch->prev_index >= prev->n_fields)
+                continue;
+            field = prev->fields[ch->prev_index].name;
+        }
+        if (!g)
+            g = lin_graph_new(prev);
+        char *json = lin_impact(g, k->schema, k->name, field);
+        if (json)
+            ch->impact = mc_arena_strdup(cs->arena, json);
+        free(json);
+    }
+    lin_graph_free(g);
 }
 
 /* ---- entry point ----------------------------------------------------------- */
@@ -795,6 +841,8 @@ int diff_catalogs(store *s, mc_catalog *prev, const mc_catalog *cur,
         ch->breaking = true;
         ch->prev_index = (ptrdiff_t)i;
     }
+    if (!opts->baseline)
+        add_impacts(prev, &out->changes);
     if (out->changes.n > 1) {
         sort_ctx sx = {prev, cur};
         qsort_r(out->changes.items, out->changes.n, sizeof *out->changes.items, cmp_change,

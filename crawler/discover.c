@@ -21,7 +21,8 @@
  * The number of statements per crawl is constant: version() (twice on
  * Redshift, which has no server_version_num), SET, on Redshift the database
  * query (a datashare consumer is refused), BEGIN, the schema query, one
- * statement per snapshot step, COMMIT, then one per isolated step
+ * statement per snapshot step, the dependency query (crawler/lineage),
+ * COMMIT, then one per isolated step
  * (Redshift's own: see disc_step), whether they fail or not.  Schema scoping happens in SQL with an
  * IN-list of escaped literals (Redshift has no arrays), built once from the
  * schema query's result.  What SQL cannot build without array functions on
@@ -30,6 +31,7 @@
  */
 #include "discover.h"
 #include "json.h"
+#include "lineage.h"
 #include "pg.h"
 
 #include <stdio.h>
@@ -1504,6 +1506,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     int rc = -1;
     char *in_list = NULL, *db_lit = NULL;
     row_ctx ctx = {0};
+    lin_edges *edges = NULL;
     if (disc_detect(s, err) != 0)
         return -1;
     const char *dialect = pg_dialect(s->pg);
@@ -1612,11 +1615,14 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
                                         step_err.message, st->affected));
             }
         }
-        if (pass == 0 && pg_exec(s->pg, "snapshot end", "COMMIT", err) != 0)
+        if (pass == 0 && (lin_read_edges(s->pg, strcmp(dialect, "redshift") == 0, in_list,
+                                         &edges, err) != 0 ||
+                          pg_exec(s->pg, "snapshot end", "COMMIT", err) != 0))
             goto out;
     }
     build_sort_keys(&ctx);
     attach_fields(&ctx);
+    lin_attach(out->catalog, edges, strcmp(dialect, "redshift") == 0);
     if (lb_ran && !lb_failed)
         warn_unreadable_late_binding(out, ds);
     mc_catalog_finish(out->catalog);
@@ -1624,6 +1630,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
 out:
     out->n_queries = pg_n_statements(s->pg);
     free(db_lit);
+    lin_edges_free(edges);
     free(ctx.oids);
     free(ctx.by_name);
     free(ctx.field_owner);

@@ -256,6 +256,8 @@ uint64_t mc_container_hash(const mc_catalog *c, const mc_container *k)
      * upgrade). */
     if (k->extension)
         h = mc_hash_str(mc_hash_str(h, "extension"), k->extension);
+    if (k->depends_on)
+        h = mc_hash_str(mc_hash_str(h, "depends_on"), k->depends_on);
     h = hash_u32(h, (uint32_t)k->n_fields);
     for (size_t i = 0; i < k->n_fields && k->first_field + i < c->n_fields; i++) {
         const mc_field *f = &c->fields[k->first_field + i];

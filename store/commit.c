@@ -67,8 +67,8 @@ static const struct {
     {offsetof(commit_ctx, ins_cversion),
      "INSERT INTO container_versions(container_id, schema_name, name, oid, kind, "
      "owner, comment, definition, primary_key, foreign_keys, dist_style, "
-     "sort_key, valid_from, extension, read_rules) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
+     "sort_key, valid_from, extension, read_rules, depends_on) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
     {offsetof(commit_ctx, close_cversion),
      "UPDATE container_versions SET valid_to = ?3 "
      "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
@@ -93,8 +93,8 @@ static const struct {
      "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
     {offsetof(commit_ctx, ins_change),
      "INSERT INTO changes(run_id, datastore_id, container_id, kind, schema_name, "
-     "container_name, field_name, attribute, \"before\", \"after\", breaking) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+     "container_name, field_name, attribute, \"before\", \"after\", breaking, impact) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
     {offsetof(commit_ctx, finish_run),
      "UPDATE runs SET status = ?2, finished_at = ?3, dialect = ?4, "
      "server_version = ?5, n_schemas = ?6, n_containers = ?7, n_fields = ?8, "
@@ -171,7 +171,7 @@ static int insert_cversion(commit_ctx *c, int64_t key, const mc_container *k)
               st_bind_text(st, 10, k->foreign_keys) |
               st_bind_text(st, 11, k->dist_style) | st_bind_text(st, 12, k->sort_key) |
               st_bind_i64(st, 13, c->run) | st_bind_text(st, 14, k->extension) |
-              st_bind_i64(st, 15, STORE_READ_RULES);
+              st_bind_i64(st, 15, STORE_READ_RULES) | st_bind_text(st, 16, k->depends_on);
     if (bad)
         return st_bind_fail(c->s, c->err, "insert a container version");
     return st_run_stmt(c->s, st, "insert a container version", c->err);
@@ -425,7 +425,7 @@ static int insert_change(commit_ctx *c, const mc_change *ch, int64_t cid)
               st_bind_text(st, 5, ch->schema) | st_bind_text(st, 6, ch->container) |
               st_bind_text(st, 7, ch->field) | st_bind_text(st, 8, ch->attribute) |
               st_bind_text(st, 9, ch->before) | st_bind_text(st, 10, ch->after) |
-              st_bind_i64(st, 11, ch->breaking);
+              st_bind_i64(st, 11, ch->breaking) | st_bind_text(st, 12, ch->impact);
     if (bad)
         return st_bind_fail(c->s, c->err, "record a change");
     return st_run_stmt(c->s, st, "record a change", c->err);
@@ -482,7 +482,7 @@ static int update_pairs(commit_ctx *c, const unsigned char *held)
         /* Recorded before the current reading rules and not versioned
          * now: the diff compared it under the new rules, so it is up to
          * date (store.h, mc_container.legacy). */
-        if (pk->legacy && c->container_done[p] != DONE_VERSIONED) {
+        if ((pk->legacy || pk->depends_unread) && c->container_done[p] != DONE_VERSIONED) {
             sqlite3_stmt *st = c->set_rules;
             if (st_bind_i64(st, 1, pk->store_id) | st_bind_i64(st, 2, STORE_READ_RULES) |
                 st_bind_i64(st, 3, pk->store_key))

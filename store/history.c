@@ -79,8 +79,8 @@ int store_hist_changes(store *s, const char *datastore, mc_hist_changes *out,
     sqlite3_stmt *st = prep_for_ds(s, datastore,
         "SELECT ch.id, ch.run_id, coalesce(r.finished_at, r.started_at), "
         "ch.container_id, ch.kind, ch.schema_name, ch.container_name, "
-        "ch.field_name, ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
-        "FROM changes ch JOIN runs r ON r.id = ch.run_id "
+        "ch.field_name, ch.attribute, ch.\"before\", ch.\"after\", ch.breaking, "
+        "ch.impact FROM changes ch JOIN runs r ON r.id = ch.run_id "
         "WHERE ch.datastore_id = ?1 AND ch.kind NOT IN ('datastore_stale', "
         "'datastore_recovered') ORDER BY ch.id", what, &ds, err);
     if (!st)
@@ -108,6 +108,7 @@ int store_hist_changes(store *s, const char *datastore, mc_hist_changes *out,
         c->before = st_col_text(st, 9, out->arena);
         c->after = st_col_text(st, 10, out->arena);
         c->breaking = sqlite3_column_int(st, 11) != 0;
+        c->impact = st_col_text(st, 12, out->arena);
         if (!c->schema)
             c->schema = "";
     }

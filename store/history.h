@@ -32,6 +32,7 @@ typedef struct mc_hist_change {
     const char *schema, *container, *field, *attribute;
     const char *before, *after; /* JSON texts or NULL */
     bool breaking;
+    const char *impact;         /* JSON text or NULL (docs/lineage.md) */
 } mc_hist_change;
 
 typedef struct mc_hist_changes {

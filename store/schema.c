@@ -173,6 +173,15 @@ static const char *const migrations[] = {
     "ALTER TABLE datastores ADD COLUMN stale_since INTEGER;\n"
     "ALTER TABLE datastores ADD COLUMN paused_at INTEGER;\n"
     "ALTER TABLE datastores ADD COLUMN paused_by TEXT;\n",
+
+    /* 4 -> 5: lineage (docs/lineage.md).  What a view reads, versioned
+     * with the container (a canonical JSON array, NULL = nothing known),
+     * and the impact of a breaking change, recorded with it (JSON, NULL =
+     * none), so alerts and the docs site show what the diff saw.  Versions
+     * written before are read as "dependencies not read yet" (read_rules
+     * < 5): the first crawl after the upgrade records them silently. */
+    "ALTER TABLE container_versions ADD COLUMN depends_on TEXT;\n"
+    "ALTER TABLE changes ADD COLUMN impact TEXT;\n",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

@@ -29,6 +29,7 @@ mc_change *store_read_change(sqlite3_stmt *st, int col, mc_changes *out, mc_erro
     ch->before = st_col_text(st, col + 5, out->arena);
     ch->after = st_col_text(st, col + 6, out->arena);
     ch->breaking = sqlite3_column_int(st, col + 7) != 0;
+    ch->impact = st_col_text(st, col + 8, out->arena);
     return ch;
 }
 

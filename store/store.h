@@ -82,6 +82,10 @@ typedef struct mc_container {
      * {"name","bound"} sorted by name; NULL = none.  A fact like the row
      * estimate: latest only, not compared, not versioned */
     const char *partitions;
+    /* what a view or materialized view reads: canonical JSON array of
+     * {"schema","name","source"[,"columns"]} sorted by schema and name
+     * (docs/lineage.md); NULL = nothing known (tables, always) */
+    const char *depends_on;
     int64_t oid;              /* database object id; 0 = unknown */
     double row_estimate;      /* < 0 = unknown */
     size_t first_field, n_fields;
@@ -94,6 +98,10 @@ typedef struct mc_container {
      * NULL of domains); what differs only by those rules is not an event
      * (diff.c) */
     bool legacy;
+    /* from the store: its current version was recorded before dependencies
+     * were read (store schema 5): a depends_on that appears is recorded
+     * without an event, once (diff.c) */
+    bool depends_unread;
 } mc_container;
 
 typedef struct mc_catalog {
@@ -179,6 +187,10 @@ typedef struct mc_change {
     const char *before;    /* JSON text or NULL */
     const char *after;     /* JSON text or NULL */
     bool breaking;
+    /* for a breaking change: the views that read the object (transitively)
+     * and the foreign keys that point at it, in the catalog as it was
+     * before the change; JSON text (docs/lineage.md), NULL = none */
+    const char *impact;
     /* writes a new version but is no event: not recorded as a change, not
      * alerted, not shown (a column's number moving up after a column before
      * it was dropped; diff.c) */

@@ -51,7 +51,11 @@ struct store {
 
 /* container_versions.read_rules of the versions this build writes (the
  * schema version that brought the current reading rules). */
-#define STORE_READ_RULES 3
+#define STORE_READ_RULES 5
+/* the reading rules before identity, generated columns, extension members
+ * (mc_container.legacy) and before dependencies (depends_unread) */
+#define STORE_READ_RULES_IDENTITY 3
+#define STORE_READ_RULES_DEPENDS 5
 
 sqlite3 *store_sqlite(store *s);
 /* The path the store was opened with. */
@@ -112,7 +116,7 @@ int store_recorded_runs(store *s, int64_t ds, int64_t *n_out, int64_t *newest_ou
  * does not know. */
 #define STORE_CHANGE_COLUMNS                                                  \
     "ch.kind, nullif(ch.schema_name, ''), ch.container_name, ch.field_name, " \
-    "ch.attribute, ch.\"before\", ch.\"after\", ch.breaking "
+    "ch.attribute, ch.\"before\", ch.\"after\", ch.breaking, ch.impact "
 mc_change *store_read_change(sqlite3_stmt *st, int col, mc_changes *out, mc_error *err);
 
 /* outbox.c: queues change change_id (ch, of datastore) for every alert

@@ -57,13 +57,14 @@ MODULES = [
     Module('tunnel', 'tunnel', ['base'], ['libssh2', 'libcrypto']),
     Module('pg', 'crawler/pg', ['base'], ['libpq']),
     Module('config', 'crawler/config', ['base', 'store'], ['yaml', 'libcurl']),
-    Module('crawler', 'crawler', ['base', 'store', 'tunnel', 'pg', 'config']),
+    Module('lineage', 'crawler/lineage', ['base', 'store', 'pg'], ['jansson']),
+    Module('crawler', 'crawler', ['base', 'store', 'tunnel', 'pg', 'config', 'lineage']),
     Module('report', 'crawler/report', ['crawler'], ['jansson']),
     Module('alerts', 'crawler/alerts', ['report'], ['libcurl', 'jansson']),
     Module('site', 'crawler/site', ['report'], ['jansson']),
     Module('grants', 'crawler/grants', ['crawler']),
     Module('schedules', 'schedules', ['alerts', 'crawler'], []),
-    Module('export', 'crawler/export', ['store']),
+    Module('export', 'crawler/export', ['store'], ['jansson']),
     Module('cli', 'crawler/cli', ['schedules', 'site', 'grants', 'alerts', 'export'], ['jansson']),
 ]
 

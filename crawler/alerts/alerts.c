@@ -198,6 +198,56 @@ static void slack_value(mc_buf *b, const char *json)
     json_decref(v);
 }
 
+/* Under a breaking change: "   ↳ read by `a.v1`, `b.v2` … ; keys: `s.t.fk`"
+ * (docs/lineage.md), at most ALERTS_SLACK_IMPACT names. */
+static void slack_impact(mc_buf *b, const char *impact)
+{
+    json_t *o = impact ? json_loads(impact, 0, NULL) : NULL;
+    json_t *views = json_object_get(o, "views"), *fks = json_object_get(o, "foreign_keys");
+    size_t nv = json_array_size(views), nk = json_array_size(fks), shown = 0, i;
+    json_t *v;
+    if (nv) {
+        mc_buf_printf(b, "    ↳ read by %zu view%s:", nv, nv == 1 ? "" : "s");
+        json_array_foreach(views, i, v) {
+            if (shown == ALERTS_SLACK_IMPACT)
+                break;
+            mc_buf path = {0};
+            mc_buf_printf(&path, "%s.%s", json_string_value(json_object_get(v, "schema")),
+                          json_string_value(json_object_get(v, "name")));
+            mc_buf_puts(b, i ? ", `" : " `");
+            slack_text(b, mc_buf_str(&path), 200);
+            mc_buf_putc(b, '`');
+            mc_buf_free(&path);
+            shown++;
+        }
+        if (shown < nv)
+            mc_buf_printf(b, " …and %zu more", nv - shown);
+        mc_buf_putc(b, '\n');
+    }
+    if (nk) {
+        mc_buf_printf(b, "    ↳ %zu foreign key%s point%s at it:", nk, nk == 1 ? "" : "s",
+                      nk == 1 ? "s" : "");
+        shown = 0;
+        json_array_foreach(fks, i, v) {
+            if (shown == ALERTS_SLACK_IMPACT)
+                break;
+            mc_buf path = {0};
+            mc_buf_printf(&path, "%s.%s.%s", json_string_value(json_object_get(v, "schema")),
+                          json_string_value(json_object_get(v, "container")),
+                          json_string_value(json_object_get(v, "name")));
+            mc_buf_puts(b, i ? ", `" : " `");
+            slack_text(b, mc_buf_str(&path), 200);
+            mc_buf_putc(b, '`');
+            mc_buf_free(&path);
+            shown++;
+        }
+        if (shown < nk)
+            mc_buf_printf(b, " …and %zu more", nk - shown);
+        mc_buf_putc(b, '\n');
+    }
+    json_decref(o);
+}
+
 static void slack_line(mc_buf *b, const mc_change *c, const char *datastore)
 {
     mc_buf path = {0};
@@ -278,6 +328,7 @@ static void slack_line(mc_buf *b, const mc_change *c, const char *datastore)
     if (c->breaking)
         mc_buf_puts(b, " *breaking*");
     mc_buf_putc(b, '\n');
+    slack_impact(b, c->impact);
 }
 
 void alerts_format_slack(mc_buf *b, const char *alert, const mc_delivery_list *l)

@@ -21,9 +21,10 @@
 #include "config.h"
 #include "store.h"
 
-#define ALERTS_JSON_VERSION 2  /* of the delivery JSON, docs/alerts.md */
+#define ALERTS_JSON_VERSION 3  /* of the delivery JSON, docs/alerts.md */
 #define ALERTS_BATCH_MAX 500   /* changes per delivery */
 #define ALERTS_SLACK_LINES 20  /* changes listed in a Slack message */
+#define ALERTS_SLACK_IMPACT 10 /* views (and keys) named under a breaking change */
 #define ALERTS_WEBHOOK_TRIES 3 /* attempts per webhook delivery in one run */
 #define ALERTS_LOCK_WAIT_S 60  /* wait for another process's deliveries */
 

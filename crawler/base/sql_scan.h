@@ -2,7 +2,8 @@
  * sql_scan.h — the one scanner of SQL identifiers written by a user: a
  * name is either "double-quoted" (a quote inside written "") or bare, up to
  * a terminator.  Used by grants' --schema lists ("a", "b, c") and show's
- * DS.SCHEMA.CONTAINER paths.
+ * DS.SCHEMA.CONTAINER paths; mc_sql_scan_chains reads the qualified names
+ * out of a whole query's text.
  *
  * Bare names are taken as written: no case folding (the callers compare
  * names with what the catalog says, and the catalog holds them as created).
@@ -39,5 +40,28 @@ int mc_sql_scan_ident(const char **p, const char *stops, unsigned flags, mc_buf 
  * is malformed, with nothing allocated and *out NULL.
  */
 int mc_sql_split_idents(const char *text, char sep, unsigned flags, size_t max, char ***out);
+
+/*
+ * The qualified names in a query's text (a view's definition), for reading
+ * what a late-binding view reads (docs/lineage.md, "Parsed").  A name
+ * chain is two or more names joined by dots ("sales"."Orders", a.b.c);
+ * quoted names lose their quotes ("" inside is one quote), bare ASCII
+ * letters are folded to lower case as the server folds them.  Skipped:
+ * -- and nested block comments, string literals ('...' with '' inside,
+ * E'...' with backslash escapes too, $tag$...$tag$), and single names.
+ * For each chain, each() gets its parts, whether it follows FROM or JOIN
+ * (case-insensitive, comments between allowed) and whether it is called
+ * (a "(" follows: schema.function(...)).  Never fails: an unclosed quote
+ * or comment ends the text.
+ */
+#define MC_SQL_CHAIN_MAX 4
+typedef struct mc_sql_chain {
+    const char *parts[MC_SQL_CHAIN_MAX]; /* valid during the callback only */
+    size_t n_parts;                      /* 2 .. MC_SQL_CHAIN_MAX */
+    bool after_from;                     /* FROM or JOIN comes right before */
+    bool called;                         /* "(" comes right after */
+} mc_sql_chain;
+void mc_sql_scan_chains(const char *sql, void (*each)(void *arg, const mc_sql_chain *c),
+                        void *arg);
 
 #endif

@@ -47,7 +47,7 @@ static int cmd_crawl(cli_ctx *ctx)
     if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
         goto out;
     if (cli_flag(ctx, "all"))
-        report_change_cap = 0;
+        report_change_cap = 0, report_impact_cap = 0;
     /* progress on stderr: only on a terminal, not with -q */
     mc_progress_enabled = isatty(STDERR_FILENO) && mc_log_threshold >= MC_LOG_WARN;
     crawl_opts o = {

@@ -43,19 +43,22 @@ static int completed_runs(store *st, const char *ds, int64_t **ids, size_t *n)
     return 0;
 }
 
-/* Replaces every "ref_schema":FROM in a foreign-key JSON text with TO (the
- * canonical JSON of docs/store.md, so the text compares equal afterwards). */
-static const char *map_fk_schema(mc_arena *a, const char *fks, const char *from,
-                                 const char *to)
+/* Replaces every "NAME":FROM in a canonical JSON text (docs/store.md: a
+ * foreign key's ref_schema, a dependency's schema) with TO, so the text
+ * compares equal afterwards. */
+static const char *map_json_schema(mc_arena *a, const char *json, const char *name,
+                                   const char *from, const char *to)
 {
-    if (!fks)
+    if (!json)
         return NULL;
     mc_buf key = {0}, rep = {0}, out = {0};
-    mc_buf_puts(&key, "\"ref_schema\":");
+    json_put_str(&key, name);
+    mc_buf_putc(&key, ':');
     json_put_str(&key, from);
-    mc_buf_puts(&rep, "\"ref_schema\":");
+    json_put_str(&rep, name);
+    mc_buf_putc(&rep, ':');
     json_put_str(&rep, to);
-    const char *p = fks, *hit;
+    const char *p = json, *hit;
     while ((hit = strstr(p, mc_buf_str(&key))) != NULL) {
         mc_buf_append(&out, p, (size_t)(hit - p));
         mc_buf_puts(&out, mc_buf_str(&rep));
@@ -99,7 +102,9 @@ static int apply_map(mc_catalog *b, const char *map, const char *bname)
             mc_container *k = &b->containers[i];
             if (strcmp(k->schema, from) == 0)
                 k->schema = to_a;
-            k->foreign_keys = map_fk_schema(b->arena, k->foreign_keys, from, to_a);
+            k->foreign_keys = map_json_schema(b->arena, k->foreign_keys, "ref_schema", from,
+                                              to_a);
+            k->depends_on = map_json_schema(b->arena, k->depends_on, "schema", from, to_a);
         }
         for (size_t i = 0; i < b->n_left_out; i++)
             if (strcmp(b->left_out[i].schema, from) == 0)
@@ -194,7 +199,7 @@ static int cmd_diff(cli_ctx *ctx)
         (rc = cmd_open_store_read(ctx, c, &st)) != 0 || (rc = pick_sides(ctx, st, &sd)) != 0)
         goto out;
     if (cli_flag(ctx, "all"))
-        report_change_cap = 0;
+        report_change_cap = 0, report_impact_cap = 0;
     if (store_load_as_of(st, sd.a, sd.from, &a, &err) != 0 ||
         store_load_as_of(st, sd.b ? sd.b : sd.a, sd.to, &b, &err) != 0) {
         report_error(&err);

@@ -34,6 +34,30 @@ static int split_path(const char *text, char *parts[3])
     return n;
 }
 
+/* "  reads sales.orders (amount, id)", one line per container a view reads
+ * (docs/lineage.md); "(named in its text)" for a parsed one. */
+static void show_depends_on(const mc_container *k)
+{
+    json_t *deps = k->depends_on ? json_loads(k->depends_on, 0, NULL) : NULL;
+    size_t i;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        printf("  reads ");
+        report_put_safe(stdout, json_string_value(json_object_get(d, "schema")));
+        putchar('.');
+        report_put_safe(stdout, json_string_value(json_object_get(d, "name")));
+        json_t *cols = json_object_get(d, "columns");
+        if (json_array_size(cols)) {
+            putchar(' ');
+            report_put_name_list(stdout, cols);
+        } else if (!cols) {
+            printf(" (named in its text)");
+        }
+        putchar('\n');
+    }
+    json_decref(deps);
+}
+
 /* "generated always as identity", "generated always as (expr) stored". */
 static void show_field_extras(const mc_field *f)
 {
@@ -108,6 +132,7 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
         }
         json_decref(fks);
     }
+    show_depends_on(k);
     printf("\n  %3s  %-30s %-28s %-8s %s\n", "#", "COLUMN", "TYPE", "NULL", "DEFAULT / COMMENT");
     for (size_t i = 0; i < k->n_fields; i++) {
         const mc_field *f = &cat->fields[k->first_field + i];

@@ -53,6 +53,7 @@ const cli_cmd *const cli_commands[] = {
     &cmd_def_alerts,
     &cmd_def_schedule,
     &cmd_def_run_due,
+    &cmd_def_impact,
     &cmd_def_help,
 };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

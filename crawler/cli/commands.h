@@ -66,5 +66,6 @@ extern const cli_cmd cmd_def_init, cmd_def_check, cmd_def_crawl, cmd_def_diff,
     cmd_def_history, cmd_def_show, cmd_def_search, cmd_def_docs, cmd_def_grants,
     cmd_def_alerts, cmd_def_schedule, cmd_def_run_due, cmd_def_help;
 extern const cli_cmd cmd_def_export;
+extern const cli_cmd cmd_def_impact;
 
 #endif

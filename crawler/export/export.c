@@ -185,6 +185,7 @@ void mc_export_json_container(mc_buf *b, const mc_catalog *cat, const mc_contain
     json_put_kv_raw(b, &first, "sort_key", k->sort_key);
     json_put_kv_str(b, &first, "extension", k->extension);
     json_put_kv_raw(b, &first, "partitions", k->partitions);
+    json_put_kv_raw(b, &first, "depends_on", k->depends_on);
     if (k->row_estimate >= 0)
         json_put_kv_num(b, &first, "row_estimate", k->row_estimate);
     else

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "mc_build.h"
 
+#include <jansson.h>
 #include <string.h>
 
 /* ---- shared pieces -------------------------------------------------------- */
@@ -247,14 +248,44 @@ static void datahub_begin(exp_ctx *x)
 }
 
 /*
- * The hook for lineage: once the store keeps a container's dependencies
- * (the dependency graph of the lineage issue), an upstreamLineage aspect
- * ({"upstreams":[{"dataset":URN,"type":"VIEW"}...]}) is written here for
- * each view, one MCP per container like the others.  Nothing yet.
+ * upstreamLineage (com/linkedin/dataset/UpstreamLineage.pdl): what a view
+ * or materialized view reads (depends_on, docs/lineage.md), type VIEW, one
+ * upstream per container it reads, whether the catalog gave it or its text
+ * named it.
  */
 static void datahub_lineage(exp_ctx *x, const mc_container *k, const char *urn)
 {
-    (void)x, (void)k, (void)urn;
+    json_t *deps = k->depends_on ? json_loads(k->depends_on, 0, NULL) : NULL;
+    if (!json_array_size(deps)) {
+        json_decref(deps);
+        return;
+    }
+    mc_buf *b = &x->b;
+    datahub_mcp_begin(x, urn, "upstreamLineage");
+    mc_buf_puts(b, "{\"upstreams\":[");
+    size_t i, n = 0;
+    json_t *d;
+    json_array_foreach(deps, i, d) {
+        const char *schema = json_string_value(json_object_get(d, "schema"));
+        const char *name = json_string_value(json_object_get(d, "name"));
+        if (!schema || !name)
+            continue;
+        mc_container dep = {.schema = schema, .name = name};
+        mc_buf durn = {0};
+        datahub_urn(&durn, x, &dep);
+        bool first = true;
+        mc_buf_puts(b, n++ ? ",{" : "{");
+        first = json_put_key(b, first, "auditStamp");
+        mc_buf_printf(b, "{\"time\":%lld,\"actor\":\"urn:li:corpuser:metacrawl\"}",
+                      (long long)x->o->run_at * 1000);
+        json_put_kv_str(b, &first, "dataset", mc_buf_str(&durn));
+        json_put_kv_str(b, &first, "type", "VIEW");
+        mc_buf_putc(b, '}');
+        mc_buf_free(&durn);
+    }
+    mc_buf_puts(b, "]}");
+    datahub_mcp_end(x);
+    json_decref(deps);
 }
 
 static void datahub_container(exp_ctx *x, const mc_catalog *cat, const mc_container *k)

@@ -137,6 +137,27 @@ static char *object_text(const mc_change *c)
     return s;
 }
 
+/* The impact lines of a change (report_print_impact), or NULL. */
+static char *impact_text(const mc_change *c, const char *indent)
+{
+    if (!c->impact)
+        return NULL;
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    if (!f)
+        abort(); /* only when memory is exhausted, as mc_malloc */
+    report_print_impact(f, c->impact, indent);
+    fclose(f);
+    if (n && s[n - 1] == '\n')
+        s[n - 1] = '\0';
+    if (!s[0]) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
 static size_t section_breaking(const report_section *s)
 {
     return s->changes ? report_count_breaking(s->changes) : 0;
@@ -155,16 +176,22 @@ static size_t section_changes(const report_section *s)
 
 static void md_change_row(mc_buf *b, const report_section *s, const mc_change *c)
 {
-    char *obj = object_text(c), *line = report_change_text(c);
+    char *obj = object_text(c), *line = report_change_text(c), *impact = impact_text(c, "");
     mc_buf_puts(b, "| ");
     report_md_escape(b, s->datastore);
     mc_buf_puts(b, " | ");
     report_md_escape(b, obj);
     mc_buf_puts(b, " | ");
     report_md_escape(b, line);
+    if (impact) {
+        /* what it breaks, in the same cell: one line each */
+        mc_buf_puts(b, "<br>");
+        report_md_escape(b, impact);
+    }
     mc_buf_puts(b, " |\n");
     free(obj);
     free(line);
+    free(impact);
 }
 
 void report_markdown(mc_buf *b, const char *title, const report_section *secs, size_t n)
@@ -280,6 +307,12 @@ static void junit_testcase(mc_buf *b, const report_section *s, size_t first, siz
         report_xml_escape(t, line);
         mc_buf_putc(t, '\n');
         free(line);
+        char *impact = impact_text(&cs->items[i], "  ");
+        if (impact) {
+            report_xml_escape(t, impact);
+            mc_buf_putc(t, '\n');
+            free(impact);
+        }
     }
     if (nb) {
         mc_buf_printf(b, "      <failure type=\"breaking\" message=\"%zu breaking %s\">", nb,

@@ -300,6 +300,88 @@ static void print_change_line(FILE *f, const mc_change *c, bool color)
     fprintf(f, "    %s ", change_symbol(c->kind));
     put_change_body(f, c, color);
     fputc('\n', f);
+    if (c->impact)
+        report_print_impact(f, c->impact, "      ");
+}
+
+/* ---- impact (docs/lineage.md) ---------------------------------------------------- */
+
+const char *report_kind_words(const char *kind)
+{
+    int k = kind ? mc_kind_parse(kind) : -1;
+    switch (k) {
+    case MC_KIND_VIEW: return "view";
+    case MC_KIND_MATVIEW: return "materialized view";
+    case MC_KIND_LATE_BINDING_VIEW: return "late-binding view";
+    case MC_KIND_TABLE: return "table";
+    case MC_KIND_PARTITIONED: return "partitioned table";
+    case MC_KIND_FOREIGN: return "foreign table";
+    case MC_KIND_EXTERNAL: return "external table";
+    default: return "object";
+    }
+}
+
+size_t report_impact_cap = REPORT_IMPACT_CAP;
+
+void report_print_impact(FILE *f, const char *impact, const char *indent)
+{
+    json_t *o = impact ? json_loads(impact, 0, NULL) : NULL;
+    json_t *views = json_object_get(o, "views"), *fks = json_object_get(o, "foreign_keys");
+    size_t nv = json_array_size(views), nk = json_array_size(fks);
+    if (!nv && !nk) {
+        json_decref(o);
+        return;
+    }
+    fprintf(f, "%simpact: ", indent);
+    if (nv)
+        fprintf(f, "%zu %s", nv, report_plural((int64_t)nv, "view reads it", "views read it"));
+    if (nk)
+        fprintf(f, "%s%zu foreign %s", nv ? ", " : "", nk,
+                report_plural((int64_t)nk, "key points at it", "keys point at it"));
+    fputc('\n', f);
+    size_t shown = 0, i;
+    json_t *v;
+    json_array_foreach(views, i, v) {
+        if (report_impact_cap && shown == report_impact_cap)
+            break;
+        shown++;
+        fprintf(f, "%s  %s ", indent,
+                report_kind_words(json_string_value(json_object_get(v, "kind"))));
+        report_put_safe(f, json_string_value(json_object_get(v, "schema")));
+        fputc('.', f);
+        report_put_safe(f, json_string_value(json_object_get(v, "name")));
+        json_t *via = json_object_get(v, "via");
+        const char *source = json_string_value(json_object_get(v, "source"));
+        if (json_is_object(via)) {
+            fputs(" (through ", f);
+            report_put_safe(f, json_string_value(json_object_get(via, "schema")));
+            fputc('.', f);
+            report_put_safe(f, json_string_value(json_object_get(via, "name")));
+            fputc(')', f);
+        } else if (source && strcmp(source, "parsed") == 0) {
+            fputs(" (named in its text)", f);
+        }
+        fputc('\n', f);
+    }
+    json_array_foreach(fks, i, v) {
+        if (report_impact_cap && shown == report_impact_cap)
+            break;
+        shown++;
+        fprintf(f, "%s  foreign key ", indent);
+        report_put_safe(f, json_string_value(json_object_get(v, "name")));
+        fputs(" of ", f);
+        report_put_safe(f, json_string_value(json_object_get(v, "schema")));
+        fputc('.', f);
+        report_put_safe(f, json_string_value(json_object_get(v, "container")));
+        fputc(' ', f);
+        report_put_name_list(f, json_object_get(v, "columns"));
+        fputs(" -> ", f);
+        report_put_name_list(f, json_object_get(v, "ref_columns"));
+        fputc('\n', f);
+    }
+    if (shown < nv + nk)
+        fprintf(f, "%s  ... %zu more (--json lists them all)\n", indent, nv + nk - shown);
+    json_decref(o);
 }
 
 char *report_change_text(const mc_change *c)
@@ -381,6 +463,7 @@ void report_json_change(mc_buf *b, const mc_change *c, const char *datastore,
     json_put_kv_raw(b, &first, "before", c->before);
     json_put_kv_raw(b, &first, "after", c->after);
     json_put_kv_bool(b, &first, "breaking", c->breaking);
+    json_put_kv_raw(b, &first, "impact", c->impact);
     if (c->by_similarity)
         json_put_kv_str(b, &first, "matched_by", "similarity");
     if (run > 0)

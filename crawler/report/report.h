@@ -51,6 +51,15 @@ void report_json_change(mc_buf *b, const mc_change *c, const char *datastore,
 void report_json_changes(mc_buf *b, const mc_changes *cs, const char *datastore,
                          const int64_t *runs, int64_t run);
 void report_print_changes(FILE *f, const mc_changes *cs); /* grouped text */
+/* The impact of a change (docs/lineage.md JSON; NULL or empty prints
+ * nothing): "impact: N views read it, M foreign keys point at it" and one
+ * line per view and key, each line starting with indent; at most
+ * report_impact_cap lines (0 = all). */
+#define REPORT_IMPACT_CAP 20
+extern size_t report_impact_cap;
+void report_print_impact(FILE *f, const char *impact, const char *indent);
+/* "view", "materialized view", "late-binding view", ... of a kind name. */
+const char *report_kind_words(const char *kind);
 size_t report_count_breaking(const mc_changes *cs);
 /* "error": {"code","message","hint"} when err is set, else "error": null. */
 void report_json_error(mc_buf *b, bool *first, const mc_error *err);

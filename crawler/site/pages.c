@@ -155,6 +155,54 @@ static void p_fk_diff(site *S, page *p, const ds_data *d, const char *before,
     report_fk_diff(before, after, p_fk_change, &o);
 }
 
+/* schema.name, linked to its page when it is in the catalog. */
+static void p_obj(site *S, page *p, const ds_data *d, const char *schema, const char *name)
+{
+    const mc_container *t = schema && name ? mc_catalog_find(d->cat, schema, name) : NULL;
+    char *label = mc_asprintf("%s.%s", schema ? schema : "?", name ? name : "?");
+    if (t) {
+        char *target = cont_path(S, d, (size_t)(t - d->cat->containers));
+        p_link(p, target, label);
+        free(target);
+    } else {
+        p_code(p, label);
+    }
+    free(label);
+}
+
+/* A breaking change's impact (docs/lineage.md): " — read by v1, v2;
+ * foreign keys: t.fk". */
+static void p_impact(site *S, page *p, const ds_data *d, const char *impact)
+{
+    json_t *o = impact ? json_loads(impact, 0, NULL) : NULL;
+    json_t *views = json_object_get(o, "views"), *fks = json_object_get(o, "foreign_keys");
+    size_t i;
+    json_t *v;
+    if (json_array_size(views)) {
+        p_plainf(p, " — read by %zu view%s: ", json_array_size(views),
+                 json_array_size(views) == 1 ? "" : "s");
+        json_array_foreach(views, i, v) {
+            if (i)
+                p_raw(p, ", ");
+            p_obj(S, p, d, json_string_value(json_object_get(v, "schema")),
+                  json_string_value(json_object_get(v, "name")));
+        }
+    }
+    if (json_array_size(fks)) {
+        p_plainf(p, "%s foreign key%s pointing at it: ", json_array_size(views) ? ";" : " —",
+                 json_array_size(fks) == 1 ? "" : "s");
+        json_array_foreach(fks, i, v) {
+            if (i)
+                p_raw(p, ", ");
+            p_obj(S, p, d, json_string_value(json_object_get(v, "schema")),
+                  json_string_value(json_object_get(v, "container")));
+            p_raw(p, " ");
+            p_code(p, json_string_value(json_object_get(v, "name")));
+        }
+    }
+    json_decref(o);
+}
+
 /* The JSON object's "kind" as a label ("table"), for added/removed. */
 static const char *obj_kind(json_t *o)
 {
@@ -262,6 +310,7 @@ static void p_change(site *S, page *p, const ds_data *d, const mc_hist_change *c
         p_raw(p, " ");
         p_badge(p, "breaking", "breaking");
     }
+    p_impact(S, p, d, c->impact);
 }
 
 /* "run 42, 2026-11-21 16:06 UTC" */

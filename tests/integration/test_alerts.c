@@ -351,7 +351,7 @@ Test(alerts, webhook_receives_each_change_once, .timeout = 300)
     cr_assert_str_eq(rq->path, "/hook/T0/SECRET");
     cr_assert_str_eq(rq->content_type, "application/json");
     json_t *body = itest_parse_json(rq->body);
-    cr_assert_eq(int_of(body, "version"), 2);
+    cr_assert_eq(int_of(body, "version"), 3);
     cr_assert_str_eq(json_string_value(json_object_get(body, "alert")), "hook");
     json_t *changes = json_object_get(body, "changes");
     /* exactly what the crawl reported, in the documented shape */
@@ -541,7 +541,7 @@ Test(alerts, failing_command_keeps_the_change_queued_and_a_later_run_delivers_on
     cr_assert(strstr(r.err, "2 changes not delivered, kept queued"), "%s", r.err);
     cr_assert_eq(count_lines(read_or_empty(got)), 1, "one attempt, one batch on stdin");
     json_t *batch = itest_parse_json(strtok(read_or_empty(got), "\n"));
-    cr_assert_eq(int_of(batch, "version"), 2);
+    cr_assert_eq(int_of(batch, "version"), 3);
     cr_assert_str_eq(json_string_value(json_object_get(batch, "alert")), "page");
     cr_assert_str_eq(signatures(json_object_get(batch, "changes")),
                      "container_added public.u\nfield_added public.t.x\n");
@@ -589,7 +589,7 @@ Test(alerts, file_sink_appends_json_lines_that_parse, .timeout = 300)
     size_t n = 0;
     for (char *line = strtok(ours, "\n"); line; line = strtok(NULL, "\n"), n++) {
         json_t *o = itest_parse_json(line);
-        cr_assert_eq(int_of(o, "version"), 2);
+        cr_assert_eq(int_of(o, "version"), 3);
         cr_assert_str_eq(json_string_value(json_object_get(o, "alert")), "log");
         cr_assert_gt(int_of(o, "id"), 0);
         json_array_append_new(arr, o);

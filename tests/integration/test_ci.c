@@ -226,3 +226,30 @@ Test(ci, diff_two_datastores)
     PQfinish(p);
     PQfinish(s);
 }
+
+/* A breaking change says what it breaks (docs/lineage.md) in the comment
+ * and in the test report: the views that read a dropped column. */
+Test(ci, impact_in_markdown_and_junit)
+{
+    char *db = itest_create_db("ci_impact");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE orders (id int, note text);"
+                 "CREATE VIEW v_notes AS SELECT id, note FROM orders");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    itest_result r = run(cfg, (const char *[]){"crawl", "-q", NULL});
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    itest_sql(c, "ALTER TABLE orders DROP COLUMN note CASCADE");
+    r = run(cfg, (const char *[]){"crawl", "--format", "markdown", "--accept-removals", NULL});
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "| test | public\\.orders\\.note | column note \\(text\\) removed  "
+                            "breaking<br>impact\\: 1 view reads it<br>  view public\\.v\\_notes |"),
+              "%s", r.out);
+    r = run(cfg, (const char *[]){"diff", "--format", "junit", NULL});
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "column note (text) removed  breaking\n  impact: 1 view reads it\n"
+                            "    view public.v_notes\n"),
+              "%s", r.out);
+    PQfinish(c);
+}

@@ -251,6 +251,11 @@ Test(export, the_mappings_are_what_the_docs_say)
     json_t *line_sm = find_mcp(mcps, ".sales.line,", "schemaMetadata");
     cr_assert_eq(json_array_size(json_object_get(line_sm, "primaryKeys")), 2);
     find_mcp(mcps, ".sales.big,", "viewProperties");
+    /* the view's upstream: the table it reads (docs/lineage.md) */
+    json_t *up = json_object_get(find_mcp(mcps, ".sales.big,", "upstreamLineage"), "upstreams");
+    cr_assert_eq(json_array_size(up), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(up, 0), "dataset")), urn);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(up, 0), "type")), "VIEW");
     char *hostile_urn = itest_strf("%s.\"we\"\"ird%%2C%%28s%%29\".t%%2Ca%%28b%%29le%%E2%%90%%9F,",
                                    f.db);
     json_t *hsm = find_mcp(mcps, hostile_urn, "schemaMetadata");

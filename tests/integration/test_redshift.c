@@ -153,7 +153,7 @@ Test(redshift, reads_the_redshift_catalog, .timeout = 180)
     cr_assert_eq(json_integer_value(json_object_get(counts, "fields")), 30, "%s", itest_json_compact(rep));
     /* version() twice (no server_version_num), SET, the database query,
      * BEGIN, schemas, 4 steps, COMMIT, 4 isolated steps (docs/discovery.md) */
-    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 15, "%s", itest_json_compact(rep));
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 16, "%s", itest_json_compact(rep));
 
     /* Dist key, compound sort key, encodings, keys. */
     json_t *orders = show_json(r.cfg, "test.sales.orders");
@@ -410,7 +410,15 @@ static long statements_for(int n_schemas, int per_schema, long *reported)
               "('ext', format('x%%s_%%s', s, t), 'a', 'int', 1, 0, ''), "
               "('ext', format('x%%s_%%s', s, t), 'dt', 'date', 2, 1, 'false'); "
               "END LOOP; "
+              /* ordinary views (one on a view of another schema) and a
+               * late-binding view naming tables: one dependency statement */
+              "EXECUTE format('CREATE VIEW s%%s.v1 AS SELECT id, v FROM s%%s.t1', s, s); "
+              "EXECUTE format('CREATE VIEW s%%s.v2 AS SELECT v FROM s%%s.v1', s, "
+              "CASE WHEN s > 1 THEN s - 1 ELSE s END); "
               "EXECUTE format('CREATE VIEW s%%s.lbv AS SELECT 1 AS x', s); "
+              "INSERT INTO rs_fixture.view_text VALUES (format('s%%s.lbv', s)::regclass, "
+              "format('create view s%%s.lbv as select a.id from s%%s.t1 a join s%%s.v2 b "
+              "on true with no schema binding', s, s, s)); "
               "INSERT INTO rs_fixture.late_binding_views VALUES (format('s%%s.lbv', s)::regclass); "
               "INSERT INTO rs_fixture.late_binding_cols VALUES "
               "(format('s%%s', s), 'lbv', 'a', 'integer', 1), "
@@ -424,7 +432,7 @@ static long statements_for(int n_schemas, int per_schema, long *reported)
     long before = itest_count_statements_by(r.db, r.role);
     json_t *rep = crawl(r.cfg, 0);
     json_t *counts = json_object_get(rep, "counts");
-    long containers = (long)n_schemas * (per_schema + 1) + (long)n_schemas * per_schema;
+    long containers = (long)n_schemas * (per_schema + 3) + (long)n_schemas * per_schema;
     cr_assert_eq(json_integer_value(json_object_get(counts, "containers")), containers, "%s",
                  itest_json_compact(rep));
     *reported = (long)json_integer_value(json_object_get(rep, "queries"));
@@ -434,6 +442,17 @@ static long statements_for(int n_schemas, int per_schema, long *reported)
         usleep(100000);
         after = itest_count_statements_by(r.db, r.role);
     }
+    /* the dependencies came through: from the catalog, and parsed */
+    json_t *v2 = show_json(r.cfg, itest_strf("test.s%d.v2", n_schemas));
+    cr_assert_str_eq(itest_json_compact(json_object_get(v2, "depends_on")),
+                     itest_strf("[{\"columns\":[\"v\"],\"name\":\"v1\",\"schema\":\"s%d\","
+                                "\"source\":\"catalog\"}]",
+                                n_schemas > 1 ? n_schemas - 1 : n_schemas));
+    json_t *lbv = show_json(r.cfg, itest_strf("test.s%d.lbv", n_schemas));
+    cr_assert_str_eq(itest_json_compact(json_object_get(lbv, "depends_on")),
+                     itest_strf("[{\"name\":\"t1\",\"schema\":\"s%d\",\"source\":\"parsed\"},"
+                                "{\"name\":\"v2\",\"schema\":\"s%d\",\"source\":\"parsed\"}]",
+                                n_schemas, n_schemas));
     /* every table's keys came through: the last table of the last schema */
     char *path = itest_strf("test.s%d.t%d", n_schemas, per_schema);
     json_t *t = show_json(r.cfg, path);
@@ -460,7 +479,7 @@ Test(redshift, constant_number_of_statements, .timeout = 300)
     cr_assert_eq(small, reported_small, "server counted %ld, metacrawl reported %ld", small,
                  reported_small);
     cr_assert_eq(reported_small, reported_large);
-    cr_assert_eq(reported_small, 15);
+    cr_assert_eq(reported_small, 16);
 }
 
 /* The statements ROLE sent in DB, from the server's log (one entry per
@@ -634,7 +653,7 @@ Test(redshift, a_failing_redshift_step_is_isolated, .timeout = 240)
         NULL,
     };
     itest_assert_changes(json_object_get(rep, "changes"), expected);
-    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 15);
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 16);
     cr_assert_str_eq(field_names(show_json(r.cfg, "test.sales.v_orders_lb")),
                      "order_id,amount,region");
 
@@ -656,7 +675,7 @@ Test(redshift, a_failing_redshift_step_is_isolated, .timeout = 240)
     w = warnings_of(rep);
     cr_assert(strstr(w, "late_binding_timeout"), "%s", w);
     cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
-    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 15);
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 16);
 
     /* an external step failing: the external tables keep their columns */
     itest_sql(r.c, "SELECT rs_fixture.set_lbv_mode('ok'); "
@@ -909,4 +928,71 @@ Test(redshift, exports_validate, .timeout = 240)
         if (strcmp(formats[i], "dbt-catalog") == 0)
             cr_assert(strstr(text, "\"LATE BINDING VIEW\""), "no late-binding view");
     }
+    PQfinish(r.c);
+}
+
+/* ---- lineage (docs/lineage.md) --------------------------------------------------- */
+
+/*
+ * A late-binding view has no pg_depend rows: what it reads is parsed from
+ * its text — quoted names with a dot and a quote in them, and comments and
+ * string literals that look like names, which are not read.  Ordinary and
+ * materialized views come from the catalog with their columns; the impact
+ * of a column lists all of them.
+ */
+Test(redshift, late_binding_views_are_parsed_ordinary_views_come_from_the_catalog,
+     .timeout = 180)
+{
+    rs_db r = rs_setup("rs_lin", true);
+    itest_sql(r.c, "CREATE TABLE sales.\"Odd.\"\"Name\"\"\" (id int); "
+                   "CREATE VIEW sales.v_lb2 AS SELECT 1 AS placeholder; "
+                   "GRANT SELECT ON ALL TABLES IN SCHEMA sales TO %s; "
+                   "INSERT INTO rs_fixture.late_binding_views VALUES ('sales.v_lb2'); "
+                   "INSERT INTO rs_fixture.late_binding_cols VALUES "
+                   "('sales', 'v_lb2', 'id', 'integer', 1), "
+                   "('sales', 'v_lb2', 'note', 'varchar(40)', 2); "
+                   "INSERT INTO rs_fixture.view_text VALUES ('sales.v_lb2', "
+                   "$t$create view sales.v_lb2 as /* from sales.in_a_comment */ "
+                   "select o.id, 'from sales.in_a_string' as note -- join sales.in_a_line\n"
+                   "from \"sales\" . \"Odd.\"\"Name\"\"\" w join SALES.Orders o on o.id = w.id, "
+                   "spectrum.clicks c /* nested /* from sales.nested */ comment */ "
+                   "where sales.f_udf(o.id) > 0 with no schema binding$t$)",
+              r.role);
+    crawl(r.cfg, 0);
+    json_t *lb = show_json(r.cfg, "test.sales.v_lb2");
+    cr_assert_str_eq(str(lb, "kind"), "late_binding_view");
+    cr_assert_str_eq(itest_json_compact(json_object_get(lb, "depends_on")),
+                     "[{\"name\":\"Odd.\\\"Name\\\"\",\"schema\":\"sales\",\"source\":\"parsed\"},"
+                     "{\"name\":\"orders\",\"schema\":\"sales\",\"source\":\"parsed\"},"
+                     "{\"name\":\"clicks\",\"schema\":\"spectrum\",\"source\":\"parsed\"}]");
+    json_t *big = show_json(r.cfg, "test.sales.v_big_orders");
+    cr_assert_str_eq(itest_json_compact(json_object_get(big, "depends_on")),
+                     "[{\"columns\":[\"amount\",\"id\"],\"name\":\"orders\",\"schema\":\"sales\","
+                     "\"source\":\"catalog\"}]");
+    json_t *mv = show_json(r.cfg, "test.sales.mv_daily");
+    cr_assert_str_eq(str(mv, "kind"), "materialized_view");
+    cr_assert_str_eq(itest_json_compact(json_object_get(mv, "depends_on")),
+                     "[{\"columns\":[\"amount\",\"placed_at\"],\"name\":\"orders\","
+                     "\"schema\":\"sales\",\"source\":\"catalog\"}]");
+
+    const char *args[] = {"impact", "test.sales.orders.amount", "--json", NULL};
+    itest_result ir = run_mc(r.cfg, args);
+    cr_assert_eq(ir.status, 0, "%s", ir.err);
+    json_t *views = json_object_get(json_object_get(itest_parse_json(ir.out), "impact"), "views");
+    char *names = strdup("");
+    size_t i;
+    json_t *v;
+    json_array_foreach(views, i, v) {
+        char *next = itest_strf("%s%s%s/%s", names, i ? "," : "", str(v, "name"),
+                                str(v, "source"));
+        free(names);
+        names = next;
+    }
+    cr_assert_str_eq(names, "mv_daily/catalog,v_big_orders/catalog,v_lb2/parsed",
+                     "a parsed edge knows no columns: it counts for every one");
+    const char *targs[] = {"impact", "test.sales.orders.amount", NULL};
+    itest_result tr = run_mc(r.cfg, targs);
+    cr_assert(strstr(tr.out, "late-binding view sales.v_lb2 (named in its text)\n"), "%s",
+              tr.out);
+    PQfinish(r.c);
 }

@@ -286,14 +286,14 @@ Test(formats, batch_json_is_versioned_and_carries_changes_md_objects)
     mc_buf b = {0};
     alerts_format_json(&b, "hook", &l);
     json_t *doc = parse(mc_buf_str(&b));
-    cr_assert_eq(json_integer_value(json_object_get(doc, "version")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "version")), 3);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "alert")), "hook");
     json_t *cs = json_object_get(doc, "changes");
     cr_assert_eq(json_array_size(cs), 2);
     json_t *c0 = json_array_get(cs, 0);
     static const char *const keys[] = {"id", "kind", "datastore", "schema", "container",
                                        "field", "attribute", "before", "after",
-                                       "breaking", "run"};
+                                       "breaking", "impact", "run"};
     cr_assert_eq(json_object_size(c0), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert_not_null(json_object_get(c0, keys[i]), "key %s", keys[i]);
@@ -331,7 +331,7 @@ Test(formats, json_lines_are_one_self_describing_object_each)
         cr_assert_not_null(nl, "every line ends in a newline");
         char *line = mc_strndup(p, (size_t)(nl - p));
         json_t *o = parse(line);
-        cr_assert_eq(json_integer_value(json_object_get(o, "version")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(o, "version")), 3);
         cr_assert_str_eq(json_string_value(json_object_get(o, "alert")), "log");
         cr_assert_eq(json_integer_value(json_object_get(o, "id")), 100 + (json_int_t)n);
         cr_assert_str_eq(json_string_value(json_object_get(o, "kind")), "field_changed");
@@ -372,6 +372,37 @@ Test(formats, slack_message_is_readable_and_escaped)
     cr_assert(strstr(t, "`lake.public.customers` container_renamed from "
                         "`public.clients`"), "%s", t);
     cr_assert_null(strstr(t, "more"), "%s", t);
+    json_decref(doc);
+    mc_buf_free(&b);
+    free(l.items);
+    mc_changes_free(&l.changes);
+}
+
+/* docs/lineage.md: a breaking change's impact, under its line, names escaped */
+Test(formats, slack_names_the_views_a_breaking_change_breaks)
+{
+    mc_delivery_list l;
+    make_list(&l, 1);
+    l.changes.items[0].impact =
+        "{\"views\":[{\"schema\":\"bi\",\"name\":\"v_<!here>\",\"kind\":\"view\","
+        "\"depth\":1,\"via\":null,\"source\":\"catalog\",\"columns\":[\"amount\"]},"
+        "{\"schema\":\"bi\",\"name\":\"v_top\",\"kind\":\"view\",\"depth\":2,"
+        "\"via\":{\"schema\":\"bi\",\"name\":\"v_<!here>\"},\"source\":\"catalog\","
+        "\"columns\":[]}],\"foreign_keys\":[{\"schema\":\"public\",\"container\":\"x\","
+        "\"name\":\"x_fk\",\"columns\":[\"t_amount\"],\"ref_columns\":[\"amount\"]}]}";
+    mc_buf b = {0};
+    alerts_format_slack(&b, "slack", &l);
+    json_t *doc = parse(mc_buf_str(&b));
+    const char *t = json_string_value(json_object_get(doc, "text"));
+    cr_assert(strstr(t, "*breaking*\n    ↳ read by 2 views: `bi.v_&lt;!here&gt;`, `bi.v_top`\n"
+                        "    ↳ 1 foreign key points at it: `public.x.x_fk`\n"), "%s", t);
+    json_decref(doc);
+    mc_buf_free(&b);
+    /* and the JSON of every other sink carries it as it is */
+    alerts_format_json(&b, "hook", &l);
+    doc = parse(mc_buf_str(&b));
+    json_t *im = json_object_get(json_array_get(json_object_get(doc, "changes"), 0), "impact");
+    cr_assert_eq(json_array_size(json_object_get(im, "views")), 2);
     json_decref(doc);
     mc_buf_free(&b);
     free(l.items);

@@ -122,3 +122,58 @@ Test(sql_scan, show_paths)
         cr_assert_null(v);
     }
 }
+
+/* ---- qualified names in a query's text (mc_sql_scan_chains) ------------------------ */
+
+/* Each chain as "a.b[F][C]" (F: after FROM/JOIN, C: called), joined by " ". */
+static void collect(void *arg, const mc_sql_chain *c)
+{
+    mc_buf *b = arg;
+    if (b->len)
+        mc_buf_putc(b, ' ');
+    for (size_t i = 0; i < c->n_parts; i++)
+        mc_buf_printf(b, "%s%s", i ? "." : "", c->parts[i]);
+    if (c->after_from)
+        mc_buf_puts(b, "[F]");
+    if (c->called)
+        mc_buf_puts(b, "[C]");
+}
+
+static char *chains(const char *sql)
+{
+    mc_buf b = {0};
+    mc_sql_scan_chains(sql, collect, &b);
+    return mc_buf_steal(&b);
+}
+
+Test(sql_scan, chains_outside_comments_and_literals)
+{
+    cr_assert_str_eq(chains("select o.id from sales.orders o join \"Sales\".\"Line \"\"Items\"\"\" l"
+                            " on l.id = o.id"),
+                     "o.id sales.orders[F] Sales.Line \"Items\"[F] l.id o.id");
+    /* comments (nested), string literals of every kind */
+    cr_assert_str_eq(chains("select 'from a.b', E'it\\'s from c.d', $$ from e.f $$, "
+                            "$tag$ from g.h $x$ $tag$, 'x''from i.j' /* from k.l /* from m.n */"
+                            " from o.p */ -- from q.r\n from s.t"),
+                     "s.t[F]");
+    /* bare names fold to lower case, quoted ones keep theirs; blanks and
+     * comments around the dots */
+    cr_assert_str_eq(chains("FROM Sales . /* x */ Orders JOIN \"MiXed\".T"),
+                     "sales.orders[F] MiXed.t[F]");
+    /* three and four parts; a function call; t.* is no chain */
+    cr_assert_str_eq(chains("select t.*, s.f(1), db.s.t.c from db.s.t"),
+                     "s.f[C] db.s.t.c db.s.t[F]");
+    /* FROM must come right before: a keyword in between ends it */
+    cr_assert_str_eq(chains("select x from lateral a.b, c.d where e.f"), "a.b c.d e.f");
+    /* a quoted "from" is a name, not the keyword */
+    cr_assert_str_eq(chains("select \"from\" a.b"), "a.b");
+    /* unclosed quote, literal or comment: the text ends there */
+    cr_assert_str_eq(chains("select a.b, 'from c.d"), "a.b");
+    cr_assert_str_eq(chains("select a.b /* from c.d"), "a.b");
+    cr_assert_str_eq(chains("select a.\"b"), "a.b");
+    /* $1 is a parameter, not a dollar quote; a$b is one name */
+    cr_assert_str_eq(chains("select $1 from a$b.c$d"), "a$b.c$d[F]");
+    cr_assert_str_eq(chains(NULL), "");
+    /* five parts: too long for a relation, not reported */
+    cr_assert_str_eq(chains("select a.b.c.d.e"), "");
+}

@@ -106,7 +106,8 @@ static bool column_of_schema_3(const char *name)
 {
     static const char *const added[] = {"identity", "generated", "extension",
                                         "read_rules", "partitions", "heartbeat_at",
-                                        "process", "stale_since", "paused_at", "paused_by"};
+                                        "process", "stale_since", "paused_at", "paused_by",
+                                        "depends_on", "impact"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
         if (strcmp(name, added[i]) == 0)
             return true;
@@ -680,12 +681,12 @@ Test(catalog, changes_grow_and_start_unlinked)
 Test(store, open_creates_and_migrates)
 {
     store *s = open_ok();
-    cr_assert_eq(store_schema_version(s), 4);
+    cr_assert_eq(store_schema_version(s), 5);
     store_close(s);
     store_close(NULL);
 
     sqlite3 *db = raw_open();
-    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 4);
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 5);
     char *mode = raw_text(db, "PRAGMA journal_mode");
     cr_assert_str_eq(mode, "wal");
     free(mode);
@@ -700,7 +701,7 @@ Test(store, open_creates_and_migrates)
     /* reopening an up-to-date store changes nothing */
     char *before = dump_store();
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 4);
+    cr_assert_eq(store_schema_version(s), 5);
     store_close(s);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
@@ -757,7 +758,7 @@ Test(store, newer_schema_is_refused)
     cr_assert_null(s);
     cr_assert_eq(err.code, MC_EXIT_STORE);
     cr_assert_str_eq(err.message, "store was written by a newer metacrawl "
-                                  "(schema 7, this build knows 4)");
+                                  "(schema 7, this build knows 5)");
     cr_assert_neq(err.hint[0], '\0');
 }
 
@@ -1862,6 +1863,8 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
                  "ALTER TABLE datastores DROP COLUMN stale_since;"
                  "ALTER TABLE datastores DROP COLUMN paused_at;"
                  "ALTER TABLE datastores DROP COLUMN paused_by;"
+                 "ALTER TABLE container_versions DROP COLUMN depends_on;"
+                 "ALTER TABLE changes DROP COLUMN impact;"
                  "PRAGMA user_version = 1");
     cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 1);
     cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master "
@@ -1871,7 +1874,7 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
 
     /* Opening it with this build upgrades it in place. */
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 4);
+    cr_assert_eq(store_schema_version(s), 5);
     dump_skip_schema_3 = true;
     char *after = dump_store();
     dump_skip_schema_3 = false;
