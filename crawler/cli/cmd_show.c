@@ -71,6 +71,8 @@ static void json_container(mc_buf *b, const mc_catalog *cat, const mc_container 
     else
         json_put_kv_raw(b, &first, "row_estimate", NULL);
     json_put_kv_int(b, &first, "n_fields", (int64_t)k->n_fields);
+    first = json_put_key(b, first, "facts"); /* docs/lineage.md, "Table facts" */
+    report_json_facts(b, k->facts);
     if (with_fields) {
         first = json_put_key(b, first, "fields");
         mc_buf_putc(b, '[');
@@ -176,6 +178,10 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
         putchar('\n');
     }
     show_partitions(k);
+    if (k->facts) {
+        putchar('\n');
+        report_print_facts(stdout, k->facts, "  ");
+    }
     if (k->definition) {
         printf("\n  definition:\n");
         /* line by line, each line made safe on its own */
@@ -219,7 +225,8 @@ static int cmd_show(cli_ctx *ctx)
     /* One container: read it alone, not the datastore's whole catalog. */
     if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],
                                              &cat, &err)
-                      : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0) {
+                      : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0 ||
+        (n_parts >= 2 && store_load_facts(st, cat, &err) != 0)) {
         report_error(&err);
         rc = err.code;
         goto out;
