@@ -217,3 +217,35 @@ Test(facts, check_says_they_are_readable, .timeout = 120)
               "%s", itest_json_compact(found));
     PQfinish(c);
 }
+
+Test(facts, on_the_docs_site, .timeout = 120)
+{
+    char *db = itest_create_db("facts_site");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE orders (id int PRIMARY KEY); "
+                 "INSERT INTO orders SELECT generate_series(1, 2500); ANALYZE orders; "
+                 "CREATE VIEW v_orders AS SELECT id FROM orders");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    json_decref(crawl(cfg));
+    char *out = itest_strf("%s/site", dir);
+    const char *args[] = {"docs", "--out", out, NULL};
+    itest_result r = run_mc(cfg, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char *page = itest_read_file(itest_strf("%s/catalog/test/public/orders.html", out));
+    cr_assert(strstr(page, "<h2 id=\"facts\">Table facts</h2>"), "%s", page);
+    cr_assert(strstr(page, "<li>Rows (estimate): 2,500</li>"), "%s", page);
+    cr_assert(strstr(page, "<li>Size on disk: "), "%s", page);
+    cr_assert(strstr(page, "Facts are not versioned"), "%s", page);
+    char *view = itest_read_file(itest_strf("%s/catalog/test/public/v_orders.html", out));
+    cr_assert_null(strstr(view, "Table facts"), "a view has no facts of its own");
+    const char *margs[] = {"docs", "--out", itest_strf("%s/md", dir), "--format", "markdown",
+                           NULL};
+    r = run_mc(cfg, margs);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char *md = itest_read_file(itest_strf("%s/md/catalog/test/public/orders.md", dir));
+    cr_assert(strstr(md, "## Table facts\n"), "%s", md);
+    cr_assert(strstr(md, "- Rows (estimate): 2,500\n"), "%s", md);
+    PQfinish(c);
+}
