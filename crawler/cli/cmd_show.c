@@ -326,6 +326,7 @@ out:
 
 const cli_cmd cmd_def_show = {"show", "DS[.SCHEMA[.CONTAINER]]", "the stored catalog, as it is or was",
      "Shows the schemas of a datastore, the containers of a schema, or one "
-     "container with its columns, keys and definition, from the store. Quote "
+     "container with its columns, keys, definition and table facts (not "
+     "versioned; the run that observed them is shown), from the store. Quote "
      "a name that contains a dot as in SQL: ds.\"my.schema\".\"my\"\"table\".",
      show_opts, 1, 1, cmd_show};
