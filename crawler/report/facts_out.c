@@ -107,8 +107,12 @@ void report_print_facts_outcome(const crawl_report *r)
         return;
     printf("  table facts unavailable (");
     report_put_safe(stdout, o->why);
-    printf("): the catalog is complete; the facts last recorded are kept%s%s\n",
-           o->fix ? "; fix: " : "", o->fix ? o->fix : "");
+    printf("): the catalog is complete; the facts last recorded are kept");
+    if (o->fix) {
+        printf("; fix: ");
+        report_put_safe(stdout, o->fix);
+    }
+    putchar('\n');
 }
 
 /* "2026-12-02T15:00:00Z", or "never" */
