@@ -458,12 +458,20 @@ static int step_facts(check_ctx *x)
                                       "pg_total_relation_size need no grant"),
                        NULL);
     } else {
-        char *fix = o.fix ? mc_asprintf("%s%s (the crawl works without table facts; "
+        char *role = NULL;
+        if (rs && o.fix) {
+            mc_buf b = {0};
+            mc_buf_puts(&b, "GRANT ROLE sys:monitor TO ");
+            mc_buf_put_sql_ident(&b, x->ds->user ? x->ds->user : "metamapper");
+            mc_buf_putc(&b, ';');
+            role = mc_buf_steal(&b);
+        }
+        char *fix = o.fix ? mc_asprintf("%s%s%s (the crawl works without table facts; "
                                         "docs/lineage.md, \"Table facts\")", o.fix,
-                                        rs ? " or GRANT ROLE \"sys:monitor\" TO the user"
-                                           : "")
+                                        role ? " or, with roles, " : "", role ? role : "")
                           : mc_strdup("the crawl works without table facts; the next crawl "
                                       "tries again");
+        free(role);
         check_add_item(x, "facts", NULL, CHECK_WARN, 0,
                        mc_asprintf("table facts not readable (%s): crawls record the catalog "
                                    "without them", o.why ? o.why : "?"),
