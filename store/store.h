@@ -268,6 +268,8 @@ typedef struct mc_run {
     int64_t n_held_back;        /* removals held back (partial or fail_safe) */
     const char *error;          /* NULL when none */
     int64_t scheduled_for;      /* unix seconds, 0 = manual */
+    const char *facts;          /* runs.facts: "read", "unavailable: WHY";
+                                   NULL = not attempted (docs/lineage.md) */
 } mc_run;
 
 /* Inserts a run with status "running" in its own small transaction and

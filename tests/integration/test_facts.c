@@ -183,6 +183,16 @@ Test(facts, facts_only_change_makes_no_change, .timeout = 120)
                   json_is_null(json_object_get(f, "last_vacuum")),
               "%s", itest_json_compact(f));
 
+    /* history says the run read them */
+    const char *hargs[] = {"history", "--json", NULL};
+    itest_result h = run_mc(cfg, hargs);
+    cr_assert_eq(h.status, 0, "%s", h.err);
+    json_t *hj = itest_parse_json(h.out);
+    json_t *latest = json_array_get(json_object_get(hj, "runs"), 0);
+    cr_assert_eq(json_integer_value(json_object_get(latest, "run")), run2);
+    cr_assert_str_eq(json_string_value(json_object_get(latest, "facts")), "read", "%s", h.out);
+    cr_assert_eq(json_integer_value(json_object_get(latest, "changes")), 0);
+
     /* diff and history agree: nothing changed */
     const char *dargs[] = {"diff", "test", "--json", NULL};
     itest_result d = run_mc(cfg, dargs);
