@@ -19,8 +19,12 @@
  * user.  pg_total_relation_size takes a lock on each table: a table held
  * by an ACCESS EXCLUSIVE lock (VACUUM FULL, ALTER TABLE) would hold the
  * statement up until statement_timeout, so the statement sets a short
- * lock_timeout first (in the same message: still one statement, and the
- * session ends after it).
+ * lock_timeout for itself first: set_config(..., true) in a one-row
+ * relation that every row of the result (and of the partition sums) is
+ * joined with, so it runs before the first size is asked for, and lasts
+ * only as long as the statement's own transaction.  One SELECT, so its
+ * rows stream (pg_rows) like the catalog's: 100,000 tables never sit in
+ * memory as a whole result.
  *
  * Redshift (AWS "SVV_TABLE_INFO"): size in 1 MB blocks, tbl_rows,
  * estimated_visible_rows, skew_rows, skew_sortkey1, unsorted, stats_off,
@@ -37,8 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The lock a table may make the statement wait for, at most (ms). */
-#define FACTS_LOCK_TIMEOUT_MS 1000
+/* The lock a table may make the statement wait for, at most. */
+#define LOCK_TIMEOUT_TEXT "1s"
 
 #define SCHEMAS_TOKEN "@SCHEMAS@"
 #define DATABASE_TOKEN "@DATABASE@"
@@ -49,7 +53,9 @@
  * PostgreSQL 14 a never-analysed table shows 0 rows in 0 pages
  * (@ROWS@, as discover.c gates it). */
 static const char pg_facts_sql[] =
-    "WITH RECURSIVE parts(root, relid) AS ("
+    "WITH RECURSIVE lt AS (SELECT pg_catalog.set_config('lock_timeout', '"
+    LOCK_TIMEOUT_TEXT "', true) AS v), "
+    "parts(root, relid) AS ("
     "SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i "
     "JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid WHERE p.relispartition "
     "UNION ALL "
@@ -60,7 +66,7 @@ static const char pg_facts_sql[] =
     "sum(p.relpages)::int8 AS pages, "
     "sum(CASE WHEN p.relkind IN ('r', 'm') AND p.reltuples >= 0 THEN p.reltuples END)::float8 "
     "AS tuples "
-    "FROM parts JOIN pg_catalog.pg_class p ON p.oid = parts.relid GROUP BY parts.root) "
+    "FROM lt, parts JOIN pg_catalog.pg_class p ON p.oid = parts.relid GROUP BY parts.root) "
     "SELECT c.oid::int8 AS oid, "
     "CASE WHEN c.relkind = 'p' THEN t.tuples ELSE " ROWS_TOKEN " END AS rows, "
     "CASE WHEN c.relkind = 'p' THEN COALESCE(t.pages, 0) ELSE c.relpages::int8 END AS pages, "
@@ -71,7 +77,7 @@ static const char pg_facts_sql[] =
     "extract(epoch FROM s.last_vacuum)::int8 AS last_vacuum, "
     "extract(epoch FROM s.last_autovacuum)::int8 AS last_autovacuum, "
     "s.n_dead_tup::int8 AS dead_rows, s.n_mod_since_analyze::int8 AS modified_rows "
-    "FROM pg_catalog.pg_class c "
+    "FROM lt, pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN tree t ON t.root = c.oid "
     "LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid "
@@ -80,7 +86,9 @@ static const char pg_facts_sql[] =
 
 /* The probe of `check`: the same sources, one row at most. */
 static const char pg_probe_sql[] =
-    "SELECT c.oid::int8 AS oid, pg_catalog.pg_total_relation_size(c.oid)::int8 AS total_bytes, "
+    "SELECT c.oid::int8 AS oid, pg_catalog.set_config('lock_timeout', '" LOCK_TIMEOUT_TEXT
+    "', true) AS lock_timeout, "
+    "pg_catalog.pg_total_relation_size(c.oid)::int8 AS total_bytes, "
     "s.last_analyze, s.last_autovacuum, s.n_dead_tup, s.n_mod_since_analyze "
     "FROM pg_catalog.pg_class c "
     "LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid "
@@ -147,8 +155,7 @@ static char *subst(const char *sql, const char *token, const char *text)
     return mc_buf_steal(&b);
 }
 
-/* The statement for this session, with the lock_timeout in front on
- * PostgreSQL; malloc'd. */
+/* The statement for this session; malloc'd. */
 static char *statement(disc_session *s, const char *sql, const char *in_list,
                        const char *db_lit)
 {
@@ -163,20 +170,13 @@ static char *statement(disc_session *s, const char *sql, const char *in_list,
                              "ELSE c.reltuples END::float8";
     char *c = subst(b, ROWS_TOKEN, rows);
     free(b);
-    char *full = mc_asprintf("SET lock_timeout = %d; %s", FACTS_LOCK_TIMEOUT_MS, c);
-    free(c);
-    return full;
+    return c;
 }
 
-/* Runs the statement; NULL with out set to unavailable when it failed. */
-static pg_result *run(disc_session *s, const cfg_datastore *ds, const char *sql,
-                      disc_facts_outcome *out)
+/* Sets out to unavailable with the session's last failure. */
+static void unavailable(disc_session *s, const cfg_datastore *ds, disc_facts_outcome *out)
 {
-    pg_session *pg = disc_pg(s);
-    pg_result *res = pg_query(pg, "table facts query", sql, NULL);
-    if (res)
-        return res;
-    const pg_failure *f = pg_last_failure(pg);
+    const pg_failure *f = pg_last_failure(disc_pg(s));
     out->status = DISC_FACTS_UNAVAILABLE;
     out->why = mc_strdup(f->message[0] ? f->message : "the statement failed");
     bool perm = strcmp(f->sqlstate, "42501") == 0;
@@ -186,26 +186,30 @@ static pg_result *run(disc_session *s, const cfg_datastore *ds, const char *sql,
         out->fix = mc_strdup("grant the crawler user read access to pg_stat_all_tables");
     mc_log(MC_LOG_INFO, "datastore '%s': table facts unavailable: %s (the catalog is read "
            "whole; the facts last recorded stay)", ds->name, out->why);
-    return NULL;
 }
 
-static double num(const pg_result *r, int row, int col)
+/* Column COL of the current row: a number, a count, a time (unix
+ * seconds); unknown (-1, or 0 for a time) for NULL or a missing column. */
+static double num(pg_rows *r, int col)
 {
-    if (col < 0 || pg_result_null(r, row, col))
+    if (col < 0 || pg_rows_null(r, col))
         return -1;
-    return strtod(pg_result_text(r, row, col), NULL);
+    return strtod(pg_rows_text(r, col), NULL);
 }
 
-static int64_t count(const pg_result *r, int row, int col)
+static int64_t count(pg_rows *r, int col)
 {
-    if (col < 0 || pg_result_null(r, row, col))
-        return -1;
-    return pg_result_int(r, row, col);
+    return col < 0 || pg_rows_null(r, col) ? -1 : pg_rows_int(r, col);
 }
 
-static int64_t when(const pg_result *r, int row, int col)
+static int64_t when(pg_rows *r, int col)
 {
-    return col < 0 || pg_result_null(r, row, col) ? 0 : pg_result_int(r, row, col);
+    return col < 0 || pg_rows_null(r, col) ? 0 : pg_rows_int(r, col);
+}
+
+static const char *text_or_null(pg_rows *r, int col)
+{
+    return col < 0 || pg_rows_null(r, col) ? NULL : pg_rows_text(r, col);
 }
 
 /* The kinds that have facts of their own (views are what they read). */
@@ -250,6 +254,15 @@ static mc_facts *facts_of(mc_catalog *cat, mc_facts **mine, size_t i)
     return mine[i];
 }
 
+/* The columns of the facts statement, looked up on its first row. */
+enum { C_OID, C_SCHEMA, C_TABLE, C_ROWS, C_PAGES, C_BYTES, C_MB, C_LA, C_LAA, C_LV, C_LAV,
+       C_DEAD, C_MOD, C_TBL, C_VIS, C_SKEW, C_SKEW1, C_UNS, C_STATS, C_PCT, N_COLS };
+static const char *const col_names[N_COLS] = {
+    "oid", "schema_name", "table_name", "rows", "pages", "total_bytes", "size_mb",
+    "last_analyze", "last_autoanalyze", "last_vacuum", "last_autovacuum", "dead_rows",
+    "modified_rows", "tbl_rows", "visible_rows", "skew_rows", "skew_sortkey1", "unsorted",
+    "stats_off", "pct_used"};
+
 void disc_facts_read(disc_session *s, mc_catalog *cat, const char *in_list,
                      const char *db_lit, const cfg_datastore *ds, disc_facts_outcome *out)
 {
@@ -257,10 +270,12 @@ void disc_facts_read(disc_session *s, mc_catalog *cat, const char *in_list,
     bool rs = is_redshift(s);
     out->source = rs ? "svv_table_info" : "pg_class, pg_stat_all_tables";
     char *sql = statement(s, rs ? rs_facts_sql : pg_facts_sql, in_list, db_lit);
-    pg_result *res = run(s, ds, sql, out);
+    pg_rows *rows = pg_rows_open(disc_pg(s), "table facts query", sql, 0, NULL);
     free(sql);
-    if (!res)
+    if (!rows) {
+        unavailable(s, ds, out);
         return;
+    }
 
     struct by_oid *idx = mc_malloc((cat->n_containers + 1) * sizeof *idx);
     mc_facts **mine = mc_calloc(cat->n_containers + 1, sizeof *mine);
@@ -278,54 +293,53 @@ void disc_facts_read(disc_session *s, mc_catalog *cat, const char *in_list,
             if (has_facts(k->kind))
                 facts_of(cat, mine, i)->rows = k->row_estimate;
         }
-    int c_oid = pg_result_column(res, "oid");
-    int c_schema = pg_result_column(res, "schema_name"), c_table = pg_result_column(res, "table_name");
-    int c_rows = pg_result_column(res, "rows"), c_pages = pg_result_column(res, "pages");
-    int c_bytes = pg_result_column(res, "total_bytes"), c_mb = pg_result_column(res, "size_mb");
-    int c_la = pg_result_column(res, "last_analyze");
-    int c_laa = pg_result_column(res, "last_autoanalyze");
-    int c_lv = pg_result_column(res, "last_vacuum");
-    int c_lav = pg_result_column(res, "last_autovacuum");
-    int c_dead = pg_result_column(res, "dead_rows"), c_mod = pg_result_column(res, "modified_rows");
-    int c_tbl = pg_result_column(res, "tbl_rows"), c_vis = pg_result_column(res, "visible_rows");
-    int c_skew = pg_result_column(res, "skew_rows");
-    int c_skew1 = pg_result_column(res, "skew_sortkey1");
-    int c_uns = pg_result_column(res, "unsorted"), c_stats = pg_result_column(res, "stats_off");
-    int c_pct = pg_result_column(res, "pct_used");
-    for (int r = 0; r < pg_result_rows(res); r++) {
-        const char *schema = c_schema >= 0 && !pg_result_null(res, r, c_schema)
-                                 ? pg_result_text(res, r, c_schema) : NULL;
-        const char *name = c_table >= 0 && !pg_result_null(res, r, c_table)
-                               ? pg_result_text(res, r, c_table) : NULL;
-        ptrdiff_t i = find(cat, idx, n, count(res, r, c_oid), schema, name);
+    int col[N_COLS];
+    bool cols_known = false;
+    int more;
+    while ((more = pg_rows_next(rows, NULL)) > 0) {
+        if (!cols_known) {
+            for (int c = 0; c < N_COLS; c++)
+                col[c] = pg_rows_column(rows, col_names[c]);
+            cols_known = true;
+        }
+        ptrdiff_t i = find(cat, idx, n, count(rows, col[C_OID]),
+                           text_or_null(rows, col[C_SCHEMA]), text_or_null(rows, col[C_TABLE]));
         if (i < 0 || !has_facts(cat->containers[i].kind))
             continue;
         mc_facts *f = facts_of(cat, mine, (size_t)i);
         if (!rs) {
-            f->rows = num(res, r, c_rows);
-            f->pages = count(res, r, c_pages);
-            f->total_bytes = count(res, r, c_bytes);
-            f->last_analyze = when(res, r, c_la);
-            f->last_autoanalyze = when(res, r, c_laa);
-            f->last_vacuum = when(res, r, c_lv);
-            f->last_autovacuum = when(res, r, c_lav);
-            f->dead_rows = count(res, r, c_dead);
-            f->modified_rows = count(res, r, c_mod);
+            f->rows = num(rows, col[C_ROWS]);
+            f->pages = count(rows, col[C_PAGES]);
+            f->total_bytes = count(rows, col[C_BYTES]);
+            f->last_analyze = when(rows, col[C_LA]);
+            f->last_autoanalyze = when(rows, col[C_LAA]);
+            f->last_vacuum = when(rows, col[C_LV]);
+            f->last_autovacuum = when(rows, col[C_LAV]);
+            f->dead_rows = count(rows, col[C_DEAD]);
+            f->modified_rows = count(rows, col[C_MOD]);
         } else {
-            int64_t mb = count(res, r, c_mb);
+            int64_t mb = count(rows, col[C_MB]);
             f->total_bytes = mb >= 0 ? mb * 1048576 : -1;
-            f->tbl_rows = num(res, r, c_tbl);
-            f->visible_rows = num(res, r, c_vis);
-            f->skew_rows = num(res, r, c_skew);
-            f->skew_sortkey1 = num(res, r, c_skew1);
-            f->unsorted = num(res, r, c_uns);
-            f->stats_off = num(res, r, c_stats);
-            f->pct_used = num(res, r, c_pct);
+            f->tbl_rows = num(rows, col[C_TBL]);
+            f->visible_rows = num(rows, col[C_VIS]);
+            f->skew_rows = num(rows, col[C_SKEW]);
+            f->skew_sortkey1 = num(rows, col[C_SKEW1]);
+            f->unsorted = num(rows, col[C_UNS]);
+            f->stats_off = num(rows, col[C_STATS]);
+            f->pct_used = num(rows, col[C_PCT]);
         }
     }
-    pg_result_free(res);
+    pg_rows_close(rows);
     free(idx);
     free(mine);
+    if (more < 0) {
+        /* failed part way (a lock, a timeout): no facts at all this run,
+         * rather than some from before the failure */
+        for (size_t i = 0; i < cat->n_containers; i++)
+            cat->containers[i].facts = NULL;
+        unavailable(s, ds, out);
+        return;
+    }
     for (size_t i = 0; i < cat->n_containers; i++)
         out->n_containers += cat->containers[i].facts != NULL;
     out->status = DISC_FACTS_READ;
@@ -337,10 +351,12 @@ void disc_facts_probe(disc_session *s, const cfg_datastore *ds, disc_facts_outco
     bool rs = is_redshift(s);
     out->source = rs ? "svv_table_info" : "pg_class, pg_stat_all_tables";
     char *sql = statement(s, rs ? rs_probe_sql : pg_probe_sql, NULL, NULL);
-    pg_result *res = run(s, ds, sql, out);
+    pg_result *res = pg_query(disc_pg(s), "table facts query", sql, NULL);
     free(sql);
-    if (!res)
+    if (!res) {
+        unavailable(s, ds, out);
         return;
+    }
     pg_result_free(res);
     out->status = DISC_FACTS_READ;
 }

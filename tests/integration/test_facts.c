@@ -259,3 +259,48 @@ Test(facts, on_the_docs_site, .timeout = 120)
     cr_assert(strstr(md, "- Rows (estimate): 2,500\n"), "%s", md);
     PQfinish(c);
 }
+
+/* A table held by an ACCESS EXCLUSIVE lock (VACUUM FULL, a long ALTER
+ * TABLE): the facts statement gives up after its own lock_timeout instead
+ * of waiting, the crawl records the catalog whole (ok, no warning), says
+ * the facts were unavailable, and the facts recorded before stay. */
+Test(facts, locked_table_costs_the_facts_only, .timeout = 120)
+{
+    char *db = itest_create_db("facts_lock");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1); "
+                 "ANALYZE orders; CREATE TABLE busy (id int)");
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    json_t *first = crawl(cfg);
+    int64_t run1 = json_integer_value(json_object_get(first, "run"));
+
+    PGconn *locker = itest_connect(db);
+    itest_sql(locker, "BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE");
+    itest_sql(c, "ALTER TABLE orders ADD COLUMN note text");
+    json_t *second = crawl(cfg);
+    itest_sql(locker, "COMMIT");
+    PQfinish(locker);
+    cr_assert_str_eq(json_string_value(json_object_get(second, "status")), "ok");
+    cr_assert_eq(json_array_size(json_object_get(second, "warnings")), 0, "%s",
+                 itest_json_compact(second));
+    /* the catalog is whole: the new column is there */
+    cr_assert_eq(json_array_size(json_object_get(second, "changes")), 1, "%s",
+                 itest_json_compact(second));
+    json_t *fo = json_object_get(second, "facts");
+    cr_assert_str_eq(json_string_value(json_object_get(fo, "status")), "unavailable", "%s",
+                     itest_json_compact(fo));
+    cr_assert(strstr(json_string_value(json_object_get(fo, "reason")), "lock timeout"), "%s",
+              itest_json_compact(fo));
+    cr_assert(json_is_null(json_object_get(fo, "fix")), "no grant helps: %s",
+              itest_json_compact(fo));
+    json_t *f = json_object_get(show_json(cfg, "test.public.orders"), "facts");
+    cr_assert_eq(json_integer_value(json_object_get(f, "run")), run1, "%s", itest_json_compact(f));
+
+    /* once the lock is gone the next crawl reads them again */
+    json_t *third = crawl(cfg);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(third, "facts"),
+                                                       "status")), "read");
+    PQfinish(c);
+}
