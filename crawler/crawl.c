@@ -249,6 +249,8 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
 
     r->cur = found.catalog;
     found.catalog = NULL;
+    r->facts = found.facts;
+    memset(&found.facts, 0, sizeof found.facts);
     for (size_t i = 0; i < found.n_warnings; i++) {
         add_warning(r, found.warnings[i].message);
         found.warnings[i].message = NULL;
@@ -306,6 +308,10 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
 
     if (!o->dry_run) {
         mc_progress_phase("recording the run");
+        char *facts_note = r->facts.status == DISC_FACTS_READ ? mc_strdup("read")
+                           : r->facts.status == DISC_FACTS_UNAVAILABLE
+                               ? mc_asprintf("unavailable: %s", r->facts.why)
+                               : NULL;
         mc_run_summary sum = {
             .status = r->status,
             .dialect = r->dialect,
@@ -313,10 +319,13 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
             .n_held_back = (int64_t)r->diff.n_held_back,
             .error = r->n_warnings ? r->warnings[0] : NULL,
             .baseline = r->baseline,
+            .facts = facts_note,
         };
-        if (store_commit_run(st, r->run_id, r->prev, r->cur, &r->diff.changes,
-                             r->diff.cur_to_prev, r->diff.hold_back,
-                             r->diff.n_hold_back, &sum, &r->error) != 0) {
+        int commit_rc = store_commit_run(st, r->run_id, r->prev, r->cur, &r->diff.changes,
+                                         r->diff.cur_to_prev, r->diff.hold_back,
+                                         r->diff.n_hold_back, &sum, &r->error);
+        free(facts_note);
+        if (commit_rc != 0) {
             fail(r, st);
             goto out;
         }
@@ -344,5 +353,6 @@ void crawl_report_free(crawl_report *r)
     free(r->warnings);
     free(r->dialect);
     free(r->server_version);
+    disc_facts_outcome_free(&r->facts);
     memset(r, 0, sizeof *r);
 }

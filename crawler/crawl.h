@@ -31,6 +31,8 @@ typedef struct crawl_report {
     size_t n_warnings;
     double seconds;
     int n_queries;
+    /* table facts (facts.h): read, unavailable (why, fix) or not read */
+    disc_facts_outcome facts;
 } crawl_report;
 
 /* st may be NULL with dry_run when there is no store yet.  Never returns

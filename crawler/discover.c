@@ -23,7 +23,8 @@
  * query (a datashare consumer is refused), BEGIN, the schema query, one
  * statement per snapshot step, the dependency query (crawler/lineage),
  * COMMIT, then one per isolated step
- * (Redshift's own: see disc_step), whether they fail or not.  Schema scoping happens in SQL with an
+ * (Redshift's own: see disc_step), whether they fail or not, and the
+ * table facts statement (facts.c).  Schema scoping happens in SQL with an
  * IN-list of escaped literals (Redshift has no arrays), built once from the
  * schema query's result.  What SQL cannot build without array functions on
  * Redshift (sort keys in key order, key column names from attnums) the
@@ -1257,6 +1258,7 @@ void disc_result_free(disc_result *r)
         free(r->warnings[i].message);
     }
     free(r->warnings);
+    disc_facts_outcome_free(&r->facts);
     memset(r, 0, sizeof *r);
 }
 
@@ -1626,6 +1628,9 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
     if (lb_ran && !lb_failed)
         warn_unreadable_late_binding(out, ds);
     mc_catalog_finish(out->catalog);
+    /* Table facts: one statement, after the snapshot, never a failure
+     * (facts.c says why). */
+    disc_facts_read(s, out->catalog, in_list, db_lit, ds, &out->facts);
     rc = 0;
 out:
     out->n_queries = pg_n_statements(s->pg);

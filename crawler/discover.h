@@ -8,6 +8,7 @@
 #define MC_DISCOVER_H
 
 #include "config.h"
+#include "facts.h"
 #include "pg.h"
 #include "store.h"
 
@@ -52,6 +53,9 @@ typedef struct disc_result {
     /* isolated steps that failed and late-binding views without columns:
      * the crawl is partial (a warning says which) */
     size_t n_failed_steps;
+    /* table facts (facts.h): read after the catalog; unavailable facts make
+     * neither a failed nor a partial crawl */
+    disc_facts_outcome facts;
 } disc_result;
 void disc_result_free(disc_result *r);
 

@@ -8,8 +8,9 @@
  *     back, so the store is byte-for-byte what it was, and the run row stays
  *     'running' for the caller to fail.
  *  4. A re-crawl that found nothing writes only the run row (and row
- *     estimates that moved): the comparison happened in the diff, and the
- *     store never rewrites a version that did not change.
+ *     estimates that moved, and the table facts: facts.c): the comparison
+ *     happened in the diff, and the store never rewrites a version that did
+ *     not change.
  */
 #include "store.h"
 #include "store_internal.h"
@@ -635,6 +636,18 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
         n_events++;
     }
 
+    /* Table facts: beside the catalog, never a version (facts.c). */
+    {
+        int64_t *key_of = mc_calloc(cur->n_containers + 1, sizeof *key_of);
+        for (size_t i = 0; i < cur->n_containers; i++) {
+            ptrdiff_t p = cur_to_prev ? cur_to_prev[i] : -1;
+            key_of[i] = p >= 0 ? prev->containers[p].store_key : c.new_key[i];
+        }
+        int frc = st_commit_facts(s, run_id, cur, key_of, summary->facts, err);
+        free(key_of);
+        if (frc < 0)
+            goto out;
+    }
     {
         sqlite3_stmt *st = c.finish_run;
         int bad = st_bind_i64(st, 1, run_id) |

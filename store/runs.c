@@ -459,7 +459,7 @@ fail:
     "r.id, d.name, r.started_at, r.finished_at, r.status, r.dialect, "        \
     "r.server_version, r.n_schemas, r.n_containers, r.n_fields, r.n_changes, " \
     "r.n_held_back, r.error, r.scheduled_for, r.pid, r.host, r.process, "     \
-    "r.heartbeat_at "                                                           \
+    "r.heartbeat_at, r.facts "                                                  \
     "FROM runs r JOIN datastores d ON d.id = r.datastore_id "
 
 static void read_run(sqlite3_stmt *st, mc_arena *a, mc_run *r)
@@ -478,6 +478,7 @@ static void read_run(sqlite3_stmt *st, mc_arena *a, mc_run *r)
     r->n_held_back = st_col_i64(st, 11);
     r->error = st_col_text(st, 12, a);
     r->scheduled_for = st_col_i64(st, 13);
+    r->facts = st_col_text(st, 18, a);
 }
 
 /* Steps a bound run query into out (initialised here). */

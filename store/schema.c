@@ -182,6 +182,33 @@ static const char *const migrations[] = {
      * < 5): the first crawl after the upgrade records them silently. */
     "ALTER TABLE container_versions ADD COLUMN depends_on TEXT;\n"
     "ALTER TABLE changes ADD COLUMN impact TEXT;\n",
+
+    /* 5 -> 6: table facts (docs/lineage.md, "Table facts"; docs/store.md).
+     * The latest facts of each container with the run that observed them,
+     * apart from the versioned catalog: rewriting them never makes a
+     * version or a change.  runs.facts says whether the run read them
+     * ('read', 'unavailable: WHY'; NULL: not attempted). */
+    "CREATE TABLE container_facts (\n"
+    "  container_id      INTEGER PRIMARY KEY REFERENCES containers(id),\n"
+    "  run_id            INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  row_estimate      REAL,\n"
+    "  pages             INTEGER,\n"
+    "  total_bytes       INTEGER,\n"
+    "  last_analyze      INTEGER,\n"
+    "  last_autoanalyze  INTEGER,\n"
+    "  last_vacuum       INTEGER,\n"
+    "  last_autovacuum   INTEGER,\n"
+    "  dead_rows         INTEGER,\n"
+    "  modified_rows     INTEGER,\n"
+    "  tbl_rows          REAL,\n"
+    "  visible_rows      REAL,\n"
+    "  skew_rows         REAL,\n"
+    "  skew_sortkey1     REAL,\n"
+    "  unsorted          REAL,\n"
+    "  stats_off         REAL,\n"
+    "  pct_used          REAL\n"
+    ");\n"
+    "ALTER TABLE runs ADD COLUMN facts TEXT;\n",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

@@ -65,6 +65,37 @@ typedef struct mc_field {
     int64_t store_id;         /* loaded from the store: field version row id */
 } mc_field;
 
+/*
+ * Table facts (docs/lineage.md, "Table facts"): what a table is like now —
+ * size, rows, freshness — read in one statement after the catalog and kept
+ * apart from it: never compared, never hashed, never versioned, so a table
+ * that only grew or was analysed makes no change and no new version.  The
+ * store keeps the latest facts of each container with the run that observed
+ * them (container_facts).  Unknown values: numbers < 0, times 0.
+ */
+typedef struct mc_facts {
+    int64_t run;              /* the run that observed them; 0 = this crawl's */
+    int64_t observed_at;      /* that run's start, unix seconds; 0 = unknown */
+    double rows;              /* row count estimate (reltuples) */
+    int64_t pages;            /* PostgreSQL relpages */
+    int64_t total_bytes;      /* on disk: with indexes and TOAST (PostgreSQL),
+                                 SVV_TABLE_INFO.size x 1 MiB (Redshift) */
+    int64_t last_analyze, last_autoanalyze; /* unix seconds (PostgreSQL) */
+    int64_t last_vacuum, last_autovacuum;
+    int64_t dead_rows;        /* n_dead_tup (PostgreSQL) */
+    int64_t modified_rows;    /* n_mod_since_analyze (PostgreSQL) */
+    /* Redshift SVV_TABLE_INFO */
+    double tbl_rows;          /* rows, deleted but not vacuumed ones included */
+    double visible_rows;      /* estimated_visible_rows */
+    double skew_rows;         /* rows on the fullest slice / on the emptiest */
+    double skew_sortkey1;
+    double unsorted;          /* percent of rows unsorted */
+    double stats_off;         /* 0 = statistics current, 100 = stale */
+    double pct_used;          /* percent of the cluster's space */
+} mc_facts;
+/* Every value unknown. */
+void mc_facts_init(mc_facts *f);
+
 typedef struct mc_container {
     const char *schema;
     const char *name;
@@ -89,6 +120,9 @@ typedef struct mc_container {
     int64_t oid;              /* database object id; 0 = unknown */
     double row_estimate;      /* < 0 = unknown */
     size_t first_field, n_fields;
+    /* table facts (above), in the catalog's arena; NULL = none.  Not part
+     * of the hash. */
+    const mc_facts *facts;
     uint64_t hash;            /* mc_container_hash(); from the store: as recorded */
     int64_t store_key;        /* loaded from the store: stable container id */
     int64_t store_id;         /* loaded from the store: container version row id */
@@ -249,6 +283,8 @@ typedef struct mc_run {
     int64_t n_held_back;        /* removals held back (partial or fail_safe) */
     const char *error;          /* NULL when none */
     int64_t scheduled_for;      /* unix seconds, 0 = manual */
+    const char *facts;          /* runs.facts: "read", "unavailable: WHY";
+                                   NULL = not attempted (docs/lineage.md) */
 } mc_run;
 
 /* Inserts a run with status "running" in its own small transaction and
@@ -364,6 +400,10 @@ typedef struct mc_run_summary {
                                    written, change events are not (nothing
                                    "changed"; 10,000 container_added alerts
                                    would help nobody) */
+    /* table facts: "read", or "unavailable: WHY" (the facts of cur's
+     * containers are then not written; the last ones stay); NULL = not
+     * attempted.  Recorded as runs.facts. */
+    const char *facts;
 } mc_run_summary;
 
 /*
@@ -386,6 +426,13 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
                      const ptrdiff_t *cur_to_prev,
                      const size_t *hold_back_containers, size_t n_hold_back,
                      const mc_run_summary *summary, mc_error *err);
+
+/* The latest recorded facts of every container of cat that came from the
+ * store (store_key set): container->facts, with the run that observed them
+ * and its start time; containers without recorded facts keep NULL.  Facts
+ * are not history: with a catalog as of a past run they are still the
+ * latest (docs/lineage.md, "Table facts"). */
+int store_load_facts(store *s, mc_catalog *cat, mc_error *err);
 
 /* Runs, newest first; datastore NULL = all; limit 0 = all.  The array and
  * its strings are owned by the returned arena-backed list. */

@@ -130,4 +130,11 @@ mc_change *store_read_change(sqlite3_stmt *st, int col, mc_changes *out, mc_erro
 int st_queue_change(store *s, sqlite3_stmt *ins, const char *datastore, const mc_change *ch,
                     int64_t change_id, int64_t now, mc_error *err);
 
+/* facts.c: inside store_commit_run's transaction, writes the facts of
+ * every container of cur that has some (key_of[i]: its containers row, 0 =
+ * none) as observed by run, and the run's facts status (NULL leaves
+ * runs.facts NULL).  Nothing of the versioned catalog is touched. */
+int st_commit_facts(store *s, int64_t run, const mc_catalog *cur, const int64_t *key_of,
+                    const char *status, mc_error *err);
+
 #endif

@@ -123,6 +123,7 @@ static int cmd_history(cli_ctx *ctx)
             json_put_kv_int(&j, &first, "changes", r->n_changes);
             json_put_kv_int(&j, &first, "held_back", r->n_held_back);
             json_put_kv_str(&j, &first, "error", r->error);
+            json_put_kv_str(&j, &first, "facts", r->facts); /* docs/lineage.md */
             mc_buf_putc(&j, '}');
         }
         mc_buf_puts(&j, "]}");

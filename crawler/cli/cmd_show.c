@@ -58,6 +58,19 @@ static void show_depends_on(const mc_container *k)
     json_decref(deps);
 }
 
+/* One container as `show --json` prints it: what the json export writes
+ * (docs/export.md), and its table facts, which are not the versioned
+ * catalog and not exported (docs/lineage.md, "Table facts"). */
+static void show_json_container(mc_buf *b, const mc_catalog *cat, const mc_container *k,
+                                bool with_fields)
+{
+    mc_export_json_container(b, cat, k, with_fields);
+    b->len--; /* its closing brace */
+    mc_buf_puts(b, ",\"facts\":");
+    report_json_facts(b, k->facts);
+    mc_buf_putc(b, '}');
+}
+
 /* "generated always as identity", "generated always as (expr) stored". */
 static void show_field_extras(const mc_field *f)
 {
@@ -151,6 +164,10 @@ static void show_container_text(const mc_catalog *cat, const mc_container *k)
         putchar('\n');
     }
     show_partitions(k);
+    if (k->facts) {
+        putchar('\n');
+        report_print_facts(stdout, k->facts, "  ");
+    }
     if (k->definition) {
         printf("\n  definition:\n");
         /* line by line, each line made safe on its own */
@@ -194,7 +211,8 @@ static int cmd_show(cli_ctx *ctx)
     /* One container: read it alone, not the datastore's whole catalog. */
     if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],
                                              &cat, &err)
-                      : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0) {
+                      : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0 ||
+        (n_parts >= 2 && store_load_facts(st, cat, &err) != 0)) {
         report_error(&err);
         rc = err.code;
         goto out;
@@ -213,7 +231,7 @@ static int cmd_show(cli_ctx *ctx)
             goto out;
         }
         if (ctx->json) {
-            mc_export_json_container(&j, cat, k, true);
+            show_json_container(&j, cat, k, true);
             cmd_print_json(&j);
         } else {
             show_container_text(cat, k);
@@ -236,7 +254,7 @@ static int cmd_show(cli_ctx *ctx)
             if (ctx->json) {
                 if (any)
                     mc_buf_putc(&j, ',');
-                mc_export_json_container(&j, cat, k, false);
+                show_json_container(&j, cat, k, false);
             } else {
                 printf("%-20s %6zu fields  ", mc_kind_name(k->kind), k->n_fields);
                 report_put_safe(stdout, k->name);
@@ -294,6 +312,7 @@ out:
 
 const cli_cmd cmd_def_show = {"show", "DS[.SCHEMA[.CONTAINER]]", "the stored catalog, as it is or was",
      "Shows the schemas of a datastore, the containers of a schema, or one "
-     "container with its columns, keys and definition, from the store. Quote "
+     "container with its columns, keys, definition and table facts (not "
+     "versioned; the run that observed them is shown), from the store. Quote "
      "a name that contains a dot as in SQL: ds.\"my.schema\".\"my\"\"table\".",
      show_opts, 1, 1, cmd_show};

@@ -439,6 +439,49 @@ static int step_server(check_ctx *x)
 }
 
 /*
+ * Table facts (docs/lineage.md, "Table facts"): whether the crawler can
+ * read them, with the statement a crawl uses, and which grant makes them
+ * readable.  Never a failure: the crawl records the catalog without them.
+ * Its statement runs last, in autocommit, like the crawl's.
+ */
+static int step_facts(check_ctx *x)
+{
+    disc_facts_outcome o;
+    disc_facts_probe(x->sess, x->ds, &o);
+    x->r->n_queries++;
+    bool rs = x->dialect == GRANTS_REDSHIFT;
+    if (o.status == DISC_FACTS_READ) {
+        check_add_item(x, "facts", NULL, CHECK_OK, 0,
+                       rs ? mc_strdup("table facts readable: svv_table_info (size, skew, "
+                                      "unsorted, stats_off) and row estimates")
+                          : mc_strdup("table facts readable: pg_class, pg_stat_all_tables and "
+                                      "pg_total_relation_size need no grant"),
+                       NULL);
+    } else {
+        char *role = NULL;
+        if (rs && o.fix) {
+            mc_buf b = {0};
+            mc_buf_puts(&b, "GRANT ROLE sys:monitor TO ");
+            mc_buf_put_sql_ident(&b, x->ds->user ? x->ds->user : "metamapper");
+            mc_buf_putc(&b, ';');
+            role = mc_buf_steal(&b);
+        }
+        char *fix = o.fix ? mc_asprintf("%s%s%s (the crawl works without table facts; "
+                                        "docs/lineage.md, \"Table facts\")", o.fix,
+                                        role ? " or, with roles, " : "", role ? role : "")
+                          : mc_strdup("the crawl works without table facts; the next crawl "
+                                      "tries again");
+        free(role);
+        check_add_item(x, "facts", NULL, CHECK_WARN, 0,
+                       mc_asprintf("table facts not readable (%s): crawls record the catalog "
+                                   "without them", o.why ? o.why : "?"),
+                       fix);
+    }
+    disc_facts_outcome_free(&o);
+    return 0;
+}
+
+/*
  * The steps, in order.  A step adds its items and returns 0 when the
  * steps after it can run; when it returns -1, the items named in `skips`
  * of every later step are added as skipped.  A step whose `applies` is
@@ -463,6 +506,7 @@ static const check_step steps[] = {
     {NULL, step_database, {"reach", "authenticate", NULL}},
     {NULL, step_server, {"server", NULL}},
     {NULL, check_step_catalog, {"catalog", NULL}},
+    {NULL, step_facts, {"facts", NULL}},
 };
 
 void check_datastore(const cfg_datastore *ds, check_report *out)

@@ -515,6 +515,7 @@ void report_print_crawl(const crawl_report *r)
            report_plural(r->n_containers, "container", "containers"), (long long)r->n_fields,
            report_plural(r->n_fields, "field", "fields"),
            r->server_version ? r->server_version : "?");
+    report_print_facts_outcome(r);
     report_print_crawl_changes(r);
 }
 
@@ -568,6 +569,7 @@ void report_json_crawl(mc_buf *b, const crawl_report *r)
     json_put_str_array(b, r->warnings, r->n_warnings);
     json_put_kv_num(b, &first, "seconds", (double)(int64_t)(r->seconds * 1000) / 1000.0);
     json_put_kv_int(b, &first, "queries", r->n_queries);
+    report_json_facts_outcome(b, &first, r);
     report_json_error(b, &first, &r->error);
     mc_buf_putc(b, '}');
 }

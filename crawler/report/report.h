@@ -109,4 +109,18 @@ void report_print_crawl(const struct crawl_report *r);
  * count and the grouped changes. */
 void report_print_crawl_changes(const struct crawl_report *r);
 
+/* ---- table facts (facts_out.c; docs/lineage.md, "Table facts") ---------- */
+
+/* "812 bytes", "80 kB", "1.2 GB" (powers of 1024). */
+void report_format_bytes(int64_t bytes, char out[32]);
+/* The facts object (docs/lineage.md): every key always there, null when
+ * unknown; "null" for no facts. */
+void report_json_facts(mc_buf *b, const mc_facts *f);
+/* "facts": {"status","containers","source","reason","fix"} of a crawl. */
+void report_json_facts_outcome(mc_buf *b, bool *first, const struct crawl_report *r);
+/* A crawl whose facts were unavailable: one line saying why and the fix. */
+void report_print_facts_outcome(const struct crawl_report *r);
+/* The facts as terminal lines under INDENT (nothing for NULL). */
+void report_print_facts(FILE *out, const mc_facts *f, const char *indent);
+
 #endif

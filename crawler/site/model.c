@@ -83,6 +83,7 @@ void ds_free(ds_data *d)
 int ds_load(store *s, ds_data *d, mc_error *err)
 {
     if (store_load_as_of(s, d->name, 0, &d->cat, err) < 0 ||
+        store_load_facts(s, d->cat, err) < 0 ||
         store_list_runs(s, d->name, 0, &d->runs, err) < 0 ||
         store_hist_changes(s, d->name, &d->ch, err) < 0 ||
         store_hist_fields(s, d->name, &d->hf, err) < 0 ||

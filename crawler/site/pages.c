@@ -511,6 +511,7 @@ int write_container(site *S, ds_data *d, size_t ci, mc_error *err)
         p_text(&p, k->comment);
         p_para_end(&p);
     }
+    write_facts_section(&p, k);
 
     json_t *pk = k->primary_key ? json_loads(k->primary_key, 0, NULL) : NULL;
     json_t *fks = d->fks[ci];

@@ -166,6 +166,9 @@ char *title3(const char *a, const char *b, const char *c);
 /* ---- the pages (pages.c) ----------------------------------------------------------- */
 
 int write_container(site *S, ds_data *d, size_t ci, mc_error *err);
+/* The "Table facts" section of a container page (facts_page.c); nothing
+ * when the container has none. */
+void write_facts_section(page *p, const mc_container *k);
 int write_schema(site *S, ds_data *d, size_t si, mc_error *err);
 int write_index(site *S, mc_error *err);
 

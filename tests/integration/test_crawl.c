@@ -545,6 +545,12 @@ static long statements_for(int n_schemas, int tables_per_schema, long *reported)
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(ds, "counts"), "containers")),
                  n_schemas * (tables_per_schema + 3));
     *reported = (long)json_integer_value(json_object_get(ds, "queries"));
+    /* the table facts of every table and materialized view (one a schema)
+     * came in the same constant count */
+    json_t *facts = json_object_get(ds, "facts");
+    cr_assert_str_eq(json_string_value(json_object_get(facts, "status")), "read", "%s", r.out);
+    cr_assert_eq(json_integer_value(json_object_get(facts, "containers")),
+                 n_schemas * (tables_per_schema + 1), "%s", r.out);
     /* the server's log is written asynchronously: give it a moment */
     long after = itest_count_statements(db);
     for (int i = 0; i < 50 && after - before < *reported; i++) {
@@ -576,6 +582,9 @@ Test(crawl, constant_number_of_catalog_statements, .timeout = 300)
     cr_assert_eq(small, reported_small, "server counted %ld, metacrawl reported %ld", small,
                  reported_small);
     cr_assert_eq(reported_small, reported_large);
+    /* version(), SET, BEGIN, schemas, containers, columns, keys, COMMIT,
+     * table facts (docs/discovery.md) */
+    cr_assert_eq(reported_small, 10);
 }
 
 /* ---- connection failures and exit codes --------------------------------------------- */

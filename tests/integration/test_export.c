@@ -187,7 +187,12 @@ Test(export, the_mappings_are_what_the_docs_say)
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         itest_result s = MC(f.cfg, "show", paths[i], "--json");
         ok(s, paths[i]);
-        char *want = itest_json_compact(itest_parse_json(s.out));
+        /* show adds the table facts, which are not the catalog and not
+         * exported (docs/export.md) */
+        json_t *shown = itest_parse_json(s.out);
+        cr_assert(json_object_get(shown, "facts"), "show --json has the facts");
+        json_object_del(shown, "facts");
+        char *want = itest_json_compact(shown);
         bool found = false;
         for (size_t k = 0; k < n && !found; k++)
             found = strcmp(itest_json_compact(json_array_get(containers, k)), want) == 0;

@@ -152,8 +152,9 @@ Test(redshift, reads_the_redshift_catalog, .timeout = 180)
                  itest_json_compact(rep));
     cr_assert_eq(json_integer_value(json_object_get(counts, "fields")), 30, "%s", itest_json_compact(rep));
     /* version() twice (no server_version_num), SET, the database query,
-     * BEGIN, schemas, 4 steps, COMMIT, 4 isolated steps (docs/discovery.md) */
-    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 16, "%s", itest_json_compact(rep));
+     * BEGIN, schemas, 4 steps, the dependency query, COMMIT, 4 isolated steps,
+     * table facts (docs/discovery.md) */
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 17, "%s", itest_json_compact(rep));
 
     /* Dist key, compound sort key, encodings, keys. */
     json_t *orders = show_json(r.cfg, "test.sales.orders");
@@ -388,9 +389,11 @@ Test(redshift, external_schema_without_usage_is_partial, .timeout = 120)
 /* A warehouse of N_SCHEMAS schemas of PER_SCHEMA tables (each with a dist
  * key, a two-column sort key, encodings and a primary key referenced by the
  * next table), one late-binding view per schema, and an external schema of
- * PER_SCHEMA external tables.  Crawls it and returns the number of
- * statements the crawler role sent, and what metacrawl reported. */
-static long statements_for(int n_schemas, int per_schema, long *reported)
+ * PER_SCHEMA external tables; with FACTS the crawler may read
+ * svv_table_info, which has a row for every table.  Crawls it and returns
+ * the number of statements the crawler role sent, and what metacrawl
+ * reported. */
+static long statements_for(int n_schemas, int per_schema, bool facts, long *reported)
 {
     rs_db r = rs_setup("rs_count", false);
     itest_sql(r.c,
@@ -429,8 +432,19 @@ static long statements_for(int n_schemas, int per_schema, long *reported)
               "CREATE SCHEMA ext; GRANT USAGE ON SCHEMA ext TO %s;"
               "INSERT INTO rs_fixture.external_schemas VALUES ('ext', 'extdb', NULL);",
               n_schemas, per_schema, r.role, r.role, r.role);
+    if (facts)
+        itest_sql(r.c, "INSERT INTO rs_fixture.table_info (relid, size, tbl_rows) "
+                       "SELECT relid, 1, 10 FROM rs_fixture.class_ext; "
+                       "GRANT SELECT ON rs_shim.svv_table_info TO %s",
+                  r.role);
     long before = itest_count_statements_by(r.db, r.role);
     json_t *rep = crawl(r.cfg, 0);
+    json_t *fo = json_object_get(rep, "facts");
+    cr_assert_str_eq(str(fo, "status"), facts ? "read" : "unavailable", "%s",
+                     itest_json_compact(rep));
+    if (facts)
+        cr_assert_eq(json_integer_value(json_object_get(fo, "containers")),
+                     (long)n_schemas * per_schema, "%s", itest_json_compact(fo));
     json_t *counts = json_object_get(rep, "counts");
     long containers = (long)n_schemas * (per_schema + 3) + (long)n_schemas * per_schema;
     cr_assert_eq(json_integer_value(json_object_get(counts, "containers")), containers, "%s",
@@ -471,15 +485,17 @@ static long statements_for(int n_schemas, int per_schema, long *reported)
 
 Test(redshift, constant_number_of_statements, .timeout = 300)
 {
+    /* Whether the table facts are readable or refused changes nothing
+     * either: one statement. */
     long reported_small, reported_large;
-    long small = statements_for(2, 5, &reported_small);   /* 10 tables */
-    long large = statements_for(10, 40, &reported_large); /* 400 tables */
+    long small = statements_for(2, 5, false, &reported_small);  /* 10 tables, no facts */
+    long large = statements_for(10, 40, true, &reported_large); /* 400 tables, facts */
     cr_assert_gt(small, 0, "the server log shows no statement");
     cr_assert_eq(small, large, "10 tables: %ld statements, 400 tables: %ld", small, large);
     cr_assert_eq(small, reported_small, "server counted %ld, metacrawl reported %ld", small,
                  reported_small);
     cr_assert_eq(reported_small, reported_large);
-    cr_assert_eq(reported_small, 16);
+    cr_assert_eq(reported_small, 17);
 }
 
 /* The statements ROLE sent in DB, from the server's log (one entry per
@@ -653,7 +669,7 @@ Test(redshift, a_failing_redshift_step_is_isolated, .timeout = 240)
         NULL,
     };
     itest_assert_changes(json_object_get(rep, "changes"), expected);
-    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 16);
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 17);
     cr_assert_str_eq(field_names(show_json(r.cfg, "test.sales.v_orders_lb")),
                      "order_id,amount,region");
 
@@ -675,7 +691,7 @@ Test(redshift, a_failing_redshift_step_is_isolated, .timeout = 240)
     w = warnings_of(rep);
     cr_assert(strstr(w, "late_binding_timeout"), "%s", w);
     cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
-    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 16);
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 17);
 
     /* an external step failing: the external tables keep their columns */
     itest_sql(r.c, "SELECT rs_fixture.set_lbv_mode('ok'); "
@@ -994,5 +1010,126 @@ Test(redshift, late_binding_views_are_parsed_ordinary_views_come_from_the_catalo
     itest_result tr = run_mc(r.cfg, targs);
     cr_assert(strstr(tr.out, "late-binding view sales.v_lb2 (named in its text)\n"), "%s",
               tr.out);
+    PQfinish(r.c);
+}
+
+/* ---- table facts (docs/lineage.md, "Table facts") ---------------------------------- */
+
+static int64_t store_i64(const char *dir, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *path = itest_strf("%s/catalog.db", dir);
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(path);
+    return v;
+}
+
+/* The facts step of `check --json`. */
+static json_t *check_facts(const char *cfg)
+{
+    const char *args[] = {"check", "--json", NULL};
+    itest_result r = run_mc(cfg, args);
+    cr_assert_eq(r.status, 0, "facts never fail check: %s\n%s", r.out, r.err);
+    json_t *doc = itest_parse_json(r.out);
+    json_t *ds = json_array_get(json_object_get(doc, "datastores"), 0);
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(ds, "steps"), i, it) {
+        if (strcmp(str(it, "step"), "facts") == 0) {
+            json_incref(it);
+            json_decref(doc);
+            return it;
+        }
+    }
+    cr_assert_fail("no facts step in %s", r.out);
+    return NULL;
+}
+
+/*
+ * SVV_TABLE_INFO is for superusers and users granted SELECT on it.  Without
+ * the grant the crawl is whole and ok, says the facts were unavailable and
+ * how to get them, and check warns with the grant; with it the facts are
+ * recorded; when it is taken away again the last facts stay, with their run.
+ */
+Test(redshift, table_facts_with_and_without_svv_table_info, .timeout = 180)
+{
+    rs_db r = rs_setup("rs_facts", true);
+    json_t *rep = crawl(r.cfg, 0);
+    cr_assert_str_eq(str(rep, "status"), "ok", "%s", itest_json_compact(rep));
+    cr_assert_eq(json_array_size(json_object_get(rep, "warnings")), 0, "%s",
+                 itest_json_compact(rep));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(rep, "counts"),
+                                                    "containers")), 11);
+    json_t *fo = json_object_get(rep, "facts");
+    cr_assert_str_eq(str(fo, "status"), "unavailable", "%s", itest_json_compact(fo));
+    cr_assert(strstr(str(fo, "reason"), "permission denied"), "%s", itest_json_compact(fo));
+    char *grant = itest_strf("GRANT SELECT ON svv_table_info TO \"%s\";", r.role);
+    cr_assert_str_eq(str(fo, "fix"), grant);
+    int64_t run1 = json_integer_value(json_object_get(rep, "run"));
+    cr_assert_eq(store_i64(r.dir, itest_strf("SELECT count(*) FROM runs WHERE id = %lld AND "
+                                              "facts LIKE 'unavailable: permission denied%%'",
+                                              (long long)run1)), 1);
+    cr_assert(json_is_null(json_object_get(show_json(r.cfg, "test.sales.orders"), "facts")));
+    /* the terminal says it, with the fix, and is not a warning */
+    const char *targs[] = {"crawl", NULL};
+    itest_result t = run_mc(r.cfg, targs);
+    cr_assert_eq(t.status, 0, "%s", t.err);
+    cr_assert(strstr(t.out, "table facts unavailable (permission denied"), "%s", t.out);
+    cr_assert(strstr(t.out, grant), "%s", t.out);
+    json_t *ck = check_facts(r.cfg);
+    cr_assert_str_eq(str(ck, "status"), "warn", "%s", itest_json_compact(ck));
+    cr_assert(strstr(str(ck, "fix"), grant), "%s", itest_json_compact(ck));
+    cr_assert(strstr(str(ck, "fix"), "the crawl works without table facts"), "%s",
+              itest_json_compact(ck));
+
+    /* the documented grant, as the crawler's search_path resolves it */
+    itest_sql(r.c, "SET search_path = rs_shim, pg_catalog; "
+                   "GRANT SELECT ON svv_table_info TO %s; RESET search_path", r.role);
+    rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    fo = json_object_get(rep, "facts");
+    cr_assert_str_eq(str(fo, "status"), "read", "%s", itest_json_compact(fo));
+    int64_t run2 = json_integer_value(json_object_get(rep, "run"));
+    json_t *f = json_object_get(show_json(r.cfg, "test.sales.orders"), "facts");
+    cr_assert_eq(json_integer_value(json_object_get(f, "run")), run2, "%s", itest_json_compact(f));
+    cr_assert_eq(json_integer_value(json_object_get(f, "total_bytes")), 340LL * 1048576);
+    cr_assert_eq((long)json_number_value(json_object_get(f, "tbl_rows")), 1250000);
+    cr_assert_eq((long)json_number_value(json_object_get(f, "visible_rows")), 1249000);
+    cr_assert_float_eq(json_number_value(json_object_get(f, "skew_rows")), 1.08, 1e-9);
+    cr_assert_float_eq(json_number_value(json_object_get(f, "unsorted")), 7.25, 1e-9);
+    cr_assert_float_eq(json_number_value(json_object_get(f, "stats_off")), 12.5, 1e-9);
+    cr_assert(json_is_null(json_object_get(f, "last_analyze")), "%s", itest_json_compact(f));
+    /* events is empty: SVV_TABLE_INFO has no row for it, its row estimate stays */
+    json_t *ef = json_object_get(show_json(r.cfg, "test.sales.events"), "facts");
+    cr_assert(json_is_object(ef), "%s", itest_json_compact(ef));
+    cr_assert(json_is_null(json_object_get(ef, "total_bytes")), "%s", itest_json_compact(ef));
+    /* views have no facts of their own */
+    cr_assert(json_is_null(json_object_get(show_json(r.cfg, "test.sales.v_big_orders"), "facts")));
+    cr_assert_str_eq(str(check_facts(r.cfg), "status"), "ok");
+
+    /* Only the facts move: no change, no version. */
+    int64_t versions = store_i64(r.dir, "SELECT count(*) FROM container_versions");
+    itest_sql(r.c, "UPDATE rs_fixture.table_info SET unsorted = 50, stats_off = 80, "
+                   "tbl_rows = tbl_rows * 2");
+    rep = crawl(r.cfg, 0);
+    cr_assert_eq(n_changes(rep), 0, "%s", itest_json_compact(json_object_get(rep, "changes")));
+    cr_assert_eq(store_i64(r.dir, "SELECT count(*) FROM container_versions"), versions);
+    int64_t run3 = json_integer_value(json_object_get(rep, "run"));
+    f = json_object_get(show_json(r.cfg, "test.sales.orders"), "facts");
+    cr_assert_float_eq(json_number_value(json_object_get(f, "unsorted")), 50, 1e-9);
+
+    /* Taken away: the crawl goes on, the last facts stay with their run. */
+    itest_sql(r.c, "REVOKE SELECT ON rs_shim.svv_table_info FROM %s", r.role);
+    rep = crawl(r.cfg, 0);
+    cr_assert_str_eq(str(json_object_get(rep, "facts"), "status"), "unavailable");
+    cr_assert_eq(n_changes(rep), 0);
+    f = json_object_get(show_json(r.cfg, "test.sales.orders"), "facts");
+    cr_assert_eq(json_integer_value(json_object_get(f, "run")), run3, "%s", itest_json_compact(f));
     PQfinish(r.c);
 }

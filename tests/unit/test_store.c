@@ -107,7 +107,7 @@ static bool column_of_schema_3(const char *name)
     static const char *const added[] = {"identity", "generated", "extension",
                                         "read_rules", "partitions", "heartbeat_at",
                                         "process", "stale_since", "paused_at", "paused_by",
-                                        "depends_on", "impact"};
+                                        "depends_on", "impact", "facts"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
         if (strcmp(name, added[i]) == 0)
             return true;
@@ -681,12 +681,12 @@ Test(catalog, changes_grow_and_start_unlinked)
 Test(store, open_creates_and_migrates)
 {
     store *s = open_ok();
-    cr_assert_eq(store_schema_version(s), 5);
+    cr_assert_eq(store_schema_version(s), 6);
     store_close(s);
     store_close(NULL);
 
     sqlite3 *db = raw_open();
-    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 5);
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 6);
     char *mode = raw_text(db, "PRAGMA journal_mode");
     cr_assert_str_eq(mode, "wal");
     free(mode);
@@ -701,7 +701,7 @@ Test(store, open_creates_and_migrates)
     /* reopening an up-to-date store changes nothing */
     char *before = dump_store();
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 5);
+    cr_assert_eq(store_schema_version(s), 6);
     store_close(s);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
@@ -758,7 +758,7 @@ Test(store, newer_schema_is_refused)
     cr_assert_null(s);
     cr_assert_eq(err.code, MC_EXIT_STORE);
     cr_assert_str_eq(err.message, "store was written by a newer metacrawl "
-                                  "(schema 7, this build knows 5)");
+                                  "(schema 7, this build knows 6)");
     cr_assert_neq(err.hint[0], '\0');
 }
 
@@ -1852,7 +1852,9 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
     mc_catalog *latest = load_as_of(s, "dw", 0);
     store_close(s);
     sqlite3 *db = raw_open();
-    raw_exec(db, "DROP TABLE alert_outbox;"
+    raw_exec(db, "DROP TABLE container_facts;"
+                 "ALTER TABLE runs DROP COLUMN facts;"
+                 "DROP TABLE alert_outbox;"
                  "ALTER TABLE field_versions DROP COLUMN identity;"
                  "ALTER TABLE field_versions DROP COLUMN generated;"
                  "ALTER TABLE container_versions DROP COLUMN extension;"
@@ -1874,7 +1876,7 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
 
     /* Opening it with this build upgrades it in place. */
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 5);
+    cr_assert_eq(store_schema_version(s), 6);
     dump_skip_schema_3 = true;
     char *after = dump_store();
     dump_skip_schema_3 = false;
@@ -2022,7 +2024,8 @@ static mc_catalog *walk_cursor(store *s, const char *ds, int64_t run)
         *d = *k;
         const char **strs[] = {&d->schema, &d->name, &d->owner, &d->comment,
                                &d->definition, &d->primary_key, &d->foreign_keys,
-                               &d->dist_style, &d->sort_key, &d->extension, &d->partitions};
+                               &d->dist_style, &d->sort_key, &d->extension, &d->partitions,
+                               &d->depends_on};
         for (size_t j = 0; j < sizeof strs / sizeof strs[0]; j++)
             *strs[j] = mc_arena_strdup(out->arena, *strs[j]);
         d->first_field = out->n_fields;
@@ -2072,5 +2075,108 @@ Test(store, cursor_walks_the_catalog_one_container_at_a_time)
     mc_catalog_free(old_walk);
     mc_catalog_free(old);
     mc_catalog_free(none);
+    store_close(s);
+}
+
+/* ---- table facts: beside the catalog, never a version ------------------------------ */
+
+static void commit_with_facts(store *s, int64_t run, const mc_catalog *prev,
+                              const mc_catalog *cur, const mc_changes *cs, const char *facts)
+{
+    mc_run_summary sum = ok_summary;
+    sum.facts = facts;
+    ptrdiff_t *pairs = pair_by_name(prev, cur);
+    mc_error err = {0};
+    int rc = store_commit_run(s, run, prev, cur, cs, pairs, NULL, 0, &sum, &err);
+    cr_assert_eq(rc, 0, "commit: %s (%s)", err.message, err.hint);
+    free(pairs);
+}
+
+/* catalog A with facts on its first container: ROWS rows. */
+static mc_catalog *catalog_a_with_facts(double rows)
+{
+    mc_catalog *a = catalog_a();
+    mc_facts *f = mc_arena_alloc(a->arena, sizeof *f);
+    mc_facts_init(f);
+    f->rows = rows;
+    f->total_bytes = 8192;
+    f->last_analyze = 1764633600;
+    f->skew_rows = 1.25;
+    a->containers[0].facts = f;
+    return a;
+}
+
+static const mc_facts *loaded_facts(store *s, const char *schema, const char *name)
+{
+    static mc_catalog *keep; /* the facts live in the catalog's arena */
+    mc_catalog_free(keep);
+    keep = load_as_of(s, "dw", 0);
+    mc_error err = {0};
+    cr_assert_eq(store_load_facts(s, keep, &err), 0, "%s", err.message);
+    const mc_container *k = mc_catalog_find(keep, schema, name);
+    cr_assert_not_null(k);
+    return k->facts;
+}
+
+Test(store, facts_are_recorded_apart_from_versions)
+{
+    store *s = open_ok();
+    /* run 1: the baseline, with facts */
+    int64_t r1 = begin_run(s, "dw");
+    mc_catalog *prev = load_current(s, "dw");
+    mc_catalog *a = catalog_a_with_facts(10);
+    mc_changes cs;
+    mc_changes_init(&cs);
+    for (size_t i = 0; i < a->n_schemas; i++)
+        chg(&cs, MC_SCHEMA_ADDED, a->schemas[i].name, NULL, NULL)->cur_index = (ptrdiff_t)i;
+    for (size_t i = 0; i < a->n_containers; i++)
+        chg(&cs, MC_CONTAINER_ADDED, a->containers[i].schema, a->containers[i].name,
+            NULL)->cur_index = (ptrdiff_t)i;
+    commit_with_facts(s, r1, prev, a, &cs, "read");
+    mc_changes_free(&cs);
+    const char *schema = a->containers[0].schema, *name = a->containers[0].name;
+    const mc_facts *f = loaded_facts(s, schema, name);
+    cr_assert_not_null(f);
+    cr_assert_eq(f->run, r1);
+    cr_assert_gt(f->observed_at, 0);
+    cr_assert_float_eq(f->rows, 10, 1e-9);
+    cr_assert_eq(f->total_bytes, 8192);
+    cr_assert_eq(f->last_analyze, 1764633600);
+    cr_assert_float_eq(f->skew_rows, 1.25, 1e-9);
+    cr_assert_lt(f->unsorted, 0, "unknown stays unknown");
+    cr_assert_eq(f->pages, -1);
+    cr_assert_null(loaded_facts(s, a->containers[1].schema, a->containers[1].name));
+
+    /* run 2: only the facts moved: no version, no change, new facts */
+    sqlite3 *db = raw_open();
+    int64_t versions = raw_i64(db, "SELECT count(*) FROM container_versions");
+    int64_t n_changes = raw_i64(db, "SELECT count(*) FROM changes");
+    int64_t r2 = begin_run(s, "dw");
+    mc_catalog_free(prev);
+    prev = load_current(s, "dw");
+    mc_catalog *a2 = catalog_a_with_facts(20);
+    commit_with_facts(s, r2, prev, a2, NULL, "read");
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM container_versions"), versions);
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM changes"), n_changes);
+    f = loaded_facts(s, schema, name);
+    cr_assert_eq(f->run, r2);
+    cr_assert_float_eq(f->rows, 20, 1e-9);
+
+    /* run 3: facts unavailable: none written, the last ones stay */
+    int64_t r3 = begin_run(s, "dw");
+    mc_catalog_free(prev);
+    prev = load_current(s, "dw");
+    mc_catalog *a3 = catalog_a();
+    commit_with_facts(s, r3, prev, a3, NULL, "unavailable: permission denied");
+    f = loaded_facts(s, schema, name);
+    cr_assert_eq(f->run, r2);
+    char *note = raw_text(db, "SELECT facts FROM runs ORDER BY id DESC LIMIT 1");
+    cr_assert_str_eq(note, "unavailable: permission denied");
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM container_versions"), versions);
+    sqlite3_close(db);
+    mc_catalog_free(a);
+    mc_catalog_free(a2);
+    mc_catalog_free(a3);
+    mc_catalog_free(prev);
     store_close(s);
 }

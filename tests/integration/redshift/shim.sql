@@ -17,8 +17,8 @@
 --               server_version_num, pg_class and pg_attribute with Redshift's
 --               extra columns, format_encoding(), pg_get_viewdef() keeping
 --               WITH NO SCHEMA BINDING, pg_get_late_binding_view_cols(), the
---               svv_external_* views, and a pg_namespace without the two
---               fixture schemas.
+--               svv_external_* views, svv_table_info (superuser-visible),
+--               and a pg_namespace without the two fixture schemas.
 --
 -- The crawler role's search_path is "rs_shim, pg_catalog, public" in this
 -- database.  PostgreSQL searches pg_catalog first only when the path does
@@ -363,6 +363,40 @@ CREATE VIEW rs_shim.svv_redshift_databases AS
   FROM rs_fixture.databases d
   WHERE rs_fixture.svv_guard();
 
+-- SVV_TABLE_INFO: one row per user table of the connected database that
+-- holds data (AWS: "doesn't return any information for empty tables"), with
+-- the columns its page lists; the numbers are the fixture's (table_info).
+-- "SVV_TABLE_INFO is visible only to superusers ... To permit a user to
+-- query the view, grant SELECT permission on SVV_TABLE_INFO to the user":
+-- enrol() revokes the SELECT it grants on the rest of rs_shim, so a crawler
+-- is refused ("permission denied for view svv_table_info", SQLSTATE 42501;
+-- Redshift words it "for relation") until a test runs the documented
+--   GRANT SELECT ON svv_table_info TO <crawler>;
+-- which, with rs_shim first on the crawler's search_path, names this view.
+CREATE TABLE rs_fixture.table_info (
+  relid                  regclass PRIMARY KEY,
+  size                   bigint NOT NULL,
+  pct_used               numeric(10,4) NOT NULL DEFAULT 0.0010,
+  unsorted               numeric(5,2),
+  stats_off              numeric(5,2) NOT NULL DEFAULT 0,
+  tbl_rows               numeric(38,0) NOT NULL,
+  skew_sortkey1          numeric(19,2),
+  skew_rows              numeric(19,2),
+  estimated_visible_rows numeric(38,0)
+);
+
+CREATE VIEW rs_shim.svv_table_info AS
+  SELECT current_database()::text AS "database", n.nspname::text AS "schema",
+         c.oid AS table_id, c.relname::text AS "table", 'Y'::text AS encoded,
+         NULL::text AS diststyle, NULL::text AS sortkey1, 0 AS max_varchar,
+         NULL::char(32) AS sortkey1_enc, 0 AS sortkey_num, t.size, t.pct_used,
+         0::bigint AS empty, t.unsorted, t.stats_off, t.tbl_rows, t.skew_sortkey1,
+         t.skew_rows, t.estimated_visible_rows
+  FROM rs_fixture.table_info t
+  JOIN pg_catalog.pg_class c ON c.oid = t.relid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE rs_fixture.svv_guard();
+
 -- ---- what Redshift does not have ---------------------------------------------
 -- "Unsupported PostgreSQL functions": shadowed here so that any use by the
 -- Redshift dialect fails as it would on a cluster.  (The PostgreSQL dialect
@@ -403,6 +437,8 @@ CREATE FUNCTION rs_fixture.enrol(role name) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format('GRANT USAGE ON SCHEMA rs_shim TO %I', role);
   EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA rs_shim TO %I', role);
+  -- superuser-visible on Redshift: only with its own grant
+  EXECUTE format('REVOKE SELECT ON rs_shim.svv_table_info FROM %I', role);
   EXECUTE format('ALTER ROLE %I IN DATABASE %I SET search_path = rs_shim, pg_catalog, public',
                  role, current_database());
 END

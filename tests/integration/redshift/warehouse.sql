@@ -123,3 +123,11 @@ INSERT INTO rs_fixture.view_text VALUES ('sales.mv_daily',
   '/* {"app": "dbt", "dbt_version": "1.7.4"} */ create materialized view sales.mv_daily '
   'backup yes diststyle even auto refresh no as (SELECT placed_at::date AS day, '
   'sum(amount) AS total FROM sales.orders GROUP BY 1);');
+
+-- SVV_TABLE_INFO's rows (shim.sql): customers and orders hold data; events
+-- is empty, so the view has no row for it.
+INSERT INTO rs_fixture.table_info
+  (relid, size, pct_used, unsorted, stats_off, tbl_rows, skew_sortkey1, skew_rows,
+   estimated_visible_rows) VALUES
+  ('sales.customers', 12, 0.0021, 0.00, 0.00, 5000, NULL, NULL, 5000),
+  ('sales.orders', 340, 0.0610, 7.25, 12.50, 1250000, 1.50, 1.08, 1249000);
