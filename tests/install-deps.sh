@@ -22,6 +22,8 @@ packages=(
   # docs site: the headless browser test, the Atom feed check (xmllint), and
   # the documentation peer bench/docs.sh compares with
   chromium libxml2-utils postgresql-autodoc
+  # docs site diagrams: Graphviz's C library (cgraph + gvc), crawler/diagram
+  libgraphviz-dev
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -60,7 +60,8 @@ MODULES = [
     Module('crawler', 'crawler', ['base', 'store', 'tunnel', 'pg', 'config']),
     Module('report', 'crawler/report', ['crawler'], ['jansson']),
     Module('alerts', 'crawler/alerts', ['report'], ['libcurl', 'jansson']),
-    Module('site', 'crawler/site', ['report'], ['jansson']),
+    Module('diagram', 'crawler/diagram', ['base'], ['graphviz']),
+    Module('site', 'crawler/site', ['report', 'diagram'], ['jansson']),
     Module('grants', 'crawler/grants', ['crawler']),
     Module('schedules', 'schedules', ['alerts', 'crawler'], []),
     Module('cli', 'crawler/cli', ['schedules', 'site', 'grants', 'alerts'], ['jansson']),
@@ -75,6 +76,7 @@ THIRD_PARTY = [
     (re.compile(r'^yaml\.h$'), 'yaml'),
     (re.compile(r'^jansson'), 'jansson'),
     (re.compile(r'^curl/'), 'libcurl'),
+    (re.compile(r'^(graphviz/)?(gvc|cgraph|cdt|gvcext|gvcommon|gvplugin\w*)\.h$'), 'graphviz'),
 ]
 
 # Headers generated into the build directory, usable by every module.

@@ -9,6 +9,7 @@
  *     output.c   the writer: incremental writes, stale files, the manifest
  *     page.c     the page layer (HTML and Markdown), formats, paths, frame
  *     pages.c    container, schema, index and changes pages, the feed
+ *     diagrams.c the diagrams' contents (crawler/diagram draws them)
  *     search.c   the search index and search.html
  *     assets/    site.css and search.js, embedded at build time
  *                (embed_assets.py writes site_assets.c from them)
@@ -223,7 +224,7 @@ static int build_pages(site *S, mc_error *err)
     for (size_t di = 0; di < S->n_ds; di++) {
         ds_data *d = &S->ds[di];
         for (size_t si = 0; si < d->n_schemas; si++)
-            if (write_schema(S, d, si, err) < 0)
+            if (write_schema(S, d, si, err) < 0 || write_schema_erd(S, d, si, err) < 0)
                 return -1;
         for (size_t ci = 0; ci < d->cat->n_containers; ci++)
             if (write_container(S, d, ci, err) < 0)
