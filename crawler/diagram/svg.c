@@ -187,15 +187,16 @@ static int render(const dg_graph *g, mc_buf *out, mc_error *err)
         agset(nodes[i], S("label"), html);
         agstrfree(G, html);
         set(nodes[i], "id", mc_buf_str(&name));
+        /* Graphviz writes class="node <ours>" */
         mc_buf_reset(&label);
-        mc_buf_puts(&label, "node");
         if (n->flags & DG_NODE_FOCUS)
             mc_buf_puts(&label, " focus");
         if (n->flags & DG_NODE_EXTERNAL)
             mc_buf_puts(&label, " external");
         if (n->flags & DG_NODE_MORE)
             mc_buf_puts(&label, " more");
-        set(nodes[i], "class", mc_buf_str(&label) + 5);
+        if (label.len)
+            set(nodes[i], "class", mc_buf_str(&label) + 1);
         /* without a tooltip of its own a linked node's would be the label's
          * HTML source */
         set(nodes[i], "tooltip", plain_chars(n->kind, " ") ? n->kind : "container");

@@ -23,7 +23,9 @@
 /* Graphviz parses an HTML-like label with expat, so this is XML escaping:
  * & < > " ' as entities, every control character (which XML cannot carry,
  * and which would end the label's text in the SVG) as the visible text
- * \xNN, invalid UTF-8 and U+FFFE/U+FFFF as U+FFFD. */
+ * \xNN, invalid UTF-8 and U+FFFE/U+FFFF as U+FFFD; and a backslash doubled,
+ * because Graphviz then replaces \N, \G ... in the text with the node's or
+ * the graph's name (tests/unit/test_diagram.c reads every name back). */
 void dg_html_label_escape(mc_buf *b, const char *s)
 {
     if (!s)
@@ -40,6 +42,9 @@ void dg_html_label_escape(mc_buf *b, const char *s)
         case '>': esc = "&gt;"; break;
         case '"': esc = "&quot;"; break;
         case '\'': esc = "&#39;"; break;
+        /* Graphviz substitutes \N, \G, \E, \T, \H in label text (HTML-like
+         * labels too) and reads \\ as one backslash */
+        case '\\': esc = "\\\\"; break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 snprintf(tmp, sizeof tmp, "\\x%02x", c);
