@@ -89,12 +89,13 @@ static bool plain_chars(const char *s, const char *extra)
 
 static void label_open(mc_buf *l, const dg_node *n)
 {
-    /* a focus node is drawn with a thicker border and a fill (site.css
-     * restyles the colours for the dark scheme) */
+    /* a focus node is drawn with a thicker border and a fill of its own; every
+     * node is filled, so that all of it is a link (an unfilled SVG shape takes
+     * no click); site.css restyles the colours for the dark scheme */
     mc_buf_printf(l, "<TABLE BORDER=\"%d\" CELLBORDER=\"0\" CELLSPACING=\"0\" "
-                     "CELLPADDING=\"3\"%s>",
+                     "CELLPADDING=\"3\" BGCOLOR=\"%s\">",
                   (n->flags & DG_NODE_FOCUS) ? 2 : 1,
-                  (n->flags & DG_NODE_FOCUS) ? " BGCOLOR=\"#eef4fb\"" : "");
+                  (n->flags & DG_NODE_FOCUS) ? "#eef4fb" : "white");
 }
 
 static void node_label(mc_buf *l, const dg_node *n, dg_style style)
