@@ -114,9 +114,12 @@ static void node_label(mc_buf *l, const dg_node *n, dg_style style)
         dg_html_label_escape(l, n->schema);
         mc_buf_puts(l, "</FONT><BR ALIGN=\"LEFT\"/>");
     }
-    mc_buf_puts(l, "<B>");
+    /* the name larger, not bold: Graphviz's built-in metrics measure bold
+     * text as regular, so a bold name would overflow its box (site.css
+     * makes it bold and a little smaller, which fits) */
+    mc_buf_puts(l, "<FONT POINT-SIZE=\"12\">");
     dg_html_label_escape(l, n->name && *n->name ? n->name : "(empty name)");
-    mc_buf_puts(l, "</B></TD></TR>");
+    mc_buf_puts(l, "</FONT></TD></TR>");
     if (style == DG_ER && n->n_rows) {
         mc_buf_puts(l, "<HR/>");
         for (size_t i = 0; i < n->n_rows; i++) {
