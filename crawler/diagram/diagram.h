@@ -69,6 +69,11 @@ typedef struct dg_graph {
     size_t n_edges;
 } dg_graph;
 
+/* A graph of more nodes than this is laid out for speed: straight edges and
+ * bounded network-simplex passes (dot's splines on a few hundred nodes take
+ * minutes). */
+#define DG_FAST_NODES 40
+
 /*
  * Appends g as one <svg> element (no XML declaration, doctype or comment
  * naming the Graphviz version), laid out by dot with Graphviz's built-in

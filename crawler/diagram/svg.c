@@ -173,6 +173,15 @@ static int render(const dg_graph *g, mc_buf *out, mc_error *err)
     agattr(G, AGNODE, S("fontname"), S("Helvetica"));
     agattr(G, AGNODE, S("fontsize"), S("11"));
     agattr(G, AGEDGE, S("arrowsize"), S("0.7"));
+    if (g->n_nodes > DG_FAST_NODES) {
+        /* dot's spline routing and network-simplex passes grow much faster
+         * than the graph: a 100-table schema around a hub took minutes.
+         * Straight edges and one pass of each simplex keep 200 tables under
+         * a few seconds, at some cost in crossings. */
+        agattr(G, AGRAPH, S("splines"), S("line"));
+        agattr(G, AGRAPH, S("nslimit"), S("0"));
+        agattr(G, AGRAPH, S("nslimit1"), S("0"));
+    }
 
     int rc = -1;
     mc_buf name = {0}, label = {0};

@@ -198,7 +198,7 @@ int write_feed(site *S, const run_group *g, size_t n, mc_error *err);
 /* Most containers an ER diagram shows inline on its schema page; a larger
  * one gets a page of its own (<schema>.erd.html), up to DIAG_ER_FULL_MAX. */
 #define DIAG_ER_INLINE_MAX 30
-#define DIAG_ER_FULL_MAX 400
+#define DIAG_ER_FULL_MAX 200
 /* Most key columns listed in a table of an ER diagram. */
 #define DIAG_ER_ROWS_MAX 12
 /* Most containers on each side (upstream, downstream) of a container's
