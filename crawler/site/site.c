@@ -25,7 +25,8 @@
  * Invariants:
  *  1. Warehouse text reaches a page only through p_text/p_link/p_pre and the
  *     escapers they call (HTML/XML entities, Markdown backslashes, ASCII-only
- *     JS literals).  File names, URLs and fragment ids are made by
+ *     JS literals), or through crawler/diagram, which escapes the names in a
+ *     diagram for Graphviz and for Mermaid (diagrams.c).  File names, URLs and fragment ids are made by
  *     site_file_name/put_id from names and contain only [a-z0-9_-] plus the
  *     separators the module adds ('/', '.', '#').
  *  2. The bytes of every file depend on the store alone: everything is sorted,

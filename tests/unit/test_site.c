@@ -4,7 +4,8 @@
  * site_build over stores recorded in-process: same store same bytes, an
  * unchanged rebuild writes nothing, a dropped container's page goes, only
  * changed pages are rewritten, files that are not the site's are left alone,
- * and no name becomes a path outside the site.  No network.
+ * no name becomes a path outside the site, and a large schema's ER diagram
+ * gets a page of its own (and loses it when it fits again).  No network.
  */
 #include <criterion/criterion.h>
 
