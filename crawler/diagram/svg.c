@@ -19,8 +19,9 @@
  *      text with whatever fonts the machine has); text is measured with
  *      Graphviz's built-in metrics of Helvetica.  The XML declaration, the
  *      doctype and the comment naming the Graphviz version are cut off.
- *   3. Graphviz never writes to stderr: agseterrf catches its messages, and
- *      the first error becomes the mc_error.
+ *   3. Graphviz never writes to stderr: agseterrf catches its messages
+ *      (warnings too), and the first one becomes the mc_error's message when
+ *      the layout or the rendering fails.
  *   4. Graphviz keeps global state (its error function, the HTML lexer), so
  *      one rendering runs at a time (a mutex), with one context for the
  *      process, made on first use.
@@ -288,7 +289,9 @@ int dg_svg(const dg_graph *g, mc_buf *out, mc_error *err)
     pthread_mutex_lock(&gv_lock);
     gv_message[0] = '\0';
     agseterrf(catch_message);
-    agseterr(AGERR);  /* warnings dropped; errors caught by catch_message */
+    /* every message to catch_message: below the threshold cgraph would write
+     * it to a temporary file of its own */
+    agseterr(AGWARN);
     if (!gv_ctx)
         gv_ctx = gvContextPlugins(builtins, 0);
     int rc;
