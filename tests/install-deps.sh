@@ -24,6 +24,8 @@ packages=(
   chromium libxml2-utils postgresql-autodoc
   # the export tests validate with ajv (tests/npm, installed below with npm)
   nodejs
+  # docs site diagrams: Graphviz's C library (cgraph + gvc), crawler/diagram
+  libgraphviz-dev
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

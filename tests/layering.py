@@ -61,7 +61,8 @@ MODULES = [
     Module('crawler', 'crawler', ['base', 'store', 'tunnel', 'pg', 'config', 'lineage']),
     Module('report', 'crawler/report', ['crawler'], ['jansson']),
     Module('alerts', 'crawler/alerts', ['report'], ['libcurl', 'jansson']),
-    Module('site', 'crawler/site', ['report'], ['jansson']),
+    Module('diagram', 'crawler/diagram', ['base'], ['graphviz']),
+    Module('site', 'crawler/site', ['report', 'diagram'], ['jansson']),
     Module('grants', 'crawler/grants', ['crawler']),
     Module('schedules', 'schedules', ['alerts', 'crawler'], []),
     Module('export', 'crawler/export', ['store'], ['jansson']),
@@ -77,6 +78,7 @@ THIRD_PARTY = [
     (re.compile(r'^yaml\.h$'), 'yaml'),
     (re.compile(r'^jansson'), 'jansson'),
     (re.compile(r'^curl/'), 'libcurl'),
+    (re.compile(r'^(graphviz/)?(gvc|cgraph|cdt|gvcext|gvcommon|gvplugin\w*)\.h$'), 'graphviz'),
 ]
 
 # Headers generated into the build directory, usable by every module.

@@ -54,6 +54,89 @@ static int edge_cmp(const void *a, const void *b)
     return strcmp(nx ? nx : "", ny ? ny : "");
 }
 
+static int dep_cmp(const void *a, const void *b)
+{
+    const dep_edge *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    if (x->to != y->to)
+        return x->to < y->to ? -1 : 1;
+    return (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+/* qsort has no context argument: the dependency array being indexed. */
+static const dep_edge *sort_deps;
+
+static int dep_by_to_cmp(const void *a, const void *b)
+{
+    const dep_edge *x = &sort_deps[*(const size_t *)a], *y = &sort_deps[*(const size_t *)b];
+    if (x->to != y->to)
+        return x->to < y->to ? -1 : 1;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    return (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+static void dep_add(ds_data *d, size_t *cap, size_t from, size_t to, dg_edge_kind kind)
+{
+    if (d->n_deps == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        d->deps = mc_realloc(d->deps, *cap * sizeof *d->deps);
+    }
+    d->deps[d->n_deps++] = (dep_edge){from, to, kind};
+}
+
+/*
+ * Every dependency between two containers of the datastore, for the
+ * diagrams: one edge per pair and kind (two foreign keys between the same
+ * tables are one edge), sorted both ways.
+ *
+ * Foreign keys are the incoming keys already resolved (d->in).  The views'
+ * dependencies (their recorded depends_on: DG_READS when the catalog gives
+ * them, DG_READS_PARSED when read from a late-binding view's text) are added
+ * here the same way: dep_add(d, &cap, read, view, kind).
+ */
+static void deps_collect(ds_data *d)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < d->n_in; i++)
+        dep_add(d, &cap, d->in[i].to, d->in[i].from, DG_FK);
+    /* what each view reads (docs/lineage.md): containers of this datastore
+     * only; a read of something not recorded here has no box to draw */
+    const mc_catalog *cat = d->cat;
+    for (size_t i = 0; i < cat->n_containers; i++) {
+        const char *text = cat->containers[i].depends_on;
+        json_t *deps = text ? json_loads(text, 0, NULL) : NULL;
+        size_t j;
+        json_t *e;
+        json_array_foreach(deps, j, e) {
+            const char *schema = json_string_value(json_object_get(e, "schema"));
+            const char *name = json_string_value(json_object_get(e, "name"));
+            const char *source = json_string_value(json_object_get(e, "source"));
+            const mc_container *t = schema && name ? mc_catalog_find(cat, schema, name) : NULL;
+            if (!t || t == &cat->containers[i])
+                continue;
+            dep_add(d, &cap, (size_t)(t - cat->containers), i,
+                    source && strcmp(source, "parsed") == 0 ? DG_READS_PARSED : DG_READS);
+        }
+        json_decref(deps);
+    }
+    if (!d->n_deps)
+        return;
+    qsort(d->deps, d->n_deps, sizeof *d->deps, dep_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < d->n_deps; i++)
+        if (!k || dep_cmp(&d->deps[k - 1], &d->deps[i]) != 0)
+            d->deps[k++] = d->deps[i];
+    d->n_deps = k;
+    d->deps_by_to = mc_calloc(k, sizeof *d->deps_by_to);
+    for (size_t i = 0; i < k; i++)
+        d->deps_by_to[i] = i;
+    sort_deps = d->deps;
+    qsort(d->deps_by_to, k, sizeof *d->deps_by_to, dep_by_to_cmp);
+    sort_deps = NULL;
+}
+
 void ds_free(ds_data *d)
 {
     if (!d->cat)
@@ -69,6 +152,8 @@ void ds_free(ds_data *d)
     free(d->cont_schema);
     free(d->fks);
     free(d->in);
+    free(d->deps);
+    free(d->deps_by_to);
     free(d->by_key);
     free(d->ch_by_cont);
     free(d->file);
@@ -165,6 +250,7 @@ int ds_load(store *s, ds_data *d, mc_error *err)
     }
     if (d->n_in)
         qsort(d->in, d->n_in, sizeof *d->in, edge_cmp);
+    deps_collect(d);
 
     d->ch_by_cont = mc_calloc(d->ch.n + 1, sizeof *d->ch_by_cont);
     for (size_t i = 0; i < d->ch.n; i++)

@@ -634,6 +634,7 @@ int write_container(site *S, ds_data *d, size_t ci, mc_error *err)
     p_ul_end(&p);
     json_decref(pk);
     p_partitions(&p, k);
+    p_container_graph(S, &p, d, ci);
 
     if (k->definition || is_view(k->kind)) {
         p_h(&p, 2, "definition");
@@ -724,6 +725,7 @@ int write_schema(site *S, ds_data *d, size_t si, mc_error *err)
         p_tr_end(&p);
     }
     p_table_end(&p);
+    p_schema_erd(S, &p, d, si);
     page_end(&p);
     char *path = schema_path(S, d, si);
     int rc = emit_buf(S, path, &p.b, err);

@@ -9,6 +9,7 @@
  *     output.c   the writer: incremental writes, stale files, the manifest
  *     page.c     the page layer (HTML and Markdown), formats, paths, frame
  *     pages.c    container, schema, index and changes pages, the feed
+ *     diagrams.c the diagrams' contents (crawler/diagram draws them)
  *     search.c   the search index and search.html
  *     assets/    site.css and search.js, embedded at build time
  *                (embed_assets.py writes site_assets.c from them)
@@ -24,7 +25,8 @@
  * Invariants:
  *  1. Warehouse text reaches a page only through p_text/p_link/p_pre and the
  *     escapers they call (HTML/XML entities, Markdown backslashes, ASCII-only
- *     JS literals).  File names, URLs and fragment ids are made by
+ *     JS literals), or through crawler/diagram, which escapes the names in a
+ *     diagram for Graphviz and for Mermaid (diagrams.c).  File names, URLs and fragment ids are made by
  *     site_file_name/put_id from names and contain only [a-z0-9_-] plus the
  *     separators the module adds ('/', '.', '#').
  *  2. The bytes of every file depend on the store alone: everything is sorted,
@@ -223,7 +225,7 @@ static int build_pages(site *S, mc_error *err)
     for (size_t di = 0; di < S->n_ds; di++) {
         ds_data *d = &S->ds[di];
         for (size_t si = 0; si < d->n_schemas; si++)
-            if (write_schema(S, d, si, err) < 0)
+            if (write_schema(S, d, si, err) < 0 || write_schema_erd(S, d, si, err) < 0)
                 return -1;
         for (size_t ci = 0; ci < d->cat->n_containers; ci++)
             if (write_container(S, d, ci, err) < 0)

@@ -18,6 +18,7 @@
 
 #include "site.h"
 #include "history.h"
+#include "diagram.h"
 
 #define SITE_MANIFEST ".metacrawl-site"
 
@@ -30,6 +31,14 @@ typedef struct fk_edge {
     size_t from, to;        /* container indexes in the datastore's catalog */
     json_t *fk;             /* the foreign key object, borrowed from fks[from] */
 } fk_edge;
+
+/* One container depends on another: `to` reads `from` (a view), or `to`
+ * references `from` (a foreign key of `to`).  The diagrams are drawn from
+ * these (diagrams.c); model.c collects them (deps_collect). */
+typedef struct dep_edge {
+    size_t from, to;        /* container indexes in the datastore's catalog */
+    dg_edge_kind kind;
+} dep_edge;
 
 typedef struct schema_ref {
     const char *name;
@@ -65,6 +74,9 @@ typedef struct ds_data {
     fk_edge *in;               /* incoming foreign keys, by (to, from) */
     size_t n_in;
     key_idx *by_key;           /* container_id -> container index, sorted */
+    dep_edge *deps;            /* every dependency, sorted by (from, to, kind) */
+    size_t n_deps;
+    size_t *deps_by_to;        /* indexes into deps, sorted by (to, from, kind) */
     size_t n_fields;
 } ds_data;
 
@@ -183,6 +195,34 @@ typedef struct run_group {
 run_group *collect_runs_with_changes(const site *S, size_t *n_out);
 int write_changes(site *S, const run_group *g, size_t n, mc_error *err);
 int write_feed(site *S, const run_group *g, size_t n, mc_error *err);
+
+/* ---- diagrams (diagrams.c) -------------------------------------------------------- */
+
+/* Most containers an ER diagram shows inline on its schema page; a larger
+ * one gets a page of its own (<schema>.erd.html), up to DIAG_ER_FULL_MAX. */
+#define DIAG_ER_INLINE_MAX 30
+#define DIAG_ER_FULL_MAX 200
+/* Most key columns listed in a table of an ER diagram. */
+#define DIAG_ER_ROWS_MAX 12
+/* Most containers on each side (upstream, downstream) of a container's
+ * graph, and how many steps away they may be. */
+#define DIAG_SIDE_MAX 12
+#define DIAG_DEPTH 3
+/* GitHub's Mermaid renders no diagram longer than this (maxTextSize). */
+#define DIAG_MERMAID_MAX 50000
+
+/* The "Upstream and downstream" section of a container page (nothing when
+ * it has no dependency either way). */
+void p_container_graph(site *S, page *p, const ds_data *d, size_t ci);
+/* The "Diagram" section of a schema page: the ER diagram inline, or a link
+ * to its own page. */
+void p_schema_erd(site *S, page *p, const ds_data *d, size_t si);
+/* The page of a schema's ER diagram when it is too large for the schema page
+ * (nothing written otherwise). */
+int write_schema_erd(site *S, ds_data *d, size_t si, mc_error *err);
+/* catalog/<ds>/<schema>.erd.html: the name forms have no '.', so this is
+ * nobody's schema or container page. */
+char *schema_erd_path(const site *S, const ds_data *d, size_t si);
 
 /* ---- search (search.c) ------------------------------------------------------------- */
 

@@ -256,6 +256,13 @@ Test(lineage, dropped_column_lists_the_views_that_read_it, .timeout = 240)
     cr_assert(strstr(page, "analytics.v_amounts") && strstr(page, "reporting.mv_totals") &&
                   strstr(page, "analytics.v_orders"),
               "the page names the views");
+    /* the container pages draw what the views read (docs/site.md,
+     * "Diagrams"): solid "reads" edges from the catalog's dependencies */
+    const char *dargv[] = {"-rl", "--include=*.html", "class=\"edge reads\"", out, NULL};
+    itest_result dg = itest_run_program("grep", dargv, NULL, NULL);
+    cr_assert_eq(dg.status, 0, "no page draws a 'reads' edge");
+    cr_assert(strstr(dg.out, "/sales/orders.html"),
+              "the orders page draws the views that read it:\n%s", dg.out);
     PQfinish(f.pg);
 }
 

@@ -12,7 +12,9 @@
  *     types into the search box, follows search results and foreign-key
  *     links with real mouse clicks, and checks on every page that no
  *     injected script ran, no injected element exists and nothing was
- *     loaded from anywhere but the site.  It is driven over the DevTools
+ *     loaded from anywhere but the site; it opens a schema page with an ER
+ *     diagram, checks the diagram is drawn and holds the hostile names as
+ *     text, and follows a link of the diagram.  It is driven over the DevTools
  *     protocol on a pipe (--remote-debugging-pipe: NUL-separated JSON on
  *     fds 3 and 4), so it needs no driver library, no port and no network.
  *     Skipped, with the reason, when chromium is not installed
@@ -133,6 +135,110 @@ static bool have_program(const char *name)
 
 /* ---- pages from a crawl ----------------------------------------------------------- */
 
+/* The one inline <svg> of a page, written to a file of its own. */
+static char *page_svg(const char *dir, const char *page, const char *name)
+{
+    char *text = itest_read_file(page);
+    char *start = strstr(text, "<svg ");
+    cr_assert_not_null(start, "no diagram on %s", page);
+    char *end = strstr(start, "</svg>");
+    cr_assert_not_null(end);
+    cr_assert_null(strstr(end, "<svg "), "a second diagram on %s", page);
+    end[strlen("</svg>")] = '\0';
+    char *path = itest_strf("%s/%s.svg", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(start, f);
+    fclose(f);
+    return path;
+}
+
+/* xmllint --xpath EXPR FILE, its answer without the final newline. */
+static char *xpath(const char *file, const char *expr)
+{
+    const char *args[] = {"--xpath", expr, file, NULL};
+    itest_result x = itest_run_program("xmllint", args, NULL, NULL);
+    cr_assert_eq(x.status, 0, "xmllint --xpath %s %s: %s", expr, file, x.err);
+    size_t n = strlen(x.out);
+    if (n && x.out[n - 1] == '\n')
+        x.out[n - 1] = '\0';
+    return x.out;
+}
+
+
+static void diagrams(const char *dir, const char *site)
+{
+    char *sales = itest_strf("%s/catalog/test/sales.html", site);
+    char *schema_page = itest_read_file(sales);
+    cr_assert(strstr(schema_page, "<h2 id=\"diagram\">Diagram</h2>\n<figure class=\"diagram\">\n"
+                                  "<svg role=\"img\" aria-label=\"Foreign keys of schema sales\""),
+              "%s", schema_page);
+    char *orders = itest_read_file(itest_strf("%s/catalog/test/sales/orders.html", site));
+    cr_assert(strstr(orders, "<h2 id=\"dependencies\">Upstream and downstream</h2>"), "%s", orders);
+    if (!have_program("xmllint")) {
+        cr_log_warn("xmllint missing (libxml2-utils): the diagrams were not parsed");
+        return;
+    }
+    char *erd = page_svg(dir, sales, "erd");
+    const char *args[] = {"--noout", erd, NULL};
+    itest_result x = itest_run_program("xmllint", args, NULL, NULL);
+    cr_assert_eq(x.status, 0, "the ER diagram is not well-formed XML: %s", x.err);
+    /* the nodes: every sales table with a foreign key, and t of the hostile
+     * schema (which references customers), named with its schema */
+    static const char *const nodes[][2] = {
+        {"d-sales--customers", "customers"},
+        {"d-sales--orders", "orders"},
+        {"d-sales---2e-2e-2fx", "../x"},
+        {"d-sales---3c-2fscript-3e-3cscript-3edocument-2etitle-3d-27pwned-27-3c-2fscript-3e",
+         "</script><script>document.title='pwned'</script>"},
+        {"d-sales---3cimg-20src-3dx-20onerror-3ddocument-2etitle-3d-27pwned-27-3e",
+         "<img src=x onerror=document.title='pwned'>"},
+        {"d-sales---22quoted-22-20-26-20-27apos-27", "\"quoted\" & 'apos'"},
+        {"d--3csvg-20onload-3ddocument-2etitle-3d-27pwned-27-3e--t", "t"},
+    };
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        const char *label = xpath(erd, itest_strf("string(//*[@id='%s']//*[local-name()='text']"
+                                                  "[%d])", nodes[i][0], i == 6 ? 2 : 1));
+        cr_assert_str_eq(label, nodes[i][1], "node %s", nodes[i][0]);
+    }
+    cr_assert_str_eq(xpath(erd, "count(//*[local-name()='g'][starts-with(@class,'node')])"), "7");
+    cr_assert_str_eq(xpath(erd, "string(//*[@id='d--3csvg-20onload-3ddocument-2etitle-3d-27pwned"
+                                "-27-3e--t']//*[local-name()='text'][1])"),
+                     "<svg onload=document.title='pwned'>");
+    /* the edges (referencing -> referenced): the chain, the cycle both ways,
+     * the self-reference, the key from the other schema */
+    static const char *const edges[][2] = {
+        {"d-sales--orders", "d-sales--customers"},
+        {"d-sales--customers", "d-sales---2e-2e-2fx"},
+        {"d-sales---3c-2fscript-3e-3cscript-3edocument-2etitle-3d-27pwned-27-3c-2fscript-3e",
+         "d-sales---3cimg-20src-3dx-20onerror-3ddocument-2etitle-3d-27pwned-27-3e"},
+        {"d-sales---3cimg-20src-3dx-20onerror-3ddocument-2etitle-3d-27pwned-27-3e",
+         "d-sales---3c-2fscript-3e-3cscript-3edocument-2etitle-3d-27pwned-27-3c-2fscript-3e"},
+        {"d-sales---22quoted-22-20-26-20-27apos-27", "d-sales---22quoted-22-20-26-20-27apos-27"},
+        {"d--3csvg-20onload-3ddocument-2etitle-3d-27pwned-27-3e--t", "d-sales--customers"},
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        cr_assert_str_eq(xpath(erd, itest_strf("count(//*[local-name()='g'][@class='edge fk']"
+                                               "[*[local-name()='title']='%s->%s'])",
+                                               edges[i][0], edges[i][1])),
+                         "1", "edge %s -> %s", edges[i][0], edges[i][1]);
+    cr_assert_str_eq(xpath(erd, "count(//*[local-name()='g'][starts-with(@class,'edge')])"), "6");
+    cr_assert_str_eq(xpath(erd, "count(//*[local-name()='script'] | //@*[starts-with(name(),'on')])"),
+                     "0");
+    /* a node links to its table's page */
+    cr_assert_str_eq(xpath(erd, "string(//*[@id='a_d-sales--orders']/*[local-name()='a']/@*"
+                                "[local-name()='href'])"),
+                     "../../catalog/test/sales/orders.html");
+
+    /* orders: customers and ../x upstream (transitively), nothing downstream */
+    char *og = page_svg(dir, itest_strf("%s/catalog/test/sales/orders.html", site), "orders");
+    cr_assert_str_eq(xpath(og, "string(//*[@id='d-sales--orders']/@class)"), "node focus");
+    cr_assert_str_eq(xpath(og, "count(//*[local-name()='g'][starts-with(@class,'node')])"), "3");
+    cr_assert_str_eq(xpath(og, "count(//*[local-name()='g'][@class='edge fk']"
+                               "[*[local-name()='title']='d-sales--customers->d-sales--orders'])"),
+                     "1");
+}
+
 Test(site, generated_from_a_crawl, .timeout = 300)
 {
     char *dir;
@@ -161,6 +267,10 @@ Test(site, generated_from_a_crawl, .timeout = 300)
                            "&lt;/script&gt; · test · metacrawl</title>"), "%s", evil);
     char *fence = itest_read_file(itest_strf("%s/catalog/test/sales/v_fence.html", site));
     cr_assert(strstr(fence, "&lt;/pre&gt;&lt;script&gt;"), "view definition not escaped");
+
+    /* the diagrams: the schema's ER diagram and a table's neighbours, inline
+     * SVG that parses, with the hostile names as text (diagrams() below) */
+    diagrams(dir, site);
 
     /* an unchanged rebuild writes nothing */
     json_t *j2 = docs(cfg, site, NULL);
@@ -223,6 +333,11 @@ Test(site, generated_from_a_crawl, .timeout = 300)
     for (const char *p = omd; (p = strchr(p, '<')) != NULL; p++)
         cr_assert(p > omd && (p[-1] == '\\' || strncmp(p, "<br>", 4) == 0),
                   "an unescaped < in the Markdown: %.40s", p);
+    char *smd = itest_read_file(itest_strf("%s/catalog/test/sales.md", md));
+    cr_assert(strstr(smd, "## Diagram\n\n```mermaid\nerDiagram\n"), "%s", smd);
+    cr_assert(strstr(smd, "[\"#60;/script#62;#60;script#62;document.title#61;#39;pwned#39;"
+                          "#60;/script#62;\"]"), "%s", smd);
+    cr_assert(strstr(omd, "```mermaid\nflowchart LR\n"), "%s", omd);
     char *vmd = itest_read_file(itest_strf("%s/catalog/test/sales/v_fence.md", md));
     cr_assert(strstr(vmd, "~~~~~sql\n"), "the fence must outgrow the ~~~~ inside: %s", vmd);
     PQfinish(c);
@@ -529,7 +644,8 @@ static void assert_clean_page(cdp *b, const char *expected_title)
     cr_assert_str_eq(title, expected_title, "the title changed: an injected script ran");
     /* no element the warehouse could have injected */
     cr_assert(js_true(b, "document.querySelectorAll('[onerror],[onload],[onmouseover],"
-                         "img,svg,iframe,object,embed,b').length === 0"),
+                         "img,svg:not(figure.diagram > svg),iframe,object,embed,b,"
+                         "foreignObject,script:not([src])').length === 0"),
               "an injected element exists on %s", title);
     /* scripts: only the site's own search code */
     cr_assert(js_true(b, "Array.prototype.every.call(document.scripts, function (s) {"
@@ -615,7 +731,29 @@ Test(site, browser, .timeout = 300)
     assert_clean_page(&b, "sales.../x · test · metacrawl");
     cr_assert(js_true(&b, "document.querySelector('h1').textContent === 'sales.../x'"));
 
-    /* 5. the table whose name is a script */
+    /* 5. the schema page: its ER diagram is drawn, shows the hostile names
+     * as text, and its nodes are links */
+    json_decref(cdp_call(&b, "Page.navigate",
+                         json_pack("{s:s}", "url", itest_strf("file://%s/catalog/test/sales.html",
+                                                             site))));
+    wait_page(&b, "/catalog/test/sales.html");
+    assert_clean_page(&b, "sales · test · metacrawl");
+    cr_assert(js_true(&b, "(function () { var s = document.querySelector('figure.diagram > svg');"
+                          " var r = s.getBoundingClientRect();"
+                          " return r.width > 100 && r.height > 50 &&"
+                          " getComputedStyle(s).visibility === 'visible'; })()"),
+              "the diagram is not visible");
+    cr_assert(js_true(&b, "Array.prototype.some.call(document.querySelectorAll("
+                          "'figure.diagram text'), function (t) { return t.textContent === "
+                          "\"</script><script>document.title='pwned'</script>\"; })"),
+              "the hostile table is not in the diagram as text");
+    click(&b, "figure.diagram a[*|href$='sales/customers.html']");
+    wait_page(&b, "/catalog/test/sales/customers.html");
+    assert_clean_page(&b, "sales.customers · test · metacrawl");
+    cr_assert(js_true(&b, "document.querySelector('figure.diagram .node.focus') !== null"),
+              "customers has no dependency diagram");
+
+    /* 6. the table whose name is a script */
     char *evil = itest_strf("file://%s/catalog/test/sales/"
         "-3c-2fscript-3e-3cscript-3edocument-2etitle-3d-27pwned-27-3c-2fscript-3e.html", site);
     json_decref(cdp_call(&b, "Page.navigate", json_pack("{s:s}", "url", evil)));

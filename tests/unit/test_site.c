@@ -4,7 +4,8 @@
  * site_build over stores recorded in-process: same store same bytes, an
  * unchanged rebuild writes nothing, a dropped container's page goes, only
  * changed pages are rewritten, files that are not the site's are left alone,
- * and no name becomes a path outside the site.  No network.
+ * no name becomes a path outside the site, and a large schema's ER diagram
+ * gets a page of its own (and loses it when it fits again).  No network.
  */
 #include <criterion/criterion.h>
 
@@ -642,5 +643,86 @@ Test(site, unknown_datastore_is_a_usage_error)
     mc_error_clear(&err);
     cr_assert_neq(site_build(s, NULL, 0, &o, &st, &err), 0);
     cr_assert_eq(err.code, MC_EXIT_USAGE);
+    store_close(s);
+}
+
+/* ---- diagrams of a large schema ------------------------------------------------------ */
+
+/* Schema "big": t00 ... t39, each referencing the next (a chain) and the hub
+ * "hub" (so hub has 40 containers downstream). */
+static mc_catalog *big_catalog(int n_tables)
+{
+    mc_catalog *c = mc_catalog_new();
+    add_schema(c, "big", NULL);
+    static const char *const cols[] = {"id", "next_id", "hub_id", NULL};
+    static const char *const hub_cols[] = {"id", NULL};
+    mc_container *h = add_table(c, "big", "hub", NULL, hub_cols);
+    h->primary_key = "[\"id\"]";
+    for (int i = 0; i < n_tables; i++) {
+        char name[16], next[16];
+        snprintf(name, sizeof name, "t%02d", i);
+        snprintf(next, sizeof next, "t%02d", (i + 1) % n_tables);
+        mc_container *k = add_table(c, "big", name, NULL, cols);
+        k->primary_key = "[\"id\"]";
+        mc_buf fk = {0};
+        mc_buf_printf(&fk, "[{\"name\":\"%s_next\",\"columns\":[\"next_id\"],\"ref_schema\":\"big\","
+                           "\"ref_container\":\"%s\",\"ref_columns\":[\"id\"]},"
+                           "{\"name\":\"%s_hub\",\"columns\":[\"hub_id\"],\"ref_schema\":\"big\","
+                           "\"ref_container\":\"hub\",\"ref_columns\":[\"id\"]}]",
+                      name, next, name);
+        k->foreign_keys = mc_arena_strdup(c->arena, mc_buf_str(&fk));
+        mc_buf_free(&fk);
+    }
+    mc_catalog_finish(c);
+    return c;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+Test(site, large_er_diagram_gets_its_own_page)
+{
+    store *s = open_store();
+    record(s, "dw", big_catalog(40), true);
+    char *out = tpath("site");
+    build(s, out, SITE_HTML);
+    char *schema = slurp(tpath("site/catalog/dw/big.html"));
+    cr_assert_null(strstr(schema, "<svg"), "a 41-table diagram inline");
+    cr_assert(strstr(schema, "has 41 tables, too many to read here. "
+                             "<a href=\"../../catalog/dw/big.erd.html\">Open the full-size "
+                             "diagram</a>."), "%s", schema);
+    char *full = slurp(tpath("site/catalog/dw/big.erd.html"));
+    cr_assert_eq(count_of(full, "<svg "), 1);
+    cr_assert_eq(count_of(full, "class=\"node\""), 41, "%s", full);
+    cr_assert(strstr(full, "<div class=\"diagram-full\">"));
+    /* the hub: 12 of the 40 tables that reference it, the rest counted */
+    char *hub = slurp(tpath("site/catalog/dw/big/hub.html"));
+    cr_assert(strstr(hub, ">28 more downstream</text>"), "%s", hub);
+    cr_assert_eq(count_of(hub, "class=\"node"), 1 + 12 + 1, "%s", hub);
+    /* a table of the chain: its cycle (t39 -> t00) is 3 steps deep each way */
+    char *t05 = slurp(tpath("site/catalog/dw/big/t05.html"));
+    cr_assert(strstr(t05, "<g id=\"d&#45;big&#45;&#45;t05\" class=\"node focus\">"), "%s", t05);
+
+    /* Markdown: the same page, as Mermaid */
+    char *md = tpath("md");
+    build(s, md, SITE_MARKDOWN);
+    char *smd = slurp(tpath("md/catalog/dw/big.md"));
+    cr_assert(strstr(smd, "[Open the full\\-size diagram](../../catalog/dw/big.erd.md)") ||
+              strstr(smd, "[Open the full-size diagram](../../catalog/dw/big.erd.md)"), "%s", smd);
+    char *fmd = slurp(tpath("md/catalog/dw/big.erd.md"));
+    cr_assert(strstr(fmd, "```mermaid\nerDiagram\n"), "%s", fmd);
+
+    /* smaller: inline again, and the full-size page goes */
+    record(s, "dw", big_catalog(10), false);
+    build(s, out, SITE_HTML);
+    schema = slurp(tpath("site/catalog/dw/big.html"));
+    cr_assert_eq(count_of(schema, "<svg "), 1);
+    cr_assert_neq(access(tpath("site/catalog/dw/big.erd.html"), F_OK), 0,
+                  "the full-size page of a diagram now inline is still there");
     store_close(s);
 }

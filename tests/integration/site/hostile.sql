@@ -46,3 +46,17 @@ CREATE VIEW sales.v_fence AS
 CREATE SCHEMA "<svg onload=document.title='pwned'>";
 CREATE TABLE "<svg onload=document.title='pwned'>".t (id int);
 COMMENT ON COLUMN "<svg onload=document.title='pwned'>".t.id IS 'javascript:alert(1)';
+
+-- The diagrams: a foreign-key cycle through two tables whose names are
+-- markup, a table that references itself (with quotes and & in its name),
+-- and a key from the hostile schema into sales (an edge between schemas).
+ALTER TABLE sales."</script><script>document.title='pwned'</script>" ADD PRIMARY KEY (id);
+ALTER TABLE sales."<img src=x onerror=document.title='pwned'>" ADD PRIMARY KEY (id),
+  ADD CONSTRAINT "cycle_a" FOREIGN KEY (id)
+    REFERENCES sales."</script><script>document.title='pwned'</script>"(id);
+ALTER TABLE sales."</script><script>document.title='pwned'</script>"
+  ADD CONSTRAINT "cycle_b" FOREIGN KEY (id) REFERENCES sales."<img src=x onerror=document.title='pwned'>"(id);
+ALTER TABLE sales."""quoted"" & 'apos'" ADD PRIMARY KEY (id),
+  ADD CONSTRAINT "self" FOREIGN KEY (id) REFERENCES sales."""quoted"" & 'apos'"(id);
+ALTER TABLE "<svg onload=document.title='pwned'>".t
+  ADD CONSTRAINT "t_customer" FOREIGN KEY (id) REFERENCES sales.customers(id);
