@@ -479,10 +479,14 @@ static int provisioned(const aws_opts *o, const aws_db_request *r, const char *r
         goto out;
     }
     if (resp.status != 200) {
+        char *dbname = r->db_name ? mc_asprintf(" and dbname:%s/%s", r->cluster_identifier,
+                                                r->db_name)
+                                  : mc_strdup("");
         char *hint = mc_asprintf(
             "allow redshift:GetClusterCredentials on arn:aws:redshift:%s:ACCOUNT:dbuser:%s/%s%s%s"
             " (docs/aws.md has the whole policy)", region, r->cluster_identifier, r->db_user,
-            r->db_name ? " and dbname:" : "", r->db_name ? r->cluster_identifier : "");
+            dbname, r->n_db_groups ? ", and redshift:JoinGroup on its dbgroup ARNs" : "");
+        free(dbname);
         char *nf = mc_asprintf("check cluster_identifier '%s' (as in the console, case "
                                "sensitive) and that the cluster is in region %s",
                                r->cluster_identifier, region);
