@@ -276,6 +276,27 @@ Test(aws, chain_assume_role_is_signed_by_the_source_and_used_after)
     cr_assert_str_eq(json_string_value(json_object_get(rs, "outcome")), "ok");
 }
 
+Test(aws, iam_role_arn_is_assumed_with_the_chain_credentials)
+{
+    const char *env[] = {"AWS_ACCESS_KEY_ID=AKIABASE", "AWS_SECRET_ACCESS_KEY=base-secret",
+                         "AWS_EC2_METADATA_DISABLED=true", NULL};
+    crawl_as_iam(env, "      role_arn: arn:aws:iam::123456789012:role/crawler\n", "role_arn");
+}
+
+Test(aws, chain_container_endpoint_token_file)
+{
+    itest_fakeaws *meta = fake("unused", NULL);
+    char *d = itest_tmpdir();
+    char *tok = itest_strf("%s/eks-pod-identity-token", d);
+    itest_write_file(tok, "Bearer ecs-auth-token\n");
+    char *e1 = itest_strf("AWS_CONTAINER_CREDENTIALS_FULL_URI=%s/ecs-credentials", meta->url);
+    char *e2 = itest_strf("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s", tok);
+    /* the file wins over the variable */
+    const char *env[] = {e1, e2, "AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong",
+                         "AWS_EC2_METADATA_DISABLED=true", NULL};
+    crawl_as_iam(env, NULL, "container token file");
+}
+
 Test(aws, chain_web_identity_token)
 {
     char *d = itest_tmpdir();
