@@ -577,3 +577,31 @@ Test(aws, iam_needs_exactly_one_target)
     cr_assert_eq(r.status, 3, "%s", r.err);
     cr_assert(strstr(r.err, "duration"), "%s", r.err);
 }
+
+/* ---- check ------------------------------------------------------------------------ */
+
+Test(aws, check_logs_in_with_iam_and_reports_an_aws_refusal)
+{
+    char *user = unique("checker");
+    char *dbuser = itest_strf("IAM:%s", user);
+    char *pw = itest_strf("ck-%d", (int)getpid());
+    char *db = db_with_role(dbuser, pw);
+    itest_fakeaws *f = fake(pw, NULL);
+    char *dir = itest_tmpdir();
+    char *cfg = itest_write_config(dir, db, user, NULL,
+                                   iam_yaml(f, "      cluster_identifier: prod-cluster\n"
+                                               "      region: eu-west-1\n"));
+    const char *argv[] = {"--config", cfg, "check", "test", NULL};
+    const char *env[] = {"AWS_ACCESS_KEY_ID=AKIAENV", "AWS_SECRET_ACCESS_KEY=env-secret",
+                         "AWS_SESSION_TOKEN=env-token", "AWS_EC2_METADATA_DISABLED=true", NULL};
+    itest_result r = itest_run(argv, env, NULL);
+    /* (the grants it lacks are check's business: exit 7 here) */
+    cr_assert(strstr(r.out, "ok   authenticate: logged in as"), "%s%s", r.out, r.err);
+    cr_assert_gt(itest_count_statements_by(db, dbuser), 0);
+    const char *denied[] = {"AWS_ACCESS_KEY_ID=AKIADENIED", "AWS_SECRET_ACCESS_KEY=denied-secret",
+                            "AWS_EC2_METADATA_DISABLED=true", NULL};
+    r = itest_run(argv, denied, NULL);
+    cr_assert_eq(r.status, 5, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "AccessDenied") || strstr(r.err, "AccessDenied"), "%s%s", r.out,
+              r.err);
+}
