@@ -69,6 +69,9 @@ char *awsi_region(const aws_opts *o);
 /* https://HOST.REGION.amazonaws.com/ or the override (malloc'd). */
 char *awsi_service_url(const aws_opts *o, const char *host_prefix, const char *region);
 
+/* Registers aws_cache_clear with atexit, once. */
+void awsi_wipe_at_exit(void);
+
 /* Credentials for signing: the chain (or o->profile), then o->role_arn. */
 int awsi_credentials(const aws_opts *o, const char *region, awsi_creds *out, mc_error *err);
 

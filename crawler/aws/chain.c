@@ -805,6 +805,7 @@ int awsi_credentials(const aws_opts *o, const char *region, awsi_creds *out, mc_
     /* Only credentials that expire are cached: static keys are read again,
      * so a rotated key in the environment or a file is seen at once. */
     if (rc == 0 && out->expires_at > 0) {
+        awsi_wipe_at_exit();
         pthread_mutex_lock(&chain_mu);
         struct cached_creds *slot = NULL;
         for (size_t i = 0; i < n_ccache && !slot; i++)

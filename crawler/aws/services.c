@@ -347,9 +347,12 @@ struct cached_login {
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct cached_login *cache;
 static size_t n_cache;
-static bool cache_atexit;
 
 void awsi_chain_cache_clear(void);
+static void register_wipe(void)
+{
+    atexit(aws_cache_clear);
+}
 
 void aws_cache_clear(void)
 {
@@ -387,15 +390,19 @@ static bool cache_get(const char *key, aws_db_login *out)
     return hit;
 }
 
+/* Both caches are wiped at exit: registered once, by whichever caches first. */
+void awsi_wipe_at_exit(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_wipe);
+}
+
 static void cache_put(const char *key, const aws_db_login *l)
 {
     if (l->expires_at <= 0)
         return;
+    awsi_wipe_at_exit();
     pthread_mutex_lock(&cache_mu);
-    if (!cache_atexit) {
-        atexit(aws_cache_clear);
-        cache_atexit = true;
-    }
     struct cached_login *slot = NULL;
     for (size_t i = 0; i < n_cache && !slot; i++)
         if (!strcmp(cache[i].key, key))
@@ -641,10 +648,12 @@ int aws_db_credentials(const aws_opts *o, const aws_db_request *r, aws_db_login 
                           : provisioned(o, r, region, &c, out, err);
         awsi_creds_free(&c);
     }
-    if (rc == 0) {
+    if (rc == 0)
         cache_put(key, out);
-        mc_log(MC_LOG_INFO, "%s: temporary credentials for %s until %lld", what, out->user,
-               (long long)out->expires_at);
+    if (rc == 0 && mc_log_threshold >= MC_LOG_INFO) {
+        char until[21];
+        mc_time_iso(out->expires_at, until);
+        mc_log(MC_LOG_INFO, "%s: temporary credentials for %s until %s", what, out->user, until);
     }
 out:
     free(key);
