@@ -701,10 +701,13 @@ static int container_or_imds(awsi_creds *out, mc_error *err)
     }
     int rc = imds(out, err);
     if (rc == 1) {
+        const char *off = env("AWS_EC2_METADATA_DISABLED");
         mc_error_set(err, MC_EXIT_AUTH, "no AWS credentials found");
         mc_error_hint(err, "searched: AWS_ACCESS_KEY_ID, the profile in ~/.aws, "
                            "AWS_WEB_IDENTITY_TOKEN_FILE, the ECS/EKS container endpoint and "
-                           "EC2 instance metadata (docs/aws.md, \"The credential chain\")");
+                           "EC2 instance metadata%s (docs/aws.md, \"The credential chain\")",
+                      off && !strcasecmp(off, "true") ? " (turned off by "
+                                                        "AWS_EC2_METADATA_DISABLED)" : "");
         return -1;
     }
     return rc;
