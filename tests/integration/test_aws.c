@@ -297,6 +297,23 @@ Test(aws, chain_container_endpoint_token_file)
     crawl_as_iam(env, NULL, "container token file");
 }
 
+Test(aws, chain_profile_credential_process)
+{
+    char *d = itest_tmpdir();
+    char *script = itest_strf("%s/export-credentials", d);
+    /* what `aws configure export-credentials --format process` prints */
+    itest_write_file(script, "#!/bin/sh\nprintf '%s' '{\"Version\": 1, \"AccessKeyId\": "
+                             "\"AKIAPROFILE\", \"SecretAccessKey\": \"profile-secret\"}'\n");
+    chmod(script, 0755);
+    char *conf = itest_strf("%s/config", d);
+    itest_write_file(conf, itest_strf("[profile laptop]\ncredential_process = \"%s\" --profile "
+                                      "sso\n", script));
+    char *e1 = itest_strf("AWS_CONFIG_FILE=%s", conf);
+    const char *env[] = {e1, "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
+                         "AWS_EC2_METADATA_DISABLED=true", NULL};
+    crawl_as_iam(env, "      profile: laptop\n", "credential_process");
+}
+
 Test(aws, chain_web_identity_token)
 {
     char *d = itest_tmpdir();
