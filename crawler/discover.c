@@ -52,10 +52,9 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
 {
     *out = NULL;
     mc_secret password = {0};
-    /* libpq may take the password from PGPASSWORD or .pgpass itself */
-    mc_secret_guard_process();
-    if (ds->password.kind != CFG_SECRET_NONE &&
-        cfg_secret_resolve(&ds->password, &password, err) != 0)
+    char *user = NULL;
+    /* iam:, credentials_command or the password (none: libpq's own) */
+    if (cfg_datastore_login(ds, &user, &password, err) != 0)
         return -1;
     const pg_login login = {
         .name = ds->name,
@@ -63,13 +62,15 @@ int disc_connect(const cfg_datastore *ds, const disc_target *target,
         .hostaddr = target->hostaddr,
         .port = target->port,
         .database = ds->database,
-        .user = ds->user,
+        .user = user ? user : ds->user,
         .sslmode = ds->sslmode,
         .connect_timeout_s = ds->connect_timeout_s,
         .statement_timeout_ms = ds->statement_timeout_ms,
     };
     pg_session *pg = NULL;
-    if (pg_connect(&login, &password, &pg, err) != 0) /* wipes the password */
+    int rc = pg_connect(&login, &password, &pg, err); /* wipes the password */
+    free(user);
+    if (rc != 0)
         return -1;
     disc_session *s = mc_calloc(1, sizeof *s);
     s->pg = pg;

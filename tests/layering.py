@@ -53,10 +53,11 @@ class Module:
 # The declared structure, lowest first (docs/architecture.md draws it).
 MODULES = [
     Module('base', 'crawler/base'),
+    Module('aws', 'crawler/aws', ['base'], ['libcurl', 'jansson']),
     Module('store', 'store', ['base'], ['sqlite3']),
     Module('tunnel', 'tunnel', ['base'], ['libssh2', 'libcrypto']),
     Module('pg', 'crawler/pg', ['base'], ['libpq']),
-    Module('config', 'crawler/config', ['base', 'store'], ['yaml', 'libcurl']),
+    Module('config', 'crawler/config', ['base', 'store', 'aws'], ['yaml', 'libcurl']),
     Module('lineage', 'crawler/lineage', ['base', 'store', 'pg'], ['jansson']),
     Module('crawler', 'crawler', ['base', 'store', 'tunnel', 'pg', 'config', 'lineage']),
     Module('report', 'crawler/report', ['crawler'], ['jansson']),

@@ -491,7 +491,14 @@ void cli_print_man(FILE *f)
           ".TP\n.B XDG_CONFIG_HOME\nwhere the default configuration is looked for\n"
           ".TP\n.B PGPASSWORD, PGPASSFILE, PGSSLMODE, PGSSLROOTCERT\n"
           "libpq's own settings keep working when the configuration leaves them out\n", f);
+    fputs(".TP\n.B AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, "
+          "AWS_REGION\n"
+          "with an iam: block or ${aws\\-sm:...} secret, the AWS credential chain: these, the "
+          "shared\nfiles (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), "
+          "AWS_WEB_IDENTITY_TOKEN_FILE with\nAWS_ROLE_ARN, the container endpoint "
+          "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, _FULL_URI)\nand EC2 instance metadata "
+          "(AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_EC2_METADATA_DISABLED);\nsee docs/aws.md\n", f);
     fputs(".SH SEE ALSO\n"
           "The documentation in docs/: configuration.md, commands.md, changes.md, "
-          "store.md.\n", f);
+          "store.md, aws.md.\n", f);
 }

@@ -46,6 +46,15 @@ void cfg_free(cfg *c)
         free(d->user);
         free(d->group);
         cfgi_secret_free(&d->password);
+        free(d->iam.cluster_identifier);
+        free(d->iam.workgroup);
+        free(d->iam.region);
+        free(d->iam.db_user);
+        cfgi_strv_free(d->iam.db_groups, d->iam.n_db_groups);
+        free(d->iam.profile);
+        free(d->iam.role_arn);
+        cfgi_strv_free(d->credentials_command, d->n_credentials_command);
+        free(d->aws_endpoint_url);
         free(d->admin.user);
         cfgi_secret_free(&d->admin.password);
         free(d->sslmode);

@@ -25,13 +25,20 @@ typedef enum cfg_secret_kind {
     CFG_SECRET_ENV,     /* ${env:NAME} */
     CFG_SECRET_FILE,    /* ${file:/path}; trailing newline trimmed */
     CFG_SECRET_COMMAND, /* argv list, run without a shell, stdout trimmed */
+    CFG_SECRET_AWS_SM,  /* ${aws-sm:SECRET_ID} or ${aws-sm:SECRET_ID#json_key} */
 } cfg_secret_kind;
 
 typedef struct cfg_secret {
     cfg_secret_kind kind;
-    char *ref;      /* LITERAL: the value (wiped by cfg_free); ENV: name; FILE: path */
+    char *ref;      /* LITERAL: the value (wiped by cfg_free); ENV: name; FILE: path;
+                       AWS_SM: the secret's name or ARN */
+    char *json_key; /* AWS_SM: the key after '#', NULL = the whole SecretString */
     char **argv;    /* COMMAND: NULL-terminated */
     size_t argc;
+    /* AWS_SM: the datastore's AWS settings (its iam: block and
+     * aws_endpoint_url), borrowed from the cfg_datastore */
+    const struct cfg_iam *aws;
+    const char *aws_endpoint_url;
     cfg_pos pos;
 } cfg_secret;
 
@@ -85,6 +92,22 @@ typedef struct cfg_admin {
     cfg_pos pos;
 } cfg_admin;
 
+/* iam: temporary database credentials from AWS (docs/aws.md). */
+typedef struct cfg_iam {
+    bool present;
+    char *cluster_identifier; /* provisioned: GetClusterCredentials; or */
+    char *workgroup;          /* Serverless: GetCredentials */
+    char *region;             /* NULL: AWS_REGION, AWS_DEFAULT_REGION, the profile's */
+    char *db_user;            /* provisioned; NULL = the datastore's user */
+    char **db_groups;
+    size_t n_db_groups;
+    bool auto_create;
+    int duration_s;           /* 0 = AWS's default */
+    char *profile;            /* a profile of the shared files, used alone */
+    char *role_arn;           /* assumed with the chain's credentials */
+    cfg_pos pos;
+} cfg_iam;
+
 typedef struct cfg_datastore {
     char *name;             /* [a-z0-9_-]+, unique */
     char *host;
@@ -93,6 +116,11 @@ typedef struct cfg_datastore {
     char *user;             /* default "metamapper" */
     char *group;            /* default "metamapper": the group grants go to */
     cfg_secret password;    /* NONE = libpq's own (PGPASSWORD, .pgpass) */
+    cfg_iam iam;            /* iam: user and password from AWS before each connection */
+    char **credentials_command; /* argv printing {"user","password","expiration"}; NULL = none */
+    size_t n_credentials_command;
+    cfg_pos credentials_command_pos;
+    char *aws_endpoint_url; /* every AWS call of this datastore goes here; NULL = AWS's */
     cfg_admin admin;
     char *sslmode;          /* NULL = libpq's default / PGSSLMODE */
     cfg_globs schemas;
@@ -166,6 +194,16 @@ void cfg_free(cfg *c); /* NULL is a no-op; wipes literal secrets */
 char *cfg_default_path(void);
 
 const cfg_datastore *cfg_find_datastore(const cfg *c, const char *name);
+
+/*
+ * The login of a connection to ds, resolved now: from the iam: block
+ * (AWS, cached until shortly before it expires), from credentials_command,
+ * or the password (password, password_command; none = libpq's own).
+ * *user_out (malloc'd) is the user to log in as, NULL = ds->user; the
+ * caller wipes *password.  Errors name the key's position or the AWS call.
+ */
+int cfg_datastore_login(const cfg_datastore *ds, char **user_out, mc_secret *password,
+                        mc_error *err);
 
 /* The commented starter file `metacrawl init` writes. */
 const char *cfg_starter_text(void);

@@ -11,6 +11,7 @@
  * here is added there.
  */
 #include "config_internal.h"
+#include "aws.h"
 #include "store.h"
 
 #include <ctype.h>
@@ -478,6 +479,24 @@ static int set_url(ctx *x, const row *r, const char *text, const yaml_node_t *at
     return 0;
 }
 
+/* aws_endpoint_url: where every AWS request of the datastore goes (a VPC
+ * endpoint, or the tests' fake AWS).  Signed requests carry credentials,
+ * so the rule is the webhooks': https, or http only to loopback. */
+static int set_aws_url(ctx *x, const row *r, const char *text, const yaml_node_t *at,
+                       void *target)
+{
+    const char *problem = aws_endpoint_url_problem(text);
+    if (problem) {
+        char buf[64];
+        cfgi_fail(x, at, "'%s' %s: %s", r->key, cfgi_describe(at, buf, sizeof buf), problem);
+        mc_error_hint(x->err, "write https://HOST[:PORT]/ (e.g. a VPC endpoint), or remove the key "
+                              "to reach AWS's own endpoints");
+        return -1;
+    }
+    *(char **)target = mc_strdup(text);
+    return 0;
+}
+
 static int set_change_kinds(ctx *x, const row *r, const yaml_node_t *key, const yaml_node_t *val,
                             void *target)
 {
@@ -596,6 +615,30 @@ static int check_datastore(ctx *x, void *obj, const yaml_node_t *map, const yaml
     (void)at;
     if (cfgi_map_find(x, map, "timezone", NULL, &v))
         d->timezone_pos = value_pos(x, v);
+    /* One source of the login: iam:, credentials_command, or a password
+     * (password + password_command is the secret setter's own error). */
+    static const char *const logins[] = {"iam", "credentials_command", "password",
+                                         "password_command"};
+    const yaml_node_t *k, *found[2] = {NULL, NULL};
+    size_t n_found = 0;
+    for (size_t i = 0; i < 4 && n_found < 2; i++) {
+        if (i == 3 && n_found && !strcmp(cfgi_scalar(found[n_found - 1]), "password"))
+            continue;
+        if (cfgi_map_find(x, map, logins[i], &k, NULL))
+            found[n_found++] = k;
+    }
+    if (n_found == 2) {
+        bool second_later = found[1]->start_mark.index > found[0]->start_mark.index;
+        const yaml_node_t *early = second_later ? found[0] : found[1];
+        const yaml_node_t *late = second_later ? found[1] : found[0];
+        cfgi_fail(x, late, "'%s' and '%s' cannot both be set", cfgi_scalar(early),
+                  cfgi_scalar(late));
+        mc_error_hint(x->err, "iam: and credentials_command give the user and the password "
+                              "together; keep one way to log in");
+        return -1;
+    }
+    if (cfgi_map_find(x, map, "credentials_command", &k, NULL))
+        d->credentials_command_pos = cfgi_pos_of(x, k);
     if (cfgi_map_find(x, map, "schedule", NULL, &v)) {
         d->schedule_pos = cfgi_pos_of(x, v);
         /* point at the expression itself, so a column inside it adds up */
@@ -604,6 +647,33 @@ static int check_datastore(ctx *x, void *obj, const yaml_node_t *map, const yaml
              v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE))
             d->schedule_pos.column++;
     }
+    return 0;
+}
+
+static int check_iam(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
+{
+    cfg_iam *m = obj;
+    const yaml_node_t *k;
+    m->present = true;
+    if (!m->cluster_identifier == !m->workgroup) {
+        if (m->workgroup && cfgi_map_find(x, map, "workgroup", &k, NULL))
+            cfgi_fail(x, k, "'iam' has both 'cluster_identifier' and 'workgroup'");
+        else
+            cfgi_fail(x, map ? map : at, "'iam' needs 'cluster_identifier' (a provisioned "
+                      "cluster) or 'workgroup' (Redshift Serverless)");
+        mc_error_hint(x->err, "keep one: cluster_identifier for GetClusterCredentials, workgroup "
+                              "for Serverless GetCredentials");
+        return -1;
+    }
+    static const char *const provisioned_only[] = {"db_user", "db_groups", "auto_create"};
+    for (size_t i = 0; m->workgroup && i < 3; i++)
+        if (cfgi_map_find(x, map, provisioned_only[i], &k, NULL)) {
+            cfgi_fail(x, k, "'%s' applies to provisioned clusters, not to a Serverless "
+                      "workgroup", provisioned_only[i]);
+            mc_error_hint(x->err, "Serverless derives the database user from the IAM identity "
+                                  "(IAM:role or IAMR:role); remove '%s'", provisioned_only[i]);
+            return -1;
+        }
     return 0;
 }
 
@@ -665,6 +735,18 @@ static int check_top(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_
             d->max_runtime_s = c->max_runtime_s;
         if (d->stale_after_s == -2)
             d->stale_after_s = c->stale_after_s;
+        /* ${aws-sm:...} of this datastore use its iam: settings and endpoint
+         * (set here: the datastores array has its final address now). */
+        cfg_secret *secrets[] = {&d->password, &d->admin.password, &d->tunnel.first.password,
+                                 &d->tunnel.first.passphrase};
+        for (size_t s = 0; s < sizeof secrets / sizeof secrets[0]; s++)
+            secrets[s]->aws = &d->iam, secrets[s]->aws_endpoint_url = d->aws_endpoint_url;
+        for (size_t h = 0; h < d->tunnel.n_jump; h++) {
+            d->tunnel.jump[h].password.aws = &d->iam;
+            d->tunnel.jump[h].password.aws_endpoint_url = d->aws_endpoint_url;
+            d->tunnel.jump[h].passphrase.aws = &d->iam;
+            d->tunnel.jump[h].passphrase.aws_endpoint_url = d->aws_endpoint_url;
+        }
     }
     return 0;
 }
@@ -747,6 +829,25 @@ static const table admin_table = {
     .pos_off = offsetof(cfg_admin, pos), .check = check_admin,
 };
 
+/* iam: where the login comes from when AWS hands it out (docs/aws.md). */
+static const row iam_rows[] = {
+    {.key = "cluster_identifier", .type = T_STRING, .off = offsetof(cfg_iam, cluster_identifier)},
+    {.key = "workgroup", .type = T_STRING, .off = offsetof(cfg_iam, workgroup)},
+    {.key = "region", .type = T_STRING, .off = offsetof(cfg_iam, region)},
+    {.key = "db_user", .type = T_STRING, .off = offsetof(cfg_iam, db_user)},
+    {.key = "db_groups", .type = T_STRLIST, .off = offsetof(cfg_iam, db_groups),
+     .n_off = offsetof(cfg_iam, n_db_groups)},
+    {.key = "auto_create", .type = T_BOOL, .def = "false", .off = offsetof(cfg_iam, auto_create)},
+    {.key = "duration", .type = T_DURATION_S, .off = offsetof(cfg_iam, duration_s),
+     .min = DUR(900), .max = DUR(3600)},
+    {.key = "profile", .type = T_STRING, .off = offsetof(cfg_iam, profile)},
+    {.key = "role_arn", .type = T_STRING, .off = offsetof(cfg_iam, role_arn)},
+};
+static const table iam_table = {
+    .what = "iam", .rows = ROWS(iam_rows), .size = sizeof(cfg_iam),
+    .pos_off = offsetof(cfg_iam, pos), .check = check_iam,
+};
+
 static const char *const sslmodes[] = {"disable", "allow", "prefer", "require",
                                        "verify-ca", "verify-full", NULL};
 
@@ -762,6 +863,11 @@ static const row datastore_rows[] = {
     {.key = "group", .type = T_STRING, .def = "metamapper", .off = offsetof(cfg_datastore, group)},
     {.key = "password", .type = T_SECRET, .off = offsetof(cfg_datastore, password)},
     {.key = "password_command", .type = T_SECRET_ARGV, .off = offsetof(cfg_datastore, password)},
+    {.key = "iam", .type = T_MAP, .off = offsetof(cfg_datastore, iam), .sub = &iam_table},
+    {.key = "credentials_command", .type = T_ARGV, .off = offsetof(cfg_datastore, credentials_command),
+     .n_off = offsetof(cfg_datastore, n_credentials_command)},
+    {.key = "aws_endpoint_url", .type = T_SCALAR_FN, .off = offsetof(cfg_datastore, aws_endpoint_url),
+     .scalar_fn = set_aws_url},
     {.key = "sslmode", .type = T_ENUM, .off = offsetof(cfg_datastore, sslmode),
      .choices = sslmodes},
     {.key = "schemas", .type = T_MAP, .off = offsetof(cfg_datastore, schemas), .sub = &globs_table},

@@ -1,12 +1,15 @@
 /*
  * secret_src.c — the sources of a secret: a literal, ${env:NAME},
- * ${file:PATH} and password_command.  At load time only their availability
+ * ${file:PATH}, ${aws-sm:SECRET_ID[#json_key]} (AWS Secrets Manager, through
+ * crawler/aws) and password_command; and a datastore's login, which iam:
+ * or credentials_command may give instead (cfg_datastore_login).  At load time only their availability
  * is checked (the variable is set and non-empty, the file is readable, the
  * argv is not empty); cfg_secret_resolve() reads the value when a
  * connection needs it.  The buffers of cfg_secret_resolve and literal
  * secrets in cfg_free are wiped.
  */
 #include "config_internal.h"
+#include "aws.h"
 #include "proc.h"
 #include "secret.h"
 
@@ -123,9 +126,24 @@ int cfgi_set_secret(ctx *x, const row *r, const yaml_node_t *key, const yaml_nod
         s->kind = CFG_SECRET_FILE;
         return r->checked_on_use ? 0 : check_file(x->err, s);
     }
+    if (!strncmp(v, "${aws-sm:", 9) && v[len - 1] == '}' && len > 10 &&
+        !memchr(v + 9, '}', len - 10)) {
+        const char *id = v + 9, *end = v + len - 1, *hash = memchr(id, '#', (size_t)(end - id));
+        if (hash == id || hash + 1 == end) {
+            cfgi_fail(x, val, "'%s': ${aws-sm:...} needs a secret id%s", r->key,
+                      hash == id ? "" : " and, after '#', a key");
+            mc_error_hint(x->err, "write ${aws-sm:NAME-OR-ARN} or ${aws-sm:NAME-OR-ARN#json_key}");
+            return -1;
+        }
+        s->kind = CFG_SECRET_AWS_SM;
+        s->ref = mc_strndup(id, (size_t)((hash ? hash : end) - id));
+        s->json_key = hash ? mc_strndup(hash + 1, (size_t)(end - hash - 1)) : NULL;
+        return 0; /* fetched when used: a load must not call AWS */
+    }
     cfgi_fail(x, val, "'%s' has an unsupported ${...} reference", r->key);
-    mc_error_hint(x->err, "the value must be exactly ${env:NAME} or ${file:PATH} (NAME: letters, "
-                          "digits, '_'); a literal secret cannot contain '${', put it in a file");
+    mc_error_hint(x->err, "the value must be exactly ${env:NAME}, ${file:PATH} or "
+                          "${aws-sm:SECRET_ID[#json_key]} (NAME: letters, digits, '_'); a literal "
+                          "secret cannot contain '${', put it in a file");
     return -1;
 }
 
@@ -217,6 +235,36 @@ out:
     return rc;
 }
 
+static aws_opts aws_opts_of(const cfg_iam *m, const char *endpoint)
+{
+    aws_opts o = {.endpoint_url = endpoint};
+    if (m && m->present) {
+        o.region = m->region;
+        o.profile = m->profile;
+        o.role_arn = m->role_arn;
+    }
+    return o;
+}
+
+/* The AWS error is kept whole (it names the call and the code); the
+ * position of the key that asked for it comes first. */
+static int at_key(const cfg_pos *p, mc_error *why, mc_error *err)
+{
+    mc_error_set(err, why->code, "%s:%d:%d: %s", p->file, p->line, p->column, why->message);
+    if (why->hint[0])
+        mc_error_hint(err, "%s", why->hint);
+    return -1;
+}
+
+static int resolve_aws_sm(const cfg_secret *s, mc_secret *out, mc_error *err)
+{
+    aws_opts o = aws_opts_of(s->aws, s->aws_endpoint_url);
+    mc_error why = {0};
+    if (aws_secret_value(&o, s->ref, s->json_key, out, &why) != 0)
+        return at_key(&s->pos, &why, err);
+    return 0;
+}
+
 int cfg_secret_resolve(const cfg_secret *src, mc_secret *out, mc_error *err)
 {
     mc_secret_guard_process();
@@ -240,6 +288,8 @@ int cfg_secret_resolve(const cfg_secret *src, mc_secret *out, mc_error *err)
         if (!src->argv || src->argc == 0 || !src->argv[0])
             return cfgi_fail_pos(err, &src->pos, "password_command is empty");
         return resolve_command(src, out, err);
+    case CFG_SECRET_AWS_SM:
+        return resolve_aws_sm(src, out, err);
     }
     cfgi_fail_pos(err, &src->pos, "unknown secret source");
     mc_error_hint(err, "this is a bug in metacrawl; please report it");
@@ -251,6 +301,76 @@ void cfgi_secret_free(cfg_secret *s)
     if (s->kind == CFG_SECRET_LITERAL && s->ref)
         explicit_bzero(s->ref, strlen(s->ref));
     free(s->ref);
+    free(s->json_key);
     cfgi_strv_free(s->argv, s->argc);
     memset(s, 0, sizeof *s);
+}
+
+/* ---- a datastore's login ------------------------------------------------------ */
+
+/* credentials_command: stdout is JSON {"user","password","expiration"}. */
+static int resolve_credentials_command(const cfg_datastore *ds, char **user_out,
+                                       mc_secret *password, mc_error *err)
+{
+    cfg_secret as_cmd = {.kind = CFG_SECRET_COMMAND, .argv = ds->credentials_command,
+                         .argc = ds->n_credentials_command, .pos = ds->credentials_command_pos};
+    mc_secret text = {0};
+    if (resolve_command(&as_cmd, &text, err) != 0)
+        return -1;
+    aws_db_login l;
+    const char *why = aws_parse_login_json(text.value, text.len, &l);
+    mc_secret_wipe(&text);
+    if (why) {
+        cfgi_fail_pos(err, &ds->credentials_command_pos, "credentials_command '%s': %s",
+                      ds->credentials_command[0], why);
+        mc_error_hint(err, "it must print {\"user\": ..., \"password\": ..., \"expiration\": "
+                           "...} (docs/aws.md, \"credentials_command\")");
+        return -1;
+    }
+    if (l.expires_at > 0 && l.expires_at <= mc_time_now()) {
+        char when[21];
+        mc_time_iso(l.expires_at, when);
+        cfgi_fail_pos(err, &ds->credentials_command_pos, "credentials_command '%s' printed "
+                      "credentials that expired at %s", ds->credentials_command[0], when);
+        mc_error_hint(err, "the command must print fresh credentials each time it runs");
+        aws_db_login_free(&l);
+        return -1;
+    }
+    *user_out = l.user;
+    *password = l.password;
+    return 0;
+}
+
+int cfg_datastore_login(const cfg_datastore *ds, char **user_out, mc_secret *password,
+                        mc_error *err)
+{
+    *user_out = NULL;
+    mc_secret_guard_process();
+    if (ds->iam.present) {
+        const cfg_iam *m = &ds->iam;
+        aws_opts o = aws_opts_of(m, ds->aws_endpoint_url);
+        aws_db_request r = {
+            .cluster_identifier = m->cluster_identifier,
+            .workgroup = m->workgroup,
+            .db_user = m->db_user ? m->db_user : ds->user,
+            .db_name = ds->database,
+            .db_groups = m->db_groups,
+            .n_db_groups = m->n_db_groups,
+            .auto_create = m->auto_create,
+            .duration_s = m->duration_s,
+        };
+        aws_db_login l;
+        mc_error why = {0};
+        if (aws_db_credentials(&o, &r, &l, &why) != 0)
+            return at_key(&m->pos, &why, err);
+        *user_out = l.user;
+        *password = l.password;
+        return 0;
+    }
+    if (ds->credentials_command)
+        return resolve_credentials_command(ds, user_out, password, err);
+    /* libpq may take the password from PGPASSWORD or .pgpass itself */
+    if (ds->password.kind != CFG_SECRET_NONE)
+        return cfg_secret_resolve(&ds->password, password, err);
+    return 0;
 }

@@ -428,6 +428,10 @@ static int connect_for_grants(grants_run *run, disc_session **sess_out)
     char *admin_copy = NULL;
     if (admin) {
         as.user = admin_copy = mc_strdup(admin);
+        /* the admin logs in with its own password, never the crawler's
+         * iam: or credentials_command login */
+        memset(&as.iam, 0, sizeof as.iam);
+        as.credentials_command = NULL;
         if (pw_opt) {
             if (read_secret_option("admin-password-from", pw_opt, NULL, &pw, &run->err) != 0) {
                 free(admin_copy);

@@ -1230,3 +1230,94 @@ char *itest_sqlite_value(const char *dbpath, const char *sql)
     sqlite3_close(h);
     return v;
 }
+
+/* ---- the fake AWS ------------------------------------------------------------ */
+
+itest_fakeaws *itest_fakeaws_start(const char *config_json)
+{
+    itest_fakeaws *f = xmalloc(sizeof *f);
+    f->dir = itest_tmpdir();
+    char *cfg = itest_strf("%s/fakeaws.json", f->dir);
+    char *port_file = itest_strf("%s/port", f->dir);
+    f->log = itest_strf("%s/requests.log", f->dir);
+    itest_write_file(cfg, config_json);
+    itest_write_file(f->log, "");
+    char *script = itest_strf("%s/tests/integration/aws/fakeaws.py", itest_env("MC_SOURCE_ROOT"));
+    char *out = itest_strf("%s/fakeaws.out", f->dir);
+    const char *argv[] = {script, "--config", cfg, "--port-file", port_file, "--log", f->log,
+                          NULL};
+    f->pid = itest_spawn_program("python3", argv, NULL, out);
+    f->port = 0;
+    for (int i = 0; i < 1000 && !f->port; i++) {
+        FILE *pf = fopen(port_file, "r");
+        if (pf) {
+            if (fscanf(pf, "%d", &f->port) != 1)
+                f->port = 0;
+            fclose(pf);
+        } else {
+            int st;
+            if (waitpid(f->pid, &st, WNOHANG) == f->pid)
+                cr_assert_fail("fakeaws.py exited: %s", itest_read_file(out));
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (!f->port)
+        cr_assert_fail("fakeaws.py did not start: %s", itest_read_file(out));
+    f->url = itest_strf("http://127.0.0.1:%d", f->port);
+    free(cfg);
+    free(port_file);
+    free(script);
+    free(out);
+    return f;
+}
+
+void itest_fakeaws_stop(itest_fakeaws *f)
+{
+    if (!f)
+        return;
+    kill(f->pid, SIGKILL);
+    waitpid(f->pid, NULL, 0);
+}
+
+static json_t *fakeaws_entries(const itest_fakeaws *f)
+{
+    char *text = itest_read_file(f->log);
+    json_t *all = json_array();
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        json_array_append_new(all, itest_parse_json(line));
+    free(text);
+    return all;
+}
+
+static bool entry_is(json_t *e, const char *key, const char *want)
+{
+    return !want || (json_string_value(json_object_get(e, key)) &&
+                     !strcmp(json_string_value(json_object_get(e, key)), want));
+}
+
+long itest_fakeaws_count(const itest_fakeaws *f, const char *service, const char *action,
+                         const char *outcome)
+{
+    json_t *all = fakeaws_entries(f), *e;
+    size_t i;
+    long n = 0;
+    json_array_foreach(all, i, e)
+        n += entry_is(e, "service", service) && entry_is(e, "action", action) &&
+             entry_is(e, "outcome", outcome);
+    json_decref(all);
+    return n;
+}
+
+json_t *itest_fakeaws_last(const itest_fakeaws *f, const char *service)
+{
+    json_t *all = fakeaws_entries(f), *e, *last = NULL;
+    size_t i;
+    json_array_foreach(all, i, e)
+        if (entry_is(e, "service", service))
+            last = e;
+    if (last)
+        json_incref(last);
+    json_decref(all);
+    return last;
+}

@@ -27,6 +27,30 @@
 #define ITEST_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define ITEST_PRINTF(fmt, args)
+/* ---- the fake AWS (tests/integration/aws/fakeaws.py) ------------------------ */
+
+/*
+ * A fake AWS on 127.0.0.1 and a free port, answering as AWS documents and
+ * verifying every SigV4 signature (docs/testing.md, "The fake AWS").
+ * CONFIG_JSON is its configuration (see fakeaws.py); it runs until the test
+ * process ends or itest_fakeaws_stop.
+ */
+typedef struct itest_fakeaws {
+    int port;
+    char *url;  /* "http://127.0.0.1:PORT" */
+    char *log;  /* one JSON object per request */
+    char *dir;
+    pid_t pid;
+} itest_fakeaws;
+itest_fakeaws *itest_fakeaws_start(const char *config_json);
+void itest_fakeaws_stop(itest_fakeaws *f);
+/* Requests of the log with this service, action (NULL: any) and outcome
+ * ("ok" or an AWS error code; NULL: any). */
+long itest_fakeaws_count(const itest_fakeaws *f, const char *service, const char *action,
+                         const char *outcome);
+/* The last request of the log for service (NULL: any), or NULL. */
+json_t *itest_fakeaws_last(const itest_fakeaws *f, const char *service);
+
 #endif
 
 /* The value of a variable the harness must have set; fails the test if unset. */
@@ -194,5 +218,29 @@ void itest_assert_changes(json_t *changes, const char *const *expected);
 /* The first column of the first row of SQL on the SQLite file DBPATH, read
  * only; NULL for no row or SQL NULL. */
 char *itest_sqlite_value(const char *dbpath, const char *sql);
+
+/* ---- the fake AWS (tests/integration/aws/fakeaws.py) ------------------------ */
+
+/*
+ * A fake AWS on 127.0.0.1 and a free port, answering as AWS documents and
+ * verifying every SigV4 signature (docs/testing.md, "The fake AWS").
+ * CONFIG_JSON is its configuration (see fakeaws.py); it runs until the test
+ * process ends or itest_fakeaws_stop.
+ */
+typedef struct itest_fakeaws {
+    int port;
+    char *url;  /* "http://127.0.0.1:PORT" */
+    char *log;  /* one JSON object per request */
+    char *dir;
+    pid_t pid;
+} itest_fakeaws;
+itest_fakeaws *itest_fakeaws_start(const char *config_json);
+void itest_fakeaws_stop(itest_fakeaws *f);
+/* Requests of the log with this service, action (NULL: any) and outcome
+ * ("ok" or an AWS error code; NULL: any). */
+long itest_fakeaws_count(const itest_fakeaws *f, const char *service, const char *action,
+                         const char *outcome);
+/* The last request of the log for service (NULL: any), or NULL. */
+json_t *itest_fakeaws_last(const itest_fakeaws *f, const char *service);
 
 #endif

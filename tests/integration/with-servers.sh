@@ -347,6 +347,13 @@ done < <(compgen -e | grep -E '^PG' || true)
 # that files the tests create have the same modes on every machine.
 unset SSH_AUTH_SOCK SSH_AGENT_PID JOURNAL_STREAM NO_COLOR XDG_CONFIG_HOME
 umask 022
+# Nor the caller's AWS identity, and no test ever asks a real EC2 metadata
+# service (the AWS tests pass their own variables, and point the metadata
+# endpoints at the fake AWS).
+while IFS= read -r var; do
+  unset "$var"
+done < <(compgen -e | grep -E '^AWS_' || true)
+export AWS_EC2_METADATA_DISABLED=true
 
 top=$(mktemp -d "${TMPDIR:-/tmp}/metacrawl-itest.XXXXXX") || exit 1
 # The server runs as another user when we are root: let it through, not list.
