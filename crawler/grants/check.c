@@ -281,7 +281,7 @@ static int step_tunnel(check_ctx *x)
 {
     const cfg_datastore *ds = x->ds;
     size_t n = check_n_hops(ds);
-    tunnel_progress p = {0, TUNNEL_STEP_REACH};
+    tunnel_progress p = {.hop = 0, .step = TUNNEL_STEP_REACH};
     mc_error err = {0};
     bool unconnected = false; /* no hop was reached */
     int rc = tunnel_preflight(ds, &p, &err);

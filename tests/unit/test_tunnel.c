@@ -745,7 +745,7 @@ Test(tunnel_options, progress_names_the_hop_and_step_that_failed)
         {.host = "second", .user = "u", .known_hosts = "/kh",
          .private_key = tmp_file("id_dsa2", openssh_key("none", dss, n))},
     };
-    tunnel_progress p = {7, TUNNEL_STEP_DONE};
+    tunnel_progress p = {.hop = 7, .step = TUNNEL_STEP_DONE};
     tunnel_opts o = {.hops = hops, .n_hops = 2, .progress = &p};
     mc_error err = {0};
     cr_assert_eq(tunnel_validate(&o, &err), -1);
