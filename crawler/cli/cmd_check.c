@@ -84,8 +84,19 @@ static void print_text(const check_report *r, const marks *mk)
     for (size_t h = 1; h <= check_n_hops(ds); h++) {
         const cfg_hop *c = check_hop(ds, h);
         fputs(h == 1 ? " through " : ", ", stdout);
-        report_put_safe(stdout, c->user);
-        printf("@%s:%d", c->host, c->port);
+        if (ds->tunnel.via == CFG_TUNNEL_OPENSSH)
+            fputs("ssh ", stdout);
+        if (c->user) {
+            report_put_safe(stdout, c->user);
+            putchar('@');
+        }
+        report_put_safe(stdout, c->host);
+        if (c->port)
+            printf(":%d", c->port);
+    }
+    if (ds->tunnel.present && ds->tunnel.via == CFG_TUNNEL_COMMAND) {
+        fputs(" through the tunnel command ", stdout);
+        report_put_safe(stdout, ds->tunnel.command[0]);
     }
     putchar('\n');
     size_t problems = 0;
