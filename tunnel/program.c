@@ -325,7 +325,7 @@ static int write_config(tun_px *x, const tunnel_opts *o, mc_error *err)
                     "ForwardAgent no\n"
                     "ForwardX11 no\n"
                     "RequestTTY no\n"
-                    "LogLevel ERROR\n");
+                    "LogLevel INFO\n");
     mc_buf_printf(&b, "ConnectTimeout %d\n", o->step_timeout_s > 0 ? o->step_timeout_s : 10);
     if (o->keepalive_s > 0)
         mc_buf_printf(&b, "ServerAliveInterval %d\nServerAliveCountMax %d\n", o->keepalive_s,
@@ -843,8 +843,7 @@ bool tun_px_failed(tunnel *t, mc_error *err_out)
                                  d.line[0] ? ": " : "", d.line[0] ? d.line : "");
                     mc_error_hint(&x->fail_err,
                                   "the bastion or the network went away (sshd restarted, "
-                                  "instance stopped, NAT timeout): the run is recorded as "
-                                  "failed and the store is unchanged; lower keepalive: if idle "
+                                  "instance stopped, NAT timeout); lower keepalive: if idle "
                                   "connections are cut");
                 }
                 x->failed = true;
@@ -855,9 +854,8 @@ bool tun_px_failed(tunnel *t, mc_error *err_out)
                          "use%s%s", x->name, mc_proc_status_text(status, st, sizeof st),
                          *last_line(since, line, sizeof line) ? ": " : "", line);
             mc_error_hint(&x->fail_err, "the session ended (expired credentials, an idle "
-                                        "timeout, the instance stopped): the run is recorded as "
-                                        "failed and the store is unchanged; run the command by "
-                                        "hand to see why");
+                                        "timeout, the instance stopped); run the command by hand "
+                                        "to see why");
             x->failed = true;
         }
     }

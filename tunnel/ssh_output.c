@@ -3,7 +3,7 @@
  * (tunnel_internal.h, tun_ssh_diagnose), so that the openssh transport
  * reports the same errors, exit codes and hints as the libssh2 tunnel.
  *
- * ssh runs with LogLevel ERROR, so its output is a handful of lines: the
+ * ssh runs with LogLevel INFO, so its output is a handful of lines: the
  * errors of every host of a ProxyJump chain (the jump hosts' ssh writes to
  * the same stderr) and the fatal one at the end.  The faults are looked for
  * from the most specific to the most general, because one failure prints
