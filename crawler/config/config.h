@@ -67,8 +67,7 @@ typedef enum cfg_tunnel_via {
 
 typedef struct cfg_tunnel {
     bool present;
-    cfg_tunnel_via via;
-    char *via_name;         /* as written; NULL = not given */
+    cfg_tunnel_via via;     /* via: (default libssh2), or COMMAND with command: */
     cfg_hop first;          /* the tunnel: block itself (openssh: host is an
                                ssh_config alias; port 0 and user/private_key
                                NULL leave them to ssh_config) */

@@ -423,6 +423,22 @@ static bool means_off(const char *s)
     return false;
 }
 
+static int set_via(ctx *x, const row *r, const char *text, const yaml_node_t *at, void *target)
+{
+    char buf[64];
+    (void)r;
+    if (!strcmp(text, "libssh2") || !strcmp(text, "openssh")) {
+        *(cfg_tunnel_via *)target = text[0] == 'l' ? CFG_TUNNEL_LIBSSH2 : CFG_TUNNEL_OPENSSH;
+        return 0;
+    }
+    cfgi_fail(x, at, "expected libssh2 or openssh for 'via', got %s",
+              cfgi_describe(at, buf, sizeof buf));
+    mc_error_hint(x->err, "libssh2 is metacrawl's own SSH client; openssh runs the system's ssh "
+                          "with your ssh_config; for anything else (aws ssm) use command: "
+                          "[...] instead of via: (docs/tunnel.md)");
+    return -1;
+}
+
 static int set_host_key_policy(ctx *x, const row *r, const char *text, const yaml_node_t *at,
                                void *target)
 {
@@ -609,8 +625,6 @@ static int check_tunnel(ctx *x, void *obj, const yaml_node_t *map, const yaml_no
         t->via = CFG_TUNNEL_COMMAND;
         return 0;
     }
-    t->via = t->via_name && !strcmp(t->via_name, "openssh") ? CFG_TUNNEL_OPENSSH
-                                                             : CFG_TUNNEL_LIBSSH2;
     if (!t->first.host) {
         cfgi_fail(x, at, "missing required key 'host' in 'tunnel'");
         mc_error_hint(x->err, "add 'host: ...' (the bastion; with via: openssh an ssh_config "
@@ -800,7 +814,6 @@ static const table hop_table = {
     .pos_off = offsetof(cfg_hop, pos), .check = check_hop,
 };
 
-static const char *const tunnel_vias[] = {"libssh2", "openssh", NULL};
 
 static const row tunnel_rows[] = {
     HOP_ROWS(offsetof(cfg_tunnel, first), false),
@@ -808,7 +821,7 @@ static const row tunnel_rows[] = {
      .n_off = offsetof(cfg_tunnel, n_jump), .sub = &hop_table},
     {.key = "keepalive", .type = T_DURATION_S, .def = "30s",
      .off = offsetof(cfg_tunnel, keepalive_s), .min = 0, .max = DUR(3600)},
-    {.key = "via", .type = T_ENUM, .off = offsetof(cfg_tunnel, via_name), .choices = tunnel_vias},
+    {.key = "via", .type = T_SCALAR_FN, .off = offsetof(cfg_tunnel, via), .scalar_fn = set_via},
     {.key = "ssh", .type = T_STRING, .off = offsetof(cfg_tunnel, ssh)},
     {.key = "ssh_config", .type = T_PATH, .off = offsetof(cfg_tunnel, ssh_config)},
     {.key = "command", .type = T_ARGV, .off = offsetof(cfg_tunnel, command),

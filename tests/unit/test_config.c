@@ -1189,7 +1189,7 @@ Test(config, openssh_tunnel_refuses_what_only_libssh2_does)
                  "t.yml:9:7: 'ssh_config' applies only to via: openssh",
                  "add via: openssh to run the system's ssh, or remove 'ssh_config'");
     expect_error(DS "    tunnel:\n      via: putty\n      host: b\n",
-                 "t.yml:6:12: expected one of libssh2, openssh for 'via', got 'putty'", NULL);
+                 "t.yml:6:12: expected libssh2 or openssh for 'via', got 'putty'", NULL);
     expect_error(DS "    tunnel:\n      via: openssh\n",
                  "t.yml:6:7: missing required key 'host' in 'tunnel'", NULL);
 }
