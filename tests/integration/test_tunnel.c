@@ -1617,7 +1617,7 @@ Test(tunnel_grants, apply_through_the_tunnel_then_crawl_and_check_as_the_crawler
     /* And check, through the tunnel, finds nothing missing. */
     json_t *ds = check_json_env(cfg, admin_env(), 0);
     assert_shape(ds, "tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
-                     "tunnel_forwarding:ok reach:ok authenticate:ok server:ok group:warn "
+                     "tunnel_forwarding:ok reach:ok authenticate:ok server:ok group:ok "
                      "schemas:ok");
 
     /* The tunnel's errors are grants' errors, with the tunnel's hint. */
