@@ -39,7 +39,8 @@
 #   --quick       2 x 50 x 10, repeat 3, 50 MB
 #   --binary PATH the metacrawl to measure (default: build-tunnel-bench/metacrawl,
 #                 a -Dbuildtype=release build made or brought up to date here).
-#                 Its build directory must hold libmetacrawl.a and mc_build.h.
+#                 Its build directory must hold the module libraries (tunnel/,
+#                 crawler/base/) and mc_build.h.
 #
 # Needs: postgresql, openssh-server and openssh-client, gcc, pkg-config, and the
 # build dependencies (tests/install-deps.sh). sshd runs as root when this does.
@@ -88,8 +89,12 @@ if [[ -z $binary ]]; then
   binary=$root/build-tunnel-bench/metacrawl
 fi
 builddir=$(cd "$(dirname "$binary")" && pwd)
-[[ -f $builddir/libmetacrawl.a && -f $builddir/mc_build.h ]] ||
-  die "$builddir has no libmetacrawl.a / mc_build.h (give --binary of a meson build)"
+# The bulk client links the tunnel module and the base below it
+# (docs/architecture.md: every folder is its own library).
+ninja -C "$builddir" tunnel/libmc_tunnel.a crawler/base/libmc_base.a >/dev/null 2>&1 || true
+[[ -f $builddir/tunnel/libmc_tunnel.a && -f $builddir/crawler/base/libmc_base.a &&
+   -f $builddir/mc_build.h ]] ||
+  die "$builddir has no tunnel/libmc_tunnel.a, crawler/base/libmc_base.a, mc_build.h (give --binary of a meson build)"
 
 # ---- servers ------------------------------------------------------------------------
 
@@ -275,8 +280,9 @@ int main(int argc, char **argv)
 }
 C
 # shellcheck disable=SC2046  # pkg-config's flags are words
-gcc -O2 -o "$work/copy" "$work/copy.c" -I"$root/tunnel" -I"$root/crawler" -I"$builddir" \
-  "$builddir/libmetacrawl.a" $(pkg-config --cflags --libs libpq libssh2) -lpthread ||
+gcc -O2 -o "$work/copy" "$work/copy.c" -I"$root/tunnel" -I"$root/crawler/base" -I"$builddir" \
+  "$builddir/tunnel/libmc_tunnel.a" "$builddir/crawler/base/libmc_base.a" \
+  $(pkg-config --cflags --libs libpq libssh2 libcrypto) -lpthread ||
   die "could not build the bulk client"
 
 # Rows that cost the server little, so the transport is what is measured.
