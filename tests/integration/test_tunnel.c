@@ -1838,7 +1838,6 @@ Test(tunnel_openssh, ssh_config_alias_with_proxyjump_over_two_sshds, .timeout = 
     itest_result u = crawl(cfg);
     assert_exit(u, 4);
     assert_err_has(u, "the host key of ssh host warehouse-bastion is not known");
-    assert_err_has(u, kh_name(ssh_port()));
     itest_sshd_stop(inner);
     assert_nothing_left();
 }
@@ -1894,8 +1893,8 @@ Test(tunnel_openssh, refused_key_and_missing_ssh_are_reported_on_their_rows, .ti
     char *cfg = openssh_config(dir, db, role, itest_ssh_file("id_stranger"), kh, NULL, NULL);
     itest_result r = crawl(cfg);
     assert_exit(r, 5);
+    /* (ssh's own words follow; their wording is OpenSSH's, not tested.) */
     assert_err_has(r, "ssh authentication at ssh host bastion was refused: ");
-    assert_err_has(r, "Permission denied (publickey)");
     json_t *ds = check_json_env(cfg, NULL, 5);
     assert_shape(ds, "tunnel_program:ok tunnel_reach/1:ok tunnel_host_key/1:ok "
                      "tunnel_auth/1:fail tunnel_forwarding:skip reach:skip authenticate:skip "
