@@ -488,8 +488,8 @@ static void ssh_error(const tun_px *x, const char *output, bool setup, const cha
             mc_error_set(err, MC_EXIT_CONNECT, "ssh to %s failed%s%s: %s", x->name,
                          st[0] ? " with " : "", st, line);
         else
-            mc_error_set(err, MC_EXIT_CONNECT, "the ssh connection to %s was lost%s%s: %s",
-                         x->name, st[0] ? " (" : "", st[0] ? st : "", line);
+            mc_error_set(err, MC_EXIT_CONNECT, "the ssh connection to %s was lost%s%s%s: %s",
+                         x->name, st[0] ? " (" : "", st, st[0] ? ")" : "", line);
         mc_error_hint(err, "check that the bastion is up and reachable; `ssh -v %s` shows what "
                            "ssh does",
                       x->host);
