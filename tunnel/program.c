@@ -37,6 +37,7 @@
 #include "proc.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -133,6 +134,103 @@ static bool port_accepts(int port, int wait_ms)
     }
     close(fd);
     return ok;
+}
+
+/*
+ * Whose is the listener on 127.0.0.1:PORT?  The port was free when it was
+ * picked, but another program could have taken it before the command did;
+ * libpq would then log in to whatever listens there.  So the listening
+ * socket (from /proc/net/tcp and tcp6: 127.0.0.1, ::1, or any address) must
+ * be a descriptor of a process in the command's process group PGID.  A
+ * listener that cannot be found among them — another user's, another
+ * session's, or /proc unreadable — is not the command's.
+ */
+static bool listener_inodes(int port, unsigned long *inodes, size_t max, size_t *n)
+{
+    static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    bool any_file = false;
+    for (size_t f = 0; f < 2; f++) {
+        FILE *fp = fopen(files[f], "r");
+        if (!fp)
+            continue;
+        any_file = true;
+        char line[512];
+        if (!fgets(line, sizeof line, fp)) { /* the header */
+            fclose(fp);
+            continue;
+        }
+        while (fgets(line, sizeof line, fp) && *n < max) {
+            char local[64];
+            unsigned st;
+            unsigned long inode;
+            if (sscanf(line, " %*u: %63s %*s %x %*s %*s %*s %*u %*u %lu", local, &st, &inode) != 3)
+                continue;
+            char *colon = strrchr(local, ':');
+            if (!colon || st != 0x0A || strtol(colon + 1, NULL, 16) != port)
+                continue;
+            *colon = '\0';
+            /* 127.0.0.1, 0.0.0.0; ::1, ::, ::ffff:127.0.0.1 (as the kernel prints them) */
+            if (strcmp(local, "0100007F") && strcmp(local, "00000000") &&
+                strcmp(local, "00000000000000000000000001000000") &&
+                strcmp(local, "00000000000000000000000000000000") &&
+                strcmp(local, "0000000000000000FFFF00000100007F"))
+                continue;
+            inodes[(*n)++] = inode;
+        }
+        fclose(fp);
+    }
+    return any_file;
+}
+
+static bool listener_is_the_commands(int port, pid_t pgid)
+{
+    unsigned long inodes[8];
+    size_t n = 0;
+    if (!listener_inodes(port, inodes, 8, &n) || n == 0)
+        return false;
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(proc)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name)
+            continue;
+        char path[64], stat[512];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+            continue;
+        size_t got = fread(stat, 1, sizeof stat - 1, fp);
+        fclose(fp);
+        stat[got] = '\0';
+        const char *rp = strrchr(stat, ')'); /* the name may hold anything */
+        long pgrp = -1;
+        if (!rp || sscanf(rp + 1, " %*c %*d %ld", &pgrp) != 1 || pgrp != (long)pgid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+        DIR *fds = opendir(path);
+        if (!fds)
+            continue;
+        struct dirent *f;
+        while (!found && (f = readdir(fds)) != NULL) {
+            char target[64];
+            ssize_t len = readlinkat(dirfd(fds), f->d_name, target, sizeof target - 1);
+            if (len <= 0)
+                continue;
+            target[len] = '\0';
+            unsigned long inode;
+            if (sscanf(target, "socket:[%lu]", &inode) != 1)
+                continue;
+            for (size_t i = 0; i < n && !found; i++)
+                found = inodes[i] == inode;
+        }
+        closedir(fds);
+    }
+    closedir(proc);
+    return found;
 }
 
 /* The last line of TEXT that says something, trimmed into OUT. */
@@ -727,6 +825,7 @@ static int open_command(const tunnel_opts *o, const char *target_host, int targe
         goto out;
     }
     char line[400];
+    bool foreign = false;
     for (;;) {
         mc_proc_drain(x->proc);
         int status;
@@ -740,8 +839,20 @@ static int open_command(const tunnel_opts *o, const char *target_host, int targe
                                "listen on the port metacrawl gives it as {port}");
             goto out;
         }
-        if (port_accepts(port, 200))
+        bool open = port_accepts(port, 200);
+        if (open && listener_is_the_commands(port, mc_proc_pid(x->proc)))
             break;
+        if (open)
+            foreign = true;
+        if (mc_monotonic() - t0 >= start_s && foreign) {
+            mc_error_set(err, MC_EXIT_CONNECT, "127.0.0.1:%d accepts connections, but not from "
+                         "%s: another program holds the port", port, x->name);
+            mc_error_hint(err, "metacrawl connects only to a port the command's own process "
+                               "group listens on (a program that leaves the group, or runs as "
+                               "another user, cannot be told from an intruder); run it again, "
+                               "and see `ss -ltnp` for who listens there");
+            goto out;
+        }
         if (mc_monotonic() - t0 >= start_s) {
             mc_error_set(err, MC_EXIT_CONNECT, "%s did not open 127.0.0.1:%d within %d s%s%s",
                          x->name, port, start_s,

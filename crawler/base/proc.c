@@ -433,6 +433,11 @@ void mc_proc_drain(mc_proc *p)
     }
 }
 
+pid_t mc_proc_pid(const mc_proc *p)
+{
+    return p->pid;
+}
+
 int mc_proc_output_fd(const mc_proc *p)
 {
     return p ? p->fd : -1;

@@ -116,6 +116,8 @@ const char *mc_proc_output(mc_proc *p);
 /* True once the program has exited (it is reaped then; *status_out gets the
  * waitpid status).  Its group may still hold children: mc_proc_stop. */
 bool mc_proc_exited(mc_proc *p, int *status_out);
+/* Its pid, which is also its process group's id. */
+pid_t mc_proc_pid(const mc_proc *p);
 /* Stops the program's group, reaps it and frees P.  NULL is a no-op. */
 void mc_proc_stop(mc_proc *p);
 /* "exit status N" / "killed by signal N" for a waitpid status; static. */

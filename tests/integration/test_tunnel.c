@@ -34,7 +34,8 @@
  *     mid-crawl (run failed, store unchanged);
  *   - command tunnels: `ssh -N -L` standing in for aws ssm start-session; a
  *     command that exits early, one that never opens the port, one that is
- *     not there, one that dies mid-crawl;
+ *     not there, one that dies mid-crawl, one whose port a program outside
+ *     its process group holds (never given to libpq);
  *   - no process left behind by any of them (the test is the subreaper of
  *     what metacrawl starts).
  *
@@ -2031,6 +2032,44 @@ Test(tunnel_command, command_that_exits_early_or_never_opens_the_port, .timeout 
     assert_exit(r, 4);
     assert_err_has(r, "cannot run the tunnel command '/nonexistent/aws'");
     assert_nothing_left();
+}
+
+/* The port taken by a program outside the command's process group (here
+ * one the command starts in a session of its own, as an intruder would hold
+ * it): it accepts connections, but libpq is never pointed at it. */
+Test(tunnel_command, port_held_by_another_program_is_refused, .timeout = 120)
+{
+    char *role;
+    char *db = make_db("cmd_foreign", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *marker = itest_strf("%s/connected", dir);
+    char *py = itest_strf("%s/listen.py", dir);
+    itest_write_file(py, itest_strf(
+                             "import socket, sys, time\n"
+                             "s = socket.socket()\n"
+                             "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                             "s.listen(8)\n"
+                             "s.settimeout(6)\n"
+                             "try:\n"
+                             "    while True:\n"
+                             "        c, _ = s.accept()\n"
+                             "        if c.recv(8):\n"
+                             "            open('%s', 'w').write('libpq spoke')\n"
+                             "        c.close()\n"
+                             "except OSError:\n"
+                             "    pass\n",
+                             marker));
+    char *y = itest_strf("    tunnel:\n"
+                         "      command: [sh, -c, 'setsid python3 %s \"$1\" & sleep 30', sh,"
+                         " \"{port}\"]\n"
+                         "      start_timeout: 2s\n",
+                         py);
+    char *cfg = itest_write_config(dir, db, role, PW, y);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "accepts connections, but not from the tunnel command 'sh': another "
+                      "program holds the port");
+    cr_assert(access(marker, F_OK) != 0, "libpq was sent to the intruder");
 }
 
 Test(tunnel_command, command_killed_mid_crawl_fails_the_run_and_keeps_the_store, .timeout = 300)
