@@ -9,7 +9,8 @@
  *            only while libpq connects, as with the libssh2 tunnel;
  *   command  any program given a local port in place of "{port}" (aws ssm
  *            start-session with AWS-StartPortForwardingSessionToRemoteHost),
- *            waited for until that port accepts a connection.
+ *            waited for until that port accepts a connection on a socket
+ *            its own process group holds (listener_is_the_commands).
  *
  * Both run through crawler/base/proc.c's background runner: no shell, their
  * own process group, stopped as a group (SIGTERM, then SIGKILL) at
