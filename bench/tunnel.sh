@@ -12,18 +12,20 @@
 #                     writes: the part the transport can change) through
 #                       direct      straight to the server,
 #                       libssh2     metacrawl's own tunnel (tunnel: in the config),
+#                       openssh     the tunnel through the system's ssh (via: openssh,
+#                                   an ssh_config Host alias written here),
 #                       ssh -L      OpenSSH's `ssh -N -L` to the same sshd, with its
 #                                   default cipher (chacha20-poly1305 here),
 #                       ssh -L ctr  the same with the cipher and MAC libssh2 1.10
 #                                   negotiates (aes128-ctr, hmac-sha2-256);
 #   setup             the same crawl of an empty database, direct and through the
-#                     tunnel: what opening the tunnel costs each crawl (ssh -L is
-#                     opened once, outside the measurement);
+#                     two tunnels: what opening a tunnel costs each crawl (ssh -L
+#                     is opened once, outside the measurement);
 #   bulk              COPY (about --copy-mb MB of rows) TO STDOUT, read by a small
 #                     libpq client (compiled here against the build's library)
-#                     through the same four paths. The libssh2 path opens the
-#                     tunnel inside that client: the tunnel only lets in
-#                     connections of its own process, so psql cannot use it.
+#                     through the same five paths. The libssh2 and openssh paths
+#                     open the tunnel inside that client: the libssh2 tunnel only
+#                     lets in connections of its own process, so psql cannot use it.
 #
 # It prints the medians, the MB/s of the bulk copies and the ratios to ssh -L.
 # docs/performance.md records the figures.
@@ -37,7 +39,8 @@
 #   --quick       2 x 50 x 10, repeat 3, 50 MB
 #   --binary PATH the metacrawl to measure (default: build-tunnel-bench/metacrawl,
 #                 a -Dbuildtype=release build made or brought up to date here).
-#                 Its build directory must hold libmetacrawl.a and mc_build.h.
+#                 Its build directory must hold the module libraries (tunnel/,
+#                 crawler/base/) and mc_build.h.
 #
 # Needs: postgresql, openssh-server and openssh-client, gcc, pkg-config, and the
 # build dependencies (tests/install-deps.sh). sshd runs as root when this does.
@@ -86,8 +89,12 @@ if [[ -z $binary ]]; then
   binary=$root/build-tunnel-bench/metacrawl
 fi
 builddir=$(cd "$(dirname "$binary")" && pwd)
-[[ -f $builddir/libmetacrawl.a && -f $builddir/mc_build.h ]] ||
-  die "$builddir has no libmetacrawl.a / mc_build.h (give --binary of a meson build)"
+# The bulk client links the tunnel module and the base below it
+# (docs/architecture.md: every folder is its own library).
+ninja -C "$builddir" tunnel/libmc_tunnel.a crawler/base/libmc_base.a >/dev/null 2>&1 || true
+[[ -f $builddir/tunnel/libmc_tunnel.a && -f $builddir/crawler/base/libmc_base.a &&
+   -f $builddir/mc_build.h ]] ||
+  die "$builddir has no tunnel/libmc_tunnel.a, crawler/base/libmc_base.a, mc_build.h (give --binary of a meson build)"
 
 # ---- servers ------------------------------------------------------------------------
 
@@ -126,6 +133,10 @@ read -r sshport _ < <(MC_TEST_SSH_DIR=$keys bash "$with_servers" --sshd "$work/s
 user=$(id -un)
 kh=$work/known_hosts
 printf '[127.0.0.1]:%s %s\n' "$sshport" "$(cut -d' ' -f1,2 "$keys/host_ed25519.pub")" >"$kh"
+# via: openssh reads this, never the ~/.ssh/config of whoever runs the bench.
+sshcfg=$work/ssh_config
+printf 'Host bench-bastion\n  HostName 127.0.0.1\n  Port %s\n  User %s\n  IdentityFile %s\n' \
+  "$sshport" "$user" "$keys/id_ed25519" >"$sshcfg"
 
 # ---- the catalog ----------------------------------------------------------------------
 
@@ -188,14 +199,19 @@ config() { # file port [tunnel]
     if [[ ${3-} == tunnel ]]; then
       printf '    tunnel:\n      host: 127.0.0.1\n      port: %s\n      user: %s\n' "$sshport" "$user"
       printf '      private_key: %s\n      known_hosts: %s\n' "$keys/id_ed25519" "$kh"
+    elif [[ ${3-} == openssh ]]; then
+      printf '    tunnel:\n      via: openssh\n      host: bench-bastion\n' 
+      printf '      ssh_config: %s\n      known_hosts: %s\n' "$sshcfg" "$kh"
     fi
   } >"$1"
 }
 config "$work/direct.yml" "$pgport"
 config "$work/libssh2.yml" "$pgport" tunnel
+config "$work/openssh.yml" "$pgport" openssh
 # The same against an empty database: what opening the tunnel costs.
 sed 's/database: bench/database: postgres/' "$work/direct.yml" >"$work/empty-direct.yml"
 sed 's/database: bench/database: postgres/' "$work/libssh2.yml" >"$work/empty-libssh2.yml"
+sed 's/database: bench/database: postgres/' "$work/openssh.yml" >"$work/empty-openssh.yml"
 config "$work/sshL.yml" "$fwd_default"
 config "$work/sshLctr.yml" "$fwd_ctr"
 
@@ -207,16 +223,22 @@ cat >"$work/copy.c" <<'C'
 #include <string.h>
 #include <time.h>
 #include "tunnel.h"
-/* copy PORT SQL [SSHPORT USER KEY KNOWN_HOSTS]: prints "BYTES SECONDS". */
+/* copy PORT SQL [SSHPORT USER KEY KNOWN_HOSTS | openssh ALIAS SSH_CONFIG KNOWN_HOSTS]:
+ * prints "BYTES SECONDS". */
 int main(int argc, char **argv)
 {
     tunnel *t = NULL;
     char port[16];
     snprintf(port, sizeof port, "%s", argv[1]);
     if (argc > 6) {
+        bool ossh = strcmp(argv[3], "openssh") == 0;
         tunnel_hop hop = {.host = "127.0.0.1", .port = atoi(argv[3]), .user = argv[4],
                           .private_key = argv[5], .known_hosts = argv[6]};
-        tunnel_opts o = {.hops = &hop, .n_hops = 1, .max_connections = 1};
+        if (ossh)
+            hop = (tunnel_hop){.host = argv[4], .known_hosts = argv[6]};
+        tunnel_opts o = {.hops = &hop, .n_hops = 1, .max_connections = 1,
+                         .via = ossh ? TUNNEL_VIA_OPENSSH : TUNNEL_VIA_LIBSSH2,
+                         .ssh_config = ossh ? argv[5] : NULL};
         mc_error err = {0};
         if (tunnel_open(&o, "127.0.0.1", atoi(argv[1]), &t, &err) != 0) {
             fprintf(stderr, "tunnel: %s\n", err.message);
@@ -224,6 +246,7 @@ int main(int argc, char **argv)
         }
         snprintf(port, sizeof port, "%d", tunnel_local_port(t));
     }
+    tunnel *sealed = t;
     const char *k[] = {"host", "hostaddr", "port", "dbname", "user", "sslmode", NULL};
     const char *v[] = {"127.0.0.1", "127.0.0.1", port, "bench", "mc_super", "disable", NULL};
     struct timespec a, b;
@@ -233,6 +256,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s", PQerrorMessage(c));
         return 1;
     }
+    tunnel_seal(sealed);
     PGresult *r = PQexec(c, argv[2]);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         fprintf(stderr, "%s", PQerrorMessage(c));
@@ -256,8 +280,9 @@ int main(int argc, char **argv)
 }
 C
 # shellcheck disable=SC2046  # pkg-config's flags are words
-gcc -O2 -o "$work/copy" "$work/copy.c" -I"$root/tunnel" -I"$root/crawler" -I"$builddir" \
-  "$builddir/libmetacrawl.a" $(pkg-config --cflags --libs libpq libssh2) -lpthread ||
+gcc -O2 -o "$work/copy" "$work/copy.c" -I"$root/tunnel" -I"$root/crawler/base" -I"$builddir" \
+  "$builddir/tunnel/libmc_tunnel.a" "$builddir/crawler/base/libmc_base.a" \
+  $(pkg-config --cflags --libs libpq libssh2 libcrypto) -lpthread ||
   die "could not build the bulk client"
 
 # Rows that cost the server little, so the transport is what is measured.
@@ -268,10 +293,11 @@ copy_sql="COPY (SELECT i, repeat('x', 240) FROM generate_series(1, $rows) i) TO 
 
 now() { date +%s.%N; }
 declare -A crawl_times copy_times copy_bytes empty_times
-paths=(direct libssh2 sshL sshLctr)
-declare -A label=([direct]="direct" [libssh2]="libssh2 tunnel" [sshL]="ssh -L"
-                  [sshLctr]="ssh -L aes128-ctr")
-declare -A copy_port=([direct]=$pgport [libssh2]=$pgport [sshL]=$fwd_default [sshLctr]=$fwd_ctr)
+paths=(direct libssh2 openssh sshL sshLctr)
+declare -A label=([direct]="direct" [libssh2]="libssh2 tunnel" [openssh]="via: openssh"
+                  [sshL]="ssh -L" [sshLctr]="ssh -L aes128-ctr")
+declare -A copy_port=([direct]=$pgport [libssh2]=$pgport [openssh]=$pgport [sshL]=$fwd_default
+                      [sshLctr]=$fwd_ctr)
 
 say "warming up"
 for p in "${paths[@]}"; do
@@ -287,13 +313,15 @@ for ((i = 1; i <= repeat; i++)); do
     crawl_times[$p]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }') "
     if [[ $p == libssh2 ]]; then
       out=$("$work/copy" "$pgport" "$copy_sql" "$sshport" "$user" "$keys/id_ed25519" "$kh")
+    elif [[ $p == openssh ]]; then
+      out=$("$work/copy" "$pgport" "$copy_sql" openssh bench-bastion "$sshcfg" "$kh")
     else
       out=$("$work/copy" "${copy_port[$p]}" "$copy_sql")
     fi
     copy_bytes[$p]=${out%% *}
     copy_times[$p]+="${out##* } "
   done
-  for p in direct libssh2; do
+  for p in direct libssh2 openssh; do
     t0=$(now)
     "$binary" -q -c "$work/empty-$p.yml" crawl --dry-run >/dev/null
     t1=$(now)
@@ -317,6 +345,9 @@ for p in "${paths[@]}"; do
 done
 setup=$(calc "$(median <<<"${empty_times[libssh2]}") - $(median <<<"${empty_times[direct]}")")
 printf '\nopening the libssh2 tunnel (handshake, host key, authentication): %.0f ms of each crawl\n' \
+  "$(calc "$setup * 1000")"
+setup=$(calc "$(median <<<"${empty_times[openssh]}") - $(median <<<"${empty_times[direct]}")")
+printf 'opening the openssh tunnel (ssh -V, the master, -O forward/cancel, stop): %.0f ms of each crawl\n' \
   "$(calc "$setup * 1000")"
 printf 'catalog: %s schemas x %s tables x %s columns; bulk: %s MB COPY; medians of %s; %s\n' \
   "$schemas" "$tables" "$columns" "$(( copy_bytes[direct] / 1048576 ))" "$repeat" \

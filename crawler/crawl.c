@@ -55,7 +55,7 @@ int crawl_tunnel_open(const cfg_datastore *ds, int max_connections,
             (c->password.kind != CFG_SECRET_NONE &&
              cfg_secret_resolve(&c->password, &hops[i].password, err) != 0)) {
             if (progress)
-                *progress = (tunnel_progress){i, TUNNEL_STEP_AUTH};
+                *progress = (tunnel_progress){.hop = i, .step = TUNNEL_STEP_AUTH};
             goto out;
         }
     }
@@ -66,7 +66,16 @@ int crawl_tunnel_open(const cfg_datastore *ds, int max_connections,
         .keepalive_s = ct->keepalive_s,
         .max_connections = max_connections,
         .progress = progress,
+        .via = ct->via == CFG_TUNNEL_OPENSSH   ? TUNNEL_VIA_OPENSSH
+               : ct->via == CFG_TUNNEL_COMMAND ? TUNNEL_VIA_COMMAND
+                                               : TUNNEL_VIA_LIBSSH2,
+        .ssh_program = ct->ssh,
+        .ssh_config = ct->ssh_config,
+        .command = (const char *const *)ct->command,
+        .start_timeout_s = ct->start_timeout_s,
     };
+    if (ct->via == CFG_TUNNEL_COMMAND)
+        o.n_hops = 0;
     rc = tunnel_open(&o, ds->host, ds->port, out, err);
     if (rc != 0) {
         char *msg = mc_asprintf("datastore '%s': %s", ds->name, err->message);

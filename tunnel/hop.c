@@ -615,7 +615,7 @@ int tun_setup_hop(tunnel *t, sess *s)
     }
     tun_set_io_hooks(s->ssh);
     libssh2_session_set_blocking(s->ssh, 0);
-    t->progress = (tunnel_progress){(size_t)s->index, TUNNEL_STEP_AUTH};
+    t->progress = (tunnel_progress){.hop = (size_t)s->index, .step = TUNNEL_STEP_AUTH};
     if (h->agent && agent_prepare(t, s) != 0)
         goto out;
     set_hostkey_pref(s);

@@ -166,13 +166,15 @@ const char *tun_key_type_problem(const char *type)
         return NULL;
     if (strcmp(type, "ssh-rsa") == 0 && !MC_LIBSSH2_HAS_RSA_SHA2)
         return "libssh2 older than 1.11 signs with RSA only as ssh-rsa (SHA-1), which "
-               "OpenSSH 8.8 and newer refuse: use an ed25519 or ECDSA key, or a metacrawl "
-               "built against libssh2 1.11 or newer";
+               "OpenSSH 8.8 and newer refuse: use an ed25519 or ECDSA key, or set via: "
+               "openssh in the tunnel block (the system's ssh signs with rsa-sha2 and works "
+               "with this key), or a metacrawl built against libssh2 1.11 or newer";
     if (strcmp(type, "ssh-dss") == 0)
         return "DSA keys are disabled in OpenSSH since 7.0: use an ed25519 or ECDSA key";
     if (strncmp(type, "sk-", 3) == 0)
         return "security-key (FIDO) keys need a hardware token that libssh2 cannot talk "
-               "to: use an ed25519 or ECDSA key, or ssh-agent";
+               "to: use an ed25519 or ECDSA key, or ssh-agent, or set via: openssh in the "
+               "tunnel block (the system's ssh talks to the token)";
     return NULL;
 }
 

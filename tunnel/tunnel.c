@@ -212,8 +212,13 @@ static int validate_hop(const tunnel_opts *o, size_t i, tun_key_info *info, char
 
 int tunnel_validate(const tunnel_opts *o, mc_error *err)
 {
+    if (o && o->via != TUNNEL_VIA_LIBSSH2) {
+        if (o->progress)
+            *o->progress = (tunnel_progress){.hop = 0, .step = TUNNEL_STEP_PROGRAM, ""};
+        return tun_px_validate(o, err);
+    }
     if (o && o->progress)
-        *o->progress = (tunnel_progress){0, TUNNEL_STEP_REACH};
+        *o->progress = (tunnel_progress){.hop = 0, .step = TUNNEL_STEP_REACH};
     if (!o || !o->hops || o->n_hops == 0)
         return mc_error_set(err, MC_EXIT_CONFIG, "the tunnel has no hop");
     if (o->step_timeout_s < 0 || o->keepalive_s < 0)
@@ -222,8 +227,7 @@ int tunnel_validate(const tunnel_opts *o, mc_error *err)
         if (validate_hop(o, i, NULL, NULL, err) != 0) {
             /* A key that cannot be used is an authentication problem. */
             if (o->progress)
-                *o->progress = (tunnel_progress){
-                    i, err->code == MC_EXIT_AUTH ? TUNNEL_STEP_AUTH : TUNNEL_STEP_REACH};
+                *o->progress = (tunnel_progress){.hop = i, .step = err->code == MC_EXIT_AUTH ? TUNNEL_STEP_AUTH : TUNNEL_STEP_REACH};
             return -1;
         }
     return 0;
@@ -288,6 +292,8 @@ int tunnel_open(const tunnel_opts *o, const char *target_host, int target_port,
                 tunnel **out, mc_error *err)
 {
     *out = NULL;
+    if (o && o->via != TUNNEL_VIA_LIBSSH2)
+        return tun_px_open(o, target_host, target_port, out, err);
     if (tunnel_validate(o, err) != 0)
         return -1;
     if (!target_host || !*target_host || target_port < 1 || target_port > 65535)
@@ -325,7 +331,7 @@ int tunnel_open(const tunnel_opts *o, const char *target_host, int target_port,
         hop_label(o, i, h->label, sizeof h->label);
         if (src->private_key && tun_key_load(h->label, src, &h->key, &h->key_fp, err) != 0) {
             if (o->progress)
-                *o->progress = (tunnel_progress){i, TUNNEL_STEP_AUTH};
+                *o->progress = (tunnel_progress){.hop = i, .step = TUNNEL_STEP_AUTH};
             tunnel_free(t);
             return -1;
         }
@@ -383,7 +389,9 @@ static void wake(tunnel *t, char cmd)
 
 void tunnel_seal(tunnel *t)
 {
-    if (t)
+    if (t && t->px)
+        tun_px_seal(t);
+    else if (t)
         wake(t, 's');
 }
 
@@ -391,6 +399,8 @@ bool tunnel_failed(tunnel *t, mc_error *err_out)
 {
     if (!t)
         return false;
+    if (t->px)
+        return tun_px_failed(t, err_out);
     pthread_mutex_lock(&t->mu);
     bool failed = t->failed;
     if (failed && err_out)
@@ -416,6 +426,12 @@ void tunnel_close(tunnel *t)
 {
     if (!t)
         return;
+    if (t->px) {
+        tun_px_close(t);
+        free(t->target_host);
+        free(t);
+        return;
+    }
     wake(t, 'q');
     pthread_join(t->thread, NULL);
     tunnel_free(t);

@@ -1,6 +1,21 @@
 /*
- * tunnel.h — an SSH tunnel through one or more jump hosts (libssh2) that
- * makes the warehouse reachable on a local 127.0.0.1 port.
+ * tunnel.h — a tunnel that makes the warehouse reachable on a local
+ * 127.0.0.1 port, made one of three ways (tunnel_via):
+ *
+ *   libssh2  metacrawl's own SSH client, through one or more jump hosts
+ *            (below);
+ *   openssh  the system's ssh, with the user's ssh_config, agent and keys,
+ *            host keys checked fail-closed whatever ssh_config says;
+ *   command  any program that forwards a local port (aws ssm start-session),
+ *            given the port metacrawl picked.
+ *
+ * For all three libpq connects to 127.0.0.1:tunnel_local_port with the
+ * warehouse's real host name (TLS, .pgpass), and tunnel_failed says whether
+ * the tunnel is why a database error happened.  How the programs of the
+ * last two are run and stopped is the tunnel's business: nothing of it
+ * shows here.
+ *
+ * The libssh2 tunnel:
  *
  * tunnel_open crosses the hops in order (hop 1 over TCP, each later hop over
  * a direct-tcpip channel of the one before), verifies every hop's host key
@@ -24,6 +39,12 @@
 #include "mc_base.h"
 
 typedef struct tunnel tunnel;
+
+typedef enum tunnel_via {
+    TUNNEL_VIA_LIBSSH2 = 0,
+    TUNNEL_VIA_OPENSSH,
+    TUNNEL_VIA_COMMAND,
+} tunnel_via;
 
 typedef enum tunnel_host_key_policy {
     TUNNEL_HOST_KEY_STRICT = 0,  /* an unknown or changed key is refused */
@@ -51,11 +72,16 @@ typedef enum tunnel_step {
     TUNNEL_STEP_HOST_KEY,   /* known_hosts */
     TUNNEL_STEP_AUTH,       /* authentication (key files, agent, password) */
     TUNNEL_STEP_DONE,       /* every hop is up */
+    TUNNEL_STEP_PROGRAM,    /* openssh: ssh found and its version read;
+                             * command: the program started and its port
+                             * accepting connections */
 } tunnel_step;
 
 typedef struct tunnel_progress {
     size_t hop;             /* 0-based: the hop the step below is about */
     tunnel_step step;       /* the step that failed there, or TUNNEL_STEP_DONE */
+    char program[160];      /* openssh: "OpenSSH_9.2p1 ... (/usr/bin/ssh)" once
+                             * found; command: what was started; else "" */
 } tunnel_progress;
 
 typedef struct tunnel_opts {
@@ -71,12 +97,28 @@ typedef struct tunnel_opts {
     tunnel_progress *progress; /* optional; tunnel_open fills it either way.
                                 * Forwarding is checked by the first
                                 * connection, not here: see tunnel_failed */
+
+    tunnel_via via;            /* TUNNEL_VIA_LIBSSH2 unless set */
+    /* openssh: hops[0] only (n_hops 1).  Its host is an ssh_config Host
+     * alias or a host name; port 0, user NULL and private_key NULL leave
+     * them to ssh_config; no passphrase, password or agent (ssh's own agent
+     * is used).  known_hosts, host_key_policy (yes or accept-new, never no)
+     * and batch mode are imposed on every host ssh crosses. */
+    const char *ssh_program;   /* NULL = "ssh" on PATH */
+    const char *ssh_config;    /* NULL = ~/.ssh/config, then /etc/ssh/ssh_config */
+    /* command: the program and its arguments, NULL-terminated; each "{port}"
+     * is replaced by the local port metacrawl picked.  No hops. */
+    const char *const *command;
+    int start_timeout_s;       /* openssh, command: until the tunnel is up
+                                * (ssh logged in and forwarding, the command's
+                                * port accepting connections); 0 means 30 */
 } tunnel_opts;
 
 /* Checks the options without any I/O but reading key files: required keys,
  * ports, a way to authenticate per hop, and key files that this libssh2
  * cannot use (RSA with libssh2 < 1.11, DSA, security keys) or that are
- * encrypted without a passphrase.  tunnel_open runs it first. */
+ * encrypted without a passphrase; for openssh and command what they need.
+ * tunnel_open runs it first. */
 int tunnel_validate(const tunnel_opts *o, mc_error *err);
 
 /* Opens the tunnel: every hop connected, verified and authenticated, the
@@ -87,6 +129,14 @@ int tunnel_validate(const tunnel_opts *o, mc_error *err);
  * when a connection is made: see tunnel_failed. */
 int tunnel_open(const tunnel_opts *o, const char *target_host, int target_port,
                 tunnel **out, mc_error *err);
+
+/* openssh, command: the program runs in its own process group, which
+ * tunnel_close stops (SIGTERM, then SIGKILL), whatever it started.  A
+ * program that exits early, never opens the port within start_timeout, or
+ * dies while the tunnel is in use is an MC_EXIT_CONNECT error with the
+ * program's last words; ssh's messages map to the same errors and hints as
+ * the libssh2 tunnel's (host key unknown or changed, login refused,
+ * forwarding refused, warehouse unreachable). */
 
 /* The local port to give libpq (with hostaddr=127.0.0.1). */
 int tunnel_local_port(const tunnel *t);

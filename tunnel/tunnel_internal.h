@@ -147,6 +147,38 @@ const char *tun_key_type_problem(const char *type);
  * in SUPPORTED are dropped.  malloc'd. */
 char *tun_hostkey_pref(const char *known, const char *supported);
 
+/* ---- what ssh said (ssh_output.c) -------------------------------------- */
+
+/* What went wrong, read from the output of the system's ssh. */
+typedef enum tun_ssh_fault {
+    TUN_SSH_UNRECOGNISED = 0, /* nothing below: the last line is quoted */
+    TUN_SSH_CONFIG,           /* ssh rejected its configuration */
+    TUN_SSH_RESOLVE,          /* a host name does not resolve */
+    TUN_SSH_REFUSED,          /* TCP connection refused */
+    TUN_SSH_TIMEOUT,          /* no answer (connect, banner) */
+    TUN_SSH_HANDSHAKE,        /* closed or reset before login, no common algorithm */
+    TUN_SSH_HOST_UNKNOWN,     /* strict checking and no key recorded */
+    TUN_SSH_HOST_CHANGED,     /* another key recorded */
+    TUN_SSH_HOST_REVOKED,     /* the key is @revoked */
+    TUN_SSH_HOST_KEY,         /* "Host key verification failed" otherwise */
+    TUN_SSH_AUTH,             /* the login was refused */
+    TUN_SSH_FWD_PROHIBITED,   /* a channel open refused: administratively prohibited */
+    TUN_SSH_FWD_CONNECT,      /* a channel open failed: the far end did not connect */
+    TUN_SSH_FWD_BIND,         /* the local port could not be listened on */
+} tun_ssh_fault;
+
+typedef struct tun_ssh_diag {
+    tun_ssh_fault fault;
+    tunnel_step step;         /* the check row it belongs to (REACH, HOST_KEY,
+                               * AUTH; PROGRAM for CONFIG; DONE for the
+                               * forwarding faults) */
+    char line[600];           /* ssh's own words for it, trimmed; "" when silent */
+} tun_ssh_diag;
+
+/* Reads OUTPUT (ssh's stderr, every host of a ProxyJump chain included)
+ * for the most telling fault.  Pure. */
+void tun_ssh_diagnose(const char *output, tun_ssh_diag *out);
+
 /* ==== the running tunnel (tunnel/ only; the integration tests cover it) === */
 
 #define RELAY_BUF (64 * 1024)   /* per connection and direction (loop.c rule 6) */
@@ -221,7 +253,13 @@ struct sess {
     relay *opening;          /* loop.c rule 7 */
 };
 
+/* The openssh and command transports (program.c): a program in its own
+ * process group, no thread; tunnel_failed looks at the program itself. */
+typedef struct tun_px tun_px;
+
 struct tunnel {
+    tunnel_via via;
+    tun_px *px;              /* openssh, command; NULL for libssh2 */
     hop_own *hops;
     size_t n_hops;
     sess *sess;
@@ -261,6 +299,15 @@ static inline size_t tun_down_room(const relay *r)
 {
     return RELAY_BUF - (r->down_len - r->down_off);
 }
+
+/* ---- program.c: the openssh and command transports ------------------------ */
+
+int tun_px_validate(const tunnel_opts *o, mc_error *err);
+int tun_px_open(const tunnel_opts *o, const char *target_host, int target_port, tunnel **out,
+                mc_error *err);
+void tun_px_seal(tunnel *t);
+bool tun_px_failed(tunnel *t, mc_error *err_out);
+void tun_px_close(tunnel *t);
 
 /* ---- tunnel.c: errors ----------------------------------------------------- */
 

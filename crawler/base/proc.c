@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -125,6 +126,23 @@ static void stop_group(pid_t pid, int *status_out)
         ;
 }
 
+/* No blocked signals (a scheduler thread blocks SIGHUP, SIGTERM...) and
+ * SIGPIPE at its default (main ignores it, and exec keeps ignored signals);
+ * its own group, so that stopping it reaches what it started. */
+static void spawn_attrs(posix_spawnattr_t *at)
+{
+    posix_spawnattr_init(at);
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    posix_spawnattr_setsigmask(at, &none);
+    posix_spawnattr_setsigdefault(at, &dfl);
+    posix_spawnattr_setpgroup(at, 0);
+    posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                     POSIX_SPAWN_SETSIGDEF);
+}
+
 static void add_stream(posix_spawn_file_actions_t *fa, int target, enum mc_proc_stream how,
                        int pipe_write_end)
 {
@@ -171,19 +189,7 @@ int mc_proc_run(const mc_proc_spec *spec, mc_proc_result *res)
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     add_stream(&fa, STDOUT_FILENO, spec->out, out_w);
     add_stream(&fa, STDERR_FILENO, spec->err, err_w);
-    /* No blocked signals (a scheduler thread blocks SIGHUP, SIGTERM...) and
-     * SIGPIPE at its default (main ignores it, and exec keeps ignored
-     * signals); its own group, so a deadline reaches what it started. */
-    posix_spawnattr_init(&at);
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+    spawn_attrs(&at);
     pid_t pid = -1;
     int rc = posix_spawnp(&pid, spec->argv[0], &fa, &at, spec->argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -341,4 +347,145 @@ void mc_proc_result_free(mc_proc_result *res)
     free_stream(&res->out, res->n_out + 1, res->secret);
     free_stream(&res->err, res->n_err + 1, res->secret);
     res->n_out = res->n_err = 0;
+}
+
+/* ---- programs in the background ------------------------------------------ */
+
+struct mc_proc {
+    pid_t pid;
+    int fd;            /* read end of the output pipe, -1 when closed */
+    char *keep;        /* the last keep_max bytes of output, NUL-terminated */
+    size_t len, max;
+    bool exited;
+    int status;
+};
+
+int mc_proc_start(const mc_proc_bg_spec *spec, mc_proc **out, int *errno_out)
+{
+    *out = NULL;
+    int p[2] = {-1, -1};
+    if (spec->capture && pipe2(p, O_CLOEXEC) != 0) {
+        *errno_out = errno;
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    if (spec->capture) {
+        posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
+    } else {
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    }
+    spawn_attrs(&at);
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, spec->argv[0], &fa, &at, spec->argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close_fd(&p[1]);
+    if (rc != 0) {
+        close_fd(&p[0]);
+        *errno_out = rc;
+        return -1;
+    }
+    mc_proc *m = mc_calloc(1, sizeof *m);
+    m->pid = pid;
+    m->fd = p[0];
+    m->max = spec->keep_max ? spec->keep_max : 8192;
+    m->keep = mc_calloc(1, m->max + 1);
+    if (m->fd >= 0)
+        set_nonblock(m->fd);
+    *out = m;
+    return 0;
+}
+
+void mc_proc_drain(mc_proc *p)
+{
+    if (!p || p->fd < 0)
+        return;
+    char chunk[4096];
+    for (;;) {
+        ssize_t r = read(p->fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN)
+            return;
+        if (r <= 0) {
+            close_fd(&p->fd);
+            return;
+        }
+        size_t n = (size_t)r;
+        if (n >= p->max) {
+            memcpy(p->keep, chunk + n - p->max, p->max);
+            p->len = p->max;
+        } else {
+            if (p->len + n > p->max) {
+                size_t drop = p->len + n - p->max;
+                memmove(p->keep, p->keep + drop, p->len - drop);
+                p->len -= drop;
+            }
+            memcpy(p->keep + p->len, chunk, n);
+            p->len += n;
+        }
+        p->keep[p->len] = '\0';
+    }
+}
+
+pid_t mc_proc_pid(const mc_proc *p)
+{
+    return p->pid;
+}
+
+int mc_proc_output_fd(const mc_proc *p)
+{
+    return p ? p->fd : -1;
+}
+
+const char *mc_proc_output(mc_proc *p)
+{
+    mc_proc_drain(p);
+    return p->keep;
+}
+
+bool mc_proc_exited(mc_proc *p, int *status_out)
+{
+    if (!p->exited) {
+        /* WNOWAIT: it stays a zombie, so its pid (the group's id) cannot be
+         * reused before mc_proc_stop signals the group. */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == p->pid) {
+            p->exited = true;
+            p->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+                                                 : (si.si_status & 0x7f);
+        }
+    }
+    if (p->exited && status_out)
+        *status_out = p->status;
+    return p->exited;
+}
+
+void mc_proc_stop(mc_proc *p)
+{
+    if (!p)
+        return;
+    int status;
+    stop_group(p->pid, &status);
+    close_fd(&p->fd);
+    free(p->keep);
+    free(p);
+}
+
+const char *mc_proc_status_text(int status, char *buf, size_t n)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, n, "exit status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, n, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, n, "wait status %d", status);
+    return buf;
 }

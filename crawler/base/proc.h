@@ -86,3 +86,39 @@ void mc_sigpipe_block(mc_sigpipe_guard *g);
 void mc_sigpipe_restore(mc_sigpipe_guard *g);
 
 #endif
+
+/*
+ * A program that keeps running while the caller works: a tunnel's ssh or
+ * port-forwarding command.  The same rules as mc_proc_run (no shell, its
+ * own process group, no blocked signals, SIGPIPE at its default), but the
+ * caller decides when it ends: mc_proc_stop stops the whole group (SIGTERM,
+ * MC_PROC_TERM_GRACE_S, SIGKILL) and reaps the program, whatever it started.
+ * Its stdout and stderr go into one pipe whose last bytes are kept (for the
+ * error message when it fails), or to /dev/null.
+ */
+typedef struct mc_proc mc_proc;
+
+typedef struct mc_proc_bg_spec {
+    char *const *argv;       /* argv[0]: program name or path; NULL-terminated */
+    bool capture;            /* stdout and stderr into the kept output; else /dev/null */
+    size_t keep_max;         /* bytes of output kept (the last ones); 0 = 8192 */
+} mc_proc_bg_spec;
+
+/* 0 and *out when it started; -1 with *errno_out (posix_spawnp's ENOENT for
+ * a program not found) when it did not. */
+int mc_proc_start(const mc_proc_bg_spec *spec, mc_proc **out, int *errno_out);
+/* Reads what it wrote so far without blocking; the fd to poll for more is
+ * mc_proc_output_fd (-1 once the pipe is closed or without capture). */
+void mc_proc_drain(mc_proc *p);
+int mc_proc_output_fd(const mc_proc *p);
+/* The kept output, drained first; NUL-terminated, borrowed until stop. */
+const char *mc_proc_output(mc_proc *p);
+/* True once the program has exited (it is reaped then; *status_out gets the
+ * waitpid status).  Its group may still hold children: mc_proc_stop. */
+bool mc_proc_exited(mc_proc *p, int *status_out);
+/* Its pid, which is also its process group's id. */
+pid_t mc_proc_pid(const mc_proc *p);
+/* Stops the program's group, reaps it and frees P.  NULL is a no-op. */
+void mc_proc_stop(mc_proc *p);
+/* "exit status N" / "killed by signal N" for a waitpid status; static. */
+const char *mc_proc_status_text(int status, char *buf, size_t n);

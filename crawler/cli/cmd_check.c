@@ -84,8 +84,19 @@ static void print_text(const check_report *r, const marks *mk)
     for (size_t h = 1; h <= check_n_hops(ds); h++) {
         const cfg_hop *c = check_hop(ds, h);
         fputs(h == 1 ? " through " : ", ", stdout);
-        report_put_safe(stdout, c->user);
-        printf("@%s:%d", c->host, c->port);
+        if (ds->tunnel.via == CFG_TUNNEL_OPENSSH)
+            fputs("ssh ", stdout);
+        if (c->user) {
+            report_put_safe(stdout, c->user);
+            putchar('@');
+        }
+        report_put_safe(stdout, c->host);
+        if (c->port)
+            printf(":%d", c->port);
+    }
+    if (ds->tunnel.present && ds->tunnel.via == CFG_TUNNEL_COMMAND) {
+        fputs(" through the tunnel command ", stdout);
+        report_put_safe(stdout, ds->tunnel.command[0]);
     }
     putchar('\n');
     size_t problems = 0;
@@ -191,8 +202,9 @@ out:
 const cli_cmd cmd_def_check = {
     "check", "[DS...]", "test each datastore step by step and print the fix for what fails",
     "Tests the named datastores (default: all) step by step and prints a checklist: the "
-    "tunnel when one is configured (every hop reached, its host key verified, the login "
-    "accepted, then the forwarding to the warehouse), that the database answers and accepts the login, the "
+    "tunnel when one is configured (with via: openssh, ssh found and its version; with a "
+    "command tunnel, the command started and its port open; every hop reached, its host "
+    "key verified, the login accepted, then the forwarding to the warehouse), that the database answers and accepts the login, the "
     "server's dialect and version, membership of the group, then for every schema in scope "
     "USAGE, the tables and views without SELECT (a count and the first names), and whether "
     "default privileges cover every owner of its tables so that future tables are readable "

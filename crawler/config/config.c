@@ -66,6 +66,9 @@ void cfg_free(cfg *c)
         for (size_t h = 0; h < d->tunnel.n_jump; h++)
             hop_free(&d->tunnel.jump[h]);
         free(d->tunnel.jump);
+        free(d->tunnel.ssh);
+        free(d->tunnel.ssh_config);
+        cfgi_strv_free(d->tunnel.command, d->tunnel.n_command);
         free(d->schedule);
         free(d->timezone);
     }

@@ -65,12 +65,28 @@ typedef struct cfg_hop {
     cfg_pos pos;
 } cfg_hop;
 
+/* How the tunnel is made (docs/tunnel.md, "Three transports"). */
+typedef enum cfg_tunnel_via {
+    CFG_TUNNEL_LIBSSH2 = 0, /* via: libssh2, the default */
+    CFG_TUNNEL_OPENSSH,     /* via: openssh */
+    CFG_TUNNEL_COMMAND,     /* command: [...] */
+} cfg_tunnel_via;
+
 typedef struct cfg_tunnel {
     bool present;
-    cfg_hop first;          /* the tunnel: block itself */
+    cfg_tunnel_via via;     /* via: (default libssh2), or COMMAND with command: */
+    cfg_hop first;          /* the tunnel: block itself (openssh: host is an
+                               ssh_config alias; port 0 and user/private_key
+                               NULL leave them to ssh_config) */
     cfg_hop *jump;          /* further hops, crossed in order after first */
     size_t n_jump;
     int keepalive_s;        /* default 30 */
+    char *ssh;              /* openssh: the program, default "ssh" */
+    char *ssh_config;       /* openssh: path, ~ expanded; NULL = ~/.ssh/config
+                               and /etc/ssh/ssh_config */
+    char **command;         /* command: argv, NULL-terminated; NULL = none */
+    size_t n_command;
+    int start_timeout_s;    /* openssh, command: default 30 */
 } cfg_tunnel;
 
 typedef struct cfg_globs {

@@ -424,6 +424,22 @@ static bool means_off(const char *s)
     return false;
 }
 
+static int set_via(ctx *x, const row *r, const char *text, const yaml_node_t *at, void *target)
+{
+    char buf[64];
+    (void)r;
+    if (!strcmp(text, "libssh2") || !strcmp(text, "openssh")) {
+        *(cfg_tunnel_via *)target = text[0] == 'l' ? CFG_TUNNEL_LIBSSH2 : CFG_TUNNEL_OPENSSH;
+        return 0;
+    }
+    cfgi_fail(x, at, "expected libssh2 or openssh for 'via', got %s",
+              cfgi_describe(at, buf, sizeof buf));
+    mc_error_hint(x->err, "libssh2 is metacrawl's own SSH client; openssh runs the system's ssh "
+                          "with your ssh_config; for anything else (aws ssm) use command: "
+                          "[...] instead of via: (docs/tunnel.md)");
+    return -1;
+}
+
 static int set_host_key_policy(ctx *x, const row *r, const char *text, const yaml_node_t *at,
                                void *target)
 {
@@ -561,10 +577,112 @@ static int check_hop(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_
     return 0;
 }
 
+/* Each key given in MAP that is not in KEEP is an error: "'KEY' WHY". */
+static int only_keys(ctx *x, const yaml_node_t *map, const char *const *keep, const char *why,
+                     const char *hint)
+{
+    if (!map)
+        return 0;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        const yaml_node_t *key = cfgi_node_at(x, p->key);
+        const char *name = cfgi_scalar(key);
+        bool kept = false;
+        for (size_t i = 0; keep[i] && !kept; i++)
+            kept = strcmp(name, keep[i]) == 0;
+        if (!kept) {
+            cfgi_fail(x, key, "'%s' %s", name, why);
+            mc_error_hint(x->err, "%s", hint);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A key of the libssh2 tunnel given with via: openssh. */
+static int openssh_refuses(ctx *x, const yaml_node_t *map, const char *key, const char *hint)
+{
+    const yaml_node_t *k;
+    if (!cfgi_map_find(x, map, key, &k, NULL))
+        return 0;
+    cfgi_fail(x, k, "'%s' does not apply to via: openssh", key);
+    mc_error_hint(x->err, "%s", hint);
+    return -1;
+}
+
+/*
+ * The three transports share the block: command: alone (and
+ * start_timeout:) makes a command tunnel; via: openssh takes host (an
+ * ssh_config alias), port, user, private_key, known_hosts,
+ * host_key_policy, keepalive, ssh, ssh_config and start_timeout, each left
+ * to ssh_config when absent (port, user, private_key); the libssh2 tunnel
+ * takes the rest.  Every key that does not belong is an error at its own
+ * line and column.
+ */
 static int check_tunnel(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
 {
     cfg_tunnel *t = obj;
     t->present = true;
+    const yaml_node_t *k, *v;
+    if (t->command) {
+        static const char *const keep[] = {"command", "start_timeout", NULL};
+        if (only_keys(x, map, keep, "does not apply to a command tunnel",
+                      "a command tunnel has only command: (and start_timeout:): the program "
+                      "knows where to connect, and metacrawl connects libpq to the port it "
+                      "gives it as {port}") != 0)
+            return -1;
+        bool has_port = false;
+        for (size_t i = 0; i < t->n_command; i++)
+            has_port = has_port || strstr(t->command[i], "{port}") != NULL;
+        if (!has_port) {
+            cfgi_map_find(x, map, "command", &k, &v);
+            cfgi_fail(x, v ? v : k, "the tunnel command has no {port} argument");
+            mc_error_hint(x->err, "metacrawl picks a free local port and puts it where {port} "
+                                  "stands, e.g. --parameters \"localPortNumber={port}\"");
+            return -1;
+        }
+        t->via = CFG_TUNNEL_COMMAND;
+        return 0;
+    }
+    if (!t->first.host) {
+        cfgi_fail(x, at, "missing required key 'host' in 'tunnel'");
+        mc_error_hint(x->err, "add 'host: ...' (the bastion; with via: openssh an ssh_config "
+                              "Host alias), or 'command: [...]' for a port-forwarding program; "
+                              "docs/tunnel.md");
+        return -1;
+    }
+    if (t->via == CFG_TUNNEL_OPENSSH) {
+        if (openssh_refuses(x, map, "passphrase",
+                            "ssh never prompts here: load the key into ssh-agent (ssh-add) "
+                            "and leave passphrase: out") != 0 ||
+            openssh_refuses(x, map, "password",
+                            "ssh runs in batch mode and cannot type a password: use a key "
+                            "or ssh-agent") != 0 ||
+            openssh_refuses(x, map, "agent",
+                            "ssh uses ssh-agent by itself when SSH_AUTH_SOCK is set; remove "
+                            "agent:") != 0 ||
+            openssh_refuses(x, map, "jump",
+                            "write the jump hosts as ProxyJump in ssh_config (or the file "
+                            "ssh_config: names); docs/tunnel.md shows how") != 0)
+            return -1;
+        if (!cfgi_map_find(x, map, "port", &k, NULL))
+            t->first.port = 0;
+        return 0;
+    }
+    static const char *const openssh_only[] = {"ssh", "ssh_config", "start_timeout"};
+    for (size_t i = 0; i < 3; i++)
+        if (cfgi_map_find(x, map, openssh_only[i], &k, NULL)) {
+            cfgi_fail(x, k, "'%s' applies only to via: openssh%s", openssh_only[i],
+                      i == 2 ? " and command tunnels" : "");
+            mc_error_hint(x->err, "add via: openssh to run the system's ssh, or remove '%s'",
+                          openssh_only[i]);
+            return -1;
+        }
+    if (!t->first.user) {
+        cfgi_fail(x, at, "missing required key 'user' in 'tunnel'");
+        mc_error_hint(x->err, "add 'user: ...'; docs/configuration.md describes every key");
+        return -1;
+    }
     return check_hop(x, &t->first, map, at);
 }
 
@@ -758,11 +876,11 @@ static int check_top(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_
 
 /* The keys of an SSH hop, for the tunnel block itself (BASE = where its
  * cfg_hop sits) and for each item of jump (BASE = 0). */
-#define HOP_ROWS(BASE)                                                                      \
-    {.key = "host", .type = T_STRING, .required = true, .off = (BASE) + offsetof(cfg_hop, host)}, \
+#define HOP_ROWS(BASE, REQ)                                                                      \
+    {.key = "host", .type = T_STRING, .required = (REQ), .off = (BASE) + offsetof(cfg_hop, host)}, \
     {.key = "port", .type = T_INT, .def = "22", .off = (BASE) + offsetof(cfg_hop, port),          \
      .min = 1, .max = 65535},                                                                   \
-    {.key = "user", .type = T_STRING, .required = true, .off = (BASE) + offsetof(cfg_hop, user)}, \
+    {.key = "user", .type = T_STRING, .required = (REQ), .off = (BASE) + offsetof(cfg_hop, user)}, \
     {.key = "private_key", .type = T_PATH, .off = (BASE) + offsetof(cfg_hop, private_key)},       \
     {.key = "passphrase", .type = T_SECRET, .off = (BASE) + offsetof(cfg_hop, passphrase)},       \
     {.key = "password", .type = T_SECRET, .off = (BASE) + offsetof(cfg_hop, password)},           \
@@ -772,18 +890,26 @@ static int check_top(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_
     {.key = "host_key_policy", .type = T_SCALAR_FN, .def = "strict",                              \
      .off = (BASE) + offsetof(cfg_hop, host_key_policy), .scalar_fn = set_host_key_policy}
 
-static const row hop_rows[] = {HOP_ROWS(0)};
+static const row hop_rows[] = {HOP_ROWS(0, true)};
 static const table hop_table = {
     .what = "a jump hop", .rows = ROWS(hop_rows), .size = sizeof(cfg_hop),
     .pos_off = offsetof(cfg_hop, pos), .check = check_hop,
 };
 
+
 static const row tunnel_rows[] = {
-    HOP_ROWS(offsetof(cfg_tunnel, first)),
+    HOP_ROWS(offsetof(cfg_tunnel, first), false),
     {.key = "jump", .type = T_MAPLIST, .off = offsetof(cfg_tunnel, jump),
      .n_off = offsetof(cfg_tunnel, n_jump), .sub = &hop_table},
     {.key = "keepalive", .type = T_DURATION_S, .def = "30s",
      .off = offsetof(cfg_tunnel, keepalive_s), .min = 0, .max = DUR(3600)},
+    {.key = "via", .type = T_SCALAR_FN, .off = offsetof(cfg_tunnel, via), .scalar_fn = set_via},
+    {.key = "ssh", .type = T_STRING, .off = offsetof(cfg_tunnel, ssh)},
+    {.key = "ssh_config", .type = T_PATH, .off = offsetof(cfg_tunnel, ssh_config)},
+    {.key = "command", .type = T_ARGV, .off = offsetof(cfg_tunnel, command),
+     .n_off = offsetof(cfg_tunnel, n_command)},
+    {.key = "start_timeout", .type = T_DURATION_S, .def = "30s",
+     .off = offsetof(cfg_tunnel, start_timeout_s), .min = DUR(1), .max = DUR(3600)},
 };
 static const table tunnel_table = {
     .what = "tunnel", .rows = ROWS(tunnel_rows), .size = sizeof(cfg_tunnel),

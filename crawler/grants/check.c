@@ -186,7 +186,9 @@ static bool has_tunnel(const cfg_datastore *ds)
 
 size_t check_n_hops(const cfg_datastore *ds)
 {
-    return ds->tunnel.present ? 1 + ds->tunnel.n_jump : 0;
+    if (!ds->tunnel.present || ds->tunnel.via == CFG_TUNNEL_COMMAND)
+        return 0;
+    return ds->tunnel.via == CFG_TUNNEL_OPENSSH ? 1 : 1 + ds->tunnel.n_jump;
 }
 
 /* HOP is 1-based: 1 is the tunnel: block, 2 the first jump: entry. */
@@ -224,6 +226,19 @@ static char *tunnel_message(const cfg_datastore *ds, const char *msg)
 static char *hop_ok_message(const cfg_datastore *ds, size_t hop, int which)
 {
     const cfg_hop *h = check_hop(ds, hop);
+    if (ds->tunnel.via == CFG_TUNNEL_OPENSSH) {
+        if (which == 0)
+            return mc_strdup("ssh connected (by the route ssh_config gives: ProxyJump, "
+                             "ProxyCommand) and the SSH handshake is done");
+        if (which == 1)
+            return mc_asprintf("every host's key verified against %s (StrictHostKeyChecking "
+                               "%s, whatever ssh_config says)",
+                               h->known_hosts,
+                               h->host_key_policy == CFG_HOST_KEY_ACCEPT_NEW ? "accept-new"
+                                                                             : "yes");
+        return h->user ? mc_asprintf("logged in as %s", h->user)
+                       : mc_strdup("logged in (as the user ssh_config names)");
+    }
     if (which == 0)
         return hop == 1 ? mc_strdup("connected; SSH handshake done")
                         : mc_asprintf("connected through hop %zu; SSH handshake done", hop - 1);
@@ -277,11 +292,63 @@ static int tunnel_preflight(const cfg_datastore *ds, tunnel_progress *p, mc_erro
  * unusable key file, a secret that cannot be read, an ssh-agent without a
  * usable key) leaves the reach and host key rows of its hop untried.
  */
+/*
+ * The openssh and command tunnels: one more row before the hop's, the
+ * program (ssh found and its version; the command started and its port
+ * open).  openssh then has the three rows of its one host, decided by what
+ * ssh said; a command has none: whatever it crosses is its own business.
+ */
+static int step_tunnel_program(check_ctx *x)
+{
+    const cfg_datastore *ds = x->ds;
+    bool ssh = ds->tunnel.via == CFG_TUNNEL_OPENSSH;
+    tunnel_progress p = {.hop = 0, .step = TUNNEL_STEP_PROGRAM};
+    mc_error err = {0};
+    int rc = crawl_tunnel_open(ds, 4, &p, &x->tun, &err);
+    char *fix = err.hint[0] ? mc_strdup(err.hint) : NULL;
+    if (rc != 0 && p.step == TUNNEL_STEP_PROGRAM)
+        check_add_item(x, "tunnel_program", NULL, CHECK_FAIL,
+                       err.code ? err.code : MC_EXIT_CONNECT, tunnel_message(ds, err.message),
+                       fix);
+    else if (ssh)
+        check_add_item(x, "tunnel_program", NULL, CHECK_OK, 0,
+                       mc_asprintf("found %s", p.program), NULL);
+    else
+        check_add_item(x, "tunnel_program", NULL, CHECK_OK, 0, mc_strdup(p.program), NULL);
+    if (ssh) {
+        int fail_step = rc == 0 || p.step == TUNNEL_STEP_PROGRAM ? -1
+                        : p.step == TUNNEL_STEP_HOST_KEY         ? 1
+                        : p.step == TUNNEL_STEP_AUTH             ? 2
+                                                                 : 0;
+        for (int w = 0; w < 3; w++) {
+            check_item *it;
+            if (rc == 0 || (fail_step >= 0 && w < fail_step))
+                it = check_add_item(x, hop_steps[w], NULL, CHECK_OK, 0, hop_ok_message(ds, 1, w),
+                                    NULL);
+            else if (w == fail_step)
+                it = check_add_item(x, hop_steps[w], NULL, CHECK_FAIL,
+                                    err.code ? err.code : MC_EXIT_CONNECT,
+                                    tunnel_message(ds, err.message), fix ? mc_strdup(fix) : NULL);
+            else
+                it = check_add_item(x, hop_steps[w], NULL, CHECK_SKIP, 0,
+                                    mc_strdup("not tested: an earlier step failed"), NULL);
+            it->hop = 1;
+        }
+        if (fail_step >= 0)
+            free(fix);
+    }
+    if (rc == 0)
+        x->target = crawl_target(ds, x->tun);
+    return rc;
+}
+
 static int step_tunnel(check_ctx *x)
 {
     const cfg_datastore *ds = x->ds;
+    if (ds->tunnel.via != CFG_TUNNEL_LIBSSH2)
+        return step_tunnel_program(x);
     size_t n = check_n_hops(ds);
-    tunnel_progress p = {0, TUNNEL_STEP_REACH};
+    tunnel_progress p = {.hop = 0, .step = TUNNEL_STEP_REACH};
     mc_error err = {0};
     bool unconnected = false; /* no hop was reached */
     int rc = tunnel_preflight(ds, &p, &err);
@@ -379,8 +446,9 @@ static int step_forwarding(check_ctx *x)
     tunnel_seal(x->tun);
     size_t n = check_n_hops(x->ds);
     check_add_item(x, "tunnel_forwarding", NULL, CHECK_OK, 0,
-                   n == 1 ? mc_strdup("the bastion opened a connection to it")
-                          : mc_asprintf("hop %zu opened a connection to it", n),
+                   n == 0   ? mc_strdup("the command's port led to it")
+                   : n == 1 ? mc_strdup("the bastion opened a connection to it")
+                            : mc_asprintf("hop %zu opened a connection to it", n),
                    NULL);
     return 0;
 }
@@ -541,6 +609,8 @@ static char *item_address(const cfg_datastore *ds, const check_item *it)
 {
     if (it->hop > 0 && it->hop <= check_n_hops(ds)) {
         const cfg_hop *h = check_hop(ds, it->hop);
+        if (h->port == 0) /* via: openssh, the port left to ssh_config */
+            return mc_strdup(h->host);
         return mc_asprintf("%s:%d", h->host, h->port);
     }
     if (strcmp(it->step, "tunnel_forwarding") == 0)
@@ -560,6 +630,8 @@ char *check_item_label(const cfg_datastore *ds, const check_item *it)
         label = mc_asprintf("tunnel hop %zu (%s) %s", it->hop, addr, hop_step_labels[w]);
     else if (addr)
         label = mc_asprintf("tunnel forwarding to %s", addr);
+    else if (strcmp(it->step, "tunnel_program") == 0)
+        label = mc_strdup(ds->tunnel.via == CFG_TUNNEL_OPENSSH ? "tunnel ssh" : "tunnel command");
     else
         label = mc_strdup(it->step);
     free(addr);

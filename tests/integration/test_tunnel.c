@@ -25,7 +25,19 @@
  *     crawler user through it; the tunnel's errors as grants' errors;
  *   - the tunnel API in this process: bulk data both ways at once on several
  *     connections, half-close, only this process's connections accepted, the
- *     listener sealed.
+ *     listener sealed;
+ *   - via: openssh: an RSA key libssh2 1.10 refuses (and whose error and
+ *     check row say so) crawls through the system's ssh; an ssh_config Host
+ *     alias with ProxyJump over two sshds; a changed host key refused while
+ *     the user's ssh_config says StrictHostKeyChecking no; a refused key, a
+ *     missing ssh, forwarding refused, each on its check row; sshd killed
+ *     mid-crawl (run failed, store unchanged);
+ *   - command tunnels: `ssh -N -L` standing in for aws ssm start-session; a
+ *     command that exits early, one that never opens the port, one that is
+ *     not there, one that dies mid-crawl, one whose port a program outside
+ *     its process group holds (never given to libpq);
+ *   - no process left behind by any of them (the test is the subreaper of
+ *     what metacrawl starts).
  *
  * Most tests run the metacrawl binary as a user would; the API tests link
  * the library, so ASan and valgrind see the tunnel thread here too.
@@ -42,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -888,10 +901,29 @@ static void wait_for_blocked_crawler(const char *db)
     cr_assert_fail("the crawl never reached the locked table");
 }
 
+/* The tunnel: block through sshd D (DIR holds what it needs), EXTRA lines
+ * at the end. */
+typedef char *(*tunnel_yaml_fn)(const char *dir, const itest_sshd *d, const char *extra);
+
+static char *libssh2_yaml_for(const char *dir, const itest_sshd *d, const char *extra)
+{
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    return tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_ed25519"), kh, extra);
+}
+
+static void crawl_broken_mid_way_with(tunnel_yaml_fn yaml_for, void (*breaker)(itest_sshd *),
+                                      const char *keepalive, const char *expect);
+
 /* A crawl that stops in the middle: the test holds a lock on a table under a
  * view, and pg_get_viewdef waits for it.  BREAK then breaks the tunnel. */
 static void crawl_broken_mid_way(void (*breaker)(itest_sshd *), const char *keepalive,
                                  const char *expect)
+{
+    crawl_broken_mid_way_with(libssh2_yaml_for, breaker, keepalive, expect);
+}
+
+static void crawl_broken_mid_way_with(tunnel_yaml_fn yaml_for, void (*breaker)(itest_sshd *),
+                                      const char *keepalive, const char *expect)
 {
     char *why = NULL;
     itest_sshd *d = itest_sshd_start(NULL, 0, &why);
@@ -900,8 +932,7 @@ static void crawl_broken_mid_way(void (*breaker)(itest_sshd *), const char *keep
     char *role;
     char *db = make_db("midway", &c, &role);
     char *dir = itest_tmpdir();
-    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
-    char *y = tunnel_yaml("127.0.0.1", d->port, itest_ssh_file("id_ed25519"), kh, keepalive);
+    char *y = yaml_for(dir, d, keepalive);
     char *cfg = itest_write_config(dir, db, role, PW, y);
     itest_result first = crawl(cfg);
     assert_exit(first, 0);
@@ -1627,4 +1658,431 @@ Test(tunnel_grants, forwarding_refused_is_the_tunnels_error, .timeout = 120)
     assert_err_has(r, "refused to forward the connection to 127.0.0.1:");
     assert_err_has(r, "AllowTcpForwarding");
     itest_sshd_stop(d);
+}
+
+/* ---- via: openssh and command tunnels ---------------------------------------- */
+
+/*
+ * Hermetic: ssh never reads the ~/.ssh of the person running the tests.
+ * Each test writes an ssh_config of its own and names it with ssh_config:
+ * (so ~/.ssh/config and /etc/ssh/ssh_config are not Included), names the
+ * key with IdentityFile (so ssh adds no default identity of ~/.ssh), and a
+ * known_hosts in its own directory (metacrawl imposes it as
+ * UserKnownHostsFile); HOME is the harness's and SSH_AUTH_SOCK unset.
+ */
+
+/* A Host block for an sshd of the harness on PORT, logging in with KEY. */
+static char *host_block(const char *alias, int port, const char *key, const char *extra)
+{
+    return itest_strf("Host %s\n"
+                      "  HostName 127.0.0.1\n"
+                      "  Port %d\n"
+                      "  User %s\n"
+                      "  IdentityFile %s\n"
+                      "%s",
+                      alias, port, itest_env("MC_TEST_SSH_USER"), key, extra ? extra : "");
+}
+
+/* The tunnel: block of a via: openssh tunnel to ALIAS of SSH_CONFIG. */
+static char *openssh_yaml(const char *alias, const char *ssh_config, const char *known_hosts,
+                          const char *extra)
+{
+    return itest_strf("    connect_timeout: 5s\n"
+                      "    tunnel:\n"
+                      "      via: openssh\n"
+                      "      host: %s\n"
+                      "      ssh_config: %s\n"
+                      "      known_hosts: %s\n"
+                      "%s%s",
+                      alias, ssh_config, known_hosts,
+                      extra && strstr(extra, "keepalive:") ? "" : "      keepalive: 5s\n",
+                      extra ? extra : "");
+}
+
+/* DIR/ssh_config with TEXT; its path. */
+static char *ssh_config_file(const char *dir, const char *text)
+{
+    char *path = itest_strf("%s/ssh_config", dir);
+    itest_write_file(path, text);
+    return path;
+}
+
+/* A config for DB through the harness's sshd as alias "bastion" with KEY,
+ * the alias's extra lines in HOST_EXTRA (e.g. "  StrictHostKeyChecking no\n"). */
+static char *openssh_config(const char *dir, const char *db, const char *role, const char *key,
+                            const char *known_hosts, const char *host_extra, const char *extra)
+{
+    char *sc = ssh_config_file(dir, host_block("bastion", ssh_port(), key, host_extra));
+    char *y = openssh_yaml("bastion", sc, known_hosts, extra);
+    return itest_write_config(dir, db, role, PW, y);
+}
+
+/*
+ * No process left behind: the test process becomes the subreaper of what
+ * metacrawl starts, so anything metacrawl leaves running (an ssh, the jump
+ * host's ssh, a command's children) is reparented here instead of to init.
+ * After metacrawl exited, the zombies are reaped and whatever still runs is
+ * named (and killed, so the test leaves nothing either).
+ */
+static void subreap(void)
+{
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0, "%s", strerror(errno));
+}
+
+static char *left_behind(void)
+{
+    char *found = strdup("");
+    for (int round = 0; round < 40; round++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        free(found);
+        found = strdup("");
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", getpid(), getpid());
+        FILE *f = fopen(path, "r");
+        int pid;
+        while (f && fscanf(f, "%d", &pid) == 1) {
+            char *cmd = itest_read_file(itest_strf("/proc/%d/cmdline", pid));
+            for (char *p = cmd; p[0] || p[1]; p++)
+                if (!*p)
+                    *p = ' ';
+            char *next = itest_strf("%s[%d] %s\n", found, pid, cmd);
+            free(found);
+            found = next;
+        }
+        if (f)
+            fclose(f);
+        if (!*found)
+            return NULL;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return found;
+}
+
+#define assert_nothing_left()                                                              \
+    do {                                                                                   \
+        char *left_ = left_behind();                                                       \
+        cr_assert_null(left_, "processes left behind:\n%s", left_);                       \
+    } while (0)
+
+Test(tunnel_openssh, rsa_key_refused_by_libssh2_works_through_the_system_ssh, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("ossh_rsa", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(ssh_port()), "ed25519"));
+
+    /* libssh2 1.10 refuses the key before connecting, and says what works. */
+    if (!MC_LIBSSH2_HAS_RSA_SHA2) {
+        char *lib = tunnel_config(itest_tmpdir(), db, role, itest_ssh_file("id_rsa"), kh, NULL);
+        itest_result r = crawl(lib);
+        assert_exit(r, 5);
+        assert_err_has(r, "cannot use the rsa key");
+        assert_err_has(r, "via: openssh");
+        /* check suggests it on the auth row. */
+        json_t *ds = check_json_env(lib, NULL, 5);
+        assert_has(row_str(check_row(ds, "tunnel_auth", 1), "fix"), "via: openssh");
+    }
+
+    subreap();
+    char *cfg = openssh_config(dir, db, role, itest_ssh_file("id_rsa"), kh, NULL, NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 0);
+    cr_assert_str_eq(last_run_status(cfg), "ok");
+    char *log = itest_read_file(itest_env("MC_TEST_SSH_LOG"));
+    cr_assert(strstr(log, "Accepted publickey") && strstr(log, ": RSA SHA256:"), "%s", log);
+    /* The same catalog as through libssh2's own tunnel with another key. */
+    const char *schemas[] = {"sales", NULL};
+    char *through_ssh = stored_catalog(cfg, schemas);
+    cr_assert(strstr(through_ssh, "\"customers\"") && strstr(through_ssh, "who buys"), "%s",
+              through_ssh);
+    assert_nothing_left();
+}
+
+Test(tunnel_openssh, ssh_config_alias_with_proxyjump_over_two_sshds, .timeout = 180)
+{
+    need_sshd();
+    char *why = NULL;
+    itest_sshd *inner = itest_sshd_start(NULL, 0, &why);
+    cr_assert(inner, "%s", why);
+    char *role;
+    char *db = make_readable_db("ossh_jump", &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_strf("%s%s",
+                                                itest_known_hosts_line(kh_name(ssh_port()),
+                                                                       "ed25519"),
+                                                itest_known_hosts_line(kh_name(inner->port),
+                                                                       "ecdsa")));
+    /* The user's own way in: an alias that jumps through another alias. */
+    char *sc = ssh_config_file(
+        dir, itest_strf("%s%s", host_block("jumpbox", ssh_port(), itest_ssh_file("id_ed25519"),
+                                           NULL),
+                        host_block("warehouse-bastion", inner->port, itest_ssh_file("id_ecdsa"),
+                                   "  ProxyJump jumpbox\n")));
+    char *cfg = itest_write_config(dir, db, role, PW,
+                                   openssh_yaml("warehouse-bastion", sc, kh, scope_sales));
+    subreap();
+    itest_result r = crawl(cfg);
+    assert_exit(r, 0);
+    /* The inner sshd saw the login come through the jump host. */
+    char *log2 = itest_read_file(itest_strf("%s/sshd.log", inner->dir));
+    cr_assert(strstr(log2, "Accepted publickey") && strstr(log2, "ECDSA"), "%s", log2);
+    char *log1 = itest_read_file(itest_env("MC_TEST_SSH_LOG"));
+    cr_assert(strstr(log1, "ED25519"), "%s", log1);
+
+    /* check: every row ok, the alias named. */
+    json_t *ds = check_json_env(cfg, NULL, 0);
+    assert_shape(ds, "tunnel_program:ok tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
+                     "tunnel_forwarding:ok reach:ok authenticate:ok server:ok group:warn "
+                     "schemas:ok");
+    cr_assert_str_eq(row_str(check_row(ds, "tunnel_reach", 1), "address"), "warehouse-bastion");
+    assert_has(row_str(check_row(ds, "tunnel_program", 0), "message"), "OpenSSH_");
+
+    /* The jump host's key unknown: refused, and ssh's words name it. */
+    itest_write_file(kh, itest_known_hosts_line(kh_name(inner->port), "ecdsa"));
+    itest_result u = crawl(cfg);
+    assert_exit(u, 4);
+    assert_err_has(u, "the host key of ssh host warehouse-bastion is not known");
+    itest_sshd_stop(inner);
+    assert_nothing_left();
+}
+
+Test(tunnel_openssh, changed_host_key_refused_even_when_ssh_config_says_no, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("ossh_hk", NULL, &role);
+    char *dir = itest_tmpdir();
+    /* Another key recorded for the sshd: a man in the middle, as ssh sees it. */
+    char *pub = itest_read_file(itest_ssh_file("id_stranger.pub"));
+    pub[strcspn(pub, "\n")] = '\0';
+    char *kh = known_hosts_file(dir, itest_strf("%s %s\n", kh_name(ssh_port()), pub));
+    /* The user's config turns every check off, as many configs do. */
+    char *cfg = openssh_config(dir, db, role, itest_ssh_file("id_ed25519"), kh,
+                               "  StrictHostKeyChecking no\n"
+                               "  UserKnownHostsFile /dev/null\n"
+                               "  GlobalKnownHostsFile /dev/null\n",
+                               NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "the host key of ssh host bastion has changed");
+    assert_err_has(r, "hint: possibly an attack");
+    cr_assert_str_eq(last_run_status(cfg), "failed");
+    /* check: the host key row fails, reach passed. */
+    json_t *ds = check_json_env(cfg, NULL, 4);
+    assert_shape(ds, "tunnel_program:ok tunnel_reach/1:ok tunnel_host_key/1:fail "
+                     "tunnel_auth/1:skip tunnel_forwarding:skip reach:skip authenticate:skip "
+                     "server:skip catalog:skip facts:skip");
+
+    /* Unknown (nothing recorded): refused with strict, recorded with accept-new. */
+    itest_write_file(kh, "");
+    r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "is not known");
+    cr_assert_str_eq(itest_read_file(kh), "", "strict records nothing");
+    char *cfg2 = openssh_config(itest_tmpdir(), db, role, itest_ssh_file("id_ed25519"), kh,
+                                "  StrictHostKeyChecking no\n",
+                                "      host_key_policy: accept-new\n");
+    r = crawl(cfg2);
+    assert_exit(r, 0);
+    assert_has(itest_read_file(kh), kh_name(ssh_port()));
+}
+
+Test(tunnel_openssh, refused_key_and_missing_ssh_are_reported_on_their_rows, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("ossh_auth", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(ssh_port()), "ed25519"));
+    char *cfg = openssh_config(dir, db, role, itest_ssh_file("id_stranger"), kh, NULL, NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 5);
+    /* (ssh's own words follow; their wording is OpenSSH's, not tested.) */
+    assert_err_has(r, "ssh authentication at ssh host bastion was refused: ");
+    json_t *ds = check_json_env(cfg, NULL, 5);
+    assert_shape(ds, "tunnel_program:ok tunnel_reach/1:ok tunnel_host_key/1:ok "
+                     "tunnel_auth/1:fail tunnel_forwarding:skip reach:skip authenticate:skip "
+                     "server:skip catalog:skip facts:skip");
+
+    /* No ssh where it is said to be: the first row. */
+    char *cfg2 = openssh_config(itest_tmpdir(), db, role, itest_ssh_file("id_ed25519"), kh, NULL,
+                                "      ssh: /nonexistent/ssh\n");
+    ds = check_json_env(cfg2, NULL, 4);
+    assert_shape(ds, "tunnel_program:fail tunnel_reach/1:skip tunnel_host_key/1:skip "
+                     "tunnel_auth/1:skip tunnel_forwarding:skip reach:skip authenticate:skip "
+                     "server:skip catalog:skip facts:skip");
+    assert_has(row_str(check_row(ds, "tunnel_program", 0), "fix"), "openssh-client");
+}
+
+Test(tunnel_openssh, forwarding_refused_is_the_forwarding_row, .timeout = 120)
+{
+    need_sshd();
+    char *why = NULL;
+    const char *conf[] = {"AllowTcpForwarding no", NULL};
+    itest_sshd *d = itest_sshd_start(conf, 0, &why);
+    cr_assert(d, "%s", why);
+    char *role;
+    char *db = make_readable_db("ossh_fwd", &role);
+    char *dir = itest_tmpdir();
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    char *sc = ssh_config_file(dir, host_block("bastion", d->port, itest_ssh_file("id_ed25519"),
+                                               NULL));
+    char *cfg = itest_write_config(dir, db, role, PW, openssh_yaml("bastion", sc, kh, NULL));
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "refused to forward the connection to 127.0.0.1:");
+    assert_err_has(r, "AllowTcpForwarding");
+    json_t *ds = check_json_env(cfg, NULL, 4);
+    assert_shape(ds, "tunnel_program:ok tunnel_reach/1:ok tunnel_host_key/1:ok tunnel_auth/1:ok "
+                     "tunnel_forwarding:fail reach:skip authenticate:skip server:skip "
+                     "catalog:skip facts:skip");
+    itest_sshd_stop(d);
+}
+
+static char *openssh_yaml_for(const char *dir, const itest_sshd *d, const char *extra)
+{
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    char *sc = ssh_config_file(dir, host_block("bastion", d->port, itest_ssh_file("id_ed25519"),
+                                               NULL));
+    return openssh_yaml("bastion", sc, kh, extra);
+}
+
+/* `ssh -N -L` standing in for aws ssm start-session: a program that
+ * forwards the port it is given and knows its own way. */
+static char *command_yaml_for(const char *dir, const itest_sshd *d, const char *extra)
+{
+    char *kh = known_hosts_file(dir, itest_known_hosts_line(kh_name(d->port), "ed25519"));
+    char *sc = ssh_config_file(dir, host_block("bastion", d->port, itest_ssh_file("id_ed25519"),
+                                               NULL));
+    return itest_strf("    connect_timeout: 5s\n"
+                      "    tunnel:\n"
+                      "      command: [ssh, -F, %s, -o, BatchMode=yes, -o, "
+                      "\"UserKnownHostsFile=%s\", -o, ExitOnForwardFailure=yes, -N, -L, "
+                      "\"127.0.0.1:{port}:127.0.0.1:%s\", bastion]\n%s",
+                      sc, kh, itest_env("MC_TEST_PGPORT"),
+                      extra && strstr(extra, "schemas:") ? extra : "");
+}
+
+Test(tunnel_openssh, sshd_killed_mid_crawl_fails_the_run_and_keeps_the_store, .timeout = 300)
+{
+    need_sshd();
+    subreap();
+    crawl_broken_mid_way_with(openssh_yaml_for, kill_sshd, NULL,
+                              "the ssh connection to ssh host bastion was lost");
+    assert_nothing_left();
+}
+
+Test(tunnel_command, ssh_L_as_the_command_crawls_and_leaves_nothing, .timeout = 180)
+{
+    need_sshd();
+    char *role;
+    char *db = make_readable_db("cmd_ok", &role);
+    char *dir = itest_tmpdir();
+    itest_sshd fake = {.port = ssh_port()};
+    char *cfg = itest_write_config(dir, db, role, PW, command_yaml_for(dir, &fake, scope_sales));
+    subreap();
+    itest_result r = crawl(cfg);
+    assert_exit(r, 0);
+    cr_assert_str_eq(last_run_status(cfg), "ok");
+    /* libpq was given the real host name: a .pgpass line for it applies. */
+    json_t *ds = check_json_env(cfg, NULL, 0);
+    assert_shape(ds, "tunnel_program:ok tunnel_forwarding:ok reach:ok authenticate:ok server:ok "
+                     "group:warn schemas:ok");
+    assert_has(row_str(check_row(ds, "tunnel_program", 0), "message"), "listens on 127.0.0.1:");
+    const char *args[] = {"check", NULL};
+    itest_result t = run_mc(cfg, args, NULL);
+    assert_exit(t, 0);
+    assert_has(t.out, "through the tunnel command ssh");
+    assert_nothing_left();
+}
+
+Test(tunnel_command, command_that_exits_early_or_never_opens_the_port, .timeout = 120)
+{
+    char *role;
+    char *db = make_db("cmd_bad", NULL, &role);
+    subreap();
+    /* Exits at once, with something to say. */
+    char *cfg = itest_write_config(
+        itest_tmpdir(), db, role, PW,
+        "    tunnel:\n"
+        "      command: [sh, -c, 'echo \"session expired, log in again\" >&2; exit 3', sh,"
+        " \"{port}\"]\n");
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "the tunnel command 'sh' exited (exit status 3) before 127.0.0.1:");
+    assert_err_has(r, "session expired, log in again");
+    cr_assert_str_eq(last_run_status(cfg), "failed");
+
+    /* Runs but never listens (and leaves a child that must be stopped too). */
+    cfg = itest_write_config(itest_tmpdir(), db, role, PW,
+                             "    tunnel:\n"
+                             "      command: [sh, -c, 'sleep 300 & wait', sh, \"{port}\"]\n"
+                             "      start_timeout: 2s\n");
+    r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "did not open 127.0.0.1:");
+    assert_err_has(r, "within 2 s");
+    assert_err_has(r, "localPortNumber={port}");
+    json_t *ds = check_json_env(cfg, NULL, 4);
+    assert_shape(ds, "tunnel_program:fail tunnel_forwarding:skip reach:skip authenticate:skip "
+                     "server:skip catalog:skip facts:skip");
+
+    /* Not there at all. */
+    cfg = itest_write_config(itest_tmpdir(), db, role, PW,
+                             "    tunnel:\n"
+                             "      command: [/nonexistent/aws, ssm, \"{port}\"]\n");
+    r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "cannot run the tunnel command '/nonexistent/aws'");
+    assert_nothing_left();
+}
+
+/* The port taken by a program outside the command's process group (here
+ * one the command starts in a session of its own, as an intruder would hold
+ * it): it accepts connections, but libpq is never pointed at it. */
+Test(tunnel_command, port_held_by_another_program_is_refused, .timeout = 120)
+{
+    char *role;
+    char *db = make_db("cmd_foreign", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *marker = itest_strf("%s/connected", dir);
+    char *py = itest_strf("%s/listen.py", dir);
+    itest_write_file(py, itest_strf(
+                             "import socket, sys, time\n"
+                             "s = socket.socket()\n"
+                             "s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                             "s.listen(8)\n"
+                             "s.settimeout(6)\n"
+                             "try:\n"
+                             "    while True:\n"
+                             "        c, _ = s.accept()\n"
+                             "        if c.recv(8):\n"
+                             "            open('%s', 'w').write('libpq spoke')\n"
+                             "        c.close()\n"
+                             "except OSError:\n"
+                             "    pass\n",
+                             marker));
+    char *y = itest_strf("    tunnel:\n"
+                         "      command: [sh, -c, 'setsid python3 %s \"$1\" & sleep 30', sh,"
+                         " \"{port}\"]\n"
+                         "      start_timeout: 2s\n",
+                         py);
+    char *cfg = itest_write_config(dir, db, role, PW, y);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 4);
+    assert_err_has(r, "accepts connections, but not from the tunnel command 'sh': another "
+                      "program holds the port");
+    cr_assert(access(marker, F_OK) != 0, "libpq was sent to the intruder");
+}
+
+Test(tunnel_command, command_killed_mid_crawl_fails_the_run_and_keeps_the_store, .timeout = 300)
+{
+    need_sshd();
+    subreap();
+    crawl_broken_mid_way_with(command_yaml_for, kill_sshd, NULL,
+                              "the tunnel command 'ssh' exited");
+    assert_nothing_left();
 }

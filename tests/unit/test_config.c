@@ -1139,3 +1139,80 @@ Test(config, free_null)
 {
     cfg_free(NULL);
 }
+
+/* ---- the openssh and command tunnels ------------------------------------------ */
+
+Test(config, openssh_tunnel_leaves_port_user_and_key_to_ssh_config)
+{
+    cfg *c = load(DS "    tunnel:\n      via: openssh\n      host: warehouse-bastion\n");
+    cr_assert_not_null(c, "%s", err.message);
+    const cfg_tunnel *t = &c->datastores[0].tunnel;
+    cr_assert_eq(t->via, CFG_TUNNEL_OPENSSH);
+    cr_assert_str_eq(t->first.host, "warehouse-bastion");
+    cr_assert_eq(t->first.port, 0);
+    cr_assert_null(t->first.user);
+    cr_assert_null(t->first.private_key);
+    cr_assert_null(t->ssh_config);
+    cr_assert_eq(t->start_timeout_s, 30);
+    cfg_free(c);
+    c = load(DS "    tunnel:\n      via: openssh\n      host: b\n      port: 2222\n"
+                "      user: ec2-user\n      ssh_config: /etc/metacrawl/ssh_config\n"
+                "      ssh: /opt/openssh/bin/ssh\n      start_timeout: 1m\n");
+    cr_assert_not_null(c, "%s", err.message);
+    t = &c->datastores[0].tunnel;
+    cr_assert_eq(t->first.port, 2222);
+    cr_assert_str_eq(t->ssh_config, "/etc/metacrawl/ssh_config");
+    cr_assert_str_eq(t->ssh, "/opt/openssh/bin/ssh");
+    cr_assert_eq(t->start_timeout_s, 60);
+    cfg_free(c);
+}
+
+Test(config, openssh_tunnel_refuses_what_only_libssh2_does)
+{
+    setenv("PP", "x", 1);
+    expect_error(DS "    tunnel:\n      via: openssh\n      host: b\n      private_key: /k\n"
+                    "      passphrase: ${env:PP}\n",
+                 "t.yml:9:7: 'passphrase' does not apply to via: openssh",
+                 "ssh never prompts here: load the key into ssh-agent (ssh-add) and leave "
+                 "passphrase: out");
+    expect_error(DS "    tunnel:\n      via: openssh\n      host: b\n      password: x\n",
+                 "t.yml:8:7: 'password' does not apply to via: openssh", NULL);
+    expect_error(DS "    tunnel:\n      via: openssh\n      host: b\n      agent: true\n",
+                 "t.yml:8:7: 'agent' does not apply to via: openssh", NULL);
+    expect_error(DS "    tunnel:\n      via: openssh\n      host: b\n"
+                    "      jump:\n        - { host: c, user: u, agent: true }\n",
+                 "t.yml:8:7: 'jump' does not apply to via: openssh",
+                 "write the jump hosts as ProxyJump in ssh_config (or the file ssh_config: "
+                 "names); docs/tunnel.md shows how");
+    expect_error(DS "    tunnel:\n      host: b\n      user: u\n      agent: true\n"
+                    "      ssh_config: /x\n",
+                 "t.yml:9:7: 'ssh_config' applies only to via: openssh",
+                 "add via: openssh to run the system's ssh, or remove 'ssh_config'");
+    expect_error(DS "    tunnel:\n      via: putty\n      host: b\n",
+                 "t.yml:6:12: expected libssh2 or openssh for 'via', got 'putty'", NULL);
+    expect_error(DS "    tunnel:\n      via: openssh\n",
+                 "t.yml:6:7: missing required key 'host' in 'tunnel'", NULL);
+}
+
+Test(config, command_tunnel_needs_its_port_and_nothing_else)
+{
+    cfg *c = load(DS "    tunnel:\n      command: [aws, ssm, start-session, --parameters,"
+                     " \"localPortNumber={port},portNumber=5439\"]\n      start_timeout: 45s\n");
+    cr_assert_not_null(c, "%s", err.message);
+    const cfg_tunnel *t = &c->datastores[0].tunnel;
+    cr_assert_eq(t->via, CFG_TUNNEL_COMMAND);
+    cr_assert_eq(t->n_command, 5);
+    cr_assert_str_eq(t->command[0], "aws");
+    cr_assert_eq(t->start_timeout_s, 45);
+    cfg_free(c);
+    expect_error(DS "    tunnel:\n      command: [aws, ssm, start-session]\n",
+                 "t.yml:6:16: the tunnel command has no {port} argument",
+                 "metacrawl picks a free local port and puts it where {port} stands, e.g. "
+                 "--parameters \"localPortNumber={port}\"");
+    expect_error(DS "    tunnel:\n      command: [x, \"{port}\"]\n      host: b\n",
+                 "t.yml:7:7: 'host' does not apply to a command tunnel", NULL);
+    expect_error(DS "    tunnel:\n      via: openssh\n      command: [x, \"{port}\"]\n",
+                 "t.yml:6:7: 'via' does not apply to a command tunnel", NULL);
+    cr_assert_null(load(DS "    tunnel:\n      command: []\n"), "an empty command loaded");
+    cr_assert_eq(err.code, MC_EXIT_CONFIG);
+}

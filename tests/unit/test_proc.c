@@ -250,3 +250,48 @@ Test(proc, too_much_output_stops_a_secret_helper)
     cr_assert_eq(res.n_out, 64 * 1024);
     mc_proc_result_free(&res);
 }
+
+/* ---- programs in the background (a tunnel's ssh or command) --------------- */
+
+/* What it writes is kept (the last bytes), its exit is seen, and stopping
+ * it takes its whole group, a child that ignores SIGTERM included. */
+Test(proc, background_program_output_exit_and_group_stop)
+{
+    mc_proc *p = NULL;
+    int e = 0;
+    mc_proc_bg_spec spec = {.argv = ARGV("sh", "-c", "echo out; echo err >&2; exit 3"),
+                            .capture = true};
+    cr_assert_eq(mc_proc_start(&spec, &p, &e), 0, "%s", strerror(e));
+    int status = 0;
+    for (int i = 0; i < 500 && !mc_proc_exited(p, &status); i++)
+        usleep(10 * 1000);
+    cr_assert(mc_proc_exited(p, &status));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %d", status);
+    const char *said = mc_proc_output(p);
+    cr_assert(strstr(said, "out\n") && strstr(said, "err\n"), "%s", said);
+    char buf[64];
+    cr_assert_str_eq(mc_proc_status_text(status, buf, sizeof buf), "exit status 3");
+    mc_proc_stop(p);
+
+    char *pidfile = mc_asprintf("%s/bgpid", tmpdir);
+    char *script = mc_asprintf("(trap '' TERM; sleep 30) & echo $! > '%s'; "
+                               "head -c 20000 /dev/zero | tr '\\0' x; wait", pidfile);
+    mc_proc_bg_spec spec2 = {.argv = ARGV("sh", "-c", script), .capture = true,
+                             .keep_max = 100};
+    cr_assert_eq(mc_proc_start(&spec2, &p, &e), 0);
+    pid_t child = read_pid(pidfile);
+    cr_assert(process_alive(child));
+    for (int i = 0; i < 100 && strlen(mc_proc_output(p)) < 100; i++)
+        usleep(10 * 1000);
+    cr_assert_eq(strlen(mc_proc_output(p)), 100, "only the last bytes are kept");
+    cr_assert_not(mc_proc_exited(p, NULL));
+    mc_proc_stop(p);
+    cr_assert(gone_soon(child), "the child that ignores SIGTERM survived");
+    free(script);
+    free(pidfile);
+
+    mc_proc_bg_spec missing = {.argv = ARGV("/nonexistent/program")};
+    cr_assert_eq(mc_proc_start(&missing, &p, &e), -1);
+    cr_assert_eq(e, ENOENT);
+    mc_proc_stop(NULL);
+}

@@ -745,7 +745,7 @@ Test(tunnel_options, progress_names_the_hop_and_step_that_failed)
         {.host = "second", .user = "u", .known_hosts = "/kh",
          .private_key = tmp_file("id_dsa2", openssh_key("none", dss, n))},
     };
-    tunnel_progress p = {7, TUNNEL_STEP_DONE};
+    tunnel_progress p = {.hop = 7, .step = TUNNEL_STEP_DONE};
     tunnel_opts o = {.hops = hops, .n_hops = 2, .progress = &p};
     mc_error err = {0};
     cr_assert_eq(tunnel_validate(&o, &err), -1);
@@ -775,4 +775,76 @@ Test(tunnel_options, close_null_and_no_target)
     cr_assert_eq(err.code, MC_EXIT_CONFIG);
     mc_error_clear(&err);
     cr_assert_eq(tunnel_open(&o, "warehouse", 0, &t, &err), -1);
+}
+
+/* ---- what the system's ssh said (ssh_output.c) ------------------------------ */
+
+static tun_ssh_diag diagnose(const char *text)
+{
+    tun_ssh_diag d;
+    tun_ssh_diagnose(text, &d);
+    return d;
+}
+
+Test(ssh_output, each_fault_from_opensshs_own_words)
+{
+    /* A jump host's changed key: the banner, then the outer ssh's noise. */
+    tun_ssh_diag d = diagnose(
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+        "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+        "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+        "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n"
+        "Host key for [127.0.0.1]:2222 has changed and you have requested strict checking.\n"
+        "Host key verification failed.\n"
+        "Connection closed by UNKNOWN port 65535\n");
+    cr_assert_eq(d.fault, TUN_SSH_HOST_CHANGED);
+    cr_assert_eq(d.step, TUNNEL_STEP_HOST_KEY);
+    cr_assert_str_eq(d.line, "Host key for [127.0.0.1]:2222 has changed and you have requested "
+                             "strict checking.");
+
+    d = diagnose("No ED25519 host key is known for [127.0.0.1]:2222 and you have requested "
+                 "strict checking.\r\nHost key verification failed.\r\n");
+    cr_assert_eq(d.fault, TUN_SSH_HOST_UNKNOWN);
+    cr_assert_str_eq(d.line, "No ED25519 host key is known for [127.0.0.1]:2222 and you have "
+                             "requested strict checking.");
+
+    d = diagnose("Load key \"/k/id\": invalid format\nuser@127.0.0.1: Permission denied "
+                 "(publickey).\n");
+    cr_assert_eq(d.fault, TUN_SSH_AUTH);
+    cr_assert_eq(d.step, TUNNEL_STEP_AUTH);
+    cr_assert_str_eq(d.line, "user@127.0.0.1: Permission denied (publickey).; Load key "
+                             "\"/k/id\": invalid format");
+
+    d = diagnose("ssh: Could not resolve hostname nowhere.invalid: Name or service not known\n");
+    cr_assert_eq(d.fault, TUN_SSH_RESOLVE);
+    d = diagnose("ssh: connect to host 127.0.0.1 port 1: Connection refused\n");
+    cr_assert_eq(d.fault, TUN_SSH_REFUSED);
+    cr_assert_eq(d.step, TUNNEL_STEP_REACH);
+    d = diagnose("Connection timed out during banner exchange\n");
+    cr_assert_eq(d.fault, TUN_SSH_TIMEOUT);
+    d = diagnose("kex_exchange_identification: read: Connection reset by peer\n");
+    cr_assert_eq(d.fault, TUN_SSH_HANDSHAKE);
+    d = diagnose("/tmp/x/ssh_config: line 3: Bad configuration option: hostnam\n"
+                 "/tmp/x/ssh_config: terminating, 1 bad configuration options\n");
+    cr_assert_eq(d.fault, TUN_SSH_CONFIG);
+    cr_assert_eq(d.step, TUNNEL_STEP_PROGRAM);
+
+    /* Forwarding: the channel's own failure, not the "Connection refused"
+     * inside it. */
+    d = diagnose("channel 2: open failed: connect failed: Connection refused\n");
+    cr_assert_eq(d.fault, TUN_SSH_FWD_CONNECT);
+    cr_assert_eq(d.step, TUNNEL_STEP_DONE);
+    d = diagnose("channel 2: open failed: administratively prohibited: open failed\n");
+    cr_assert_eq(d.fault, TUN_SSH_FWD_PROHIBITED);
+    d = diagnose("bind [127.0.0.1]:40000: Address already in use\n");
+    cr_assert_eq(d.fault, TUN_SSH_FWD_BIND);
+
+    /* Nothing known: the last line, as it is. */
+    d = diagnose("Warning: Permanently added '[127.0.0.1]:2222' (ED25519) to the list of known "
+                 "hosts.\nsomething new\n\n");
+    cr_assert_eq(d.fault, TUN_SSH_UNRECOGNISED);
+    cr_assert_str_eq(d.line, "something new");
+    d = diagnose("");
+    cr_assert_eq(d.fault, TUN_SSH_UNRECOGNISED);
+    cr_assert_str_eq(d.line, "");
 }
