@@ -52,6 +52,9 @@ typedef struct disc_result {
     /* isolated steps that failed and late-binding views without columns:
      * the crawl is partial (a warning says which) */
     size_t n_failed_steps;
+    /* where the catalog was read from when not the database's own catalog:
+     * a Redshift datashare consumer's origin (datashare.h); NULL = local */
+    char *source;
 } disc_result;
 void disc_result_free(disc_result *r);
 
