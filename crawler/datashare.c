@@ -95,6 +95,45 @@ char *dshare_origin_text(const dshare_origin *o)
     return s;
 }
 
+/* SVV_REDSHIFT_DATABASES.database_options is varchar(128), and AWS's JSON
+ * for a consumer database is longer than that: the producer namespace,
+ * last, is often cut off.  SVV_DATASHARES' INBOUND row of the database
+ * says it whole (visible to superusers, the datashare's owner and users
+ * with USAGE or ALTER on it); when it cannot be read the namespace stays
+ * unknown, which the text says. */
+void dshare_origin_complete(disc_session *s, const char *database, dshare_origin *o)
+{
+    if (o->producer_namespace)
+        return;
+    char *lit = pg_escape_literal(disc_pg(s), database);
+    if (!lit)
+        return;
+    char *sql = mc_asprintf("SELECT share_name, producer_account, producer_namespace "
+                            "FROM svv_datashares WHERE share_type = 'INBOUND' "
+                            "AND consumer_database = %s", lit);
+    free(lit);
+    pg_result *r = pg_query(disc_pg(s), "datashare origin query", sql, NULL);
+    free(sql);
+    if (!r) {
+        mc_log(MC_LOG_DEBUG, "datashare origin query failed (going on): %s",
+               pg_last_failure(disc_pg(s))->message);
+        return;
+    }
+    if (pg_result_rows(r) == 1) {
+        const char *v[3];
+        for (int i = 0; i < 3; i++)
+            v[i] = pg_result_null(r, 0, i) || !*pg_result_text(r, 0, i)
+                       ? NULL : pg_result_text(r, 0, i);
+        if (!o->share_name && v[0])
+            o->share_name = mc_strdup(v[0]);
+        if (!o->producer_account && v[1])
+            o->producer_account = mc_strdup(v[1]);
+        if (v[2])
+            o->producer_namespace = mc_strdup(v[2]);
+    }
+    pg_result_free(r);
+}
+
 /* ---- the catalog ------------------------------------------------------------- */
 
 /* Each is followed by the database's name as an escaped literal. */

@@ -21,6 +21,10 @@ typedef struct dshare_origin {
 } dshare_origin;
 void dshare_origin_parse(const char *options, dshare_origin *out);
 void dshare_origin_free(dshare_origin *o); /* NULL is a no-op */
+/* When the options did not hold the producer namespace (they are cut at
+ * 128 characters): one statement on SVV_DATASHARES fills in what its
+ * INBOUND row of `database` says; a failure leaves o as it was. */
+void dshare_origin_complete(disc_session *s, const char *database, dshare_origin *o);
 /* "datashare SHARE of producer namespace NS (account ACCT)", the parts that
  * are known; malloc'd. */
 char *dshare_origin_text(const dshare_origin *o);

@@ -1536,6 +1536,7 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
             dshare_origin_parse(options, &o);
             free(options);
             const char *db = pg_database(s->pg);
+            dshare_origin_complete(s, db ? db : ds->database, &o);
             int drc = dshare_discover(s, ds, db ? db : ds->database, out, err);
             if (drc == 0)
                 out->source = dshare_origin_text(&o);
