@@ -953,3 +953,73 @@ Test(redshift, the_shim_refuses_what_redshift_refuses, .timeout = 120)
     PQfinish(c);
     PQfinish(r.c);
 }
+
+/* databases: "*" on Redshift: SVV_REDSHIFT_DATABASES lists a local database
+ * beside the connected one and a consumer database; each is crawled in its
+ * own session and recorded as "test/<db>", the consumer from the SVV views. */
+Test(redshift, every_database_of_the_cluster, .timeout = 180)
+{
+    rs_db r = rs_setup("rs_all", true);
+    char *other = itest_create_db("rs_all_local");
+    char *consumer = itest_create_db("rs_all_share");
+    const char *dbs[] = {other, consumer};
+    for (int i = 0; i < 2; i++) {
+        PGconn *c = itest_connect(dbs[i]);
+        run_sql_file(c, "shim.sql");
+        itest_sql(c, "SELECT rs_fixture.enrol('%s')", r.role);
+        itest_sql(c, "CREATE TABLE public.local_%d (id int)", i);
+        if (i == 1) {
+            itest_sql(c, "DELETE FROM rs_fixture.databases WHERE database_name = "
+                         "current_database()");
+            make_consumer(c, consumer);
+        }
+        PQfinish(c);
+    }
+    /* the list as the connected database's view tells it: no other_db */
+    itest_sql(r.c, "DELETE FROM rs_fixture.databases WHERE database_name <> current_database()");
+    itest_sql(r.c, "INSERT INTO rs_fixture.databases VALUES ('%s', 'local'), ('%s', 'shared'), "
+                   "('padb_harvest', 'local'), ('awsdatacatalog', 'external')",
+              other, consumer);
+    char *cfg = itest_write_config(r.dir, r.db, r.role, PW, "    databases: \"*\"\n");
+    const char *args[] = {"crawl", "--json", NULL};
+    itest_result res = run_mc(cfg, args);
+    cr_assert_eq(res.status, 0, "%s\n%s", res.out, res.err);
+    json_t *doc = itest_parse_json(res.out);
+    json_t *list = json_object_get(doc, "datastores");
+    cr_assert_eq(json_array_size(list), 3, "%s", res.out);
+    size_t i;
+    json_t *d;
+    int seen = 0;
+    json_array_foreach(list, i, d) {
+        const char *name = str(d, "datastore");
+        int64_t n = json_integer_value(json_object_get(json_object_get(d, "counts"),
+                                                        "containers"));
+        if (strcmp(name, itest_strf("test/%s", r.db)) == 0) {
+            cr_assert_eq(n, 11, "%s", itest_json_compact(d));
+            seen |= 1;
+        } else if (strcmp(name, itest_strf("test/%s", other)) == 0) {
+            cr_assert_eq(n, 1, "%s", itest_json_compact(d));
+            seen |= 2;
+        } else if (strcmp(name, itest_strf("test/%s", consumer)) == 0) {
+            cr_assert_eq(n, 3, "%s", itest_json_compact(d));
+            cr_assert(strstr(str(d, "server_version"), "read from datashare salesshare"), "%s",
+                      itest_json_compact(d));
+            seen |= 4;
+        }
+    }
+    cr_assert_eq(seen, 7, "%s", res.out);
+
+    /* a database that disappears from the list is not crawled, and its
+     * recorded datastore stays as it was */
+    itest_sql(r.c, "DELETE FROM rs_fixture.databases WHERE database_name = '%s'", other);
+    itest_result res2 = run_mc(cfg, args);
+    cr_assert_eq(res2.status, 0, "%s\n%s", res2.out, res2.err);
+    cr_assert_eq(json_array_size(json_object_get(itest_parse_json(res2.out), "datastores")), 2,
+                 "%s", res2.out);
+    char *store = itest_strf("%s/catalog.db", r.dir);
+    char *q = itest_strf("SELECT count(*) FROM container_versions v JOIN containers k ON "
+                         "k.id = v.container_id JOIN datastores d ON d.id = k.datastore_id "
+                         "WHERE d.name = 'test/%s' AND v.valid_to IS NULL", other);
+    cr_assert_str_eq(itest_sqlite_value(store, q), "1");
+    PQfinish(r.c);
+}
