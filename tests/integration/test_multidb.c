@@ -170,3 +170,48 @@ Test(multidb, each_database_is_its_own_datastore, .timeout = 180)
     json_t *cd = itest_parse_json(c.out);
     cr_assert_eq(json_array_size(json_object_get(cd, "datastores")), 3, "%s\n%s", c.out, c.err);
 }
+
+static const char *action_of(json_t *doc, const char *name)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(doc, "datastores"), i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "datastore")), name) == 0)
+            return json_string_value(json_object_get(d, "action"));
+    }
+    cr_assert_fail("no datastore %s in %s", name, itest_json_compact(doc));
+    return NULL;
+}
+
+static json_t *run_due(const char *cfg, const char *now)
+{
+    char *opt = itest_strf("--now=%s", now);
+    const char *args[] = {"run-due", "--json", opt, NULL};
+    itest_result r = run_mc(cfg, args);
+    cr_assert_eq(r.status, 0, "run-due %s: %d\n%s\n%s", now, r.status, r.out, r.err);
+    return itest_parse_json(r.out);
+}
+
+/* One schedule entry fires every database, one after the other, each
+ * recording a run with the fire's time; the fire counts as done for the
+ * entry, so the next run-due does not fire it again. */
+Test(multidb, one_fire_crawls_each_database, .timeout = 180)
+{
+    fixture f = setup();
+    char *extra = itest_strf("    databases: [%s, %s]\n    schedule: \"0 * * * *\"\n"
+                             "    timezone: UTC\n", f.a, f.b);
+    char *cfg = itest_write_config(f.dir, f.a, f.role, PW, extra);
+    json_t *d = run_due(cfg, "2015-01-01T10:30:00Z");
+    cr_assert_str_eq(action_of(d, "test"), "not_due");
+    d = run_due(cfg, "2015-01-01T11:00:00Z");
+    cr_assert_str_eq(action_of(d, "test"), "crawled", "%s", itest_json_compact(d));
+    char *q = itest_strf("SELECT group_concat(d.name || '@' || r.scheduled_for || '/' || r.status, "
+                         "',') FROM (SELECT * FROM runs ORDER BY id) r JOIN datastores d "
+                         "ON d.id = r.datastore_id");
+    char *runs = itest_sqlite_value(f.store, q);
+    char *want = itest_strf("test/%s@1420110000/ok,test/%s@1420110000/ok", f.a, f.b);
+    cr_assert_str_eq(runs, want);
+    d = run_due(cfg, "2015-01-01T11:30:00Z");
+    cr_assert_str_eq(action_of(d, "test"), "not_due", "%s", itest_json_compact(d));
+    cr_assert_str_eq(itest_sqlite_value(f.store, "SELECT count(*) FROM runs"), "2");
+}
