@@ -209,5 +209,6 @@ const cli_cmd cmd_def_check = {
     "a file, another locale) with the words ok, FAIL, warn or skip. Exit code: 0 when every step passed, 4 when "
     "the database or tunnel cannot be reached, 5 when a login (the bastion's or the "
     "database's) or the catalog is refused, "
-    "7 when privileges are missing; with several datastores the highest wins.",
+    "7 when privileges are missing; with several datastores the highest wins.\n\n"
+    "A datastore with databases: is checked database by database (DS/DB checks one).",
     check_opts, 0, -1, cmd_check};
