@@ -215,3 +215,31 @@ Test(multidb, one_fire_crawls_each_database, .timeout = 180)
     cr_assert_str_eq(action_of(d, "test"), "not_due", "%s", itest_json_compact(d));
     cr_assert_str_eq(itest_sqlite_value(f.store, "SELECT count(*) FROM runs"), "2");
 }
+
+/* An alert's match text is "<datastore>.<schema>.<container>" with the
+ * database's datastore name: a glob picks one database of the datastore. */
+Test(multidb, alerts_match_one_database, .timeout = 180)
+{
+    fixture f = setup();
+    char *out = itest_strf("%s/alerts.jsonl", f.dir);
+    char *na = recorded(f.a);
+    char *extra = itest_strf("    databases: [%s, %s]\nalerts:\n  - name: only-a\n"
+                             "    match: [\"%s.public.*\"]\n    file: %s\n",
+                             f.a, f.b, na, out);
+    char *cfg = itest_write_config(f.dir, f.a, f.role, PW, extra);
+    const char *args[] = {"crawl", NULL};
+    itest_result r = run_mc(cfg, args);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    const char *dbs[] = {f.a, f.b};
+    for (int i = 0; i < 2; i++) {
+        PGconn *c = itest_connect(dbs[i]);
+        itest_sql(c, "CREATE TABLE public.new_in_%c (id int)", "ab"[i]);
+        PQfinish(c);
+    }
+    r = run_mc(cfg, args);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    char *text = itest_read_file(out);
+    cr_assert(strstr(text, "new_in_a"), "%s", text);
+    cr_assert_null(strstr(text, "new_in_b"), "%s", text);
+    cr_assert(strstr(text, na), "%s", text);
+}
