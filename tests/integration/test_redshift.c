@@ -1023,3 +1023,24 @@ Test(redshift, every_database_of_the_cluster, .timeout = 180)
     cr_assert_str_eq(itest_sqlite_value(store, q), "1");
     PQfinish(r.c);
 }
+
+/* The producer side: check names, per OUTBOUND datashare of the checked
+ * database, the objects it shares (SVV_DATASHARES + SVV_DATASHARE_OBJECTS);
+ * another database's datashare is not this one's. */
+Test(redshift, check_shows_what_a_producer_shares, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_producer", true);
+    itest_sql(r.c, "INSERT INTO rs_fixture.datashares (share_name, share_type, source_database) "
+                   "VALUES ('salesshare', 'OUTBOUND', '%s'), ('elsewhere', 'OUTBOUND', 'other')",
+              r.db);
+    itest_sql(r.c, "INSERT INTO rs_fixture.datashare_objects (share_name, object_type, "
+                   "object_name) VALUES ('salesshare', 'schema', 'sales'), "
+                   "('salesshare', 'table', 'sales.orders'), "
+                   "('elsewhere', 'table', 'public.secret')");
+    const char *args[] = {"check", NULL};
+    itest_result res = run_mc(r.cfg, args);
+    cr_assert(strstr(res.out, "datashare: datashare salesshare shares 2 objects: schema sales, "
+                              "table sales.orders"), "%s\n%s", res.out, res.err);
+    cr_assert_null(strstr(res.out, "public.secret"), "%s", res.out);
+    PQfinish(r.c);
+}

@@ -412,14 +412,16 @@ CREATE VIEW rs_shim.svv_redshift_columns AS
          encoding::varchar(128) AS encoding, distkey, sortkey,
          NULL::varchar(128) AS column_acl, remarks::varchar(256) AS remarks
   FROM rs_fixture.redshift_columns WHERE rs_fixture.svv_guard();
--- SVV_DATASHARES: a consumer's INBOUND datashares (the rows a test adds).
+-- SVV_DATASHARES: a consumer's INBOUND datashares and a producer's OUTBOUND
+-- ones with their source_database (the rows a test adds).
 CREATE TABLE rs_fixture.datashares (
   share_name text NOT NULL, share_type text NOT NULL DEFAULT 'INBOUND',
-  consumer_database text, producer_account text, producer_namespace text
+  consumer_database text, producer_account text, producer_namespace text,
+  source_database text
 );
 CREATE VIEW rs_shim.svv_datashares AS
   SELECT share_name::varchar(128) AS share_name, 0 AS share_id, 100 AS share_owner,
-         NULL::varchar(128) AS source_database,
+         source_database::varchar(128) AS source_database,
          consumer_database::varchar(128) AS consumer_database,
          share_type::varchar(8) AS share_type, NULL::timestamp AS createdate,
          false AS is_publicaccessible, NULL::varchar(256) AS share_acl,
