@@ -87,6 +87,7 @@ int crawl_list_databases(const cfg_datastore *ds, const char *only, crawl_target
                          mc_error *err)
 {
     memset(out, 0, sizeof *out);
+    out->base = ds;
     if (!cfg_has_databases(ds))
         return 0;
     if (only) {
@@ -100,6 +101,7 @@ int crawl_list_databases(const cfg_datastore *ds, const char *only, crawl_target
     }
     if (list_from_server(ds, out, err) != 0) {
         crawl_targets_free(out);
+        out->base = ds;
         return -1;
     }
     return 0;
@@ -113,4 +115,46 @@ void crawl_targets_free(crawl_targets *t)
         cfg_database_target_free(&t->ds[i]);
     free(t->ds);
     memset(t, 0, sizeof *t);
+}
+
+char **crawl_targets_gone(const crawl_targets *t, store *st)
+{
+    if (!t || !t->listed || !st || !t->base)
+        return NULL;
+    const cfg_datastore *ds = t->base;
+    char **all = NULL;
+    size_t n_all = 0, n = 0;
+    mc_error err = {0};
+    if (store_list_datastores(st, &all, &n_all, &err) != 0)
+        return NULL;
+    size_t len = strlen(ds->name);
+    char **gone = mc_calloc(n_all + 1, sizeof *gone);
+    for (size_t i = 0; i < n_all; i++) {
+        bool mine = !strncmp(all[i], ds->name, len) && all[i][len] == '/';
+        for (size_t k = 0; mine && k < t->n; k++)
+            mine = strcmp(all[i], t->ds[k].name) != 0;
+        if (mine)
+            gone[n++] = all[i];
+        else
+            free(all[i]);
+    }
+    free(all);
+    if (!n) {
+        free(gone);
+        return NULL;
+    }
+    return gone;
+}
+
+void crawl_targets_warn_gone(const crawl_targets *t, store *st)
+{
+    char **gone = crawl_targets_gone(t, st);
+    for (size_t i = 0; gone && gone[i]; i++) {
+        /* the recorded name is %XX-escaped: safe on a terminal */
+        mc_log(MC_LOG_WARN, "%s: no longer listed by databases: \"*\" (dropped, or the user "
+                            "lost CONNECT): not crawled; its recorded catalog is kept",
+               gone[i]);
+        free(gone[i]);
+    }
+    free(gone);
 }

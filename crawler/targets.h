@@ -9,11 +9,14 @@
 #define MC_TARGETS_H
 
 #include "config.h"
+#include "store.h"
 
 typedef struct crawl_targets {
-    cfg_datastore *ds;      /* one per database (cfg_database_target), in name order */
+    cfg_datastore *ds;      /* one per database (cfg_database_target): in the order
+                               written, or for "*" in byte order of the names */
     size_t n;
     bool listed;            /* read from the server (databases: "*") */
+    const cfg_datastore *base; /* the datastore of the file they belong to */
 } crawl_targets;
 
 /*
@@ -29,5 +32,14 @@ typedef struct crawl_targets {
 int crawl_list_databases(const cfg_datastore *ds, const char *only, crawl_targets *out,
                          mc_error *err);
 void crawl_targets_free(crawl_targets *t); /* NULL is a no-op */
+
+/* The recorded datastores of ds's databases ("<ds>/..." in the store) that
+ * a "*" list t no longer has: not crawled, kept as recorded, and said so
+ * (a warning each) rather than dropped in silence.  ds = t->base.  NULL-terminated,
+ * malloc'd (free each and the array); NULL when none, when t was not listed
+ * or st is NULL. */
+char **crawl_targets_gone(const crawl_targets *t, store *st);
+/* Logs a warning for each of crawl_targets_gone's names and frees them. */
+void crawl_targets_warn_gone(const crawl_targets *t, store *st);
 
 #endif

@@ -675,6 +675,7 @@ static void crawl_databases(sched_job *j, store *st, alerts *al, const crawl_opt
         j->report.exit_code = err.code ? err.code : MC_EXIT_CONNECT;
         return;
     }
+    crawl_targets_warn_gone(&t, st);
     bool have = false;
     for (size_t i = 0; i < t.n; i++) {
         crawl_lock *lk = NULL;

@@ -7,6 +7,7 @@
 #include "crawl.h"
 #include "json.h"
 #include "lock.h"
+#include "targets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,10 @@ static int cmd_crawl(cli_ctx *ctx)
      * A dry run neither queues nor delivers. */
     if (!o.dry_run)
         al = alerts_open(c, st);
+    /* databases: "*": a recorded database no longer listed is said, not
+     * dropped in silence (docs/redshift.md, "databases: \"*\"") */
+    for (size_t l = 0; l < tg.n_lists; l++)
+        crawl_targets_warn_gone(&tg.lists[l], st);
     mc_buf json = {0};
     mc_buf_puts(&json, "{\"datastores\":[");
     if (pipeline) {

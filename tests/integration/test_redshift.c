@@ -1016,6 +1016,8 @@ Test(redshift, every_database_of_the_cluster, .timeout = 180)
     cr_assert_eq(res2.status, 0, "%s\n%s", res2.out, res2.err);
     cr_assert_eq(json_array_size(json_object_get(itest_parse_json(res2.out), "datastores")), 2,
                  "%s", res2.out);
+    char *gone = itest_strf("test/%s: no longer listed by databases: \"*\"", other);
+    cr_assert(strstr(res2.err, gone), "%s", res2.err);
     char *store = itest_strf("%s/catalog.db", r.dir);
     char *q = itest_strf("SELECT count(*) FROM container_versions v JOIN containers k ON "
                          "k.id = v.container_id JOIN datastores d ON d.id = k.datastore_id "
