@@ -213,6 +213,32 @@ static void add_target(cmd_targets *t, const cfg_datastore *ds, const mc_error *
     }
 }
 
+/* DS/DB where DS has databases: [..] without DB: say which it has. */
+static int unknown_database(const cfg *c, const char *name)
+{
+    const char *slash = strchr(name, '/');
+    const cfg_datastore *ds = NULL;
+    for (size_t i = 0; slash && i < c->n_datastores; i++)
+        if (strlen(c->datastores[i].name) == (size_t)(slash - name) &&
+            !strncmp(c->datastores[i].name, name, (size_t)(slash - name)))
+            ds = &c->datastores[i];
+    if (!ds || !cfg_has_databases(ds))
+        return cmd_unknown_datastore(c, name);
+    mc_buf have = {0}, safe = {0};
+    for (size_t k = 0; k < ds->n_databases; k++) {
+        char *n = cfg_database_datastore_name(ds->name, ds->databases[k]);
+        mc_buf_printf(&have, "%s%s", k ? ", " : "", n);
+        free(n);
+    }
+    mc_term_escape(&safe, name);
+    char *hint = mc_asprintf("the databases: of '%s' are %s", ds->name, mc_buf_str(&have));
+    int rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+    free(hint);
+    mc_buf_free(&have);
+    mc_buf_free(&safe);
+    return rc;
+}
+
 int cmd_select_targets(const cli_ctx *ctx, const cfg *c, cmd_targets *out)
 {
     memset(out, 0, sizeof *out);
@@ -234,7 +260,7 @@ int cmd_select_targets(const cli_ctx *ctx, const cfg *c, cmd_targets *out)
         if (!base[i])
             base[i] = cfg_find_database(c, ctx->args[i], &only[i]);
         if (!base[i])
-            rc = cmd_unknown_datastore(c, ctx->args[i]);
+            rc = unknown_database(c, ctx->args[i]);
     }
     /* lists are grown while items point into earlier ones: reserve them all */
     if (!rc) {

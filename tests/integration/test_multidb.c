@@ -157,6 +157,7 @@ Test(multidb, each_database_is_its_own_datastore, .timeout = 180)
     const char *other[] = {"crawl", "test/postgres", NULL};
     itest_result u = run_mc(f.cfg, other);
     cr_assert_eq(u.status, 2, "%s\n%s", u.out, u.err);
+    cr_assert(strstr(u.err, "the databases: of 'test' are test/"), "%s", u.err);
 
     /* the docs site: a page per database's datastore, file names escaped */
     char *site = itest_strf("%s/site", f.dir);
