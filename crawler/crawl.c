@@ -248,7 +248,12 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
         goto out;
     }
     r->dialect = mc_strdup(disc_dialect(sess));
-    r->server_version = mc_strdup(disc_server_version(sess));
+    /* A datashare consumer's origin travels with the version the run
+     * records (docs/redshift.md, "Several databases and datashares"). */
+    r->server_version = found.source
+                            ? mc_asprintf("%s; read from %s", disc_server_version(sess),
+                                          found.source)
+                            : mc_strdup(disc_server_version(sess));
     r->n_queries = found.n_queries;
     /* The session goes first: its goodbye still travels through the tunnel. */
     disc_close(sess);

@@ -20,7 +20,7 @@
  *
  * The number of statements per crawl is constant: version() (twice on
  * Redshift, which has no server_version_num), SET, on Redshift the database
- * query (a datashare consumer is refused), BEGIN, the schema query, one
+ * query (a datashare consumer is read by datashare.c instead), BEGIN, the schema query, one
  * statement per snapshot step, the dependency query (crawler/lineage),
  * COMMIT, then one per isolated step
  * (Redshift's own: see disc_step), whether they fail or not, and the
@@ -31,6 +31,7 @@
  * handlers build from the rows.
  */
 #include "discover.h"
+#include "datashare.h"
 #include "json.h"
 #include "lineage.h"
 #include "pg.h"
@@ -579,7 +580,7 @@ static const disc_step rs_steps[] = {
  * nothing of its tables).  Compared with the connected database's name by
  * the client: no function next to an SVV view. */
 static const char rs_databases_sql[] =
-    "SELECT database_name, database_type FROM svv_redshift_databases";
+    "SELECT database_name, database_type, database_options FROM svv_redshift_databases";
 
 /* AWS "BEGIN": every isolation level is serializable on Redshift. */
 static const disc_dialect_def dialects[] = {
@@ -1260,6 +1261,7 @@ void disc_result_free(disc_result *r)
     }
     free(r->warnings);
     disc_facts_outcome_free(&r->facts);
+    free(r->source);
     memset(r, 0, sizeof *r);
 }
 
@@ -1472,34 +1474,31 @@ static void warn_unreadable_late_binding(disc_result *out, const cfg_datastore *
 }
 
 /* A database created from a datashare has no local catalog: pg_class is
- * empty there, and a crawl would record an empty datastore as "ok".  One
- * statement, outside the snapshot; a cluster without the view (older
- * releases) cannot have such databases and goes on. */
-static int refuse_datashare(disc_session *s, const cfg_datastore *ds, mc_error *err)
+ * empty there, and a crawl of it would record an empty datastore as "ok".
+ * One statement, outside the snapshot, tells: *shared_out set and
+ * *options_out (malloc'd, SVV_REDSHIFT_DATABASES' database_options) for a
+ * consumer database, which datashare.c reads instead.  A cluster without
+ * the view (older releases) cannot have such databases and goes on. */
+static void find_datashare(disc_session *s, bool *shared_out, char **options_out)
 {
+    *shared_out = false;
+    *options_out = NULL;
     pg_result *res = pg_query(s->pg, "database query", rs_databases_sql, NULL);
     const char *db = pg_database(s->pg);
-    int rc = 0;
     if (!res) {
         mc_log(MC_LOG_DEBUG, "database query failed (going on): %s",
                pg_last_failure(s->pg)->message);
-    } else {
-        for (int i = 0; db && i < pg_result_rows(res); i++) {
-            if (strcasecmp(pg_result_text(res, i, 0), db) != 0 ||
-                strcmp(pg_result_text(res, i, 1), "shared") != 0)
-                continue;
-            mc_error_set(err, MC_EXIT_CONFIG,
-                         "datastore '%s': database '%s' is a datashare consumer database: "
-                         "it has no local catalog to crawl", ds->name, db);
-            mc_error_hint(err, "crawl the producer's database instead (database: in the "
-                               "config), where the shared tables are described; "
-                               "docs/redshift.md, \"Datashares\"");
-            rc = -1;
-            break;
-        }
+        return;
+    }
+    for (int i = 0; db && i < pg_result_rows(res); i++) {
+        if (strcasecmp(pg_result_text(res, i, 0), db) != 0 ||
+            strcmp(pg_result_text(res, i, 1), "shared") != 0)
+            continue;
+        *shared_out = true;
+        *options_out = mc_strdup(pg_result_text(res, i, 2));
+        break;
     }
     pg_result_free(res);
-    return rc;
 }
 
 int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
@@ -1533,8 +1532,24 @@ int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
                  : "");
     if (pg_exec(s->pg, "statement timeout", set_timeout, err) != 0)
         return -1;
-    if (strcmp(dialect, "redshift") == 0 && refuse_datashare(s, ds, err) != 0)
-        return -1;
+    if (strcmp(dialect, "redshift") == 0) {
+        bool shared;
+        char *options;
+        find_datashare(s, &shared, &options);
+        if (shared) {
+            /* datashare.c: the SVV_REDSHIFT_* views, not pg_class */
+            dshare_origin o = {0};
+            dshare_origin_parse(options, &o);
+            free(options);
+            const char *db = pg_database(s->pg);
+            dshare_origin_complete(s, db ? db : ds->database, &o);
+            int drc = dshare_discover(s, ds, db ? db : ds->database, out, err);
+            if (drc == 0)
+                out->source = dshare_origin_text(&o);
+            dshare_origin_free(&o);
+            return drc;
+        }
+    }
     if (pg_exec(s->pg, "snapshot", d->begin, err) != 0)
         return -1;
 

@@ -56,6 +56,9 @@ typedef struct disc_result {
     /* table facts (facts.h): read after the catalog; unavailable facts make
      * neither a failed nor a partial crawl */
     disc_facts_outcome facts;
+    /* where the catalog was read from when not the database's own catalog:
+     * a Redshift datashare consumer's origin (datashare.h); NULL = local */
+    char *source;
 } disc_result;
 void disc_result_free(disc_result *r);
 

@@ -180,12 +180,33 @@ char *crawl_lock_dir(const char *store_path)
  * become a path. */
 static bool safe_name(const char *name)
 {
-    if (!name || !*name || name[0] == '.')
+    if (!name || !*name || name[0] == '.' || name[0] == '/')
         return false;
-    for (const char *p = name; *p; p++)
-        if (*p == '/' || (unsigned char)*p < 0x20)
+    size_t slashes = 0;
+    for (const char *p = name; *p; p++) {
+        slashes += *p == '/';
+        if ((unsigned char)*p < 0x20)
             return false;
-    return true;
+    }
+    /* one '/': a database of a datastore ("<datastore>/<db>", the database
+     * part %XX-escaped by cfg_database_datastore_name) */
+    return slashes <= 1;
+}
+
+/* "<dir>/<datastore>.lock"; a database's datastore "<ds>/<db>" has the
+ * file "<ds>@<db>.lock" (no datastore name holds '@'), and a name too long
+ * for a file name is cut and ends in its hash. */
+static char *lock_path(const char *dir, const char *datastore, const char *suffix)
+{
+    mc_buf b = {0};
+    for (const char *p = datastore; *p && b.len < 180; p++)
+        mc_buf_putc(&b, *p == '/' ? '@' : *p);
+    if (strlen(datastore) > 180)
+        mc_buf_printf(&b, "~%016llx",
+                      (unsigned long long)mc_hash_str(MC_HASH_INIT, datastore));
+    char *path = mc_asprintf("%s/%s%s", dir, mc_buf_str(&b), suffix);
+    mc_buf_free(&b);
+    return path;
 }
 
 static int make_dir(const char *dir, mc_error *err)
@@ -262,7 +283,7 @@ int crawl_lock_try(const char *store_path, const char *datastore,
         return mc_error_set(err, MC_EXIT_STORE, "crawl lock: bad datastore name '%s'",
                             datastore ? datastore : "");
     char *dir = crawl_lock_dir(store_path);
-    char *path = mc_asprintf("%s/%s.lock", dir, datastore);
+    char *path = lock_path(dir, datastore, ".lock");
     int rc = -1, fd = -1;
     if (make_dir(dir, err) != 0)
         goto out;
@@ -324,7 +345,7 @@ bool crawl_lock_peek(const char *store_path, const char *datastore,
     if (!store_path || !safe_name(datastore))
         return false;
     char *dir = crawl_lock_dir(store_path);
-    char *path = mc_asprintf("%s/%s.lock", dir, datastore);
+    char *path = lock_path(dir, datastore, ".lock");
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     free(path);
     free(dir);

@@ -4,7 +4,8 @@
  * `schedule run`), in this process or another.
  *
  * The lock is an flock(2) on "<store>.locks/<datastore>.lock", next to the
- * store.  flock belongs to the open file description, so the kernel drops it
+ * store; a database's datastore "<ds>/<db>" (databases:) has
+ * "<store>.locks/<ds>@<db>.lock".  flock belongs to the open file description, so the kernel drops it
  * when its holder exits, however it exits (kill -9 included), and two opens
  * in one process exclude each other like two processes do.  The descriptor
  * is O_CLOEXEC: a password_command or alert command started during the crawl

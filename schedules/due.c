@@ -8,6 +8,7 @@
 #include "schedule.h"
 
 #include "alerts.h"
+#include "targets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -389,6 +390,39 @@ int sched_parse_time(const char *text, int64_t *out)
 
 /* ---- what the store and the records say ---------------------------------------- */
 
+/* The datastores whose runs are a schedule entry's history: the entry's
+ * own and, for a datastore with databases:, each "<datastore>/<db>" the
+ * store has (a name of the file never holds '/', so the prefix is exact).
+ * One fire crawls every database, each recording a run with the fire's
+ * scheduled_for (docs/scheduling.md, "Several databases"). */
+static int history_names(store *st, const char *datastore, char ***names_out, size_t *n_out,
+                         mc_error *err)
+{
+    char **all = NULL;
+    size_t n_all = 0;
+    if (store_list_datastores(st, &all, &n_all, err) != 0)
+        return -1;
+    size_t len = strlen(datastore), n = 0;
+    char **names = mc_calloc(n_all + 2, sizeof *names);
+    names[n++] = mc_strdup(datastore);
+    for (size_t i = 0; i < n_all; i++) {
+        if (!strncmp(all[i], datastore, len) && all[i][len] == '/')
+            names[n++] = mc_strdup(all[i]);
+        free(all[i]);
+    }
+    free(all);
+    *names_out = names;
+    *n_out = n;
+    return 0;
+}
+
+static void names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 int sched_read_history(store *st, const char *datastore, sched_history *out, mc_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -398,24 +432,39 @@ int sched_read_history(store *st, const char *datastore, sched_history *out, mc_
         return 0;
     /* The runs of that fire are among the newest: a retry is recorded right
      * after the run it retries. */
-    mc_run_list l = {0};
-    if (store_list_runs(st, datastore, 64, &l, err) != 0)
+    char **names;
+    size_t n_names;
+    if (history_names(st, datastore, &names, &n_names, err) != 0)
         return -1;
-    bool settled = false;
-    for (size_t i = 0; i < l.n; i++) {
-        const mc_run *r = &l.runs[i];
-        if (r->scheduled_for != out->last_fire)
-            continue;
-        if (r->status != MC_RUN_FAILED) {
-            settled = true;     /* ok, partial, or still running */
-            continue;
+    /* settled: every database the fire crawled has a run that did not fail */
+    bool settled = true, any = false;
+    for (size_t k = 0; k < n_names; k++) {
+        mc_run_list l = {0};
+        if (store_list_runs(st, names[k], 64, &l, err) != 0) {
+            names_free(names, n_names);
+            return -1;
         }
-        out->n_failed++;
-        int64_t end = r->finished_at ? r->finished_at : r->started_at;
-        if (end > out->failed_at)
-            out->failed_at = end;
+        /* several databases: the fire is settled once none of them failed */
+        bool db_settled = false, had = false;
+        for (size_t i = 0; i < l.n; i++) {
+            const mc_run *r = &l.runs[i];
+            if (r->scheduled_for != out->last_fire)
+                continue;
+            had = any = true;
+            if (r->status != MC_RUN_FAILED) {
+                db_settled = true;     /* ok, partial, or still running */
+                continue;
+            }
+            out->n_failed++;
+            int64_t end = r->finished_at ? r->finished_at : r->started_at;
+            if (end > out->failed_at)
+                out->failed_at = end;
+        }
+        settled &= !had || db_settled;
+        mc_run_list_free(&l);
     }
-    mc_run_list_free(&l);
+    names_free(names, n_names);
+    settled &= any;
     if (settled)
         out->n_failed = out->failed_at = 0;
     return 0;
@@ -427,18 +476,32 @@ int sched_last_fire(store *st, const char *datastore, int64_t *out, mc_error *er
     /* The scheduler only ever records a fire later than the last one
      * (rule 3), so the newest scheduled run has the largest scheduled_for:
      * the recent runs nearly always hold it. */
-    for (size_t limit = 64;; limit = 0) {
-        mc_run_list l = {0};
-        if (store_list_runs(st, datastore, limit, &l, err) != 0)
-            return -1;
-        for (size_t i = 0; i < l.n; i++)
-            if (l.runs[i].scheduled_for > *out)
-                *out = l.runs[i].scheduled_for;
-        bool all = limit == 0 || l.n < limit;
-        mc_run_list_free(&l);
-        if (*out || all)
-            return 0;
+    char **names;
+    size_t n_names;
+    if (history_names(st, datastore, &names, &n_names, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t k = 0; k < n_names && rc == 0; k++) {
+        int64_t best = 0;
+        for (size_t limit = 64;; limit = 0) {
+            mc_run_list l = {0};
+            if (store_list_runs(st, names[k], limit, &l, err) != 0) {
+                rc = -1;
+                break;
+            }
+            for (size_t i = 0; i < l.n; i++)
+                if (l.runs[i].scheduled_for > best)
+                    best = l.runs[i].scheduled_for;
+            bool all = limit == 0 || l.n < limit;
+            mc_run_list_free(&l);
+            if (best || all)
+                break;
+        }
+        if (best > *out)
+            *out = best;
     }
+    names_free(names, n_names);
+    return rc;
 }
 
 typedef struct sched_record {
@@ -593,6 +656,55 @@ void sched_job_free(sched_job *j)
     free(j);
 }
 
+/* A fire of a datastore with databases: each database in turn, under its
+ * own lock (a database being crawled by hand is skipped, as a locked
+ * datastore is), each recording its own run with the fire's scheduled_for.
+ * The job's report is the worst of them (highest exit code; the first on a
+ * tie), named after the datastore of the file; the alerts of each are
+ * delivered after its commit. */
+static void crawl_databases(sched_job *j, store *st, alerts *al, const crawl_opts *o)
+{
+    crawl_targets t;
+    memset(&j->report, 0, sizeof j->report);
+    j->report.ds = j->ds;
+    j->report.status = MC_RUN_OK;
+    mc_error err = {0};
+    if (crawl_list_databases(j->ds, NULL, &t, &err) != 0) {
+        j->report.status = MC_RUN_FAILED;
+        j->report.error = err;
+        j->report.exit_code = err.code ? err.code : MC_EXIT_CONNECT;
+        return;
+    }
+    crawl_targets_warn_gone(&t, st);
+    bool have = false;
+    for (size_t i = 0; i < t.n; i++) {
+        crawl_lock *lk = NULL;
+        crawl_lock_holder h;
+        mc_error lerr = {0};
+        int lrc = crawl_lock_try(j->store_path, t.ds[i].name, "schedule run", &lk, &h, &lerr);
+        if (lrc != 0 || !lk) {
+            sched_log(MC_LOG_WARN, "%s: %s", t.ds[i].name,
+                      lrc ? lerr.message : "locked by another crawl: not crawled in this fire");
+            continue;
+        }
+        crawl_report r;
+        crawl_datastore(&t.ds[i], st, o, &r);
+        crawl_lock_release(lk);
+        alerts_deliver(al, NULL, 0);
+        sched_log(r.exit_code ? MC_LOG_WARN : MC_LOG_INFO, "%s: %s%s%s", t.ds[i].name,
+                  mc_run_status_name(r.status), r.error.code ? ": " : "", r.error.message);
+        if (!have || r.exit_code > j->report.exit_code) {
+            crawl_report_free(&j->report);
+            j->report = r;
+            have = true;
+        } else {
+            crawl_report_free(&r);
+        }
+    }
+    j->report.ds = j->ds; /* the databases' datastores go with t */
+    crawl_targets_free(&t);
+}
+
 static void *job_thread(void *arg)
 {
     job_priv *p = arg;
@@ -608,7 +720,10 @@ static void *job_thread(void *arg)
     } else {
         alerts *al = alerts_open(j->cfg, st);
         crawl_opts o = {.scheduled_for = j->fire};
-        crawl_datastore(j->ds, st, &o, &j->report);
+        if (cfg_has_databases(j->ds))
+            crawl_databases(j, st, al, &o);
+        else
+            crawl_datastore(j->ds, st, &o, &j->report);
         alerts_deliver(al, NULL, 0);
         alerts_put_json(al, &j->alerts_json);
         j->alerts_code = alerts_report(al, NULL);

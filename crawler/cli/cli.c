@@ -36,9 +36,7 @@ const cli_exit_doc cli_exit_docs[] = {
     {0, "success"},
     {1, "changes were found (only with --fail-on or crawl --exit-code)"},
     {2, "usage error: unknown command or option, wrong arguments"},
-    {3, "configuration error: the message names file, line and column; "
-        "or a datastore that cannot be crawled as configured (a Redshift "
-        "datashare consumer database)"},
+    {3, "configuration error: the message names file, line and column"},
     {4, "cannot connect: network, refused, timeout, TLS, tunnel, host key"},
     {5, "authentication or permission error"},
     {6, "store error: the SQLite catalog cannot be opened or written"},

@@ -162,22 +162,29 @@ static const cli_opt check_opts[] = {
 static int cmd_check(cli_ctx *ctx)
 {
     cfg *c = NULL;
-    const cfg_datastore **sel = NULL;
-    size_t n_sel = 0;
+    cmd_targets tg = {0};
     int rc = cmd_load_config(ctx, false, &c);
     if (rc)
         return rc;
-    if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
+    /* databases: each database is checked as the datastore it is recorded as */
+    if ((rc = cmd_select_targets(ctx, c, &tg)) != 0)
         goto out;
     marks mk;
     choose_marks(&mk);
     mc_buf json = {0};
     mc_buf_puts(&json, "{\"datastores\":[");
-    for (size_t i = 0; i < n_sel; i++) {
+    size_t n_json = 0;
+    for (size_t i = 0; i < tg.n; i++) {
         check_report r;
-        check_datastore(sel[i], &r);
+        if (tg.items[i].failed) {
+            /* databases: "*" and the list could not be read */
+            report_error(&tg.items[i].error);
+            rc = report_max_code(rc, tg.items[i].error.code);
+            continue;
+        }
+        check_datastore(tg.items[i].ds, &r);
         if (ctx->json) {
-            if (i)
+            if (n_json++)
                 mc_buf_putc(&json, ',');
             check_report_json(&json, &r);
         } else {
@@ -194,7 +201,7 @@ static int cmd_check(cli_ctx *ctx)
         cmd_print_json(&json);
     mc_buf_free(&json);
 out:
-    free(sel);
+    cmd_targets_free(&tg);
     cfg_free(c);
     return rc;
 }
@@ -216,5 +223,6 @@ const cli_cmd cmd_def_check = {
     "a file, another locale) with the words ok, FAIL, warn or skip. Exit code: 0 when every step passed, 4 when "
     "the database or tunnel cannot be reached, 5 when a login (the bastion's or the "
     "database's) or the catalog is refused, "
-    "7 when privileges are missing; with several datastores the highest wins.",
+    "7 when privileges are missing; with several datastores the highest wins.\n\n"
+    "A datastore with databases: is checked database by database (DS/DB checks one).",
     check_opts, 0, -1, cmd_check};

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "json.h"
 #include "schedule.h"
+#include "targets.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -196,4 +197,110 @@ int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
     *out = sel;
     *n_out = n;
     return 0;
+}
+
+/* ---- several databases ------------------------------------------------------ */
+
+static void add_target(cmd_targets *t, const cfg_datastore *ds, const mc_error *err)
+{
+    t->items = mc_realloc(t->items, (t->n + 1) * sizeof *t->items);
+    cmd_target *it = &t->items[t->n++];
+    memset(it, 0, sizeof *it);
+    it->ds = ds;
+    if (err) {
+        it->failed = true;
+        it->error = *err;
+    }
+}
+
+/* DS/DB where DS has databases: [..] without DB: say which it has. */
+static int unknown_database(const cfg *c, const char *name)
+{
+    const char *slash = strchr(name, '/');
+    const cfg_datastore *ds = NULL;
+    for (size_t i = 0; slash && i < c->n_datastores; i++)
+        if (strlen(c->datastores[i].name) == (size_t)(slash - name) &&
+            !strncmp(c->datastores[i].name, name, (size_t)(slash - name)))
+            ds = &c->datastores[i];
+    if (!ds || !cfg_has_databases(ds))
+        return cmd_unknown_datastore(c, name);
+    mc_buf have = {0}, safe = {0};
+    for (size_t k = 0; k < ds->n_databases; k++) {
+        char *n = cfg_database_datastore_name(ds->name, ds->databases[k]);
+        mc_buf_printf(&have, "%s%s", k ? ", " : "", n);
+        free(n);
+    }
+    mc_term_escape(&safe, name);
+    char *hint = mc_asprintf("the databases: of '%s' are %s", ds->name, mc_buf_str(&have));
+    int rc = cmd_fail(MC_EXIT_USAGE, hint, "unknown datastore '%s'", mc_buf_str(&safe));
+    free(hint);
+    mc_buf_free(&have);
+    mc_buf_free(&safe);
+    return rc;
+}
+
+int cmd_select_targets(const cli_ctx *ctx, const cfg *c, cmd_targets *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = ctx->n_args ? (size_t)ctx->n_args : c->n_datastores;
+    if (n == 0) {
+        fprintf(stderr, "metacrawl: %s has no datastores\n", c->path);
+        return MC_EXIT_CONFIG;
+    }
+    /* names first, so that a typo fails before anything connects */
+    const cfg_datastore **base = mc_calloc(n + 1, sizeof *base);
+    char **only = mc_calloc(n + 1, sizeof *only);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!ctx->n_args) {
+            base[i] = &c->datastores[i];
+            continue;
+        }
+        base[i] = cfg_find_datastore(c, ctx->args[i]);
+        if (!base[i])
+            base[i] = cfg_find_database(c, ctx->args[i], &only[i]);
+        if (!base[i])
+            rc = unknown_database(c, ctx->args[i]);
+    }
+    /* lists are grown while items point into earlier ones: reserve them all */
+    if (!rc) {
+        out->lists = mc_calloc(n + 1, sizeof *out->lists);
+        for (size_t i = 0; i < n; i++) {
+            const cfg_datastore *ds = base[i];
+            if (!cfg_has_databases(ds)) {
+                add_target(out, ds, NULL);
+                continue;
+            }
+            crawl_targets *l = &out->lists[out->n_lists];
+            mc_error err = {0};
+            if (crawl_list_databases(ds, only[i], l, &err) != 0) {
+                add_target(out, ds, &err);
+                continue;
+            }
+            out->n_lists++;
+            if (l->n == 0)
+                mc_log(MC_LOG_WARN, "%s: databases: \"*\" found no database the user may "
+                                    "connect to", ds->name);
+            for (size_t k = 0; k < l->n; k++)
+                add_target(out, &l->ds[k], NULL);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(only[i]);
+    free(only);
+    free(base);
+    if (rc)
+        cmd_targets_free(out);
+    return rc;
+}
+
+void cmd_targets_free(cmd_targets *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_lists; i++)
+        crawl_targets_free(&t->lists[i]);
+    free(t->lists);
+    free(t->items);
+    memset(t, 0, sizeof *t);
 }

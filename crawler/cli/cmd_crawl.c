@@ -7,6 +7,7 @@
 #include "crawl.h"
 #include "json.h"
 #include "lock.h"
+#include "targets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,7 @@ static int cmd_crawl(cli_ctx *ctx)
     cfg *c = NULL;
     store *st = NULL;
     alerts *al = NULL;
-    const cfg_datastore **sel = NULL;
-    size_t n_sel = 0;
+    cmd_targets tg = {0};
     cmd_format format;
     cmd_fail_on fail_on;
     /* markdown and junit: every datastore's report, printed at the end */
@@ -44,8 +44,10 @@ static int cmd_crawl(cli_ctx *ctx)
     if (cli_flag(ctx, "exit-code") && fail_on == CMD_FAIL_ON_NOTHING)
         fail_on = CMD_FAIL_ON_ANY;
     bool pipeline = format == CMD_FORMAT_MARKDOWN || format == CMD_FORMAT_JUNIT;
-    if ((rc = cmd_select_datastores(ctx, c, &sel, &n_sel)) != 0)
+    /* databases: each database is a datastore of its own (docs/configuration.md) */
+    if ((rc = cmd_select_targets(ctx, c, &tg)) != 0)
         goto out;
+    size_t n_sel = tg.n;
     if (cli_flag(ctx, "all"))
         report_change_cap = 0, report_impact_cap = 0;
     /* progress on stderr: only on a terminal, not with -q */
@@ -68,6 +70,10 @@ static int cmd_crawl(cli_ctx *ctx)
      * A dry run neither queues nor delivers. */
     if (!o.dry_run)
         al = alerts_open(c, st);
+    /* databases: "*": a recorded database no longer listed is said, not
+     * dropped in silence (docs/redshift.md, "databases: \"*\"") */
+    for (size_t l = 0; l < tg.n_lists; l++)
+        crawl_targets_warn_gone(&tg.lists[l], st);
     mc_buf json = {0};
     mc_buf_puts(&json, "{\"datastores\":[");
     if (pipeline) {
@@ -76,13 +82,33 @@ static int cmd_crawl(cli_ctx *ctx)
     }
     for (size_t i = 0; i < n_sel; i++) {
         crawl_report r;
+        const cfg_datastore *const ds_i = tg.items[i].ds;
+        if (tg.items[i].failed) {
+            /* databases: "*" and the list could not be read */
+            const mc_error *lerr = &tg.items[i].error;
+            report_error(lerr);
+            rc = report_max_code(rc, lerr->code);
+            if (ctx->json) {
+                bool f = true;
+                if (i)
+                    mc_buf_putc(&json, ',');
+                mc_buf_putc(&json, '{');
+                json_put_kv_str(&json, &f, "datastore", ds_i->name);
+                json_put_kv_raw(&json, &f, "run", NULL);
+                json_put_kv_str(&json, &f, "status", "failed");
+                json_put_kv_int(&json, &f, "exit_code", lerr->code);
+                report_json_error(&json, &f, lerr);
+                mc_buf_putc(&json, '}');
+            }
+            continue;
+        }
         /* One crawl of a datastore at a time, whoever starts it (lock.h).
          * A dry run writes nothing and needs no lock. */
         crawl_lock *lk = NULL;
         if (!o.dry_run) {
             crawl_lock_holder h;
             mc_error lerr = {0};
-            int lrc = crawl_lock_try(cmd_store_path(ctx, c), sel[i]->name, "crawl", &lk, &h,
+            int lrc = crawl_lock_try(cmd_store_path(ctx, c), ds_i->name, "crawl", &lk, &h,
                                      &lerr);
             if (lrc != 0 || !lk) {
                 char who[192] = "";
@@ -92,14 +118,14 @@ static int cmd_crawl(cli_ctx *ctx)
                 } else {
                     crawl_lock_describe(&h, who, sizeof who);
                     if (format == CMD_FORMAT_TEXT)
-                        printf("%s: locked by %s: not crawled\n", sel[i]->name, who);
+                        printf("%s: locked by %s: not crawled\n", ds_i->name, who);
                 }
                 if (ctx->json) {
                     bool f = true;
                     if (i)
                         mc_buf_putc(&json, ',');
                     mc_buf_putc(&json, '{');
-                    json_put_kv_str(&json, &f, "datastore", sel[i]->name);
+                    json_put_kv_str(&json, &f, "datastore", ds_i->name);
                     json_put_kv_raw(&json, &f, "run", NULL);
                     json_put_kv_str(&json, &f, "status", lrc != 0 ? "failed" : "locked");
                     json_put_kv_int(&json, &f, "exit_code", lrc != 0 ? lerr.code : 0);
@@ -110,11 +136,11 @@ static int cmd_crawl(cli_ctx *ctx)
                 continue;
             }
         }
-        mc_progress_start(sel[i]->name);
-        crawl_datastore(sel[i], st, &o, &r);
+        mc_progress_start(ds_i->name);
+        crawl_datastore(ds_i, st, &o, &r);
         mc_progress_done();
         for (size_t w = 0; w < r.n_warnings; w++)
-            mc_log(MC_LOG_WARN, "%s: %s", sel[i]->name, r.warnings[w]);
+            mc_log(MC_LOG_WARN, "%s: %s", ds_i->name, r.warnings[w]);
         if (r.error.code)
             report_error(&r.error);
         if (!r.baseline) {
@@ -171,7 +197,7 @@ out:
         crawl_report_free(&kept[i]);
     free(kept);
     free(secs);
-    free(sel);
+    cmd_targets_free(&tg);
     alerts_close(al);
     store_close(st);
     cfg_free(c);
@@ -194,6 +220,10 @@ const cli_cmd cmd_def_crawl = {"crawl", "[DS...]", "discover, diff against the s
      "exit code wins.\n\nIn a pipeline, --fail-on breaking (or any) exits 1 "
      "when such changes were found, and --format markdown or junit prints a "
      "pull-request comment or a test report instead of the text (docs/ci.md)."
+     "\n\nA datastore with databases: is crawled database by database, each in its "
+     "own session and recorded as the datastore DS/DB (the database's name with bytes "
+     "other than letters, digits, _ and - written %XX); 'crawl DS/DB' crawls one of "
+     "them (docs/configuration.md, \"Several databases\")."
      "\n\nAfter each datastore, the alert deliveries that are "
      "queued are sent (docs/alerts.md). A failed delivery is reported on stderr "
      "and in --json and stays queued for the next crawl or 'metacrawl alerts "

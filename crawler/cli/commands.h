@@ -43,6 +43,30 @@ int cmd_select_datastores(const cli_ctx *ctx, const cfg *c,
                           const cfg_datastore ***out, size_t *n_out);
 void cmd_print_json(mc_buf *b);          /* the buffer and a newline on stdout */
 
+/* ---- several databases (databases:) ---------------------------------------- */
+
+/* What crawl and check work through: each datastore of the file, and for a
+ * datastore with databases: each of its databases as its own datastore
+ * "<datastore>/<db>" (targets.h).  A "*" list that cannot be read is one
+ * item with failed set and its error (ds = the datastore of the file). */
+typedef struct cmd_target {
+    const cfg_datastore *ds;
+    bool failed;
+    mc_error error;
+} cmd_target;
+typedef struct cmd_targets {
+    cmd_target *items;
+    size_t n;
+    struct crawl_targets *lists; /* owned: the databases' datastores */
+    size_t n_lists;
+} cmd_targets;
+/* The arguments (all datastores when none): DS is a datastore of the file
+ * (all its databases when it has databases:), DS/DB one database of it
+ * (DB as recorded, %XX, or as named).  Exit 2 for an unknown name, 3 when
+ * the config has no datastore; *out is then empty. */
+int cmd_select_targets(const cli_ctx *ctx, const cfg *c, cmd_targets *out);
+void cmd_targets_free(cmd_targets *t);
+
 /* ---- pipelines: --format and --fail-on of crawl and diff (cmd_ci.c) ---- */
 
 typedef enum cmd_format {

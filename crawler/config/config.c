@@ -71,6 +71,7 @@ void cfg_free(cfg *c)
         cfgi_strv_free(d->tunnel.command, d->tunnel.n_command);
         free(d->schedule);
         free(d->timezone);
+        cfgi_strv_free(d->databases, d->n_databases);
     }
     free(c->datastores);
     for (size_t i = 0; i < c->n_alerts; i++) {

@@ -160,6 +160,15 @@ typedef struct cfg_datastore {
     cfg_pos pos;            /* of the datastore's mapping */
     cfg_pos schedule_pos;   /* of the expression's first character (inside quotes) */
     cfg_pos timezone_pos;   /* of its own timezone: value (line 0 = inherited) */
+    /* ---- databases: (several databases of one cluster) ---- */
+    char **databases;       /* databases: [a, b]; NULL-terminated */
+    size_t n_databases;
+    bool all_databases;     /* databases: "*" (listed at crawl time) */
+    cfg_pos databases_pos;  /* of the databases: value */
+    /* A datastore made for one database of its parent (cfg_database_target):
+     * its name is cfg_database_datastore_name(parent, database); NULL for
+     * the datastores of the file. */
+    const struct cfg_datastore *parent;
 } cfg_datastore;
 
 typedef struct cfg_alert {
@@ -220,6 +229,30 @@ const cfg_datastore *cfg_find_datastore(const cfg *c, const char *name);
  */
 int cfg_datastore_login(const cfg_datastore *ds, char **user_out, mc_secret *password,
                         mc_error *err);
+
+/* ---- several databases (databases:) ---------------------------------------- */
+
+/* Whether the datastore names several databases (databases: [..] or "*"). */
+bool cfg_has_databases(const cfg_datastore *ds);
+/* The name a database of datastore `base` is recorded under:
+ * "<base>/<database>", the database's bytes outside [A-Za-z0-9_-] written
+ * %XX (upper-case hex), so that the name holds no '.', glob character,
+ * '/', space or control byte of its own.  malloc'd. */
+char *cfg_database_datastore_name(const char *base, const char *database);
+/* The inverse of the %XX form: the database name, malloc'd, or NULL when
+ * text is not exactly a form cfg_database_datastore_name writes. */
+char *cfg_database_decode(const char *text);
+/* A datastore for one database of parent: a copy of parent's settings that
+ * borrows every string of parent except name and database, which it owns;
+ * databases: cleared, parent set.  Free with cfg_database_target_free. */
+void cfg_database_target(const cfg_datastore *parent, const char *database,
+                         cfg_datastore *out);
+void cfg_database_target_free(cfg_datastore *d); /* frees name and database only */
+/* Splits "DS/DB" as typed on the command line: the config datastore DS
+ * (which must have databases:) and the database DB (its recorded %XX form
+ * or the name itself), malloc'd into *database_out.  NULL when name has no
+ * '/' or DS is not such a datastore; *database_out is then NULL too. */
+const cfg_datastore *cfg_find_database(const cfg *c, const char *name, char **database_out);
 
 /* The commented starter file `metacrawl init` writes. */
 const char *cfg_starter_text(void);

@@ -162,4 +162,9 @@ int cfgi_set_secret(ctx *x, const row *r, const yaml_node_t *key, const yaml_nod
 /* Frees a secret source, wiping a literal value first. */
 void cfgi_secret_free(cfg_secret *s);
 
+/* The most rows a key table may have: the keys given in a mapping are one
+ * bit each of a uint64_t (load.c).  keys.c checks the datastore's table,
+ * the longest, at compile time. */
+#define CFG_MAX_ROWS 64
+
 #endif

@@ -556,6 +556,67 @@ static int set_change_kinds(ctx *x, const row *r, const yaml_node_t *key, const 
     return 0;
 }
 
+/* ---- databases: ------------------------------------------------------------ */
+
+/* databases: [a, b] or databases: "*".  A name is taken as written (any
+ * byte but NUL: the recorded datastore name escapes it, cfg_database_
+ * datastore_name); an empty name and a name given twice are refused here. */
+static int set_databases(ctx *x, const row *r, const yaml_node_t *key, const yaml_node_t *val,
+                         void *target)
+{
+    cfg_datastore *d = target;
+    char buf[64];
+    d->databases_pos = cfgi_pos_of(x, val);
+    if (val->type == YAML_SCALAR_NODE && !cfgi_is_null(val)) {
+        if (!strcmp(cfgi_scalar(val), "*")) {
+            d->all_databases = true;
+            return 0;
+        }
+        cfgi_fail(x, val, "expected a list of database names or \"*\" for '%s', got %s", r->key,
+                  cfgi_describe(val, buf, sizeof buf));
+        mc_error_hint(x->err, "write databases: [sales, marketing], or databases: \"*\" for every "
+                              "database the user may connect to");
+        return -1;
+    }
+    if (val->type != YAML_SEQUENCE_NODE ||
+        val->data.sequence.items.top == val->data.sequence.items.start) {
+        cfgi_fail(x, val->type == YAML_SEQUENCE_NODE || cfgi_is_null(val) ? val : key,
+                  "'%s' is empty", r->key);
+        mc_error_hint(x->err, "name the databases, e.g. [sales, marketing], write \"*\" for all of "
+                              "them, or remove '%s' to crawl 'database' alone", r->key);
+        return -1;
+    }
+    for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top;
+         it++) {
+        const yaml_node_t *item = cfgi_node_at(x, *it);
+        if (item->type != YAML_SCALAR_NODE || cfgi_is_null(item) || !*cfgi_scalar(item)) {
+            cfgi_fail(x, item, "expected a database name in '%s', got %s", r->key,
+                      cfgi_describe(item, buf, sizeof buf));
+            mc_error_hint(x->err, "every item of '%s' is one database name; quote a name "
+                                  "that starts with [, {, *, & or !", r->key);
+            return -1;
+        }
+        if (strlen(cfgi_scalar(item)) != item->data.scalar.length)
+            return cfgi_nul_in_value(x, r, item);
+        if (!strcmp(cfgi_scalar(item), "*")) {
+            cfgi_fail(x, item, "\"*\" in a list of '%s'", r->key);
+            mc_error_hint(x->err, "write databases: \"*\" on its own for every database");
+            return -1;
+        }
+        for (size_t i = 0; i < d->n_databases; i++)
+            if (!strcmp(d->databases[i], cfgi_scalar(item))) {
+                cfgi_fail(x, item, "database %s is named twice in '%s'",
+                          cfgi_describe(item, buf, sizeof buf), r->key);
+                mc_error_hint(x->err, "remove one of them");
+                return -1;
+            }
+        d->databases = mc_realloc(d->databases, (d->n_databases + 2) * sizeof *d->databases);
+        d->databases[d->n_databases++] = mc_strdup(cfgi_scalar(item));
+        d->databases[d->n_databases] = NULL;
+    }
+    return 0;
+}
+
 /* ---- check hooks ---------------------------------------------------------- */
 
 static int check_hop(ctx *x, void *obj, const yaml_node_t *map, const yaml_node_t *at)
@@ -1021,7 +1082,11 @@ static const row datastore_rows[] = {
      .off = offsetof(cfg_datastore, stale_after_s), .min = 0, .max = DUR(366 * 86400)},
     {.key = "late_binding_timeout", .type = T_DURATION_MS,
      .off = offsetof(cfg_datastore, late_binding_timeout_ms), .min = DUR(1), .max = DUR(86400)},
+    /* several databases of one cluster (docs/configuration.md) */
+    {.key = "databases", .type = T_NODE_FN, .off = 0, .node_fn = set_databases},
 };
+_Static_assert(sizeof datastore_rows / sizeof datastore_rows[0] <= CFG_MAX_ROWS,
+               "a datastore has more keys than cfgi_parse_map can track");
 static const table datastore_table = {
     .what = "a datastore", .named = "datastore", .rows = ROWS(datastore_rows),
     .size = sizeof(cfg_datastore), .pos_off = offsetof(cfg_datastore, pos),

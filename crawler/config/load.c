@@ -269,10 +269,10 @@ static const row *find_row(const table *t, const char *key)
 
 static int unknown_key(ctx *x, const table *t, const yaml_node_t *key, const char *where)
 {
-    const char *keys[32];
+    const char *keys[CFG_MAX_ROWS];
     size_t n = 0;
     mc_buf list = {0};
-    for (size_t i = 0; i < t->n_rows && n < 32; i++) {
+    for (size_t i = 0; i < t->n_rows && n < CFG_MAX_ROWS; i++) {
         keys[n++] = t->rows[i].key;
         mc_buf_printf(&list, "%s%s", i ? ", " : "", t->rows[i].key);
     }
@@ -329,7 +329,7 @@ static void where_named(const table *t, void *obj, const char *where, char *buf,
 int cfgi_parse_map(ctx *x, const table *t, const yaml_node_t *map,
                      const yaml_node_t *at, void *obj, const char *where)
 {
-    uint32_t given = 0; /* a bit per row: no table has more than 32 */
+    uint64_t given = 0; /* a bit per row (CFG_MAX_ROWS) */
     if (t->init)
         t->init(obj);
     if (t->pos_off != NO_OFF)
@@ -358,14 +358,14 @@ int cfgi_parse_map(ctx *x, const table *t, const yaml_node_t *map,
             const row *r = find_row(t, cfgi_scalar(key));
             if (!r)
                 return unknown_key(x, t, key, where);
-            given |= UINT32_C(1) << (r - t->rows);
+            given |= UINT64_C(1) << (r - t->rows);
             if (set_value(x, r, key, val, obj) != 0)
                 return -1;
         }
     }
     for (size_t i = 0; i < t->n_rows; i++) {
         const row *r = &t->rows[i];
-        if (given & (UINT32_C(1) << i))
+        if (given & (UINT64_C(1) << i))
             continue;
         if (r->required) {
             char buf[128];

@@ -575,6 +575,7 @@ static const check_step steps[] = {
     {NULL, step_server, {"server", NULL}},
     {NULL, check_step_catalog, {"catalog", NULL}},
     {NULL, step_facts, {"facts", NULL}},
+    {NULL, check_step_datashares, {NULL}}, /* datashares.c: Redshift producers only */
 };
 
 void check_datastore(const cfg_datastore *ds, check_report *out)

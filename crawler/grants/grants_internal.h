@@ -69,5 +69,7 @@ void check_put_name(mc_buf *b, const char *name);
 char *check_query_fix(const check_ctx *x, const char *msg);
 /* The catalog step (catalog.c): 0, or -1 when it could not read the catalog. */
 int check_step_catalog(check_ctx *x);
+/* datashares.c: the OUTBOUND datashares of the database, Redshift only (an item each). */
+int check_step_datashares(check_ctx *x);
 
 #endif

@@ -745,20 +745,91 @@ Test(redshift, external_objects_of_the_connected_database_only, .timeout = 180)
     PQfinish(r.c);
 }
 
-/* A database created from a datashare has no local catalog: refused with
- * exit 3, never recorded as an empty "ok" crawl. */
-Test(redshift, datashare_consumer_is_refused, .timeout = 120)
+/* Makes DB (a shim database) a consumer of datashare salesshare: its
+ * SVV_REDSHIFT_DATABASES row says shared, and the SVV_REDSHIFT_* views
+ * describe two tables and a view that pg_class does not know. */
+static void make_consumer(PGconn *c, const char *db)
+{
+    itest_sql(c, "INSERT INTO rs_fixture.databases VALUES ('%s', 'shared', "
+                 "'{\"datashare_name\":\"salesshare\",\"datashare_producer_account\":"
+                 "\"123456789012\",\"datashare_producer_namespace\":"
+                 "\"dd8772e1-d792-4fa4-996b-1870577efc0d\"}') "
+                 "ON CONFLICT (database_name) DO UPDATE SET database_type = 'shared', "
+                 "database_options = EXCLUDED.database_options", db);
+    /* database_options is varchar(128): the namespace is cut off there, and
+     * SVV_DATASHARES says it */
+    itest_sql(c, "INSERT INTO rs_fixture.datashares VALUES ('salesshare', 'INBOUND', '%s', "
+                 "'123456789012', 'dd8772e1-d792-4fa4-996b-1870577efc0d')", db);
+    itest_sql(c, "INSERT INTO rs_fixture.redshift_schemas (database_name, schema_name) "
+                 "VALUES ('%s', 'shared_sales'), ('%s', 'pg_internal'), ('other', 'elsewhere')",
+              db, db);
+    itest_sql(c, "INSERT INTO rs_fixture.redshift_tables VALUES "
+                 "('%s', 'shared_sales', 'orders', 'TABLE', 'every order', 'producer_admin'), "
+                 "('%s', 'shared_sales', 'customers', 'TABLE', NULL, 'producer_admin'), "
+                 "('%s', 'shared_sales', 'v_big', 'VIEW', '', 'producer_admin'), "
+                 "('other', 'elsewhere', 'not_mine', 'TABLE', NULL, NULL)", db, db, db);
+    itest_sql(c, "INSERT INTO rs_fixture.redshift_columns VALUES "
+                 "('%s', 'shared_sales', 'orders', 'total', 3, 'numeric(12,2)', NULL, 'YES', "
+                 "'az64', false, 0, NULL), "
+                 "('%s', 'shared_sales', 'orders', 'id', 1, 'bigint', NULL, 'NO', 'raw', true, 1, "
+                 "'the key'), "
+                 "('%s', 'shared_sales', 'orders', 'placed_at', 2, 'timestamp', NULL, 'NO', "
+                 "'az64', false, 2, NULL), "
+                 "('%s', 'shared_sales', 'customers', 'id', 1, 'integer', NULL, 'NO', 'az64', "
+                 "false, 0, NULL), "
+                 "('%s', 'shared_sales', 'v_big', 'id', 1, 'bigint', NULL, 'YES', NULL, false, 0, "
+                 "NULL), "
+                 "('other', 'elsewhere', 'not_mine', 'x', 1, 'integer', NULL, 'YES', NULL, "
+                 "false, 0, NULL)", db, db, db, db, db);
+}
+
+/* A database created from a datashare has no local catalog: it is read
+ * from the SVV_REDSHIFT_* views, filtered by its name, and the run says
+ * where it came from (docs/redshift.md, "Several databases and
+ * datashares"). */
+Test(redshift, datashare_consumer_is_read_from_svv_views, .timeout = 120)
 {
     rs_db r = rs_setup("rs_share", true);
-    itest_sql(r.c, "UPDATE rs_fixture.databases SET database_type = 'shared' "
-                   "WHERE database_name = current_database()");
-    const char *args[] = {"crawl", "--json", NULL};
-    itest_result res = run_mc(r.cfg, args);
-    cr_assert_eq(res.status, 3, "%s\n%s", res.out, res.err);
-    cr_assert(strstr(res.out, "datashare consumer database"), "%s", res.out);
-    char *store = itest_strf("%s/catalog.db", r.dir);
-    cr_assert_str_eq(itest_sqlite_value(store, "SELECT count(*) FROM runs WHERE status <> 'failed'"),
-                     "0");
+    itest_sql(r.c, "DELETE FROM rs_fixture.databases WHERE database_name = current_database()");
+    make_consumer(r.c, r.db);
+    json_t *rep = crawl(r.cfg, 0);
+    cr_assert_str_eq(str(rep, "status"), "ok");
+    cr_assert(strstr(str(rep, "server_version"),
+                     "read from datashare salesshare of producer namespace "
+                     "dd8772e1-d792-4fa4-996b-1870577efc0d (account 123456789012)"),
+              "%s", itest_json_compact(rep));
+    json_t *counts = json_object_get(rep, "counts");
+    /* shared_sales only (not pg_internal, not another database's rows);
+     * orders, customers, v_big and none of the local warehouse */
+    cr_assert_eq(json_integer_value(json_object_get(counts, "schemas")), 1, "%s",
+                 itest_json_compact(rep));
+    cr_assert_eq(json_integer_value(json_object_get(counts, "containers")), 3, "%s",
+                 itest_json_compact(rep));
+    cr_assert_eq(json_integer_value(json_object_get(counts, "fields")), 5, "%s",
+                 itest_json_compact(rep));
+    /* version() twice, SET, the database query, the datashare origin query
+     * (database_options cut the namespace off), BEGIN, 3 views, COMMIT */
+    cr_assert_eq(json_integer_value(json_object_get(rep, "queries")), 10, "%s",
+                 itest_json_compact(rep));
+
+    json_t *orders = show_json(r.cfg, "test.shared_sales.orders");
+    cr_assert_str_eq(str(orders, "kind"), "table");
+    cr_assert_str_eq(str(orders, "comment"), "every order");
+    cr_assert_str_eq(str(orders, "owner"), "producer_admin");
+    cr_assert_str_eq(str(orders, "dist_style"), "KEY(id)");
+    char *names = field_names(orders);
+    cr_assert_str_eq(names, "id,placed_at,total");
+    cr_assert_str_eq(str(field(orders, "id"), "comment"), "the key");
+    cr_assert_str_eq(str(field(orders, "total"), "type"), "numeric(12,2)");
+    cr_assert(json_is_false(json_object_get(field(orders, "id"), "nullable")), "%s",
+              itest_json_compact(orders));
+    cr_assert_str_eq(itest_json_compact(json_object_get(orders, "sort_key")),
+                     "{\"columns\":[\"id\",\"placed_at\"],\"type\":\"compound\"}");
+    /* what the views do not say stays unknown */
+    cr_assert(json_is_null(json_object_get(orders, "primary_key")), "%s",
+              itest_json_compact(orders));
+    json_t *v = show_json(r.cfg, "test.shared_sales.v_big");
+    cr_assert_str_eq(str(v, "kind"), "view");
     PQfinish(r.c);
 }
 
@@ -1131,5 +1202,98 @@ Test(redshift, table_facts_with_and_without_svv_table_info, .timeout = 180)
     cr_assert_eq(n_changes(rep), 0);
     f = json_object_get(show_json(r.cfg, "test.sales.orders"), "facts");
     cr_assert_eq(json_integer_value(json_object_get(f, "run")), run3, "%s", itest_json_compact(f));
+    PQfinish(r.c);
+}
+
+/* databases: "*" on Redshift: SVV_REDSHIFT_DATABASES lists a local database
+ * beside the connected one and a consumer database; each is crawled in its
+ * own session and recorded as "test/<db>", the consumer from the SVV views. */
+Test(redshift, every_database_of_the_cluster, .timeout = 180)
+{
+    rs_db r = rs_setup("rs_all", true);
+    char *other = itest_create_db("rs_all_local");
+    char *consumer = itest_create_db("rs_all_share");
+    const char *dbs[] = {other, consumer};
+    for (int i = 0; i < 2; i++) {
+        PGconn *c = itest_connect(dbs[i]);
+        run_sql_file(c, "shim.sql");
+        itest_sql(c, "SELECT rs_fixture.enrol('%s')", r.role);
+        itest_sql(c, "CREATE TABLE public.local_%d (id int)", i);
+        if (i == 1) {
+            itest_sql(c, "DELETE FROM rs_fixture.databases WHERE database_name = "
+                         "current_database()");
+            make_consumer(c, consumer);
+        }
+        PQfinish(c);
+    }
+    /* the list as the connected database's view tells it: no other_db */
+    itest_sql(r.c, "DELETE FROM rs_fixture.databases WHERE database_name <> current_database()");
+    itest_sql(r.c, "INSERT INTO rs_fixture.databases VALUES ('%s', 'local'), ('%s', 'shared'), "
+                   "('padb_harvest', 'local'), ('awsdatacatalog', 'external')",
+              other, consumer);
+    char *cfg = itest_write_config(r.dir, r.db, r.role, PW, "    databases: \"*\"\n");
+    const char *args[] = {"crawl", "--json", NULL};
+    itest_result res = run_mc(cfg, args);
+    cr_assert_eq(res.status, 0, "%s\n%s", res.out, res.err);
+    json_t *doc = itest_parse_json(res.out);
+    json_t *list = json_object_get(doc, "datastores");
+    cr_assert_eq(json_array_size(list), 3, "%s", res.out);
+    size_t i;
+    json_t *d;
+    int seen = 0;
+    json_array_foreach(list, i, d) {
+        const char *name = str(d, "datastore");
+        int64_t n = json_integer_value(json_object_get(json_object_get(d, "counts"),
+                                                        "containers"));
+        if (strcmp(name, itest_strf("test/%s", r.db)) == 0) {
+            cr_assert_eq(n, 11, "%s", itest_json_compact(d));
+            seen |= 1;
+        } else if (strcmp(name, itest_strf("test/%s", other)) == 0) {
+            cr_assert_eq(n, 1, "%s", itest_json_compact(d));
+            seen |= 2;
+        } else if (strcmp(name, itest_strf("test/%s", consumer)) == 0) {
+            cr_assert_eq(n, 3, "%s", itest_json_compact(d));
+            cr_assert(strstr(str(d, "server_version"), "read from datashare salesshare"), "%s",
+                      itest_json_compact(d));
+            seen |= 4;
+        }
+    }
+    cr_assert_eq(seen, 7, "%s", res.out);
+
+    /* a database that disappears from the list is not crawled, and its
+     * recorded datastore stays as it was */
+    itest_sql(r.c, "DELETE FROM rs_fixture.databases WHERE database_name = '%s'", other);
+    itest_result res2 = run_mc(cfg, args);
+    cr_assert_eq(res2.status, 0, "%s\n%s", res2.out, res2.err);
+    cr_assert_eq(json_array_size(json_object_get(itest_parse_json(res2.out), "datastores")), 2,
+                 "%s", res2.out);
+    char *gone = itest_strf("test/%s: no longer listed by databases: \"*\"", other);
+    cr_assert(strstr(res2.err, gone), "%s", res2.err);
+    char *store = itest_strf("%s/catalog.db", r.dir);
+    char *q = itest_strf("SELECT count(*) FROM container_versions v JOIN containers k ON "
+                         "k.id = v.container_id JOIN datastores d ON d.id = k.datastore_id "
+                         "WHERE d.name = 'test/%s' AND v.valid_to IS NULL", other);
+    cr_assert_str_eq(itest_sqlite_value(store, q), "1");
+    PQfinish(r.c);
+}
+
+/* The producer side: check names, per OUTBOUND datashare of the checked
+ * database, the objects it shares (SVV_DATASHARES + SVV_DATASHARE_OBJECTS);
+ * another database's datashare is not this one's. */
+Test(redshift, check_shows_what_a_producer_shares, .timeout = 120)
+{
+    rs_db r = rs_setup("rs_producer", true);
+    itest_sql(r.c, "INSERT INTO rs_fixture.datashares (share_name, share_type, source_database) "
+                   "VALUES ('salesshare', 'OUTBOUND', '%s'), ('elsewhere', 'OUTBOUND', 'other')",
+              r.db);
+    itest_sql(r.c, "INSERT INTO rs_fixture.datashare_objects (share_name, object_type, "
+                   "object_name) VALUES ('salesshare', 'schema', 'sales'), "
+                   "('salesshare', 'table', 'sales.orders'), "
+                   "('elsewhere', 'table', 'public.secret')");
+    const char *args[] = {"check", NULL};
+    itest_result res = run_mc(r.cfg, args);
+    cr_assert(strstr(res.out, "datashare: datashare salesshare shares 2 objects: schema sales, "
+                              "table sales.orders"), "%s\n%s", res.out, res.err);
+    cr_assert_null(strstr(res.out, "public.secret"), "%s", res.out);
     PQfinish(r.c);
 }

@@ -1216,3 +1216,79 @@ Test(config, command_tunnel_needs_its_port_and_nothing_else)
     cr_assert_null(load(DS "    tunnel:\n      command: []\n"), "an empty command loaded");
     cr_assert_eq(err.code, MC_EXIT_CONFIG);
 }
+
+/* ---- databases: -------------------------------------------------------------- */
+
+Test(config, databases_list_and_star)
+{
+    cfg *c = load(DS "    databases: [sales, \"we\\\"ird/../db.*\"]\n");
+    cr_assert_not_null(c, "%s", err.message);
+    const cfg_datastore *d = &c->datastores[0];
+    cr_assert(cfg_has_databases(d));
+    cr_assert_eq(d->n_databases, 2);
+    cr_assert_str_eq(d->databases[1], "we\"ird/../db.*");
+    cr_assert_eq(d->databases_pos.line, 5);
+    /* selection: the recorded %XX form and the name as written */
+    char *db = NULL;
+    cr_assert_eq(cfg_find_database(c, "analytics/sales", &db), d);
+    cr_assert_str_eq(db, "sales");
+    free(db);
+    cr_assert_eq(cfg_find_database(c, "analytics/we%22ird%2F%2E%2E%2Fdb%2E%2A", &db), d);
+    cr_assert_str_eq(db, "we\"ird/../db.*");
+    free(db);
+    cr_assert_eq(cfg_find_database(c, "analytics/we\"ird/../db.*", &db), d);
+    free(db);
+    cr_assert_null(cfg_find_database(c, "analytics/other", &db));
+    cr_assert_null(db);
+    cr_assert_null(cfg_find_database(c, "analytics", &db));
+    cfg_datastore t;
+    cfg_database_target(d, "we\"ird/../db.*", &t);
+    cr_assert_str_eq(t.name, "analytics/we%22ird%2F%2E%2E%2Fdb%2E%2A");
+    cr_assert_str_eq(t.database, "we\"ird/../db.*");
+    cr_assert(!cfg_has_databases(&t));
+    cr_assert_eq(t.parent, d);
+    cr_assert_str_eq(t.host, d->host);
+    cfg_database_target_free(&t);
+    cfg_free(c);
+
+    c = load(DS "    databases: \"*\"\n");
+    cr_assert_not_null(c, "%s", err.message);
+    cr_assert(c->datastores[0].all_databases);
+    /* any database of "*" is selectable; the %XX form is read back */
+    cr_assert_not_null(cfg_find_database(c, "analytics/a%20b", &db));
+    cr_assert_str_eq(db, "a b");
+    free(db);
+    cfg_free(c);
+}
+
+Test(config, databases_mistakes_name_their_place)
+{
+    expect_error(DS "    databases: []\n", "t.yml:5:16: 'databases' is empty", NULL);
+    expect_error(DS "    databases: all\n",
+                 "t.yml:5:16: expected a list of database names or \"*\" for 'databases', "
+                 "got 'all'", NULL);
+    expect_error(DS "    databases: [a, b, a]\n",
+                 "t.yml:5:23: database 'a' is named twice in 'databases'", "remove one of them");
+    expect_error(DS "    databases: [a, \"\"]\n",
+                 "t.yml:5:20: expected a database name in 'databases', got ''", NULL);
+    expect_error(DS "    databases: [a, \"*\"]\n",
+                 "t.yml:5:20: \"*\" in a list of 'databases'", NULL);
+}
+
+Test(config, database_names_are_escaped_in_datastore_names)
+{
+    char *n = cfg_database_datastore_name("dw", "Sales-2024_x");
+    cr_assert_str_eq(n, "dw/Sales-2024_x");
+    free(n);
+    n = cfg_database_datastore_name("dw", "a.b c\n%\xc3\xa9");
+    cr_assert_str_eq(n, "dw/a%2Eb%20c%0A%25%C3%A9");
+    char *back = cfg_database_decode(n + 3);
+    cr_assert_str_eq(back, "a.b c\n%\xc3\xa9");
+    free(back);
+    free(n);
+    /* not a form we write: lower-case hex, a kept byte escaped, NUL */
+    cr_assert_null(cfg_database_decode("a%2eb"));
+    cr_assert_null(cfg_database_decode("%61"));
+    cr_assert_null(cfg_database_decode("%00"));
+    cr_assert_null(cfg_database_decode("a b"));
+}

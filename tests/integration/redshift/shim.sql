@@ -52,7 +52,10 @@ INSERT INTO rs_fixture.settings (version) VALUES
 -- test says otherwise.
 CREATE TABLE rs_fixture.databases (
   database_name text PRIMARY KEY,
-  database_type text NOT NULL
+  database_type text NOT NULL,
+  -- a shared database's origin, as AWS writes it: {"datashare_name": ...,
+  -- "datashare_producer_account": ..., "datashare_producer_namespace": ...}
+  database_options text
 );
 INSERT INTO rs_fixture.databases VALUES (current_database(), 'local'), ('other_db', 'local');
 
@@ -358,7 +361,7 @@ CREATE VIEW rs_shim.svv_external_columns AS
 CREATE VIEW rs_shim.svv_redshift_databases AS
   SELECT d.database_name::varchar(128) AS database_name, 1 AS database_owner,
          d.database_type::varchar(32) AS database_type,
-         NULL::varchar(128) AS database_acl, NULL::varchar(128) AS database_options,
+         NULL::varchar(128) AS database_acl, d.database_options::varchar(128) AS database_options,
          'Serializable'::varchar(128) AS database_isolation_level
   FROM rs_fixture.databases d
   WHERE rs_fixture.svv_guard();
@@ -396,6 +399,75 @@ CREATE VIEW rs_shim.svv_table_info AS
   JOIN pg_catalog.pg_class c ON c.oid = t.relid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE rs_fixture.svv_guard();
+
+-- A datashare consumer database's objects, as SVV_REDSHIFT_SCHEMAS /
+-- _TABLES / _COLUMNS describe them (their AWS pages' columns).  On a
+-- cluster these views list every database's objects, local ones included;
+-- here they hold what a test puts in, for the database it makes a consumer
+-- (rs_fixture.databases.database_type = 'shared').  pg_class says nothing
+-- of these objects, as on a consumer.
+CREATE TABLE rs_fixture.redshift_schemas (
+  database_name text NOT NULL, schema_name text NOT NULL,
+  schema_owner int NOT NULL DEFAULT 100, schema_type text NOT NULL DEFAULT 'shared'
+);
+CREATE TABLE rs_fixture.redshift_tables (
+  database_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL,
+  table_type text NOT NULL DEFAULT 'TABLE', remarks text, table_owner text
+);
+CREATE TABLE rs_fixture.redshift_columns (
+  database_name text NOT NULL, schema_name text NOT NULL, table_name text NOT NULL,
+  column_name text NOT NULL, ordinal_position int NOT NULL, data_type text NOT NULL,
+  column_default text, is_nullable text NOT NULL DEFAULT 'YES', encoding text,
+  distkey boolean NOT NULL DEFAULT false, sortkey int NOT NULL DEFAULT 0, remarks text
+);
+-- SVV_DATASHARE_OBJECTS: on a producer, its OUTBOUND datashares' objects.
+CREATE TABLE rs_fixture.datashare_objects (
+  share_type text NOT NULL DEFAULT 'OUTBOUND', share_name text NOT NULL,
+  object_type text NOT NULL, object_name text NOT NULL,
+  producer_account text, producer_namespace text, include_new boolean
+);
+
+CREATE VIEW rs_shim.svv_redshift_schemas AS
+  SELECT database_name::varchar(128) AS database_name, schema_name::varchar(128) AS schema_name,
+         schema_owner, schema_type::varchar(16) AS schema_type,
+         NULL::varchar(128) AS schema_acl, NULL::varchar(128) AS schema_option
+  FROM rs_fixture.redshift_schemas WHERE rs_fixture.svv_guard();
+CREATE VIEW rs_shim.svv_redshift_tables AS
+  SELECT database_name::varchar(128) AS database_name, schema_name::varchar(128) AS schema_name,
+         table_name::varchar(128) AS table_name, table_type::varchar(128) AS table_type,
+         NULL::varchar(128) AS table_acl, remarks::varchar(128) AS remarks,
+         table_owner::varchar(128) AS table_owner
+  FROM rs_fixture.redshift_tables WHERE rs_fixture.svv_guard();
+CREATE VIEW rs_shim.svv_redshift_columns AS
+  SELECT database_name::varchar(128) AS database_name, schema_name::varchar(128) AS schema_name,
+         table_name::varchar(128) AS table_name, column_name::varchar(128) AS column_name,
+         ordinal_position, data_type::varchar(32) AS data_type,
+         column_default::varchar(4000) AS column_default, is_nullable::varchar(3) AS is_nullable,
+         encoding::varchar(128) AS encoding, distkey, sortkey,
+         NULL::varchar(128) AS column_acl, remarks::varchar(256) AS remarks
+  FROM rs_fixture.redshift_columns WHERE rs_fixture.svv_guard();
+-- SVV_DATASHARES: a consumer's INBOUND datashares and a producer's OUTBOUND
+-- ones with their source_database (the rows a test adds).
+CREATE TABLE rs_fixture.datashares (
+  share_name text NOT NULL, share_type text NOT NULL DEFAULT 'INBOUND',
+  consumer_database text, producer_account text, producer_namespace text,
+  source_database text
+);
+CREATE VIEW rs_shim.svv_datashares AS
+  SELECT share_name::varchar(128) AS share_name, 0 AS share_id, 100 AS share_owner,
+         source_database::varchar(128) AS source_database,
+         consumer_database::varchar(128) AS consumer_database,
+         share_type::varchar(8) AS share_type, NULL::timestamp AS createdate,
+         false AS is_publicaccessible, NULL::varchar(256) AS share_acl,
+         producer_account::varchar(16) AS producer_account,
+         producer_namespace::varchar(64) AS producer_namespace, NULL::varchar(64) AS managed_by
+  FROM rs_fixture.datashares WHERE rs_fixture.svv_guard();
+CREATE VIEW rs_shim.svv_datashare_objects AS
+  SELECT share_type::varchar(8) AS share_type, share_name::varchar(128) AS share_name,
+         object_type::varchar(64) AS object_type, object_name::varchar(512) AS object_name,
+         producer_account::varchar(16) AS producer_account,
+         producer_namespace::varchar(64) AS producer_namespace, include_new
+  FROM rs_fixture.datashare_objects WHERE rs_fixture.svv_guard();
 
 -- ---- what Redshift does not have ---------------------------------------------
 -- "Unsupported PostgreSQL functions": shadowed here so that any use by the
