@@ -248,44 +248,77 @@ static uint64_t container_shape(const mc_catalog *c, const mc_container *k)
     return h ? h : 1;
 }
 
+/* A container left over on one side: its shape, schema and index. */
+struct shape_idx {
+    uint64_t shape;
+    const char *schema;
+    size_t idx;
+};
+
+static int cmp_shape(const void *x, const void *y)
+{
+    const struct shape_idx *a = x, *b = y;
+    if (a->shape != b->shape)
+        return a->shape < b->shape ? -1 : 1;
+    int c = strcmp(a->schema, b->schema);
+    if (c)
+        return c;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* The unpaired containers of one side with a shape, sorted by (shape,
+ * schema). */
+static struct shape_idx *shapes_of(const mc_catalog *cat, const ptrdiff_t *pair, size_t *n_out)
+{
+    struct shape_idx *v = mc_malloc((cat->n_containers + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < cat->n_containers; i++) {
+        if (pair[i] >= 0)
+            continue;
+        uint64_t sh = container_shape(cat, &cat->containers[i]);
+        if (sh)
+            v[n++] = (struct shape_idx){sh, cat->containers[i].schema, i};
+    }
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_shape);
+    *n_out = n;
+    return v;
+}
+
+/* How many entries from i on share v[i]'s shape and schema. */
+static size_t run_len(const struct shape_idx *v, size_t n, size_t i)
+{
+    size_t j = i + 1;
+    while (j < n && v[j].shape == v[i].shape && strcmp(v[j].schema, v[i].schema) == 0)
+        j++;
+    return j - i;
+}
+
 /* Two datastores (diff_opts.by_name_only): a container left over on each
  * side, in the same schema and of exactly the same shape, is one container
  * renamed -- when the match is unique both ways.  Anything less certain
- * stays removed + added: a wrong rename would hide a breaking removal. */
+ * stays removed + added: a wrong rename would hide a breaking removal.
+ * Both sides sorted once and merged: no pair of containers is compared
+ * twice, whatever the size of the two catalogs. */
 static void pair_by_shape(differ *d, ptrdiff_t *prev_to_cur)
 {
-    const mc_catalog *p = d->prev, *c = d->cur;
-    uint64_t *ps = mc_calloc(p->n_containers + 1, sizeof *ps);
-    uint64_t *cs = mc_calloc(c->n_containers + 1, sizeof *cs);
-    for (size_t i = 0; i < p->n_containers; i++)
-        if (prev_to_cur[i] < 0)
-            ps[i] = container_shape(p, &p->containers[i]);
-    for (size_t j = 0; j < c->n_containers; j++)
-        if (d->out->cur_to_prev[j] < 0)
-            cs[j] = container_shape(c, &c->containers[j]);
-    for (size_t j = 0; j < c->n_containers; j++) {
-        if (!cs[j])
-            continue;
-        ptrdiff_t match = -1;
-        size_t n_match = 0;
-        for (size_t i = 0; i < p->n_containers; i++)
-            if (ps[i] == cs[j] &&
-                strcmp(p->containers[i].schema, c->containers[j].schema) == 0) {
-                match = (ptrdiff_t)i;
-                n_match++;
-            }
-        if (n_match != 1)
-            continue;
-        size_t n_back = 0;
-        for (size_t k = 0; k < c->n_containers; k++)
-            if (cs[k] == cs[j] &&
-                strcmp(c->containers[k].schema, c->containers[j].schema) == 0)
-                n_back++;
-        if (n_back != 1)
-            continue;
-        d->out->cur_to_prev[j] = match;
-        prev_to_cur[match] = (ptrdiff_t)j;
-        d->cur_by_similarity[j] = true;
+    size_t np, nc;
+    struct shape_idx *ps = shapes_of(d->prev, prev_to_cur, &np);
+    struct shape_idx *cs = shapes_of(d->cur, d->out->cur_to_prev, &nc);
+    size_t i = 0, j = 0;
+    while (i < np && j < nc) {
+        int c = ps[i].shape != cs[j].shape ? (ps[i].shape < cs[j].shape ? -1 : 1)
+                                           : strcmp(ps[i].schema, cs[j].schema);
+        size_t li = run_len(ps, np, i), lj = run_len(cs, nc, j);
+        if (c == 0 && li == 1 && lj == 1) {
+            d->out->cur_to_prev[cs[j].idx] = (ptrdiff_t)ps[i].idx;
+            prev_to_cur[ps[i].idx] = (ptrdiff_t)cs[j].idx;
+            d->cur_by_similarity[cs[j].idx] = true;
+        }
+        if (c <= 0)
+            i += li;
+        if (c >= 0)
+            j += lj;
     }
     free(ps);
     free(cs);

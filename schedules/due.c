@@ -444,8 +444,13 @@ int sched_read_history(store *st, const char *datastore, sched_history *out, mc_
             names_free(names, n_names);
             return -1;
         }
-        /* several databases: the fire is settled once none of them failed */
+        /* several databases: the fire is settled once none of them failed.
+         * The retry rules count attempts, not databases: n_failed is the
+         * most failed runs of one database not yet settled (three
+         * databases failing once is one attempt, not three). */
         bool db_settled = false, had = false;
+        int db_failed = 0;
+        int64_t db_failed_at = 0;
         for (size_t i = 0; i < l.n; i++) {
             const mc_run *r = &l.runs[i];
             if (r->scheduled_for != out->last_fire)
@@ -455,10 +460,16 @@ int sched_read_history(store *st, const char *datastore, sched_history *out, mc_
                 db_settled = true;     /* ok, partial, or still running */
                 continue;
             }
-            out->n_failed++;
+            db_failed++;
             int64_t end = r->finished_at ? r->finished_at : r->started_at;
-            if (end > out->failed_at)
-                out->failed_at = end;
+            if (end > db_failed_at)
+                db_failed_at = end;
+        }
+        if (had && !db_settled) {
+            if (db_failed > out->n_failed)
+                out->n_failed = db_failed;
+            if (db_failed_at > out->failed_at)
+                out->failed_at = db_failed_at;
         }
         settled &= !had || db_settled;
         mc_run_list_free(&l);

@@ -170,9 +170,10 @@ static bool listener_inodes(int port, unsigned long *inodes, size_t max, size_t 
             if (!colon || st != 0x0A || strtol(colon + 1, NULL, 16) != port)
                 continue;
             *colon = '\0';
-            /* 127.0.0.1, 0.0.0.0; ::1, ::, ::ffff:127.0.0.1 (as the kernel prints them) */
+            /* what a connection to 127.0.0.1:port can reach: 127.0.0.1,
+             * 0.0.0.0; ::, ::ffff:127.0.0.1 (as the kernel prints them).
+             * Not ::1, which libpq's hostaddr=127.0.0.1 never reaches. */
             if (strcmp(local, "0100007F") && strcmp(local, "00000000") &&
-                strcmp(local, "00000000000000000000000001000000") &&
                 strcmp(local, "00000000000000000000000000000000") &&
                 strcmp(local, "0000000000000000FFFF00000100007F"))
                 continue;
@@ -183,10 +184,14 @@ static bool listener_inodes(int port, unsigned long *inodes, size_t max, size_t 
     return any_file;
 }
 
+/* Every listener that 127.0.0.1:port can reach belongs to the command's
+ * process group: one of another program's beside it could take libpq's
+ * connection (and its login). */
 static bool listener_is_the_commands(int port, pid_t pgid)
 {
     unsigned long inodes[8];
-    size_t n = 0;
+    bool mine[8] = {false};
+    size_t n = 0, n_mine = 0;
     if (!listener_inodes(port, inodes, 8, &n) || n == 0)
         return false;
     DIR *proc = opendir("/proc");
@@ -225,8 +230,11 @@ static bool listener_is_the_commands(int port, pid_t pgid)
             unsigned long inode;
             if (sscanf(target, "socket:[%lu]", &inode) != 1)
                 continue;
-            for (size_t i = 0; i < n && !found; i++)
-                found = inodes[i] == inode;
+            for (size_t i = 0; i < n; i++)
+                if (inodes[i] == inode && !mine[i]) {
+                    mine[i] = true;
+                    found = ++n_mine == n;
+                }
         }
         closedir(fds);
     }
@@ -392,13 +400,19 @@ static int ssh_version(const char *ssh, char *out, size_t n, mc_error *err)
     return 0;
 }
 
-/* A value for the config file, quoted when it holds a blank. */
-static void put_value(mc_buf *b, const char *key, const char *value)
+/* A value for the config file, quoted when it holds a blank.  A quote or a
+ * control character could end the value and start a directive of its own
+ * (a KnownHostsCommand, a ProxyCommand): such a value is refused (-1). */
+static int put_value(mc_buf *b, const char *key, const char *value)
 {
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '"')
+            return -1;
     if (strpbrk(value, " \t"))
         mc_buf_printf(b, "%s \"%s\"\n", key, value);
     else
         mc_buf_printf(b, "%s %s\n", key, value);
+    return 0;
 }
 
 static const char *policy_word(tunnel_host_key_policy p)
@@ -413,10 +427,15 @@ static int write_config(tun_px *x, const tunnel_opts *o, mc_error *err)
     mc_buf b = {0};
     mc_buf_puts(&b, "# Written by metacrawl for one tunnel and removed when it closes.\n"
                     "# ssh keeps the first value it reads: these come before the user's.\n"
-                    "IgnoreUnknown ForkAfterAuthentication,StdinNull,SessionType\n"
+                    "IgnoreUnknown ForkAfterAuthentication,StdinNull,SessionType,"
+                    "KnownHostsCommand\n"
                     "BatchMode yes\n");
     mc_buf_printf(&b, "StrictHostKeyChecking %s\n", policy_word(h->host_key_policy));
-    put_value(&b, "UserKnownHostsFile", h->known_hosts);
+    bool bad = put_value(&b, "UserKnownHostsFile", h->known_hosts) < 0;
+    /* only the datastore's known_hosts vouches for a key: no system-wide
+     * file and no command of the user's config (OpenSSH 8.5+) */
+    mc_buf_puts(&b, "GlobalKnownHostsFile /dev/null\n"
+                    "KnownHostsCommand none\n");
     mc_buf_puts(&b, "ControlMaster no\n"
                     "ControlPath none\n"
                     "ForkAfterAuthentication no\n"
@@ -430,15 +449,23 @@ static int write_config(tun_px *x, const tunnel_opts *o, mc_error *err)
         mc_buf_printf(&b, "ServerAliveInterval %d\nServerAliveCountMax %d\n", o->keepalive_s,
                       KEEPALIVE_MISSES);
     if (o->ssh_config) {
-        put_value(&b, "Include", o->ssh_config);
+        bad |= put_value(&b, "Include", o->ssh_config) < 0;
     } else {
         const char *home = getenv("HOME");
         if (home && *home) {
             char *user = mc_asprintf("%s/.ssh/config", home);
-            put_value(&b, "Include", user);
+            bad |= put_value(&b, "Include", user) < 0;
             free(user);
         }
         mc_buf_puts(&b, "Include /etc/ssh/ssh_config\n");
+    }
+    if (bad) {
+        mc_buf_free(&b);
+        mc_error_set(err, MC_EXIT_CONFIG, "tunnel: a path for ssh (known_hosts, ssh_config or "
+                                          "$HOME) holds a quote or a control character");
+        mc_error_hint(err, "ssh's configuration cannot carry it safely: use a path without "
+                           "quotes, line ends or control characters");
+        return -1;
     }
     int fd = open(x->config, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len;

@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <curl/curl.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
@@ -346,6 +347,11 @@ static int web_identity(const aws_opts *o, const char *region, const char *token
         return -1;
     }
     mc_buf b = {0};
+    /* room for the whole body first: a buffer that grew by realloc while
+     * holding the token would leave unwiped copies behind */
+    b.cap = 3 * (tok.len + strlen(role_arn) + (session ? strlen(session) : 0)) + 256;
+    b.data = mc_malloc(b.cap);
+    b.data[0] = '\0';
     awsi_form_put(&b, "Action", "AssumeRoleWithWebIdentity");
     awsi_form_put(&b, "Version", "2011-06-15");
     awsi_form_put(&b, "RoleArn", role_arn);
@@ -362,17 +368,30 @@ static int web_identity(const aws_opts *o, const char *region, const char *token
 
 /* ---- container endpoint and instance metadata --------------------------------------------- */
 
+/* https or loopback, or plain http to the ECS/EKS agents' link-local
+ * addresses -- judged on the URL as curl parses it (scheme and host exactly,
+ * no user part: "http://169.254.170.2:80@elsewhere/" is elsewhere). */
 static bool container_host_ok(const char *url)
 {
     if (!aws_endpoint_url_problem(url))
         return true; /* https, or http on loopback */
-    static const char *const ok[] = {"http://169.254.170.2/", "http://169.254.170.2:",
-                                     "http://169.254.170.23/", "http://169.254.170.23:",
-                                     "http://[fd00:ec2::23]", NULL};
-    for (size_t i = 0; ok[i]; i++)
-        if (!strncmp(url, ok[i], strlen(ok[i])))
-            return true;
-    return false;
+    static const char *const ok[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]", NULL};
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL;
+    bool good = false;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+        strcmp(scheme, "http") == 0) {
+        for (size_t i = 0; ok[i] && !good; i++)
+            good = strcmp(host, ok[i]) == 0;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return good;
 }
 
 static int container(const char *url, awsi_creds *out, mc_error *err)
@@ -528,6 +547,26 @@ static int process(const char *profile, const char *cmdline, awsi_creds *out, mc
     }
     argv[argc] = NULL;
     int rc = -1;
+    bool too_many = false;
+    {
+        /* anything left after 31 words would be dropped: refuse instead */
+        size_t n = 0;
+        bool q = false, in = false;
+        for (const char *p = cmdline; *p; p++) {
+            bool blank = !q && (*p == ' ' || *p == '\t');
+            if (*p == '"')
+                q = !q;
+            if (!blank && !in)
+                n++;
+            in = !blank;
+        }
+        too_many = n > 31;
+    }
+    if (too_many) {
+        free(copy);
+        return mc_error_set(err, MC_EXIT_CONFIG,
+                            "profile '%s': credential_process has more than 31 words", profile);
+    }
     if (argc == 0) {
         mc_error_set(err, MC_EXIT_CONFIG, "profile '%s': credential_process is empty", profile);
         free(copy);
@@ -693,6 +732,9 @@ static int container_or_imds(awsi_creds *out, mc_error *err)
 {
     const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
     const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    if (rel && rel[0] != '/')
+        return mc_error_set(err, MC_EXIT_CONFIG,
+                            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI does not start with '/'");
     if (rel || full) {
         char *url = rel ? mc_asprintf("http://169.254.170.2%s", rel) : mc_strdup(full);
         int rc = container(url, out, err);

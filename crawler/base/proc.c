@@ -8,6 +8,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -360,6 +361,68 @@ struct mc_proc {
     int status;
 };
 
+/* ---- background groups that must not outlive metacrawl ------------------------ */
+
+/*
+ * A background program (a tunnel's ssh, an SSM session) runs in a process
+ * group of its own, which the terminal's Ctrl-C, a CI job's cancel or a
+ * `kill` of metacrawl does not reach.  So while one runs, SIGINT, SIGTERM
+ * and SIGHUP -- where nobody else handles them (the scheduler does, and
+ * stops its crawls itself) -- first send SIGTERM to every such group, then
+ * end metacrawl as the signal would have.
+ */
+#define MAX_LIVE_GROUPS 32
+static volatile pid_t live_groups[MAX_LIVE_GROUPS];
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool handlers_checked;
+
+static void on_fatal_signal(int sig)
+{
+    int saved = errno;
+    for (size_t i = 0; i < MAX_LIVE_GROUPS; i++) {
+        pid_t g = live_groups[i];
+        if (g > 0)
+            kill(-g, SIGTERM);
+    }
+    signal(sig, SIG_DFL);
+    errno = saved;
+    raise(sig);
+}
+
+static void live_add(pid_t pid)
+{
+    pthread_mutex_lock(&live_mu);
+    if (!handlers_checked) {
+        handlers_checked = true;
+        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+            struct sigaction old;
+            if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+                !(old.sa_flags & SA_SIGINFO)) {
+                struct sigaction sa = {0};
+                sa.sa_handler = on_fatal_signal;
+                sigemptyset(&sa.sa_mask);
+                sigaction(sigs[i], &sa, NULL);
+            }
+        }
+    }
+    for (size_t i = 0; i < MAX_LIVE_GROUPS; i++)
+        if (live_groups[i] == 0) {
+            live_groups[i] = pid;
+            break;
+        }
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void live_remove(pid_t pid)
+{
+    pthread_mutex_lock(&live_mu);
+    for (size_t i = 0; i < MAX_LIVE_GROUPS; i++)
+        if (live_groups[i] == pid)
+            live_groups[i] = 0;
+    pthread_mutex_unlock(&live_mu);
+}
+
 int mc_proc_start(const mc_proc_bg_spec *spec, mc_proc **out, int *errno_out)
 {
     *out = NULL;
@@ -390,6 +453,7 @@ int mc_proc_start(const mc_proc_bg_spec *spec, mc_proc **out, int *errno_out)
         *errno_out = rc;
         return -1;
     }
+    live_add(pid);
     mc_proc *m = mc_calloc(1, sizeof *m);
     m->pid = pid;
     m->fd = p[0];
@@ -474,6 +538,7 @@ void mc_proc_stop(mc_proc *p)
         return;
     int status;
     stop_group(p->pid, &status);
+    live_remove(p->pid);
     close_fd(&p->fd);
     free(p->keep);
     free(p);

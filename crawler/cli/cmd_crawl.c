@@ -36,7 +36,9 @@ static int cmd_crawl(cli_ctx *ctx)
     cmd_fail_on fail_on;
     /* markdown and junit: every datastore's report, printed at the end */
     crawl_report *kept = NULL;
-    report_section *secs = NULL;
+    report_section *secs = NULL, *skipped = NULL; /* skipped: not crawled */
+    size_t n_skipped = 0, n_owned = 0;
+    char **owned = NULL; /* the skipped sections' strings */
     size_t n_kept = 0, n_changes = 0, n_breaking = 0;
     int rc = cmd_pipeline_opts(ctx, &format, &fail_on);
     if (rc || (rc = cmd_load_config(ctx, false, &c)) != 0)
@@ -79,6 +81,8 @@ static int cmd_crawl(cli_ctx *ctx)
     if (pipeline) {
         kept = mc_calloc(n_sel + 1, sizeof *kept);
         secs = mc_calloc(n_sel + 1, sizeof *secs);
+        skipped = mc_calloc(n_sel + 1, sizeof *skipped);
+        owned = mc_calloc(2 * n_sel + 1, sizeof *owned);
     }
     for (size_t i = 0; i < n_sel; i++) {
         crawl_report r;
@@ -88,6 +92,10 @@ static int cmd_crawl(cli_ctx *ctx)
             const mc_error *lerr = &tg.items[i].error;
             report_error(lerr);
             rc = report_max_code(rc, lerr->code);
+            if (pipeline)
+                skipped[n_skipped++] = (report_section){
+                    .datastore = owned[n_owned++] = mc_strdup(ds_i->name), .status = "failed",
+                    .error = owned[n_owned++] = mc_strdup(lerr->message)};
             if (ctx->json) {
                 bool f = true;
                 if (i)
@@ -120,6 +128,11 @@ static int cmd_crawl(cli_ctx *ctx)
                     if (format == CMD_FORMAT_TEXT)
                         printf("%s: locked by %s: not crawled\n", ds_i->name, who);
                 }
+                if (pipeline)
+                    skipped[n_skipped++] = (report_section){
+                        .datastore = owned[n_owned++] = mc_strdup(ds_i->name),
+                        .status = lrc != 0 ? "failed" : "locked: not crawled",
+                        .error = owned[n_owned++] = lrc != 0 ? mc_strdup(lerr.message) : NULL};
                 if (ctx->json) {
                     bool f = true;
                     if (i)
@@ -188,7 +201,9 @@ static int cmd_crawl(cli_ctx *ctx)
                 .changes = r->baseline ? NULL : &r->diff.changes,
             };
         }
-        cmd_print_pipeline(format, "metacrawl crawl", secs, n_kept);
+        for (size_t i = 0; i < n_skipped; i++)
+            secs[n_kept + i] = skipped[i];
+        cmd_print_pipeline(format, "metacrawl crawl", secs, n_kept + n_skipped);
     }
     if (cmd_fails_on(fail_on, n_changes, n_breaking))
         rc = report_max_code(rc, MC_EXIT_CHANGES);
@@ -197,6 +212,10 @@ out:
         crawl_report_free(&kept[i]);
     free(kept);
     free(secs);
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    free(owned);
+    free(skipped);
     cmd_targets_free(&tg);
     alerts_close(al);
     store_close(st);

@@ -79,6 +79,38 @@ static int apply_map(mc_catalog *b, const char *map, const char *bname)
 {
     char *list = mc_strdup(map), *save = NULL;
     int rc = 0;
+    /* every left side is one of B's schemas as recorded, checked before
+     * any is renamed (the lookup needs the sorted names, and a=b,b=c means
+     * two renames of B's own schemas, not a chain) */
+    char *check = mc_strdup(map), *save2 = NULL;
+    for (char *pair = strtok_r(check, ",", &save2); pair && !rc;
+         pair = strtok_r(NULL, ",", &save2)) {
+        char *eq = strchr(pair, '=');
+        if (!eq || eq == pair || !eq[1])
+            break; /* said below */
+        *eq = '\0';
+        if (!mc_catalog_find_schema(b, pair))
+            rc = cmd_fail(MC_EXIT_USAGE,
+                          "the left side of --map names a schema of the second datastore",
+                          "--map: datastore '%s' has no schema '%s'", bname, pair);
+        /* a name both mapped from and mapped to would make the order of
+         * the pairs matter */
+        for (const char *q = map; !rc && (q = strstr(q, pair)) != NULL; q++) {
+            bool starts = q > map && q[-1] == '=';
+            size_t n = strlen(pair);
+            if (starts && (q[n] == ',' || q[n] == '\0'))
+                rc = cmd_fail(MC_EXIT_USAGE, "map each schema once, to a name no pair maps from",
+                              "--map: '%s' is mapped from and mapped to", pair);
+        }
+    }
+    free(check);
+    /* the renames, each against the names as recorded */
+    const char **orig_s = mc_calloc(b->n_schemas + 1, sizeof *orig_s);
+    const char **orig_k = mc_calloc(b->n_containers + 1, sizeof *orig_k);
+    for (size_t i = 0; i < b->n_schemas; i++)
+        orig_s[i] = b->schemas[i].name;
+    for (size_t i = 0; i < b->n_containers; i++)
+        orig_k[i] = b->containers[i].schema;
     for (char *pair = strtok_r(list, ",", &save); pair && !rc;
          pair = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(pair, '=');
@@ -89,18 +121,13 @@ static int apply_map(mc_catalog *b, const char *map, const char *bname)
         }
         *eq = '\0';
         const char *from = pair, *to = eq + 1;
-        if (!mc_catalog_find_schema(b, from)) {
-            rc = cmd_fail(MC_EXIT_USAGE, "the left side of --map names a schema of the second datastore",
-                          "--map: datastore '%s' has no schema '%s'", bname, from);
-            break;
-        }
         const char *to_a = mc_arena_strdup(b->arena, to);
         for (size_t i = 0; i < b->n_schemas; i++)
-            if (strcmp(b->schemas[i].name, from) == 0)
+            if (strcmp(orig_s[i], from) == 0)
                 b->schemas[i].name = to_a;
         for (size_t i = 0; i < b->n_containers; i++) {
             mc_container *k = &b->containers[i];
-            if (strcmp(k->schema, from) == 0)
+            if (strcmp(orig_k[i], from) == 0)
                 k->schema = to_a;
             k->foreign_keys = map_json_schema(b->arena, k->foreign_keys, "ref_schema", from,
                                               to_a);
@@ -111,6 +138,8 @@ static int apply_map(mc_catalog *b, const char *map, const char *bname)
                 b->left_out[i].schema = to_a;
     }
     free(list);
+    free(orig_s);
+    free(orig_k);
     if (rc)
         return rc;
     mc_catalog_finish(b);

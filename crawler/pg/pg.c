@@ -649,10 +649,17 @@ static int copy_next(pg_rows *r, mc_error *err)
     if (c == 1)
         return 1;
     int fin = copy_finish(r, err);
-    if (c < 0 && fin == 0)
-        /* not CSV as PostgreSQL writes it, or the connection broke */
+    if (c < 0 && fin == 0) {
+        /* not CSV as PostgreSQL writes it, or the connection broke: said
+         * in err and in the session's last failure alike */
+        const char *why = pg_lost(r->s) ? "the connection was lost" : "unreadable COPY data";
+        pg_failure *f = &r->s->failure;
+        memset(f, 0, sizeof *f);
+        snprintf(f->message, sizeof f->message, "%s", why);
+        f->lost = pg_lost(r->s);
         mc_error_set(err, MC_EXIT_CONNECT, "datastore '%s': %s failed: %s", r->s->name,
-                     r->what, pg_lost(r->s) ? "the connection was lost" : "unreadable COPY data");
+                     r->what, why);
+    }
     return c < 0 || fin < 0 ? -1 : 0;
 }
 

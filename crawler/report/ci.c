@@ -171,8 +171,10 @@ static size_t section_changes(const report_section *s)
 /* ---- Markdown --------------------------------------------------------------- */
 
 /* GitHub refuses comments over 65,536 characters: a long change list is cut
- * (the JSON has everything). */
+ * at 200 rows or 60,000 bytes, whichever comes first (the JSON has
+ * everything). */
 #define MD_MAX_ROWS 200
+#define MD_MAX_BYTES 60000
 
 static void md_change_row(mc_buf *b, const report_section *s, const mc_change *c)
 {
@@ -233,10 +235,12 @@ void report_markdown(mc_buf *b, const char *title, const report_section *secs, s
                 const mc_change *c = &secs[i].changes->items[j];
                 if (!c->breaking)
                     continue;
-                if (rows++ < MD_MAX_ROWS)
+                if (rows < MD_MAX_ROWS && b->len < MD_MAX_BYTES) {
+                    rows++;
                     md_change_row(b, &secs[i], c);
-                else
+                } else {
                     cut++;
+                }
             }
     }
     size_t other = total - breaking;
@@ -249,10 +253,12 @@ void report_markdown(mc_buf *b, const char *title, const report_section *secs, s
                 const mc_change *c = &secs[i].changes->items[j];
                 if (c->breaking)
                     continue;
-                if (rows++ < MD_MAX_ROWS)
+                if (rows < MD_MAX_ROWS && b->len < MD_MAX_BYTES) {
+                    rows++;
                     md_change_row(b, &secs[i], c);
-                else
+                } else {
                     cut++;
+                }
             }
         mc_buf_puts(b, "\n</details>\n");
     }

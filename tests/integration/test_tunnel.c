@@ -1890,6 +1890,24 @@ Test(tunnel_openssh, changed_host_key_refused_even_when_ssh_config_says_no, .tim
     assert_has(itest_read_file(kh), kh_name(ssh_port()));
 }
 
+/* A path metacrawl writes into ssh's configuration cannot carry a
+ * directive of its own: a quote (or a control character) is refused before
+ * ssh runs (docs/tunnel.md, "What metacrawl imposes on ssh"). */
+Test(tunnel_openssh, a_quote_in_known_hosts_is_refused, .timeout = 120)
+{
+    need_sshd();
+    char *role;
+    char *db = make_db("ossh_q", NULL, &role);
+    char *dir = itest_tmpdir();
+    char *kh = itest_strf("%s/known\"hosts", dir);
+    itest_write_file(kh, itest_known_hosts_line(kh_name(ssh_port()), "ed25519"));
+    char *cfg = openssh_config(dir, db, role, itest_ssh_file("id_ed25519"), kh, NULL, NULL);
+    itest_result r = crawl(cfg);
+    assert_exit(r, 3);
+    assert_err_has(r, "holds a quote or a control character");
+    cr_assert_str_eq(last_run_status(cfg), "failed");
+}
+
 Test(tunnel_openssh, refused_key_and_missing_ssh_are_reported_on_their_rows, .timeout = 120)
 {
     need_sshd();
