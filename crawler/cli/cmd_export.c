@@ -60,7 +60,7 @@ static int cmd_export(cli_ctx *ctx)
     cfg *c = NULL;
     store *st = NULL;
     mc_run_list runs = {0};
-    char *ds_name = NULL;
+    char *ds_name = NULL, *db_name = NULL;
     mc_error err = {0};
     int rc;
     const char *format = cli_value(ctx, "format");
@@ -91,10 +91,16 @@ static int cmd_export(cli_ctx *ctx)
     if ((rc = pick_run(st, &o, &runs)) != 0)
         goto out;
     const cfg_datastore *d = c ? cfg_find_datastore(c, ds_name) : NULL;
+    /* DS/DB: one database of a datastore with databases: */
+    const cfg_datastore *parent = c && !d ? cfg_find_database(c, ds_name, &db_name) : NULL;
     if (d) {
         o.host = d->host;
         o.port = d->port;
         o.database = d->database;
+    } else if (parent) {
+        o.host = parent->host;
+        o.port = parent->port;
+        o.database = db_name;
     } else if (f == MC_EXPORT_DATAHUB || f == MC_EXPORT_OPENLINEAGE) {
         rc = cmd_fail(MC_EXIT_USAGE, "give the configuration that defines it (-c FILE)",
                       "export --format %s names datasets by %s's host, port and database, "
@@ -112,6 +118,7 @@ static int cmd_export(cli_ctx *ctx)
 out:
     mc_run_list_free(&runs);
     free(ds_name);
+    free(db_name);
     store_close(st);
     cfg_free(c);
     return rc;

@@ -170,6 +170,17 @@ Test(multidb, each_database_is_its_own_datastore, .timeout = 180)
     itest_result c = run_mc(f.cfg, check);
     json_t *cd = itest_parse_json(c.out);
     cr_assert_eq(json_array_size(json_object_get(cd, "datastores")), 3, "%s\n%s", c.out, c.err);
+
+    /* export names each database's datasets by its own database (a DS/DB
+     * datastore is found through its parent's configuration) */
+    const char *exp[] = {"export", nh, "--format", "openlineage", NULL};
+    itest_result e = run_mc(f.cfg, exp);
+    cr_assert_eq(e.status, 0, "%s\n%s", e.out, e.err);
+    const char *jexp[] = {"export", nb, "--format", "json", NULL};
+    itest_result je = run_mc(f.cfg, jexp);
+    cr_assert_eq(je.status, 0, "%s\n%s", je.out, je.err);
+    cr_assert_str_eq(json_string_value(json_object_get(itest_parse_json(je.out), "database")),
+                     f.b, "%s", je.out);
 }
 
 static const char *action_of(json_t *doc, const char *name)
