@@ -184,6 +184,23 @@ static int cmp_key(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
+/* One row of the column query: its container, ordinal and row number. */
+typedef struct col_ref {
+    size_t k;       /* container index; SIZE_MAX = a table not in the catalog */
+    int64_t ord;
+    int row;
+} col_ref;
+
+static int cmp_col(const void *x, const void *y)
+{
+    const col_ref *a = x, *b = y;
+    if (a->k != b->k)
+        return a->k < b->k ? -1 : 1;
+    if (a->ord != b->ord)
+        return a->ord < b->ord ? -1 : 1;
+    return a->row - b->row;
+}
+
 /* A container's sort key and KEY dist style from its columns' distkey and
  * sortkey, in discover.c's canonical forms. */
 static void finish_keys(mc_catalog *cat, mc_container *k, sortcol *sc, size_t n_sc,
@@ -236,6 +253,7 @@ int dshare_discover(disc_session *s, const cfg_datastore *ds, const char *databa
     pg_result *rs = NULL, *rt = NULL, *rcol = NULL;
     key_ref *keys = NULL;
     sortcol *sc = NULL;
+    col_ref *order = NULL;
     const char **names = NULL;
     size_t n_names = 0;
     char *lit = pg_escape_literal(disc_pg(s), database);
@@ -288,15 +306,25 @@ int dshare_discover(disc_session *s, const cfg_datastore *ds, const char *databa
         keys[n_keys++] = (key_ref){cat->containers[i].schema, cat->containers[i].name, i};
     qsort(keys, n_keys, sizeof *keys, cmp_key);
 
-    /* the columns, one consecutive run per table */
-    sc = mc_calloc((size_t)pg_result_rows(rcol) + 1, sizeof *sc);
+    /* the columns, one consecutive run per table: put in that order here,
+     * by (table, ordinal_position), whatever order the server's collation
+     * gave them (a table split in two runs would fail the whole crawl) */
+    int n_rows = pg_result_rows(rcol);
+    order = mc_calloc((size_t)n_rows + 1, sizeof *order);
+    for (int i = 0; i < n_rows; i++) {
+        key_ref want = {pg_result_text(rcol, i, 0), pg_result_text(rcol, i, 1), 0};
+        const key_ref *hit = bsearch(&want, keys, n_keys, sizeof *keys, cmp_key);
+        order[i] = (col_ref){hit ? hit->idx : SIZE_MAX, pg_result_int(rcol, i, 3), i};
+    }
+    if (n_rows > 1)
+        qsort(order, (size_t)n_rows, sizeof *order, cmp_col);
+    sc = mc_calloc((size_t)n_rows + 1, sizeof *sc);
     size_t n_sc = 0;
     mc_container *cur = NULL;
     const char *distkey = NULL;
-    for (int i = 0; i < pg_result_rows(rcol); i++) {
-        key_ref want = {pg_result_text(rcol, i, 0), pg_result_text(rcol, i, 1), 0};
-        const key_ref *hit = bsearch(&want, keys, n_keys, sizeof *keys, cmp_key);
-        mc_container *k = hit ? &cat->containers[hit->idx] : NULL;
+    for (int oi = 0; oi < n_rows; oi++) {
+        int i = order[oi].row;
+        mc_container *k = order[oi].k != SIZE_MAX ? &cat->containers[order[oi].k] : NULL;
         if (k != cur) {
             if (cur)
                 finish_keys(cat, cur, sc, n_sc, distkey);
@@ -343,6 +371,7 @@ out:
     free(lit);
     free(keys);
     free(sc);
+    free(order);
     free(names);
     pg_result_free(rs);
     pg_result_free(rt);
