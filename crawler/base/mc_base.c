@@ -467,6 +467,58 @@ uint64_t mc_hash_str(uint64_t h, const char *s)
 
 /* ---- UTF-8 ---------------------------------------------------------------- */
 
+void mc_xml_escape(mc_buf *b, const char *s, unsigned flags)
+{
+    if (!s)
+        return;
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    while (*p) {
+        unsigned char c = *p;
+        const char *esc = NULL;
+        char tmp[8];
+        size_t n = 1;
+        switch (c) {
+        case '&': esc = "&amp;"; break;
+        case '<': esc = "&lt;"; break;
+        case '>': esc = "&gt;"; break;
+        case '"': esc = "&quot;"; break;
+        case '\'': esc = "&#39;"; break;
+        case '\\':
+            if (flags & MC_XML_DOUBLE_BACKSLASH)
+                esc = "\\\\";
+            break;
+        case '\t':
+        case '\n':
+        case '\r':
+            if (flags & MC_XML_KEEP_WHITESPACE)
+                break;
+            /* fall through */
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                snprintf(tmp, sizeof tmp, "\\x%02x", c);
+                esc = tmp;
+            } else if (c >= 0x80) {
+                uint32_t cp;
+                n = mc_utf8_decode(p, &cp);
+                if (n == 0 || cp == 0xfffe || cp == 0xffff) {
+                    esc = "\xef\xbf\xbd"; /* U+FFFD */
+                    if (n == 0)
+                        n = 1;
+                }
+            }
+        }
+        if (esc) {
+            mc_buf_append(b, (const char *)run, (size_t)(p - run));
+            mc_buf_puts(b, esc);
+            p += n;
+            run = p;
+        } else {
+            p += n;
+        }
+    }
+    mc_buf_append(b, (const char *)run, (size_t)(p - run));
+}
+
 size_t mc_utf8_decode(const unsigned char *p, uint32_t *cp_out)
 {
     unsigned char c = p[0];

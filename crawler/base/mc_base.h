@@ -147,6 +147,17 @@ bool mc_term_unsafe(uint32_t cp);
  */
 size_t mc_term_escape(mc_buf *out, const char *s);
 
+/*
+ * Appends s as XML (and HTML) text or attribute value: & < > " ' as
+ * entities, bytes that are not UTF-8 and U+FFFE/U+FFFF as U+FFFD, every
+ * other control character (which XML 1.0 cannot carry) as the visible text
+ * \xNN.  MC_XML_KEEP_WHITESPACE writes tab, LF and CR as they are;
+ * MC_XML_DOUBLE_BACKSLASH writes \ as \\ (Graphviz labels, which read
+ * \N, \G ... as escapes).  NULL appends nothing.
+ */
+enum { MC_XML_KEEP_WHITESPACE = 1, MC_XML_DOUBLE_BACKSLASH = 2 };
+void mc_xml_escape(mc_buf *b, const char *s, unsigned flags);
+
 /* fnmatch-style glob over the whole name: * ? [...] and backslash escape. */
 bool mc_glob_match(const char *pattern, const char *name);
 /* NULL when the pattern is well formed, else what is wrong with it. */

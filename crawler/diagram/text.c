@@ -28,47 +28,7 @@
  * the graph's name (tests/unit/test_diagram.c reads every name back). */
 void dg_html_label_escape(mc_buf *b, const char *s)
 {
-    if (!s)
-        return;
-    const unsigned char *p = (const unsigned char *)s, *run = p;
-    while (*p) {
-        unsigned char c = *p;
-        const char *esc = NULL;
-        char tmp[8];
-        size_t n = 1;
-        switch (c) {
-        case '&': esc = "&amp;"; break;
-        case '<': esc = "&lt;"; break;
-        case '>': esc = "&gt;"; break;
-        case '"': esc = "&quot;"; break;
-        case '\'': esc = "&#39;"; break;
-        /* Graphviz substitutes \N, \G, \E, \T, \H in label text (HTML-like
-         * labels too) and reads \\ as one backslash */
-        case '\\': esc = "\\\\"; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(tmp, sizeof tmp, "\\x%02x", c);
-                esc = tmp;
-            } else if (c >= 0x80) {
-                uint32_t cp;
-                n = mc_utf8_decode(p, &cp);
-                if (n == 0 || cp == 0xfffe || cp == 0xffff) {
-                    esc = "\xef\xbf\xbd";
-                    if (n == 0)
-                        n = 1;
-                }
-            }
-        }
-        if (esc) {
-            mc_buf_append(b, (const char *)run, (size_t)(p - run));
-            mc_buf_puts(b, esc);
-            p += n;
-            run = p;
-        } else {
-            p += n;
-        }
-    }
-    mc_buf_append(b, (const char *)run, (size_t)(p - run));
+    mc_xml_escape(b, s, MC_XML_DOUBLE_BACKSLASH);
 }
 
 /* ---- Mermaid --------------------------------------------------------------------------- */

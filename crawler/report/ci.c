@@ -18,52 +18,11 @@
 
 /* ---- escapers ------------------------------------------------------------ */
 
-/* The five entities are valid in HTML and XML text and attributes alike;
- * control characters (XML 1.0 forbids them) become a visible \xNN, and
- * bytes that are not UTF-8 become U+FFFD. */
+/* The five entities are valid in HTML and XML text and attributes alike
+ * (the site's escaper too); line ends and tabs stay as they are. */
 void report_xml_escape(mc_buf *b, const char *s)
 {
-    if (!s)
-        return;
-    const unsigned char *p = (const unsigned char *)s, *run = p;
-    while (*p) {
-        unsigned char c = *p;
-        const char *esc = NULL;
-        char tmp[8];
-        size_t n = 1;
-        switch (c) {
-        case '&': esc = "&amp;"; break;
-        case '<': esc = "&lt;"; break;
-        case '>': esc = "&gt;"; break;
-        case '"': esc = "&quot;"; break;
-        case '\'': esc = "&#39;"; break;
-        case '\t':
-        case '\n':
-        case '\r': break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(tmp, sizeof tmp, "\\x%02x", c);
-                esc = tmp;
-            } else if (c >= 0x80) {
-                uint32_t cp;
-                n = mc_utf8_decode(p, &cp);
-                if (n == 0 || cp == 0xfffe || cp == 0xffff) {
-                    esc = U_FFFD;
-                    if (n == 0)
-                        n = 1;
-                }
-            }
-        }
-        if (esc) {
-            mc_buf_append(b, (const char *)run, (size_t)(p - run));
-            mc_buf_puts(b, esc);
-            p += n;
-            run = p;
-        } else {
-            p += n;
-        }
-    }
-    mc_buf_append(b, (const char *)run, (size_t)(p - run));
+    mc_xml_escape(b, s, MC_XML_KEEP_WHITESPACE);
 }
 
 static bool is_ascii_punct(unsigned char c)
