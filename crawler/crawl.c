@@ -209,6 +209,16 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
             mc_log(MC_LOG_WARN, "%s (an interrupted run will look longer than it was)",
                    hb_err.message);
     }
+    /* What the store knows, before discovery: a re-crawl reads again only
+     * the tables that moved (reread.h). */
+    if (st) {
+        if (store_load_current(st, ds->name, &r->prev, &r->error) != 0) {
+            fail(r, st);
+            goto out;
+        }
+    } else {
+        r->prev = mc_catalog_new();
+    }
     dl = deadline_start(ds->max_runtime_s, DEADLINE_GRACE_S);
     mc_progress_phase("connecting%s", ds->tunnel.present ? " through the tunnel" : "");
     if (crawl_connect(ds, &sess, &tun, &r->error) != 0) {
@@ -217,7 +227,7 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     }
     deadline_watch(dl, disc_pg(sess));
     mc_progress_phase("reading the catalog");
-    int disc_rc = deadline_fired(dl) ? -1 : disc_run(sess, ds, &found, &r->error);
+    int disc_rc = deadline_fired(dl) ? -1 : disc_run(sess, ds, r->prev, &found, &r->error);
     deadline_watch(dl, NULL);
     if (disc_rc == 0 && deadline_fired(dl)) {
         /* it finished in the grace period: the catalog is whole, keep it */
@@ -271,16 +281,8 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
     }
     r->n_schemas = (int64_t)r->cur->n_schemas;
     r->n_containers = (int64_t)r->cur->n_containers;
-    r->n_fields = (int64_t)r->cur->n_fields;
-
-    if (st) {
-        if (store_load_current(st, ds->name, &r->prev, &r->error) != 0) {
-            fail(r, st);
-            goto out;
-        }
-    } else {
-        r->prev = mc_catalog_new();
-    }
+    r->n_fields = (int64_t)mc_catalog_field_count(r->cur);
+    r->n_reread = (int64_t)found.n_reread;
     r->baseline = r->prev->n_schemas == 0 && r->prev->n_containers == 0;
 
     mc_progress_phase("comparing with the store: schemas %lld, containers %lld, fields %lld",

@@ -24,6 +24,9 @@ typedef struct crawl_report {
     int64_t run_id;          /* 0 with --dry-run or when no run was begun */
     char *dialect, *server_version;
     int64_t n_schemas, n_containers, n_fields;
+    /* containers whose columns and keys were read from the server (the
+     * others were as recorded: reread.h) */
+    int64_t n_reread;
     bool baseline;           /* first crawl of this datastore */
     diff_result diff;        /* the changes (strings live in prev/cur) */
     mc_catalog *prev, *cur;

@@ -56,6 +56,10 @@ typedef struct disc_result {
     /* table facts (facts.h): read after the catalog; unavailable facts make
      * neither a failed nor a partial crawl */
     disc_facts_outcome facts;
+    /* containers whose columns and keys were read from the server (all on
+     * a first crawl; on a PostgreSQL re-crawl only those whose fingerprint
+     * moved: reread.h) */
+    size_t n_reread;
     /* where the catalog was read from when not the database's own catalog:
      * a Redshift datashare consumer's origin (datashare.h); NULL = local */
     char *source;
@@ -64,9 +68,12 @@ void disc_result_free(disc_result *r);
 
 /* Reads the catalog of the schemas in scope (include/exclude globs; system
  * schemas never).  Schemas in scope without USAGE are in the catalog with
- * usable = false, counted in n_unusable_schemas and warned about. */
-int disc_run(disc_session *s, const cfg_datastore *ds, disc_result *out,
-             mc_error *err);
+ * usable = false, counted in n_unusable_schemas and warned about.  prev
+ * (store_load_current's catalog; NULL = none) lets a re-crawl skip the
+ * columns and keys of the tables that are as recorded (reread.h): those
+ * come back with fields_unread set. */
+int disc_run(disc_session *s, const cfg_datastore *ds, const mc_catalog *prev,
+             disc_result *out, mc_error *err);
 
 /* True for the schemas that are never crawled: information_schema and
  * every pg_ schema. */

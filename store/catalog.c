@@ -223,8 +223,20 @@ void mc_catalog_finish(mc_catalog *c)
     c->fields = fields;
     c->n_fields = total;
 
+    /* A container whose fields were not read again keeps the hash the
+     * store recorded (discovery copied it): it is as recorded. */
     for (size_t i = 0; i < c->n_containers; i++)
-        c->containers[i].hash = mc_container_hash(c, &c->containers[i]);
+        if (!c->containers[i].fields_unread)
+            c->containers[i].hash = mc_container_hash(c, &c->containers[i]);
+}
+
+size_t mc_catalog_field_count(const mc_catalog *c)
+{
+    size_t n = c->n_fields;
+    for (size_t i = 0; i < c->n_containers; i++)
+        if (c->containers[i].fields_unread)
+            n += c->containers[i].n_fields_unread;
+    return n;
 }
 
 /* Integers go into the hash as little-endian bytes, so a store written on

@@ -63,8 +63,8 @@ static const struct {
      "UPDATE schema_versions SET valid_to = ?2 "
      "WHERE id = ?1 AND datastore_id = ?3 AND valid_to IS NULL"},
     {offsetof(commit_ctx, ins_container),
-     "INSERT INTO containers(datastore_id, current_hash, row_estimate, partitions) "
-     "VALUES (?1, ?2, ?3, ?4)"},
+     "INSERT INTO containers(datastore_id, current_hash, row_estimate, partitions, "
+     "fingerprint) VALUES (?1, ?2, ?3, ?4, ?5)"},
     {offsetof(commit_ctx, ins_cversion),
      "INSERT INTO container_versions(container_id, schema_name, name, oid, kind, "
      "owner, comment, definition, primary_key, foreign_keys, dist_style, "
@@ -77,8 +77,8 @@ static const struct {
      "UPDATE field_versions SET valid_to = ?2 "
      "WHERE container_id = ?1 AND valid_to IS NULL"},
     {offsetof(commit_ctx, set_container),
-     "UPDATE containers SET current_hash = ?2, row_estimate = ?3, partitions = ?5 "
-     "WHERE id = ?1 AND datastore_id = ?4"},
+     "UPDATE containers SET current_hash = ?2, row_estimate = ?3, partitions = ?5, "
+     "fingerprint = ?6 WHERE id = ?1 AND datastore_id = ?4"},
     {offsetof(commit_ctx, set_oid),
      "UPDATE container_versions SET oid = ?2 "
      "WHERE id = ?1 AND container_id = ?3 AND valid_to IS NULL"},
@@ -210,13 +210,16 @@ static int close_field(commit_ctx *c, int64_t key, const mc_field *f)
     return write_one(c, st, "close a field version");
 }
 
+/* A hash of 0 (compare again) goes with no fingerprint (read again). */
 static int set_container(commit_ctx *c, const mc_container *pk, uint64_t hash,
-                         double estimate, const char *partitions)
+                         double estimate, const char *partitions,
+                         const char *fingerprint)
 {
     sqlite3_stmt *st = c->set_container;
     if (st_bind_i64(st, 1, pk->store_key) | st_bind_i64(st, 2, (int64_t)hash) |
         bind_estimate(st, 3, estimate) | st_bind_i64(st, 4, c->ds) |
-        st_bind_text(st, 5, partitions))
+        st_bind_text(st, 5, partitions) |
+        st_bind_text(st, 6, hash ? fingerprint : NULL))
         return st_bind_fail(c->s, c->err, "update a container");
     return write_one(c, st, "update a container");
 }
@@ -317,7 +320,8 @@ static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
         const mc_container *k = &cur->containers[ch->cur_index];
         sqlite3_stmt *st = c->ins_container;
         if (st_bind_i64(st, 1, c->ds) | st_bind_i64(st, 2, (int64_t)k->hash) |
-            bind_estimate(st, 3, k->row_estimate) | st_bind_text(st, 4, k->partitions))
+            bind_estimate(st, 3, k->row_estimate) | st_bind_text(st, 4, k->partitions) |
+            st_bind_text(st, 5, k->fingerprint))
             return st_bind_fail(c->s, c->err, "insert a container");
         if (st_run_stmt(c->s, st, "insert a container", c->err) < 0)
             return -1;
@@ -362,7 +366,7 @@ static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
             return st_bind_fail(c->s, c->err, "close a container's fields");
         if (st_run_stmt(c->s, st, "close a container's fields", c->err) < 0)
             return -1;
-        return set_container(c, pk, 0, pk->row_estimate, pk->partitions);
+        return set_container(c, pk, 0, pk->row_estimate, pk->partitions, NULL);
     }
 
     case MC_FIELD_ADDED:
@@ -498,9 +502,12 @@ static int update_pairs(commit_ctx *c, const unsigned char *held)
         bool moved = ck->row_estimate != pk->row_estimate;
         bool parts_moved = (ck->partitions == NULL) != (pk->partitions == NULL) ||
                            (ck->partitions && strcmp(ck->partitions, pk->partitions) != 0);
-        if (hash == pk->hash && !moved && !parts_moved)
+        bool fp_moved = (ck->fingerprint == NULL) != (pk->fingerprint == NULL) ||
+                        (ck->fingerprint && strcmp(ck->fingerprint, pk->fingerprint) != 0);
+        if (hash == pk->hash && !moved && !parts_moved && !fp_moved)
             continue;
-        if (set_container(c, pk, hash, ck->row_estimate, ck->partitions) < 0)
+        if (set_container(c, pk, hash, ck->row_estimate, ck->partitions,
+                          ck->fingerprint) < 0)
             return -1;
     }
     return 0;
@@ -618,7 +625,7 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
         if (prev->containers[p].store_key > 0 &&
             set_container(&c, &prev->containers[p], 0,
                           prev->containers[p].row_estimate,
-                          prev->containers[p].partitions) < 0)
+                          prev->containers[p].partitions, NULL) < 0)
             goto out;
     }
     /* A baseline run writes its versions but no events: nothing changed. */
@@ -657,7 +664,7 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
                   st_bind_text(st, 5, summary->server_version) |
                   st_bind_i64(st, 6, (int64_t)cur->n_schemas) |
                   st_bind_i64(st, 7, (int64_t)cur->n_containers) |
-                  st_bind_i64(st, 8, (int64_t)cur->n_fields) |
+                  st_bind_i64(st, 8, (int64_t)mc_catalog_field_count(cur)) |
                   st_bind_i64(st, 9, (int64_t)n_events) |
                   st_bind_i64(st, 10, summary->n_held_back) |
                   st_bind_text(st, 11, summary->error);

@@ -30,7 +30,7 @@ static const char *const sql_schemas[2] = {
     "SELECT cv.id, cv.container_id, cv.schema_name, cv.name, cv.oid, cv.kind, " \
     "cv.owner, cv.comment, cv.definition, cv.primary_key, cv.foreign_keys, "   \
     "cv.dist_style, cv.sort_key, c.current_hash, c.row_estimate, "             \
-    "cv.extension, cv.read_rules, c.partitions, cv.depends_on "                \
+    "cv.extension, cv.read_rules, c.partitions, cv.depends_on, c.fingerprint " \
     "FROM containers c JOIN container_versions cv ON cv.container_id = c.id "
 
 static const char *const sql_containers[2] = {
@@ -172,6 +172,7 @@ static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
     k->depends_unread = sqlite3_column_int(st, 16) < STORE_READ_RULES_DEPENDS;
     k->partitions = st_col_text(st, 17, cat->arena);
     k->depends_on = st_col_text(st, 18, cat->arena);
+    k->fingerprint = st_col_text(st, 19, cat->arena);
     return 0;
 }
 

@@ -209,6 +209,11 @@ static const char *const migrations[] = {
     "  pct_used          REAL\n"
     ");\n"
     "ALTER TABLE runs ADD COLUMN facts TEXT;\n",
+
+    /* 6 -> 7: the catalog fingerprint of a PostgreSQL table as last read
+     * (mc_container.fingerprint; docs/performance.md): a re-crawl reads the
+     * columns of the tables whose fingerprint moved.  NULL = read them. */
+    "ALTER TABLE containers ADD COLUMN fingerprint TEXT;\n",
 };
 
 #define STORE_SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

@@ -136,6 +136,17 @@ typedef struct mc_container {
      * were read (store schema 5): a depends_on that appears is recorded
      * without an event, once (diff.c) */
     bool depends_unread;
+    /* The table's catalog fingerprint (discovery, PostgreSQL tables; from
+     * the store: as recorded; NULL = none): the transaction ids of its rows
+     * in pg_attribute, pg_attrdef, pg_description and pg_constraint, and
+     * of the user-defined types.  A re-crawl reads the columns and keys
+     * only of tables whose fingerprint moved (docs/performance.md). */
+    const char *fingerprint;
+    /* discovery: the fingerprint did not move, so the columns were not read
+     * again; the container is as recorded (hash copied from the store),
+     * n_fields is 0 and n_fields_unread says how many it has */
+    bool fields_unread;
+    size_t n_fields_unread;
 } mc_container;
 
 typedef struct mc_catalog {
@@ -180,6 +191,9 @@ uint64_t mc_container_hash(const mc_catalog *c, const mc_container *k);
 const mc_container *mc_catalog_find(const mc_catalog *c, const char *schema,
                                     const char *name);
 const mc_schema *mc_catalog_find_schema(const mc_catalog *c, const char *name);
+/* How many fields the catalog's containers have: n_fields plus the fields
+ * discovery did not read again (mc_container.fields_unread). */
+size_t mc_catalog_field_count(const mc_catalog *c);
 
 /* ---- changes ------------------------------------------------------------ */
 

@@ -569,6 +569,7 @@ void report_json_crawl(mc_buf *b, const crawl_report *r)
     json_put_str_array(b, r->warnings, r->n_warnings);
     json_put_kv_num(b, &first, "seconds", (double)(int64_t)(r->seconds * 1000) / 1000.0);
     json_put_kv_int(b, &first, "queries", r->n_queries);
+    json_put_kv_int(b, &first, "columns_read", r->n_reread);
     report_json_facts_outcome(b, &first, r);
     report_json_error(b, &first, &r->error);
     mc_buf_putc(b, '}');

@@ -100,14 +100,14 @@ static void raw_exec(sqlite3 *db, const char *sql)
 
 /* Every row of every table, as text: two equal dumps mean an unchanged store.
  * A table the store does not have (yet) is left out. */
-/* The columns store schemas 3 and 4 added (left out of the dump of a store
+/* The columns store schemas 3 and later added (left out of the dump of a store
  * downgraded to schema 1, which has none). */
 static bool column_of_schema_3(const char *name)
 {
     static const char *const added[] = {"identity", "generated", "extension",
                                         "read_rules", "partitions", "heartbeat_at",
                                         "process", "stale_since", "paused_at", "paused_by",
-                                        "depends_on", "impact", "facts"};
+                                        "depends_on", "impact", "facts", "fingerprint"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
         if (strcmp(name, added[i]) == 0)
             return true;
@@ -681,12 +681,12 @@ Test(catalog, changes_grow_and_start_unlinked)
 Test(store, open_creates_and_migrates)
 {
     store *s = open_ok();
-    cr_assert_eq(store_schema_version(s), 6);
+    cr_assert_eq(store_schema_version(s), 7);
     store_close(s);
     store_close(NULL);
 
     sqlite3 *db = raw_open();
-    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 6);
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 7);
     char *mode = raw_text(db, "PRAGMA journal_mode");
     cr_assert_str_eq(mode, "wal");
     free(mode);
@@ -701,7 +701,7 @@ Test(store, open_creates_and_migrates)
     /* reopening an up-to-date store changes nothing */
     char *before = dump_store();
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 6);
+    cr_assert_eq(store_schema_version(s), 7);
     store_close(s);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
@@ -750,7 +750,7 @@ Test(store, newer_schema_is_refused)
     store *s = open_ok();
     store_close(s);
     sqlite3 *db = raw_open();
-    raw_exec(db, "PRAGMA user_version = 7");
+    raw_exec(db, "PRAGMA user_version = 8");
     sqlite3_close(db);
     mc_error err = {0};
     s = (store *)1;
@@ -758,7 +758,7 @@ Test(store, newer_schema_is_refused)
     cr_assert_null(s);
     cr_assert_eq(err.code, MC_EXIT_STORE);
     cr_assert_str_eq(err.message, "store was written by a newer metacrawl "
-                                  "(schema 7, this build knows 6)");
+                                  "(schema 8, this build knows 7)");
     cr_assert_neq(err.hint[0], '\0');
 }
 
@@ -1852,7 +1852,8 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
     mc_catalog *latest = load_as_of(s, "dw", 0);
     store_close(s);
     sqlite3 *db = raw_open();
-    raw_exec(db, "DROP TABLE container_facts;"
+    raw_exec(db, "ALTER TABLE containers DROP COLUMN fingerprint;"
+                 "DROP TABLE container_facts;"
                  "ALTER TABLE runs DROP COLUMN facts;"
                  "DROP TABLE alert_outbox;"
                  "ALTER TABLE field_versions DROP COLUMN identity;"
@@ -1876,7 +1877,7 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
 
     /* Opening it with this build upgrades it in place. */
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 6);
+    cr_assert_eq(store_schema_version(s), 7);
     dump_skip_schema_3 = true;
     char *after = dump_store();
     dump_skip_schema_3 = false;
