@@ -701,12 +701,16 @@ Test(catalog, changes_grow_and_start_unlinked)
 Test(store, open_creates_and_migrates)
 {
     store *s = open_ok();
-    cr_assert_eq(store_schema_version(s), 6);
+    cr_assert_eq(store_schema_version(s), 7);
     store_close(s);
     store_close(NULL);
 
     sqlite3 *db = raw_open();
-    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 6);
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 7);
+    /* schema 7: field_versions has one index, which every field query uses */
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'field_versions'"), 1);
+
     char *mode = raw_text(db, "PRAGMA journal_mode");
     cr_assert_str_eq(mode, "wal");
     free(mode);
@@ -721,7 +725,7 @@ Test(store, open_creates_and_migrates)
     /* reopening an up-to-date store changes nothing */
     char *before = dump_store();
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 6);
+    cr_assert_eq(store_schema_version(s), 7);
     store_close(s);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
@@ -772,7 +776,7 @@ Test(store, newer_schema_is_refused)
     store *s = open_ok();
     store_close(s);
     sqlite3 *db = raw_open();
-    raw_exec(db, "PRAGMA user_version = 7");
+    raw_exec(db, "PRAGMA user_version = 8");
     sqlite3_close(db);
     mc_error err = {0};
     s = (store *)1;
@@ -780,7 +784,7 @@ Test(store, newer_schema_is_refused)
     cr_assert_null(s);
     cr_assert_eq(err.code, MC_EXIT_STORE);
     cr_assert_str_eq(err.message, "store was written by a newer metacrawl "
-                                  "(schema 7, this build knows 6)");
+                                  "(schema 8, this build knows 7)");
     cr_assert_neq(err.hint[0], '\0');
 }
 
@@ -2025,7 +2029,11 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
     mc_catalog *latest = load_as_of(s, "dw", 0);
     store_close(s);
     sqlite3 *db = raw_open();
-    raw_exec(db, "DROP TABLE container_facts;"
+    raw_exec(db, "DROP INDEX field_versions_container;"
+                 "CREATE INDEX field_versions_current ON field_versions(container_id, position)"
+                 "  WHERE valid_to IS NULL;"
+                 "CREATE INDEX field_versions_history ON field_versions(container_id, valid_from);"
+                 "DROP TABLE container_facts;"
                  "ALTER TABLE runs DROP COLUMN facts;"
                  "DROP TABLE alert_outbox;"
                  "ALTER TABLE field_versions DROP COLUMN identity;"
@@ -2049,7 +2057,7 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
 
     /* Opening it with this build upgrades it in place. */
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 6);
+    cr_assert_eq(store_schema_version(s), 7);
     dump_skip_schema_3 = true;
     char *after = dump_store();
     dump_skip_schema_3 = false;
@@ -2061,6 +2069,12 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
     cr_assert_gt(raw_i64(db, "SELECT count(*) FROM container_versions"), 0);
     cr_assert_eq(raw_i64(db, "SELECT count(*) FROM container_versions "
                              "WHERE read_rules <> 2"), 0);
+    /* step 7 replaced field_versions' two indexes by one */
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'field_versions' "
+                             "AND name = 'field_versions_container'"), 1);
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'field_versions'"), 1);
     sqlite3_close(db);
 
     /* ... and everything reads back as it was recorded */
