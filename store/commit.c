@@ -397,8 +397,9 @@ static int cur_fields(commit_ctx *c, size_t ci, const mc_field **out, size_t *n)
             return mc_error_set(c->err, MC_EXIT_STORE, "store: the crawl gave %zu fields "
                                 "for %s.%s, which has %zu; this is a bug in metacrawl",
                                 got, k->schema, k->name, k->n_fields);
+        static const mc_field none; /* a container without fields */
         c->src_container = ci;
-        c->src_fields = f ? f : (const mc_field *)"";
+        c->src_fields = f ? f : &none;
         c->src_n = got;
     }
     *out = c->src_fields;
