@@ -233,9 +233,13 @@ void mc_catalog_finish(mc_catalog *c)
 size_t mc_catalog_field_count(const mc_catalog *c)
 {
     size_t n = c->n_fields;
-    for (size_t i = 0; i < c->n_containers; i++)
-        if (c->containers[i].fields_unread)
-            n += c->containers[i].n_fields_unread;
+    for (size_t i = 0; i < c->n_containers; i++) {
+        const mc_container *k = &c->containers[i];
+        if (k->fields_unread)
+            n += k->n_fields_unread;
+        else if (k->fields_elsewhere)
+            n += k->n_fields;
+    }
     return n;
 }
 

@@ -11,11 +11,19 @@
  *     estimates that moved, and the table facts: facts.c): the comparison
  *     happened in the diff, and the store never rewrites a version that did
  *     not change.
+ *  7. The commit is a bulk write: foreign keys are off for its transaction
+ *     (and on again after it, whatever happened), because every reference
+ *     it writes is checked by construction (above store_commit_run_src);
+ *     a new container's fields go in as multi-row INSERTs in position
+ *     order (insert_fields).  Every read of cur's fields goes through
+ *     cur_fields, which also serves containers whose fields are elsewhere
+ *     (store_field_source).
  */
 #include "store.h"
 #include "store_internal.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +40,13 @@ static bool in_range(ptrdiff_t i, size_t n)
     return i >= 0 && (size_t)i < n;
 }
 
+/* Rows per multi-row insert of a new container's fields: one statement
+ * instead of FIELD_BATCH (each a step, a reset and the statement's start).
+ * 2 << (N_FIELD_BATCHES - 1); 12 parameters a row stay far below SQLite's
+ * limit of 32766. */
+#define N_FIELD_BATCHES 5
+#define FIELD_BATCH (2 << (N_FIELD_BATCHES - 1))
+
 /* What has been done to an object of prev in this commit. */
 enum { DONE_VERSIONED = 1, DONE_REMOVED = 2 };
 
@@ -45,10 +60,20 @@ typedef struct commit_ctx {
     unsigned char *schema_done, *container_done, *field_done;
     unsigned char *cur_schema_added, *cur_field_added;
     int64_t *new_key; /* containers row of a cur container added here */
+    const store_field_source *src; /* cur's fields_elsewhere containers */
+    size_t src_container;          /* the container src last served, */
+    const mc_field *src_fields;    /* its fields (NULL = none served yet) */
+    size_t src_n;
+    /* field_added written, per cur container whose fields are elsewhere
+     * (allocated when the container gets its first one) */
+    unsigned char **elsewhere_added;
+    unsigned char *key_checked; /* prev containers whose key is verified */
     sqlite3_stmt *ins_schema, *close_schema, *ins_container, *ins_cversion,
         *close_cversion, *close_cfields, *set_container, *set_oid, *set_rules,
         *ins_field,
-        *close_field, *ins_change, *finish_run;
+        *close_field, *ins_change, *finish_run, *check_key;
+    /* multi-row field inserts of 2, 4, 8, ... FIELD_BATCH rows (batch_stmt) */
+    sqlite3_stmt *ins_fields[N_FIELD_BATCHES];
     sqlite3_stmt *ins_outbox; /* prepared only when rules are set */
 } commit_ctx;
 
@@ -89,6 +114,8 @@ static const struct {
      "INSERT INTO field_versions(container_id, name, attnum, position, type, "
      "not_null, default_expr, comment, encoding, valid_from, identity, generated) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+    {offsetof(commit_ctx, check_key),
+     "SELECT 1 FROM containers WHERE id = ?1 AND datastore_id = ?2"},
     {offsetof(commit_ctx, close_field),
      "UPDATE field_versions SET valid_to = ?3 "
      "WHERE id = ?1 AND container_id = ?2 AND valid_to IS NULL"},
@@ -187,18 +214,107 @@ static int close_cversion(commit_ctx *c, const mc_container *k)
     return write_one(c, st, "close a container version");
 }
 
+/* The columns of a field version, in the order bind_field binds them. */
+#define FIELD_VERSION_COLUMNS                                              \
+    "container_id, name, attnum, position, type, not_null, default_expr, " \
+    "comment, encoding, valid_from, identity, generated"
+#define FIELD_VERSION_PARAMS 12
+
+/* Binds field f of container key as the row whose first parameter is
+ * base + 1. */
+static int bind_field(commit_ctx *c, sqlite3_stmt *st, int base, int64_t key,
+                      const mc_field *f)
+{
+    return st_bind_i64(st, base + 1, key) | st_bind_text(st, base + 2, f->name) |
+           st_bind_i64_or_null(st, base + 3, f->attnum) |
+           st_bind_i64(st, base + 4, f->position) | st_bind_text(st, base + 5, f->type) |
+           st_bind_i64(st, base + 6, f->not_null) |
+           st_bind_text(st, base + 7, f->default_expr) |
+           st_bind_text(st, base + 8, f->comment) |
+           st_bind_text(st, base + 9, f->encoding) | st_bind_i64(st, base + 10, c->run) |
+           st_bind_text(st, base + 11, f->identity) |
+           st_bind_text(st, base + 12, f->generated);
+}
+
 static int insert_field(commit_ctx *c, int64_t key, const mc_field *f)
 {
     sqlite3_stmt *st = c->ins_field;
-    int bad = st_bind_i64(st, 1, key) | st_bind_text(st, 2, f->name) |
-              st_bind_i64_or_null(st, 3, f->attnum) | st_bind_i64(st, 4, f->position) |
-              st_bind_text(st, 5, f->type) | st_bind_i64(st, 6, f->not_null) |
-              st_bind_text(st, 7, f->default_expr) | st_bind_text(st, 8, f->comment) |
-              st_bind_text(st, 9, f->encoding) | st_bind_i64(st, 10, c->run) |
-              st_bind_text(st, 11, f->identity) | st_bind_text(st, 12, f->generated);
-    if (bad)
+    if (bind_field(c, st, 0, key, f))
         return st_bind_fail(c->s, c->err, "insert a field version");
     return st_run_stmt(c->s, st, "insert a field version", c->err);
+}
+
+/* The multi-row insert of 2 << i field versions, prepared when first
+ * needed.  The container and the run are ?1 and ?2 of every row; a row's
+ * own values are the FIELD_ROW_PARAMS from ?(3 + row * FIELD_ROW_PARAMS)
+ * on, in the order bind_field_row binds them. */
+#define FIELD_ROW_PARAMS 10
+static sqlite3_stmt *batch_stmt(commit_ctx *c, size_t i)
+{
+    if (c->ins_fields[i])
+        return c->ins_fields[i];
+    mc_buf b = {0};
+    mc_buf_puts(&b, "INSERT INTO field_versions(container_id, valid_from, name, attnum, "
+                    "position, type, not_null, default_expr, comment, encoding, identity, "
+                    "generated) VALUES ");
+    for (size_t r = 0; r < (size_t)2 << i; r++) {
+        mc_buf_puts(&b, r ? ",(?1,?2" : "(?1,?2");
+        for (size_t p = 0; p < FIELD_ROW_PARAMS; p++)
+            mc_buf_printf(&b, ",?%zu", 3 + r * FIELD_ROW_PARAMS + p);
+        mc_buf_putc(&b, ')');
+    }
+    c->ins_fields[i] = st_prep(c->s, mc_buf_str(&b), "prepare the run's writes", c->err);
+    mc_buf_free(&b);
+    return c->ins_fields[i];
+}
+
+/* Binds the values of field f that are not NULL (the statement's bindings
+ * were cleared) from parameter base + 1 on. */
+static int bind_field_row(sqlite3_stmt *st, int base, const mc_field *f)
+{
+    int bad = st_bind_text(st, base + 1, f->name) | st_bind_i64(st, base + 3, f->position) |
+              st_bind_i64(st, base + 5, f->not_null);
+    if (f->attnum)
+        bad |= st_bind_i64(st, base + 2, f->attnum);
+    const struct {
+        int at;
+        const char *v;
+    } text[] = {{4, f->type},     {6, f->default_expr}, {7, f->comment},
+                {8, f->encoding}, {9, f->identity},     {10, f->generated}};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        if (text[i].v)
+            bad |= st_bind_text(st, base + text[i].at, text[i].v);
+    return bad;
+}
+
+/* Inserts the n fields f of container key (in position order: the
+ * index-friendly order) with as few statements as it takes: batches of
+ * FIELD_BATCH rows, then one of each smaller power of two.  A statement
+ * costs its start (cursors on the table and both indexes) whatever its
+ * rows; a NULL costs nothing to bind after sqlite3_clear_bindings. */
+static int insert_fields(commit_ctx *c, int64_t key, const mc_field *f, size_t n)
+{
+    const char *what = "insert a field version";
+    while (n > 1) {
+        size_t i = N_FIELD_BATCHES - 1;
+        while (n < (size_t)2 << i)
+            i--;
+        size_t rows = (size_t)2 << i;
+        sqlite3_stmt *st = batch_stmt(c, i);
+        if (!st)
+            return -1;
+        int bad = sqlite3_clear_bindings(st) | st_bind_i64(st, 1, key) |
+                  st_bind_i64(st, 2, c->run);
+        for (size_t r = 0; r < rows; r++)
+            bad |= bind_field_row(st, (int)(2 + r * FIELD_ROW_PARAMS), &f[r]);
+        if (bad)
+            return st_bind_fail(c->s, c->err, what);
+        if (st_run_stmt(c->s, st, what, c->err) < 0)
+            return -1;
+        f += rows;
+        n -= rows;
+    }
+    return n ? insert_field(c, key, f) : 0;
 }
 
 static int close_field(commit_ctx *c, int64_t key, const mc_field *f)
@@ -247,10 +363,73 @@ static const char *cur_container_problem(const commit_ctx *c, ptrdiff_t ci)
     if (!in_range(ci, c->cur->n_containers))
         return "current container index out of range";
     const mc_container *k = &c->cur->containers[ci];
+    if (k->fields_elsewhere)
+        return c->src ? NULL : "the current container's fields are elsewhere and "
+                               "no field source was given";
     if (k->first_field > c->cur->n_fields ||
         k->n_fields > c->cur->n_fields - k->first_field)
         return "the current container's fields are out of range";
     return NULL;
+}
+
+/*
+ * The fields of cur container ci (checked by cur_container_problem): from
+ * cur->fields, or from the field source when they are elsewhere (the last
+ * container served is kept: the source's array stays valid until its next
+ * call).  Every read of cur's fields goes through here.
+ */
+static int cur_fields(commit_ctx *c, size_t ci, const mc_field **out, size_t *n)
+{
+    const mc_container *k = &c->cur->containers[ci];
+    if (!k->fields_elsewhere) {
+        *out = c->cur->fields + k->first_field;
+        *n = k->n_fields;
+        return 0;
+    }
+    if (!c->src_fields || c->src_container != ci) {
+        const mc_field *f = NULL;
+        size_t got = 0;
+        c->src_fields = NULL;
+        if (c->src->fields(c->src->arg, ci, &f, &got, c->err) < 0) {
+            if (!mc_error_is_set(c->err))
+                mc_error_set(c->err, MC_EXIT_STORE, "store: cannot read the fields of "
+                             "%s.%s from the crawl", k->schema, k->name);
+            return -1;
+        }
+        if (got != k->n_fields || (got && !f))
+            return mc_error_set(c->err, MC_EXIT_STORE, "store: the crawl gave %zu fields "
+                                "for %s.%s, which has %zu; this is a bug in metacrawl",
+                                got, k->schema, k->name, k->n_fields);
+        static const mc_field none; /* a container without fields */
+        c->src_container = ci;
+        c->src_fields = f ? f : &none;
+        c->src_n = got;
+    }
+    *out = c->src_fields;
+    *n = c->src_n;
+    return 0;
+}
+
+/* With foreign keys off for the commit (store_commit_run_src), the one
+ * write whose target nothing else verifies is a field added to a prev
+ * container: check once that its containers row is this datastore's. */
+static int check_prev_key(commit_ctx *c, size_t i, const mc_change *ch, ptrdiff_t pc)
+{
+    if (c->key_checked[pc])
+        return 0;
+    sqlite3_stmt *st = c->check_key;
+    const char *what = "check a container";
+    if (st_bind_i64(st, 1, c->prev->containers[pc].store_key) | st_bind_i64(st, 2, c->ds))
+        return st_bind_fail(c->s, c->err, what);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return bad_change(c, i, ch, "the previous container is not in the store "
+                          "(no such containers row of this datastore)");
+    if (rc != SQLITE_ROW)
+        return st_db_fail(c->s, c->err, what);
+    c->key_checked[pc] = 1;
+    return 0;
 }
 
 /* The prev container of a field change: as given, or through the pairing
@@ -331,10 +510,11 @@ static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
         if (insert_cversion(c, key, k) < 0)
             return -1;
         /* The diff reports no field_added for a new container's fields. */
-        for (size_t f = 0; f < k->n_fields; f++)
-            if (insert_field(c, key, &cur->fields[k->first_field + f]) < 0)
-                return -1;
-        return 0;
+        const mc_field *fields;
+        size_t n;
+        if (cur_fields(c, (size_t)ch->cur_index, &fields, &n) < 0)
+            return -1;
+        return insert_fields(c, key, fields, n);
     }
 
     case MC_CONTAINER_REMOVED:
@@ -383,19 +563,45 @@ static int apply_change(commit_ctx *c, size_t i, const mc_change *ch,
         if (ch->cur_container >= 0 &&
             (why = cur_container_problem(c, ch->cur_container)))
             return bad_change(c, i, ch, why);
+        const mc_field *cf = NULL;
+        unsigned char *added_flag = NULL;
         if (!removed) {
-            if (!in_range(ch->cur_index, cur->n_fields))
-                return bad_change(c, i, ch, "current field index out of range");
-            if (ch->cur_container >= 0 &&
-                !field_in(&cur->containers[ch->cur_container], ch->cur_index))
-                return bad_change(c, i, ch, "the current field is not in the "
-                                  "current container");
+            const mc_container *ck = ch->cur_container >= 0
+                                         ? &cur->containers[ch->cur_container] : NULL;
+            if (ck && ck->fields_elsewhere) {
+                /* cur_index is first_field + the field's place in what the
+                 * source serves for the container */
+                const mc_field *fs;
+                size_t nf;
+                if (!field_in(ck, ch->cur_index))
+                    return bad_change(c, i, ch, "the current field is not in the "
+                                      "current container");
+                if (cur_fields(c, (size_t)ch->cur_container, &fs, &nf) < 0)
+                    return -1;
+                size_t at = (size_t)ch->cur_index - ck->first_field;
+                cf = &fs[at];
+                if (added) {
+                    unsigned char **flags = &c->elsewhere_added[ch->cur_container];
+                    if (!*flags)
+                        *flags = mc_calloc(ck->n_fields + 1, 1);
+                    added_flag = &(*flags)[at];
+                }
+            } else {
+                if (!in_range(ch->cur_index, cur->n_fields))
+                    return bad_change(c, i, ch, "current field index out of range");
+                if (ck && !field_in(ck, ch->cur_index))
+                    return bad_change(c, i, ch, "the current field is not in the "
+                                      "current container");
+                cf = &cur->fields[ch->cur_index];
+                added_flag = &c->cur_field_added[ch->cur_index];
+            }
         }
-        const mc_field *cf = removed ? NULL : &cur->fields[ch->cur_index];
         if (added) {
-            if (c->cur_field_added[ch->cur_index])
+            if (*added_flag)
                 return 0;
-            c->cur_field_added[ch->cur_index] = 1;
+            *added_flag = 1;
+            if (check_prev_key(c, i, ch, pc) < 0)
+                return -1;
             return insert_field(c, pk->store_key, cf);
         }
         if (!field_in(pk, ch->prev_index))
@@ -513,11 +719,96 @@ static int update_pairs(commit_ctx *c, const unsigned char *held)
     return 0;
 }
 
+/*
+ * The commit as a bulk write.  Its writes are correct by construction
+ * where foreign keys would check them row by row: rows only ever reference
+ * the run checked to be running under the write lock, containers rows
+ * inserted here or read from the store by prev (whose run count is checked
+ * under the lock; the store never deletes a containers row), and changes
+ * inserted here; the one target nothing else verifies, a field added to a
+ * prev container, is checked once per container (check_prev_key).  So
+ * foreign keys are off for the transaction (a pragma cannot change inside
+ * one; it is restored after), and the page cache is sized for the write.
+ */
+#define COMMIT_CACHE_KIB 16384
+
+/* The connection's setting of an integer pragma, or fallback. */
+static int64_t pragma_value(store *s, const char *sql, int64_t fallback)
+{
+    int64_t v = 0;
+    bool found = false;
+    if (st_query_i64(s, sql, NULL, &v, &found, "read a setting", NULL) < 0 || !found)
+        return fallback;
+    return v;
+}
+
+/* Sets an integer pragma (n is our own number: invariant 5's exception). */
+static int set_pragma(store *s, const char *name, int64_t n, mc_error *err)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s = %lld", name, (long long)n);
+    return st_exec_sql(s, sql, "set up the run's write", err);
+}
+
+static int commit_run(store *s, int64_t run_id, const mc_catalog *prev,
+                      const mc_catalog *cur, const mc_changes *changes,
+                      const ptrdiff_t *cur_to_prev,
+                      const size_t *hold_back_containers, size_t n_hold_back,
+                      const mc_run_summary *summary, const store_field_source *src,
+                      mc_error *err);
+
 int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
                      const mc_catalog *cur, const mc_changes *changes,
                      const ptrdiff_t *cur_to_prev,
                      const size_t *hold_back_containers, size_t n_hold_back,
                      const mc_run_summary *summary, mc_error *err)
+{
+    return store_commit_run_src(s, run_id, prev, cur, changes, cur_to_prev,
+                                hold_back_containers, n_hold_back, summary, NULL, err);
+}
+
+int store_commit_run_src(store *s, int64_t run_id, const mc_catalog *prev,
+                         const mc_catalog *cur, const mc_changes *changes,
+                         const ptrdiff_t *cur_to_prev,
+                         const size_t *hold_back_containers, size_t n_hold_back,
+                         const mc_run_summary *summary, const store_field_source *src,
+                         mc_error *err)
+{
+    if (src && !src->fields)
+        return mc_error_set(err, MC_EXIT_STORE, "store: cannot record run %lld: a field "
+                            "source without a function", (long long)run_id);
+    int64_t fk = pragma_value(s, "PRAGMA foreign_keys", 1);
+    int64_t cache = pragma_value(s, "PRAGMA cache_size", -2000);
+    /* cache_size: pages when positive, KiB when negative */
+    int64_t cache_kib = cache < 0 ? -cache : cache * pragma_value(s, "PRAGMA page_size", 4096) / 1024;
+    bool grow = cache_kib < COMMIT_CACHE_KIB;
+    if ((fk && set_pragma(s, "foreign_keys", 0, err) < 0) ||
+        (grow && set_pragma(s, "cache_size", -COMMIT_CACHE_KIB, err) < 0)) {
+        if (fk)
+            set_pragma(s, "foreign_keys", fk, NULL);
+        return -1;
+    }
+    int rc = commit_run(s, run_id, prev, cur, changes, cur_to_prev, hold_back_containers,
+                        n_hold_back, summary, src, err);
+    /* Restored whatever happened: after COMMIT or ROLLBACK, outside any
+     * transaction.  A failure to restore is a failed commit's error only
+     * when the commit itself went well. */
+    mc_error restore = {0};
+    if ((fk && set_pragma(s, "foreign_keys", fk, &restore) < 0) ||
+        (grow && set_pragma(s, "cache_size", cache, &restore) < 0)) {
+        if (rc == 0)
+            mc_log(MC_LOG_WARN, "%s", restore.message);
+    }
+    mc_error_clear(&restore);
+    return rc;
+}
+
+static int commit_run(store *s, int64_t run_id, const mc_catalog *prev,
+                      const mc_catalog *cur, const mc_changes *changes,
+                      const ptrdiff_t *cur_to_prev,
+                      const size_t *hold_back_containers, size_t n_hold_back,
+                      const mc_run_summary *summary, const store_field_source *src,
+                      mc_error *err)
 {
     if (!prev || !cur || !summary ||
         (summary->status != MC_RUN_OK && summary->status != MC_RUN_PARTIAL))
@@ -530,7 +821,7 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
                             "no container pairing given", (long long)run_id);
 
     commit_ctx c = {.s = s, .run = run_id, .prev = prev, .cur = cur,
-                    .cur_to_prev = cur_to_prev, .err = err};
+                    .cur_to_prev = cur_to_prev, .err = err, .src = src};
     size_t n_changes = changes ? changes->n : 0;
     int64_t *cids = mc_calloc(n_changes + 1, sizeof *cids);
     unsigned char *held = mc_calloc(prev->n_containers + 1, 1);
@@ -540,6 +831,8 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
     c.new_key = mc_calloc(cur->n_containers + 1, sizeof *c.new_key);
     c.cur_schema_added = mc_calloc(cur->n_schemas + 1, 1);
     c.cur_field_added = mc_calloc(cur->n_fields + 1, 1);
+    c.elsewhere_added = mc_calloc(cur->n_containers + 1, sizeof *c.elsewhere_added);
+    c.key_checked = mc_calloc(prev->n_containers + 1, 1);
     int ret = -1;
 
     for (size_t i = 0; i < n_hold_back; i++) {
@@ -682,6 +975,8 @@ out:
     for (size_t i = 0; i < N_COMMIT_SQL; i++)
         sqlite3_finalize(*ctx_stmt(&c, i));
     sqlite3_finalize(c.ins_outbox);
+    for (size_t i = 0; i < N_FIELD_BATCHES; i++)
+        sqlite3_finalize(c.ins_fields[i]);
     if (ret < 0)
         st_rollback(s);
     free(c.ds_name);
@@ -693,5 +988,9 @@ out:
     free(c.new_key);
     free(c.cur_schema_added);
     free(c.cur_field_added);
+    for (size_t i = 0; i < cur->n_containers; i++)
+        free(c.elsewhere_added[i]);
+    free(c.elsewhere_added);
+    free(c.key_checked);
     return ret;
 }

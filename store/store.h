@@ -147,6 +147,11 @@ typedef struct mc_container {
      * n_fields is 0 and n_fields_unread says how many it has */
     bool fields_unread;
     size_t n_fields_unread;
+    /* discovery: this container's n_fields fields are not in cur->fields
+     * but in the crawl's spool: store_commit_run asks its field source
+     * (store_field_source).  first_field still numbers them, so that a
+     * field change can name one as first_field + its place among them */
+    bool fields_elsewhere;
 } mc_container;
 
 typedef struct mc_catalog {
@@ -192,7 +197,8 @@ const mc_container *mc_catalog_find(const mc_catalog *c, const char *schema,
                                     const char *name);
 const mc_schema *mc_catalog_find_schema(const mc_catalog *c, const char *name);
 /* How many fields the catalog's containers have: n_fields plus the fields
- * discovery did not read again (mc_container.fields_unread). */
+ * discovery did not read again (mc_container.fields_unread) and those kept
+ * elsewhere (mc_container.fields_elsewhere). */
 size_t mc_catalog_field_count(const mc_catalog *c);
 
 /* ---- changes ------------------------------------------------------------ */
@@ -440,6 +446,30 @@ int store_commit_run(store *s, int64_t run_id, const mc_catalog *prev,
                      const ptrdiff_t *cur_to_prev,
                      const size_t *hold_back_containers, size_t n_hold_back,
                      const mc_run_summary *summary, mc_error *err);
+
+/* Where store_commit_run finds the fields of a cur container whose fields
+ * are not in cur->fields (mc_container.fields_elsewhere): a first crawl
+ * spools them as discovery goes.  fields() sets *out to that container's
+ * n fields in position order, valid until the next call; 0 or -1 with err. */
+typedef struct store_field_source {
+    int (*fields)(void *arg, size_t container, const mc_field **out, size_t *n,
+                  mc_error *err);
+    void *arg;
+} store_field_source;
+
+/* store_commit_run, finding the fields of cur's fields_elsewhere containers
+ * through src (NULL: there are none; store_commit_run passes NULL).  The
+ * fields of a container are asked for once per container in the order of
+ * the changes (a first crawl: cur's order), and again only when a change
+ * of another container came between.  A field change of such a container
+ * must name it (cur_container), and its cur_index is first_field + the
+ * field's place in what src serves.  The run's n_fields counts them. */
+int store_commit_run_src(store *s, int64_t run_id, const mc_catalog *prev,
+                         const mc_catalog *cur, const mc_changes *changes,
+                         const ptrdiff_t *cur_to_prev,
+                         const size_t *hold_back_containers, size_t n_hold_back,
+                         const mc_run_summary *summary, const store_field_source *src,
+                         mc_error *err);
 
 /* The latest recorded facts of every container of cat that came from the
  * store (store_key set): container->facts, with the run that observed them

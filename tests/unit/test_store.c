@@ -98,6 +98,26 @@ static void raw_exec(sqlite3 *db, const char *sql)
                  sql, sqlite3_errmsg(db));
 }
 
+/* The store's commits run with foreign keys off (commit.c): every reference
+ * they wrote must still hold, and the store's connection has them on again. */
+static void assert_foreign_keys_hold(store *s)
+{
+    sqlite3 *db = raw_open();
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL),
+                 SQLITE_OK);
+    int rc = sqlite3_step(st);
+    cr_assert_eq(rc, SQLITE_DONE, "a dangling reference: %s row %lld -> %s",
+                 rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "?",
+                 rc == SQLITE_ROW ? (long long)sqlite3_column_int64(st, 1) : 0LL,
+                 rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 2) : "?");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    int64_t on = 0;
+    cr_assert_eq(st_query_i64(s, "PRAGMA foreign_keys", NULL, &on, NULL, "read", NULL), 0);
+    cr_assert_eq(on, 1, "foreign keys are on again after a commit");
+}
+
 /* Every row of every table, as text: two equal dumps mean an unchanged store.
  * A table the store does not have (yet) is left out. */
 /* The columns store schemas 3 and later added (left out of the dump of a store
@@ -681,12 +701,16 @@ Test(catalog, changes_grow_and_start_unlinked)
 Test(store, open_creates_and_migrates)
 {
     store *s = open_ok();
-    cr_assert_eq(store_schema_version(s), 7);
+    cr_assert_eq(store_schema_version(s), 8);
     store_close(s);
     store_close(NULL);
 
     sqlite3 *db = raw_open();
-    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 7);
+    cr_assert_eq(raw_i64(db, "PRAGMA user_version"), 8);
+    /* schema 7: field_versions has one index, which every field query uses */
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'field_versions'"), 1);
+
     char *mode = raw_text(db, "PRAGMA journal_mode");
     cr_assert_str_eq(mode, "wal");
     free(mode);
@@ -701,7 +725,7 @@ Test(store, open_creates_and_migrates)
     /* reopening an up-to-date store changes nothing */
     char *before = dump_store();
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 7);
+    cr_assert_eq(store_schema_version(s), 8);
     store_close(s);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
@@ -709,12 +733,13 @@ Test(store, open_creates_and_migrates)
     free(after);
 }
 
-Test(store, foreign_keys_are_enforced)
+Test(store, a_field_added_to_a_container_not_in_the_store_is_refused)
 {
     store *s = open_ok();
     record_first_run(s, "dw");
-    /* A prev that claims a container the store does not have: the field
-     * insert must hit the foreign key, and nothing is written. */
+    /* A prev that claims a container the store does not have: the commit
+     * runs with foreign keys off (commit.c), so its own check refuses the
+     * field insert, and nothing is written. */
     mc_catalog *prev = load_current(s, "dw");
     load_all_fields(s, prev);
     ptrdiff_t pi = cidx(prev, "public", "users");
@@ -733,12 +758,13 @@ Test(store, foreign_keys_are_enforced)
     cr_assert_eq(store_commit_run(s, run, prev, cur, &cs, pairs, NULL, 0,
                                   &ok_summary, &err), -1);
     cr_assert_eq(err.code, MC_EXIT_STORE);
-    cr_assert(strstr(err.message, "FOREIGN KEY"), "%s", err.message);
+    cr_assert(strstr(err.message, "not in the store"), "%s", err.message);
     free(pairs);
     char *after = dump_store();
     cr_assert_str_eq(before, after);
     free(before);
     free(after);
+    assert_foreign_keys_hold(s);
     mc_changes_free(&cs);
     mc_catalog_free(prev);
     mc_catalog_free(cur);
@@ -750,7 +776,7 @@ Test(store, newer_schema_is_refused)
     store *s = open_ok();
     store_close(s);
     sqlite3 *db = raw_open();
-    raw_exec(db, "PRAGMA user_version = 8");
+    raw_exec(db, "PRAGMA user_version = 9");
     sqlite3_close(db);
     mc_error err = {0};
     s = (store *)1;
@@ -758,7 +784,7 @@ Test(store, newer_schema_is_refused)
     cr_assert_null(s);
     cr_assert_eq(err.code, MC_EXIT_STORE);
     cr_assert_str_eq(err.message, "store was written by a newer metacrawl "
-                                  "(schema 8, this build knows 7)");
+                                  "(schema 9, this build knows 8)");
     cr_assert_neq(err.hint[0], '\0');
 }
 
@@ -1202,6 +1228,8 @@ Test(store, every_change_kind)
     cr_assert_eq(l.runs[0].n_changes, (int64_t)n_changes);
     cr_assert_str_eq(l.runs[0].dialect, "postgresql");
     mc_run_list_free(&l);
+    /* a first run, a rename, removals, field changes: no dangling row */
+    assert_foreign_keys_hold(s);
 
     mc_catalog_free(a);
     mc_catalog_free(old);
@@ -1365,6 +1393,7 @@ Test(store, held_back_containers_get_hash_zero)
     now = load_current(s, "dw");
     cr_assert_eq(mc_catalog_find(now, "public", "orders")->hash,
                  mc_catalog_find(cur, "public", "orders")->hash);
+    assert_foreign_keys_hold(s);
 
     free(pairs);
     mc_changes_free(&cs);
@@ -1422,6 +1451,8 @@ Test(store, bad_change_rolls_everything_back)
     mc_run_list_free(&l);
     mc_error_clear(&err);
     cr_assert_eq(store_run_fail(s, run, "store: bug", &err), 0);
+    /* rolled back: the connection has its foreign keys on again */
+    assert_foreign_keys_hold(s);
 
     free(before);
     free(after);
@@ -1429,6 +1460,152 @@ Test(store, bad_change_rolls_everything_back)
     mc_changes_free(&cs);
     mc_catalog_free(cur);
     mc_catalog_free(prev);
+    store_close(s);
+}
+
+/* ---- fields from a field source ------------------------------------------------- */
+
+/* A crawl's spool as the tests make it: cur's fields moved out of
+ * cur->fields (cur keeps first_field as their numbering), served per
+ * container by spool_fields. */
+typedef struct spool {
+    const mc_catalog *cat;
+    mc_field *fields; /* the moved fields, at their first_field */
+    size_t calls;
+    ptrdiff_t short_by; /* serve this container one field short; -1 = none */
+} spool;
+
+static int spool_fields(void *arg, size_t container, const mc_field **out, size_t *n,
+                        mc_error *err)
+{
+    spool *sp = arg;
+    (void)err;
+    sp->calls++;
+    cr_assert_lt(container, sp->cat->n_containers);
+    const mc_container *k = &sp->cat->containers[container];
+    cr_assert(k->fields_elsewhere);
+    *out = sp->fields + k->first_field;
+    *n = k->n_fields - ((ptrdiff_t)container == sp->short_by ? 1 : 0);
+    return 0;
+}
+
+/* Moves every field of c into a separate array (freed by the caller). */
+static mc_field *spool_all(mc_catalog *c)
+{
+    mc_field *f = calloc(c->n_fields + 1, sizeof *f);
+    memcpy(f, c->fields, c->n_fields * sizeof *f);
+    memset(c->fields, 0, c->n_fields * sizeof *f); /* nothing left to read there */
+    c->n_fields = 0;
+    for (size_t i = 0; i < c->n_containers; i++)
+        c->containers[i].fields_elsewhere = true;
+    return f;
+}
+
+Test(store, a_first_run_reads_its_fields_from_the_field_source)
+{
+    store *s = open_ok();
+    int64_t run = begin_run(s, "dw");
+    mc_catalog *prev = load_current(s, "dw");
+    mc_catalog *a = catalog_a();
+    mc_field *fields = spool_all(a);
+    spool sp = {.cat = a, .fields = fields, .short_by = -1};
+    store_field_source src = {.fields = spool_fields, .arg = &sp};
+    mc_changes cs;
+    mc_changes_init(&cs);
+    for (size_t i = 0; i < a->n_schemas; i++)
+        chg(&cs, MC_SCHEMA_ADDED, a->schemas[i].name, NULL, NULL)->cur_index = (ptrdiff_t)i;
+    for (size_t i = 0; i < a->n_containers; i++)
+        chg(&cs, MC_CONTAINER_ADDED, a->containers[i].schema, a->containers[i].name,
+            NULL)->cur_index = (ptrdiff_t)i;
+    mc_error err = {0};
+
+    /* without a source: refused, nothing written */
+    char *before = dump_store();
+    cr_assert_eq(store_commit_run(s, run, prev, a, &cs, NULL, NULL, 0, &ok_summary, &err),
+                 -1);
+    cr_assert(strstr(err.message, "no field source"), "%s", err.message);
+    mc_error_clear(&err);
+    /* a source that serves the wrong number of fields: refused too */
+    sp.short_by = 1;
+    cr_assert_eq(store_commit_run_src(s, run, prev, a, &cs, NULL, NULL, 0, &ok_summary,
+                                      &src, &err), -1);
+    cr_assert(strstr(err.message, "gave 2 fields"), "%s", err.message);
+    mc_error_clear(&err);
+    char *after = dump_store();
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+
+    sp.short_by = -1;
+    sp.calls = 0;
+    cr_assert_eq(store_commit_run_src(s, run, prev, a, &cs, NULL, NULL, 0, &ok_summary,
+                                      &src, &err), 0, "%s", err.message);
+    cr_assert_eq(sp.calls, a->n_containers, "asked once per container");
+    /* recorded exactly as from cur->fields */
+    mc_catalog *want = catalog_a();
+    mc_catalog *now = load_as_of(s, "dw", run);
+    assert_catalog_eq(now, want, true);
+    mc_run_list l;
+    cr_assert_eq(store_get_run(s, run, &l, &err), 0);
+    cr_assert_eq(l.runs[0].n_fields, (int64_t)want->n_fields, "the run counts them");
+    mc_run_list_free(&l);
+    assert_foreign_keys_hold(s);
+    mc_changes_free(&cs);
+
+    /* a re-crawl: a field added to a container whose fields are elsewhere
+     * names it as first_field + its place among them */
+    int64_t r2 = begin_run(s, "dw");
+    mc_catalog_free(prev);
+    prev = load_current(s, "dw");
+    mc_catalog *b = mc_catalog_new();
+    add_schema(b, "public", "admin", "main", 100);
+    add_schema(b, "sales", "admin", NULL, 200);
+    add_table(b, "sales", "old", MC_KIND_TABLE, 1004, 5, NULL,
+              COLS({"a", "integer", false, NULL}, {"b", "text", false, "new"}));
+    add_table(b, "public", "users", MC_KIND_TABLE, 1001, 10, "people",
+              COLS({"id", "integer", true, NULL}, {"email", "text", false, NULL},
+                   {"name", "text", false, NULL}));
+    add_table(b, "sales", "leads", MC_KIND_VIEW, 1003, -1, NULL,
+              COLS({"id", "integer", false, NULL}, {"src", "text", false, NULL}));
+    add_table(b, "public", "orders", MC_KIND_TABLE, 1002, 1000, "orders",
+              COLS({"id", "integer", true, NULL}, {"user_id", "integer", false, NULL},
+                   {"total", "numeric(10,2)", false, NULL}));
+    mc_catalog_finish(b);
+    ptrdiff_t c_old = cidx(b, "sales", "old");
+    size_t at_b = b->containers[c_old].first_field + 1;
+    mc_field *fields_b = spool_all(b);
+    spool sp_b = {.cat = b, .fields = fields_b, .short_by = -1};
+    store_field_source src_b = {.fields = spool_fields, .arg = &sp_b};
+    mc_changes_init(&cs);
+    mc_change *ch = chg(&cs, MC_FIELD_ADDED, "sales", "old", "b");
+    ch->prev_container = cidx(prev, "sales", "old");
+    ch->cur_container = c_old;
+    ch->cur_index = (ptrdiff_t)at_b;
+    chg(&cs, MC_FIELD_ADDED, "sales", "old", "b")->cur_index = (ptrdiff_t)at_b; /* twice */
+    cs.items[1].prev_container = ch->prev_container;
+    cs.items[1].cur_container = c_old;
+    ptrdiff_t *pairs = pair_by_name(prev, b);
+    cr_assert_eq(store_commit_run_src(s, r2, prev, b, &cs, pairs, NULL, 0, &ok_summary,
+                                      &src_b, &err), 0, "%s", err.message);
+    cr_assert_eq(sp_b.calls, 1, "only the container a change touches is asked for");
+    mc_catalog *now2 = load_current(s, "dw");
+    load_all_fields(s, now2);
+    const mc_container *k = mc_catalog_find(now2, "sales", "old");
+    cr_assert_eq(k->n_fields, 2, "written once");
+    cr_assert_str_eq(now2->fields[k->first_field + 1].name, "b");
+    cr_assert_str_eq(now2->fields[k->first_field + 1].comment, "new");
+    assert_foreign_keys_hold(s);
+
+    free(pairs);
+    mc_changes_free(&cs);
+    mc_catalog_free(now2);
+    mc_catalog_free(b);
+    free(fields_b);
+    mc_catalog_free(now);
+    mc_catalog_free(want);
+    mc_catalog_free(prev);
+    mc_catalog_free(a);
+    free(fields);
     store_close(s);
 }
 
@@ -1853,6 +2030,10 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
     store_close(s);
     sqlite3 *db = raw_open();
     raw_exec(db, "ALTER TABLE containers DROP COLUMN fingerprint;"
+                 "DROP INDEX field_versions_container;"
+                 "CREATE INDEX field_versions_current ON field_versions(container_id, position)"
+                 "  WHERE valid_to IS NULL;"
+                 "CREATE INDEX field_versions_history ON field_versions(container_id, valid_from);"
                  "DROP TABLE container_facts;"
                  "ALTER TABLE runs DROP COLUMN facts;"
                  "DROP TABLE alert_outbox;"
@@ -1877,7 +2058,7 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
 
     /* Opening it with this build upgrades it in place. */
     s = open_ok();
-    cr_assert_eq(store_schema_version(s), 7);
+    cr_assert_eq(store_schema_version(s), 8);
     dump_skip_schema_3 = true;
     char *after = dump_store();
     dump_skip_schema_3 = false;
@@ -1889,6 +2070,12 @@ Test(store, schema_1_store_is_upgraded_with_its_data_intact)
     cr_assert_gt(raw_i64(db, "SELECT count(*) FROM container_versions"), 0);
     cr_assert_eq(raw_i64(db, "SELECT count(*) FROM container_versions "
                              "WHERE read_rules <> 2"), 0);
+    /* step 7 replaced field_versions' two indexes by one */
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'field_versions' "
+                             "AND name = 'field_versions_container'"), 1);
+    cr_assert_eq(raw_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'field_versions'"), 1);
     sqlite3_close(db);
 
     /* ... and everything reads back as it was recorded */
@@ -2175,6 +2362,7 @@ Test(store, facts_are_recorded_apart_from_versions)
     cr_assert_str_eq(note, "unavailable: permission denied");
     cr_assert_eq(raw_i64(db, "SELECT count(*) FROM container_versions"), versions);
     sqlite3_close(db);
+    assert_foreign_keys_hold(s);
     mc_catalog_free(a);
     mc_catalog_free(a2);
     mc_catalog_free(a3);
