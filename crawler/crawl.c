@@ -14,6 +14,7 @@
  * connection" (crawl_tunnel_explain).
  */
 #include "crawl.h"
+#include "spool.h"
 #include "deadline.h"
 
 #include <stdio.h>
@@ -183,6 +184,19 @@ static void deadline_error(const cfg_datastore *ds, mc_error *err)
                        "catalog is just large, raise max_runtime: (-vv shows the statements)");
 }
 
+/* The fields a first crawl spooled (spool.h), for store_commit_run_src. */
+typedef struct spool_source {
+    disc_spool *spool;
+    const mc_catalog *cur;
+} spool_source;
+
+static int spool_fields(void *arg, size_t container, const mc_field **out, size_t *n,
+                        mc_error *err)
+{
+    const spool_source *ss = arg;
+    return spool_get(ss->spool, ss->cur->containers[container].oid, out, n, err);
+}
+
 /* Grace between asking the server to cancel and cutting the connection. */
 #define DEADLINE_GRACE_S 5.0
 
@@ -337,9 +351,12 @@ void crawl_datastore(const cfg_datastore *ds, store *st, const crawl_opts *o,
             .baseline = r->baseline,
             .facts = facts_note,
         };
-        int commit_rc = store_commit_run(st, r->run_id, r->prev, r->cur, &r->diff.changes,
-                                         r->diff.cur_to_prev, r->diff.hold_back,
-                                         r->diff.n_hold_back, &sum, &r->error);
+        spool_source ss = {found.spool, r->cur};
+        store_field_source src = {spool_fields, &ss};
+        int commit_rc = store_commit_run_src(st, r->run_id, r->prev, r->cur, &r->diff.changes,
+                                             r->diff.cur_to_prev, r->diff.hold_back,
+                                             r->diff.n_hold_back, &sum,
+                                             found.spool ? &src : NULL, &r->error);
         free(facts_note);
         if (commit_rc != 0) {
             fail(r, st);

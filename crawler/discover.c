@@ -36,6 +36,7 @@
 #include "lineage.h"
 #include "pg.h"
 #include "reread.h"
+#include "spool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,7 +266,6 @@ static const char pg_schemas_sql[] =
     "LEFT JOIN (SELECT a.attrelid, count(*) FILTER (WHERE NOT a.attisdropped) AS n, " \
     XMIN_SUM("a") " AS s FROM pg_catalog.pg_attribute a "                         \
     "WHERE a.attnum > 0 GROUP BY 1) fa ON fa.attrelid = c.oid "                   \
-    "AND c.relkind IN ('r', 'f') "                                                 \
     "LEFT JOIN (SELECT x.adrelid, count(*) || ':' || " XMIN_SUM("x") " AS s "     \
     "FROM pg_catalog.pg_attrdef x GROUP BY 1) fd ON fd.adrelid = c.oid "          \
     "AND c.relkind IN ('r', 'f') "                                                 \
@@ -304,7 +304,7 @@ static const char pg_containers_sql[] =
     "WHERE i.inhparent = c.oid AND p.relispartition) END AS partitions, "
     "CASE WHEN c.relkind IN ('r', 'f') THEN ty.fp || '/' || fa.n || ':' || fa.s || '/' || "
     "COALESCE(fd.s, '0') || '/' || COALESCE(fc.s, '0') || '/' || COALESCE(fk.s, '0') "
-    "END AS fingerprint, fa.n AS column_count "
+    "END AS fingerprint, COALESCE(fa.n, 0) AS column_count "
     "FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid "
@@ -419,8 +419,10 @@ static const struct pg_gate {
 
 static const disc_step pg_steps[] = {
     {"container query", STEP_CONTAINERS, pg_containers_sql, false, false, NULL},
-    {"column query", STEP_FIELDS, pg_fields_sql, false, false, NULL},
+    /* keys before columns: a first crawl hashes and spools each table as
+     * its last column arrives (spool.h), so its keys must be known */
     {"key query", STEP_KEYS, pg_keys_sql, false, false, NULL},
+    {"column query", STEP_FIELDS, pg_fields_sql, false, false, NULL},
 };
 
 /*
@@ -861,6 +863,18 @@ struct row_ctx {
     size_t n_attnames;
     mc_arena *scratch;        /* strings that do not outlive disc_run */
     disc_result *result;
+    /* A first crawl on PostgreSQL (spool.h): a table's columns wait in
+     * pend[k] (strings in fscratch) until its column count (the container
+     * query's column_count, kept in n_fields_unread) has arrived; then it is
+     * hashed and spooled, and its memory goes.  Views and anything left
+     * incomplete are kept in the catalog as usual. */
+    disc_spool *spool;
+    struct pend {
+        mc_field *f;
+        uint32_t n, cap;
+    } *pend;
+    size_t n_pending;         /* containers with pend[k].n > 0 */
+    mc_arena *fscratch;
 };
 
 static int lookup_cols(row_ctx *ctx, pg_rows *res, const char *const *names,
@@ -1073,6 +1087,72 @@ static int late_binding_row(row_ctx *ctx, pg_rows *res, mc_error *err)
     return 0;
 }
 
+static void sort_by_attnum(mc_field *f, size_t n);
+
+/* Tables are spooled; a view's depends_on is attached after the snapshot
+ * and enters its hash, so views stay in the catalog. */
+static bool spoolable(const mc_container *k)
+{
+    return k->kind == MC_KIND_TABLE || k->kind == MC_KIND_PARTITIONED ||
+           k->kind == MC_KIND_FOREIGN;
+}
+
+/* Appends fields to the catalog as container OWNER's (strings copied into
+ * the catalog's arena when they live in fscratch). */
+static void keep_fields(row_ctx *ctx, ptrdiff_t owner, const mc_field *fs, size_t n, bool copy)
+{
+    mc_arena *a = ctx->cat->arena;
+    for (size_t i = 0; i < n; i++) {
+        mc_field *f = new_field(ctx, owner);
+        *f = fs[i];
+        if (copy) {
+            f->name = mc_arena_strdup(a, fs[i].name);
+            f->type = mc_arena_strdup(a, fs[i].type);
+            f->default_expr = mc_arena_strdup(a, fs[i].default_expr);
+            f->comment = mc_arena_strdup(a, fs[i].comment);
+            f->encoding = mc_arena_strdup(a, fs[i].encoding);
+            f->identity = mc_arena_strdup(a, fs[i].identity);
+            f->generated = mc_arena_strdup(a, fs[i].generated);
+        }
+    }
+}
+
+/* A container whose columns have all arrived (or the step ended): ordered,
+ * numbered, then hashed and spooled, or kept. */
+static int complete_pending(row_ctx *ctx, size_t k, mc_error *err)
+{
+    struct pend *p = &ctx->pend[k];
+    mc_catalog *cat = ctx->cat;
+    mc_container *c = &cat->containers[k];
+    sort_by_attnum(p->f, p->n);
+    for (uint32_t j = 0; j < p->n; j++)
+        p->f[j].position = (int32_t)(j + 1);
+    if (spoolable(c)) {
+        /* hashed now, as mc_catalog_finish would: the fields sit at the
+         * end of the array just long enough */
+        size_t at = cat->n_fields;
+        for (uint32_t j = 0; j < p->n; j++)
+            *mc_catalog_add_field(cat) = p->f[j];
+        c->first_field = at;
+        c->n_fields = p->n;
+        c->hash = mc_container_hash(cat, c);
+        cat->n_fields = at;
+        if (spool_put(ctx->spool, c->oid, p->f, p->n, err) != 0)
+            return -1;
+        c->fields_elsewhere = true;
+        c->n_fields_unread = p->n; /* attach_fields resets n_fields */
+    } else {
+        keep_fields(ctx, (ptrdiff_t)k, p->f, p->n, true);
+    }
+    free(p->f);
+    *p = (struct pend){0};
+    if (--ctx->n_pending == 0) {
+        mc_arena_free(ctx->fscratch);
+        ctx->fscratch = mc_arena_new();
+    }
+    return 0;
+}
+
 static int field_row(row_ctx *ctx, pg_rows *res, mc_error *err)
 {
     static const char *const cols[] = {"container_oid", "schema", "container",
@@ -1096,31 +1176,46 @@ static int field_row(row_ctx *ctx, pg_rows *res, mc_error *err)
      * columns. */
     if (oid != 0 && cat->containers[owner].kind == MC_KIND_LATE_BINDING_VIEW)
         return 0;
-    mc_field *f = new_field(ctx, owner);
-    f->attnum = (int32_t)ival(ctx, res, 3);
-    f->name = sval(ctx, res, 4);
-    f->type = sval(ctx, res, 5);
-    f->not_null = bval(ctx, res, 6);
-    f->default_expr = sval(ctx, res, 7);
-    if (f->default_expr && strcmp(disc_dialect(ctx->s), "redshift") == 0) {
+    mc_arena *a = ctx->spool ? ctx->fscratch : cat->arena;
+    mc_field f = {0};
+    f.attnum = (int32_t)ival(ctx, res, 3);
+    f.name = mc_arena_strdup(a, val(ctx, res, 4));
+    f.type = mc_arena_strdup(a, val(ctx, res, 5));
+    f.not_null = bval(ctx, res, 6);
+    f.default_expr = mc_arena_strdup(a, val(ctx, res, 7));
+    if (f.default_expr && strcmp(disc_dialect(ctx->s), "redshift") == 0) {
         /* Redshift stores an IDENTITY column's default as a call of its
          * internal "identity"(oid, column, 'seed,step') function; its own
          * DDL views print IDENTITY(seed,step). */
-        char *id = disc_identity_default(f->default_expr);
+        char *id = disc_identity_default(f.default_expr);
         if (id) {
-            f->default_expr = mc_arena_strdup(cat->arena, id);
+            f.default_expr = mc_arena_strdup(a, id);
             free(id);
         }
     }
-    f->comment = sval(ctx, res, 8);
-    f->encoding = sval(ctx, res, 9);
+    f.comment = mc_arena_strdup(a, val(ctx, res, 8));
+    f.encoding = mc_arena_strdup(a, val(ctx, res, 9));
     if (ctx->col[11] >= 0)
-        f->identity = sval(ctx, res, 11);
+        f.identity = mc_arena_strdup(a, val(ctx, res, 11));
     if (ctx->col[12] >= 0)
-        f->generated = sval(ctx, res, 12);
-    int32_t ord = (int32_t)ival(ctx, res, 10);
-    if (ord != 0)
-        add_sortcol(ctx, (uint32_t)owner, ord, f->name);
+        f.generated = mc_arena_strdup(a, val(ctx, res, 12));
+    if (!ctx->spool) {
+        *new_field(ctx, owner) = f;
+        int32_t ord = (int32_t)ival(ctx, res, 10);
+        if (ord != 0)
+            add_sortcol(ctx, (uint32_t)owner, ord, f.name);
+        return 0;
+    }
+    struct pend *p = &ctx->pend[owner];
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->f = mc_realloc(p->f, p->cap * sizeof *p->f);
+    }
+    if (p->n == 0)
+        ctx->n_pending++;
+    p->f[p->n++] = f;
+    if (p->n == cat->containers[owner].n_fields_unread)
+        return complete_pending(ctx, (size_t)owner, err);
     return 0;
 }
 
@@ -1321,6 +1416,7 @@ void disc_result_free(disc_result *r)
     free(r->warnings);
     disc_facts_outcome_free(&r->facts);
     free(r->source);
+    spool_close(r->spool);
     memset(r, 0, sizeof *r);
 }
 
@@ -1679,6 +1775,15 @@ int disc_run(disc_session *s, const cfg_datastore *ds, const mc_catalog *prev,
                                    : mc_strdup("true");
                 free(oids);
                 planned = true;
+                /* A first crawl of PostgreSQL: columns go to the spool. */
+                if (strcmp(dialect, "postgresql") == 0 &&
+                    (!prev || (prev->n_schemas == 0 && prev->n_containers == 0)) &&
+                    out->catalog->n_containers > 0) {
+                    if (!(ctx.spool = spool_open(err)))
+                        goto out;
+                    ctx.pend = mc_calloc(out->catalog->n_containers, sizeof *ctx.pend);
+                    ctx.fscratch = mc_arena_new();
+                }
             }
             char *gated = subst_gates(s, st->sql);
             char *sql1 = subst_token(gated, SCHEMAS_TOKEN, in_list);
@@ -1718,11 +1823,27 @@ int disc_run(disc_session *s, const cfg_datastore *ds, const mc_catalog *prev,
                           pg_exec(s->pg, "snapshot end", "COMMIT", err) != 0))
             goto out;
     }
+    /* Columns still waiting (their count never came, or a container has
+     * none): complete them as they are. */
+    for (size_t k = 0; ctx.pend && k < out->catalog->n_containers; k++)
+        if (ctx.pend[k].n > 0 && complete_pending(&ctx, k, err) != 0)
+            goto out;
     out->n_reread = reread_plan_count(plan, out->catalog);
     reread_plan_finish(plan, out->catalog, prev);
     plan = NULL;
     build_sort_keys(&ctx);
     attach_fields(&ctx);
+    for (size_t k = 0; ctx.spool && k < out->catalog->n_containers; k++) {
+        mc_container *c = &out->catalog->containers[k];
+        if (c->fields_elsewhere) {
+            c->n_fields = c->n_fields_unread;
+            c->n_fields_unread = 0;
+        }
+    }
+    if (ctx.spool && spool_bytes(ctx.spool) > 0) {
+        out->spool = ctx.spool;
+        ctx.spool = NULL;
+    }
     lin_attach(out->catalog, edges, strcmp(dialect, "redshift") == 0);
     if (lb_ran && !lb_failed)
         warn_unreadable_late_binding(out, ds);
@@ -1745,6 +1866,11 @@ out:
     free(in_list);
     free(reread_fields);
     free(reread_keys);
+    for (size_t k = 0; ctx.pend && out->catalog && k < out->catalog->n_containers; k++)
+        free(ctx.pend[k].f);
+    free(ctx.pend);
+    mc_arena_free(ctx.fscratch);
+    spool_close(ctx.spool);
     if (plan && out->catalog)
         reread_plan_finish(plan, out->catalog, prev);
     if (rc != 0) {

@@ -60,6 +60,10 @@ typedef struct disc_result {
      * a first crawl; on a PostgreSQL re-crawl only those whose fingerprint
      * moved: reread.h) */
     size_t n_reread;
+    /* a first crawl on PostgreSQL: the tables' columns, not in the catalog
+     * (mc_container.fields_elsewhere; spool.h); NULL = every field is in
+     * the catalog.  Owned by the result. */
+    struct disc_spool *spool;
     /* where the catalog was read from when not the database's own catalog:
      * a Redshift datashare consumer's origin (datashare.h); NULL = local */
     char *source;

@@ -198,15 +198,23 @@ void mc_catalog_finish(mc_catalog *c)
     size_t total = 0;
     for (size_t i = 0; i < c->n_containers; i++) {
         mc_container *k = &c->containers[i];
+        if (k->fields_elsewhere)
+            continue; /* none of its fields are here */
         if (k->first_field > c->n_fields ||
             k->n_fields > c->n_fields - k->first_field)
             k->n_fields = 0; /* a range that cannot be right: drop it */
         total += k->n_fields;
     }
     mc_field *fields = total ? mc_malloc(cap_for(total) * sizeof *fields) : NULL;
-    size_t at = 0;
+    size_t at = 0, beyond = total;
     for (size_t i = 0; i < c->n_containers; i++) {
         mc_container *k = &c->containers[i];
+        if (k->fields_elsewhere) {
+            /* numbered after the fields that are here (store.h) */
+            k->first_field = beyond;
+            beyond += k->n_fields;
+            continue;
+        }
         if (k->n_fields)
             memcpy(fields + at, c->fields + k->first_field,
                    k->n_fields * sizeof *fields);
@@ -224,9 +232,10 @@ void mc_catalog_finish(mc_catalog *c)
     c->n_fields = total;
 
     /* A container whose fields were not read again keeps the hash the
-     * store recorded (discovery copied it): it is as recorded. */
+     * store recorded (discovery copied it): it is as recorded; one whose
+     * fields are elsewhere was hashed before they went. */
     for (size_t i = 0; i < c->n_containers; i++)
-        if (!c->containers[i].fields_unread)
+        if (!c->containers[i].fields_unread && !c->containers[i].fields_elsewhere)
             c->containers[i].hash = mc_container_hash(c, &c->containers[i]);
 }
 

@@ -6,6 +6,7 @@
  * test runs the metacrawl binary as a user would and reads its --json.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -1197,5 +1198,73 @@ Test(crawl, a_recrawl_reads_again_only_what_moved, .timeout = 300)
     cr_assert_eq(shown.status, 0, "%s", shown.err);
     cr_assert(strstr(shown.out, "\"ident\""), "b's key names a.ident: %s", shown.out);
     itest_result_free(&shown);
+    PQfinish(c);
+}
+
+/* A first crawl streams its tables' columns through a spool file into the
+ * store (crawler/spool.h).  Killed while it writes, it leaves the store as
+ * it was — no catalog, the run failed — and no spool file behind. */
+Test(crawl, sigkill_during_a_first_crawls_streamed_write, .timeout = 600)
+{
+    char *db = itest_create_db("killfirst");
+    PGconn *c = itest_connect(db);
+    itest_sql(c, "DO $$ BEGIN FOR i IN 1..1500 LOOP EXECUTE format("
+                 "'CREATE TABLE public.big%%s (a int, b text, c int, d text, e int, f text,"
+                 " g int, h text, i int, j text, k int, l text, m int, n text)', i);"
+                 " END LOOP; END $$;");
+    char *dir = itest_tmpdir();
+    char *spooldir = itest_strf("%s/tmp", dir);
+    cr_assert_eq(mkdir(spooldir, 0700), 0);
+    char *cfg = itest_write_config(dir, db, itest_env("MC_TEST_PGUSER"),
+                                   itest_env("MC_TEST_PGPASSWORD"), NULL);
+    const char *env[] = {itest_strf("MC_TEST_DS_PASSWORD=%s", itest_env("MC_TEST_PGPASSWORD")),
+                         itest_strf("TMPDIR=%s", spooldir), NULL};
+    const char *args[] = {"-c", cfg, "crawl", NULL};
+    char *store = itest_strf("%s/catalog.db", dir);
+    char *wal = itest_strf("%s/catalog.db-wal", dir);
+    char *log = itest_strf("%s/kill.log", dir);
+
+    bool killed_mid_write = false;
+    for (int attempt = 0; attempt < 5 && !killed_mid_write; attempt++) {
+        long wal0 = file_size(wal);
+        pid_t pid = itest_spawn(args, env, log);
+        bool saw_growth = false;
+        for (int i = 0; i < 60000 && !saw_growth; i++) { /* up to 5 minutes */
+            if (file_size(wal) > wal0 + 256 * 1024)
+                saw_growth = true;
+            else if (waitpid(pid, NULL, WNOHANG) == pid)
+                break;
+            else
+                usleep(5000);
+        }
+        if (!saw_growth)
+            continue;
+        kill(pid, SIGKILL);
+        itest_wait(pid);
+        char *status = itest_sqlite_value(store, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
+        if (status && strcmp(status, "running") == 0)
+            killed_mid_write = true;
+    }
+    cr_assert(killed_mid_write, "never managed to kill the first crawl while it wrote");
+
+    cr_assert_str_eq(itest_sqlite_value(store, "PRAGMA integrity_check"), "ok");
+    /* nothing of the catalog was recorded, and the spool went with the process */
+    cr_assert_str_eq(itest_sqlite_value(store, "SELECT count(*) FROM containers"), "0");
+    cr_assert_str_eq(itest_sqlite_value(store, "SELECT count(*) FROM field_versions"), "0");
+    DIR *d = opendir(spooldir);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        cr_assert(e->d_name[0] == '.', "left behind in TMPDIR: %s", e->d_name);
+    closedir(d);
+
+    /* The next crawl is a first crawl again, and records every column. */
+    const char *jargs[] = {"-c", cfg, "crawl", "--json", NULL};
+    itest_result again = itest_run(jargs, env, NULL);
+    cr_assert_eq(again.status, 0, "%s", again.err);
+    json_t *rj = json_array_get(json_object_get(itest_parse_json(again.out), "datastores"), 0);
+    cr_assert(json_is_true(json_object_get(rj, "baseline")), "%s", again.out);
+    cr_assert_str_eq(itest_sqlite_value(store, "SELECT count(*) FROM field_versions"), "21000");
+    cr_assert_null(itest_sqlite_value(store, "PRAGMA foreign_key_check"));
     PQfinish(c);
 }
