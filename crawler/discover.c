@@ -869,6 +869,16 @@ struct row_ctx {
      * hashed and spooled, and its memory goes.  Views and anything left
      * incomplete are kept in the catalog as usual. */
     disc_spool *spool;
+    /* A full read against a store (a re-crawl where most tables moved, the
+     * first crawl after an upgrade): the same wait, then a table whose hash
+     * is the recorded one (prev_oids: prev's containers by oid) drops its
+     * columns (fields_unread), as the diff would not look at them. */
+    const mc_catalog *prev;
+    struct prev_oid {
+        int64_t oid;
+        size_t idx;
+    } *prev_oids;
+    size_t n_prev_oids;
     struct pend {
         mc_field *f;
         uint32_t n, cap;
@@ -1117,8 +1127,31 @@ static void keep_fields(row_ctx *ctx, ptrdiff_t owner, const mc_field *fs, size_
     }
 }
 
+static int cmp_prev_oid(const void *a, const void *b)
+{
+    int64_t x = ((const struct prev_oid *)a)->oid, y = ((const struct prev_oid *)b)->oid;
+    return (x > y) - (x < y);
+}
+
+/* Is hashed container C the recorded container of its oid, hash and all?
+ * Then the diff would not look at its fields. */
+static bool same_as_recorded(const row_ctx *ctx, const mc_container *c)
+{
+    struct prev_oid key = {c->oid, 0};
+    const struct prev_oid *hit =
+        c->oid && ctx->n_prev_oids
+            ? bsearch(&key, ctx->prev_oids, ctx->n_prev_oids, sizeof key, cmp_prev_oid)
+            : NULL;
+    if (!hit)
+        return false;
+    const mc_container *p = &ctx->prev->containers[hit->idx];
+    return p->hash == c->hash && p->store_key > 0 && strcmp(p->schema, c->schema) == 0 &&
+           strcmp(p->name, c->name) == 0;
+}
+
 /* A container whose columns have all arrived (or the step ended): ordered,
- * numbered, then hashed and spooled, or kept. */
+ * numbered, then hashed and spooled (a first crawl) or dropped (as
+ * recorded), or kept. */
 static int complete_pending(row_ctx *ctx, size_t k, mc_error *err)
 {
     struct pend *p = &ctx->pend[k];
@@ -1127,6 +1160,7 @@ static int complete_pending(row_ctx *ctx, size_t k, mc_error *err)
     sort_by_attnum(p->f, p->n);
     for (uint32_t j = 0; j < p->n; j++)
         p->f[j].position = (int32_t)(j + 1);
+    bool kept = true;
     if (spoolable(c)) {
         /* hashed now, as mc_catalog_finish would: the fields sit at the
          * end of the array just long enough */
@@ -1137,13 +1171,20 @@ static int complete_pending(row_ctx *ctx, size_t k, mc_error *err)
         c->n_fields = p->n;
         c->hash = mc_container_hash(cat, c);
         cat->n_fields = at;
-        if (spool_put(ctx->spool, c->oid, p->f, p->n, err) != 0)
-            return -1;
-        c->fields_elsewhere = true;
-        c->n_fields_unread = p->n; /* attach_fields resets n_fields */
-    } else {
-        keep_fields(ctx, (ptrdiff_t)k, p->f, p->n, true);
+        if (ctx->spool) {
+            if (spool_put(ctx->spool, c->oid, p->f, p->n, err) != 0)
+                return -1;
+            c->fields_elsewhere = true;
+            c->n_fields_unread = p->n; /* attach_fields resets n_fields */
+            kept = false;
+        } else if (same_as_recorded(ctx, c)) {
+            c->fields_unread = true;
+            c->n_fields_unread = p->n;
+            kept = false;
+        }
     }
+    if (kept)
+        keep_fields(ctx, (ptrdiff_t)k, p->f, p->n, true);
     free(p->f);
     *p = (struct pend){0};
     if (--ctx->n_pending == 0) {
@@ -1176,7 +1217,7 @@ static int field_row(row_ctx *ctx, pg_rows *res, mc_error *err)
      * columns. */
     if (oid != 0 && cat->containers[owner].kind == MC_KIND_LATE_BINDING_VIEW)
         return 0;
-    mc_arena *a = ctx->spool ? ctx->fscratch : cat->arena;
+    mc_arena *a = ctx->pend ? ctx->fscratch : cat->arena;
     mc_field f = {0};
     f.attnum = (int32_t)ival(ctx, res, 3);
     f.name = mc_arena_strdup(a, val(ctx, res, 4));
@@ -1199,7 +1240,7 @@ static int field_row(row_ctx *ctx, pg_rows *res, mc_error *err)
         f.identity = mc_arena_strdup(a, val(ctx, res, 11));
     if (ctx->col[12] >= 0)
         f.generated = mc_arena_strdup(a, val(ctx, res, 12));
-    if (!ctx->spool) {
+    if (!ctx->pend) {
         *new_field(ctx, owner) = f;
         int32_t ord = (int32_t)ival(ctx, res, 10);
         if (ord != 0)
@@ -1776,11 +1817,22 @@ int disc_run(disc_session *s, const cfg_datastore *ds, const mc_catalog *prev,
                 free(oids);
                 planned = true;
                 /* A first crawl of PostgreSQL: columns go to the spool. */
-                if (strcmp(dialect, "postgresql") == 0 &&
-                    (!prev || (prev->n_schemas == 0 && prev->n_containers == 0)) &&
-                    out->catalog->n_containers > 0) {
-                    if (!(ctx.spool = spool_open(err)))
+                bool first = !prev || (prev->n_schemas == 0 && prev->n_containers == 0);
+                if (strcmp(dialect, "postgresql") == 0 && out->catalog->n_containers > 0 &&
+                    (first || !plan)) {
+                    if (first && !(ctx.spool = spool_open(err)))
                         goto out;
+                    if (!first) {
+                        /* a full read against a store: drop what is as recorded */
+                        ctx.prev = prev;
+                        ctx.prev_oids = mc_malloc(prev->n_containers * sizeof *ctx.prev_oids);
+                        for (size_t p = 0; p < prev->n_containers; p++)
+                            if (prev->containers[p].oid)
+                                ctx.prev_oids[ctx.n_prev_oids++] =
+                                    (struct prev_oid){prev->containers[p].oid, p};
+                        qsort(ctx.prev_oids, ctx.n_prev_oids, sizeof *ctx.prev_oids,
+                              cmp_prev_oid);
+                    }
                     ctx.pend = mc_calloc(out->catalog->n_containers, sizeof *ctx.pend);
                     ctx.fscratch = mc_arena_new();
                 }
@@ -1869,6 +1921,7 @@ out:
     for (size_t k = 0; ctx.pend && out->catalog && k < out->catalog->n_containers; k++)
         free(ctx.pend[k].f);
     free(ctx.pend);
+    free(ctx.prev_oids);
     mc_arena_free(ctx.fscratch);
     spool_close(ctx.spool);
     if (plan && out->catalog)
