@@ -864,7 +864,7 @@ struct row_ctx {
     mc_arena *scratch;        /* strings that do not outlive disc_run */
     disc_result *result;
     /* A first crawl on PostgreSQL (spool.h): a table's columns wait in
-     * pend[k] (strings in fscratch) until its column count (the container
+     * pend[k] (strings in its own arena) until its column count (the container
      * query's column_count, kept in n_fields_unread) has arrived; then it is
      * hashed and spooled, and its memory goes.  Views and anything left
      * incomplete are kept in the catalog as usual. */
@@ -882,9 +882,8 @@ struct row_ctx {
     struct pend {
         mc_field *f;
         uint32_t n, cap;
+        mc_arena *a;          /* its strings: gone with it */
     } *pend;
-    size_t n_pending;         /* containers with pend[k].n > 0 */
-    mc_arena *fscratch;
 };
 
 static int lookup_cols(row_ctx *ctx, pg_rows *res, const char *const *names,
@@ -1108,7 +1107,7 @@ static bool spoolable(const mc_container *k)
 }
 
 /* Appends fields to the catalog as container OWNER's (strings copied into
- * the catalog's arena when they live in fscratch). */
+ * the catalog's arena when they live in a pending container's arena). */
 static void keep_fields(row_ctx *ctx, ptrdiff_t owner, const mc_field *fs, size_t n, bool copy)
 {
     mc_arena *a = ctx->cat->arena;
@@ -1186,11 +1185,8 @@ static int complete_pending(row_ctx *ctx, size_t k, mc_error *err)
     if (kept)
         keep_fields(ctx, (ptrdiff_t)k, p->f, p->n, true);
     free(p->f);
+    mc_arena_free(p->a);
     *p = (struct pend){0};
-    if (--ctx->n_pending == 0) {
-        mc_arena_free(ctx->fscratch);
-        ctx->fscratch = mc_arena_new();
-    }
     return 0;
 }
 
@@ -1217,7 +1213,12 @@ static int field_row(row_ctx *ctx, pg_rows *res, mc_error *err)
      * columns. */
     if (oid != 0 && cat->containers[owner].kind == MC_KIND_LATE_BINDING_VIEW)
         return 0;
-    mc_arena *a = ctx->pend ? ctx->fscratch : cat->arena;
+    /* Rows of a table come together, but parallel workers interleave
+     * tables: each pending table keeps its own strings. */
+    struct pend *p = ctx->pend ? &ctx->pend[owner] : NULL;
+    if (p && !p->a)
+        p->a = mc_arena_new();
+    mc_arena *a = p ? p->a : cat->arena;
     mc_field f = {0};
     f.attnum = (int32_t)ival(ctx, res, 3);
     f.name = mc_arena_strdup(a, val(ctx, res, 4));
@@ -1247,13 +1248,10 @@ static int field_row(row_ctx *ctx, pg_rows *res, mc_error *err)
             add_sortcol(ctx, (uint32_t)owner, ord, f.name);
         return 0;
     }
-    struct pend *p = &ctx->pend[owner];
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 16;
         p->f = mc_realloc(p->f, p->cap * sizeof *p->f);
     }
-    if (p->n == 0)
-        ctx->n_pending++;
     p->f[p->n++] = f;
     if (p->n == cat->containers[owner].n_fields_unread)
         return complete_pending(ctx, (size_t)owner, err);
@@ -1834,7 +1832,6 @@ int disc_run(disc_session *s, const cfg_datastore *ds, const mc_catalog *prev,
                               cmp_prev_oid);
                     }
                     ctx.pend = mc_calloc(out->catalog->n_containers, sizeof *ctx.pend);
-                    ctx.fscratch = mc_arena_new();
                 }
             }
             char *gated = subst_gates(s, st->sql);
@@ -1919,10 +1916,9 @@ out:
     free(reread_fields);
     free(reread_keys);
     for (size_t k = 0; ctx.pend && out->catalog && k < out->catalog->n_containers; k++)
-        free(ctx.pend[k].f);
+        free(ctx.pend[k].f), mc_arena_free(ctx.pend[k].a);
     free(ctx.pend);
     free(ctx.prev_oids);
-    mc_arena_free(ctx.fscratch);
     spool_close(ctx.spool);
     if (plan && out->catalog)
         reread_plan_finish(plan, out->catalog, prev);
