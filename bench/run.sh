@@ -41,7 +41,7 @@
 #   --tables N    tables per schema (default 500)
 #   --columns N   columns per table, the primary key column included (default 40, min 3)
 #   --repeat N    measurements per phase (default 5)
-#   --quick       smoke run: 2 x 50 x 10, repeat 3
+#   --quick       smoke run: 2 x 50 x 10, repeat 3 (the attribution once)
 #   --size Nx     N times the catalog: N times the schemas (--size 10x: 200 x 500 x 40
 #                 = 4,000,000 columns); --huge is --size 10x
 #   --scales LIST run the whole bench once per size in LIST (e.g. 1,10), one server
@@ -73,7 +73,7 @@ pgctl=$root/tests/integration/pgctl.sh
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
 
-schemas=20 tables=500 columns=40 repeat=5 binary= keep= size=1 scales= pgs=1
+schemas=20 tables=500 columns=40 repeat=5 binary= keep= size=1 scales= pgs=1 quick=
 pgs_timeout=1200 outfile=$here/out/results.md summary=
 passthrough=() # the options a --scales sub-run gets
 while (($#)); do
@@ -82,7 +82,7 @@ while (($#)); do
     --tables) tables=${2-}; passthrough+=("$1" "${2-}"); shift 2 ;;
     --columns) columns=${2-}; passthrough+=("$1" "${2-}"); shift 2 ;;
     --repeat) repeat=${2-}; passthrough+=("$1" "${2-}"); shift 2 ;;
-    --quick) schemas=2 tables=50 columns=10 repeat=3; passthrough+=("$1"); shift ;;
+    --quick) schemas=2 tables=50 columns=10 repeat=3 quick=1; passthrough+=("$1"); shift ;;
     --size) size=${2-}; size=${size%x}; shift 2 ;;
     --huge) size=10; shift ;;
     --scales) scales=${2-}; shift 2 ;;
@@ -581,6 +581,8 @@ fi
 # ---- attribution (once, medians of --repeat) ----------------------------------------
 
 say "attribution: the baseline and each statement metacrawl sent, alone"
+attr_repeat=$repeat
+[[ -z $quick ]] || attr_repeat=1
 # Each statement of the warmup crawl that reads rows: replayed through psql (a
 # COPY ... TO STDOUT as it is, output to /dev/null), and its server execution
 # time (EXPLAIN ANALYZE of the query inside; no output, no transfer) with JIT on
@@ -602,7 +604,7 @@ for i in "${!a_names[@]}"; do
   printf '%s\n' "${a_run[i]}" >"$work/q_$i.sql"
   printf 'EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) %s\n' "${a_sql[i]}" >"$work/x_$i.sql"
   aw=() as=() ax=() aj=() nrows=
-  for ((r = 1; r <= repeat; r++)); do
+  for ((r = 1; r <= attr_repeat; r++)); do
     RT_OUT=/dev/null PGPASSWORD=$PGPASS run_timed "q_$i" "$PSQL" -X -q -v ON_ERROR_STOP=1 \
       -h 127.0.0.1 -p "$port" -U mc_super -d "$DB" -f "$work/q_$i.sql"
     aw+=("$T_WALL"); as+=("$T_SRV")
