@@ -213,7 +213,7 @@ if [[ -n $scales ]]; then
       echo "- ${k}x: $(awk -F'|' 'NR == 1 { print $7 }' "$sumdir/x$k") columns ($(basename "$base-x$k.md"))"
     done
     echo "- time per column = median / columns; ratio = per-column time at that size /"
-    echo "  at ${k0}x (linear growth: 1.00); pg-structure and the dry runs ran once"
+    echo "  at ${k0}x (linear growth: 1.00); pg-structure ran once per size"
     echo
     { echo "$head"; echo "$head" | sed 's/[^|]*/---:/g; s/^---:/---/'; printf '%s\n' "${scale_rows[@]}"; } |
       awk -F'|' '{ printf "|"; for (i = 1; i <= NF; i++) printf " %s |", $i; print "" }'
