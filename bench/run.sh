@@ -180,11 +180,11 @@ if [[ -n $scales ]]; then
   while IFS='|' read -r phase label wall cpu srv rss cols; do
     line="$label"
     w0=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", $3 / $7 * 1e6 }' "$sumdir/x$k0")
-    c0=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", $4 / $7 * 1e6 }' "$sumdir/x$k0")
+    c0=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", ($4 + $5) / $7 * 1e6 }' "$sumdir/x$k0")
     for k in "${scale_list[@]}"; do
       f=$sumdir/x$k
       w=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", $3 / $7 * 1e6 }' "$f")
-      c=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", $4 / $7 * 1e6 }' "$f")
+      c=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", ($4 + $5) / $7 * 1e6 }' "$f")
       r=$(awk -F'|' -v p="$phase" '$1 == p { print $6 }' "$f")
       if [[ -z $w ]]; then
         line+="|||"; [[ $k != "$k0" ]] && line+="||"
@@ -201,7 +201,7 @@ if [[ -n $scales ]]; then
   head="phase"
   for k in "${scale_list[@]}"; do
     cols=$(awk -F'|' 'NR == 1 { print $7 }' "$sumdir/x$k")
-    head+="|${k}x wall µs/col|${k}x client CPU µs/col|${k}x peak RSS MB"
+    head+="|${k}x wall µs/col|${k}x CPU µs/col (client + server)|${k}x peak RSS MB"
     [[ $k != "$k0" ]] && head+="|wall ratio ${k}x/${k0}x|CPU ratio ${k}x/${k0}x"
     say "size ${k}x: $cols columns"
   done
