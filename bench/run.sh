@@ -177,7 +177,7 @@ if [[ -n $scales ]]; then
   # summary lines: phase|label|wall s|client CPU s|server CPU s|peak RSS MB|columns
   k0=${scale_list[0]}
   scale_rows=()
-  while IFS='|' read -r phase label wall cpu srv rss cols; do
+  while IFS='|' read -r phase label _; do
     line="$label"
     w0=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", $3 / $7 * 1e6 }' "$sumdir/x$k0")
     c0=$(awk -F'|' -v p="$phase" '$1 == p { printf "%.6f", ($4 + $5) / $7 * 1e6 }' "$sumdir/x$k0")
