@@ -665,17 +665,22 @@ head_main="phase|median s|min s|max s|client CPU s|server CPU s|peak RSS MB|stat
 dry_first_med=$(agg median ${ATTR[dry_first]})
 first_med=$(agg median ${WALL[first]})
 dry_rows=()
-dry_rows+=("metacrawl crawl --dry-run, no store (discover + diff against nothing)|$dry_first_med|$(agg median ${ATTR[dry_first_cpu]})|$(agg median ${ATTR[dry_first_srv]})|$(mb ${ATTR[dry_first_rss]})||")
-dry_rows+=("metacrawl crawl --dry-run, no change (discover + load store + diff)|$(agg median ${ATTR[dry_nochange]})|$(agg median ${ATTR[dry_nochange_cpu]})|$(agg median ${ATTR[dry_nochange_srv]})|$(mb ${ATTR[dry_nochange_rss]})||")
+dry_rows+=("metacrawl crawl --dry-run, no store (discover + diff against nothing)|$dry_first_med|$(agg median ${ATTR[dry_first_cpu]})|$(agg median ${ATTR[dry_first_srv]})|$(mb ${ATTR[dry_first_rss]})||||")
+dry_rows+=("metacrawl crawl --dry-run, no change (discover + load store + diff)|$(agg median ${ATTR[dry_nochange]})|$(agg median ${ATTR[dry_nochange_cpu]})|$(agg median ${ATTR[dry_nochange_srv]})|$(mb ${ATTR[dry_nochange_rss]})||||")
 summary_rows+=("dry_first|metacrawl crawl --dry-run, no store|$dry_first_med|$(agg median ${ATTR[dry_first_cpu]})|$(agg median ${ATTR[dry_first_srv]})|$(mb ${ATTR[dry_first_rss]})|$n_columns")
+# CPU = client + server
+sum2() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
+dry_first_cpu=$(sum2 "$(agg median ${ATTR[dry_first_cpu]})" "$(agg median ${ATTR[dry_first_srv]})")
+first_cpu=$(sum2 "$(agg median ${CPU[first]})" "$(agg median ${SRV[first]})")
+pgs_cpu=$(sum2 "${PGS_CPU:-0}" "${PGS_SRV:-0}")
 pgs_version=$(jq -r '.packages["node_modules/pg-structure"].version' "$here/npm/package-lock.json")
 if [[ $pgs_status == ok ]]; then
-  dry_rows+=("pg-structure $pgs_version, full discovery (once)|$PGS_WALL|$PGS_CPU|$PGS_SRV|$(awk -v k="$PGS_RSS" 'BEGIN { printf "%.1f", k / 1024 }')|$(ratio "$PGS_WALL" "$dry_first_med")|$(ratio "$PGS_WALL" "$first_med")")
+  dry_rows+=("pg-structure $pgs_version, full discovery (once)|$PGS_WALL|$PGS_CPU|$PGS_SRV|$(awk -v k="$PGS_RSS" 'BEGIN { printf "%.1f", k / 1024 }')|$(ratio "$PGS_WALL" "$dry_first_med")|$(ratio "$pgs_cpu" "$dry_first_cpu")|$(ratio "$PGS_WALL" "$first_med")|$(ratio "$pgs_cpu" "$first_cpu")")
   summary_rows+=("pgs|pg-structure full discovery|$PGS_WALL|$PGS_CPU|$PGS_SRV|$(awk -v k="$PGS_RSS" 'BEGIN { printf "%.1f", k / 1024 }')|$n_columns")
 elif [[ -n $pgs ]]; then
-  dry_rows+=("pg-structure $pgs_version: $pgs_status|$PGS_WALL|$PGS_CPU|$PGS_SRV|$(awk -v k="${PGS_RSS:-0}" 'BEGIN { printf "%.1f", k / 1024 }')|> $(ratio "$PGS_WALL" "$dry_first_med")|> $(ratio "$PGS_WALL" "$first_med")")
+  dry_rows+=("pg-structure $pgs_version: $pgs_status|$PGS_WALL|$PGS_CPU|$PGS_SRV|$(awk -v k="${PGS_RSS:-0}" 'BEGIN { printf "%.1f", k / 1024 }')|> $(ratio "$PGS_WALL" "$dry_first_med")|> $(ratio "$pgs_cpu" "$dry_first_cpu")|> $(ratio "$PGS_WALL" "$first_med")|> $(ratio "$pgs_cpu" "$first_cpu")")
 fi
-dry_head="discovery without a store write|wall s|client CPU s|server CPU s|peak RSS MB|x metacrawl dry run (wall)|x metacrawl first crawl (wall)"
+dry_head="discovery without a store write|wall s|client CPU s|server CPU s|peak RSS MB|x dry run (wall)|x dry run (CPU)|x first crawl (wall)|x first crawl (CPU)"
 
 # per statement: psql alone (wall, server CPU), its execution time on the server
 # (EXPLAIN ANALYZE: no output, no transfer) with the server's JIT setting and with
