@@ -294,6 +294,20 @@ pgversion=$(sql_admin -d "$DB" -Atc "SHOW server_version")
 pmpid=$(head -n 1 "$pgdir/data/postmaster.pid")
 clk_tck=$(getconf CLK_TCK)
 server_ticks() { awk '{ print $16 + $17 }' "/proc/$pmpid/stat"; }
+# A backend's CPU time reaches the postmaster only once it has exited and been
+# reaped: wait (at most 10 s) until only the postmaster's own children are left,
+# the ones it had when idle after startup. Under load a fixed short sleep was not
+# enough and a long statement's CPU went missing.
+sleep 0.5
+idle_children=$(pgrep -c -P "$pmpid" || true)
+server_settle() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    (($(pgrep -c -P "$pmpid" || true) <= idle_children)) && return 0
+    sleep 0.1
+  done
+  say "WARNING: server backends still running after 10 s: server CPU may be undercounted"
+}
 
 # ---- the synthetic catalog ---------------------------------------------------------
 
@@ -402,13 +416,13 @@ restore_template() {
 run_timed() {
   local label=$1; shift
   local t0 t1 s0 s1 l0 rc=0 out=${RT_OUT:-$work/$label.out}
-  sleep 0.1 # let the postmaster reap the backends of the setup statements
+  server_settle # the backends of the setup statements
   l0=$(stat -c %s "$pglog")
   s0=$(server_ticks)
   t0=$(date +%s.%N)
   /usr/bin/time -f '%e %M %U %S' -o "$work/$label.time" "$@" >"$out" 2>"$work/$label.err" || rc=$?
   t1=$(date +%s.%N)
-  sleep 0.1
+  server_settle
   s1=$(server_ticks)
   if ((rc != 0)); then
     say "$label failed (exit $rc):"
@@ -559,7 +573,7 @@ if [[ -n $pgs ]]; then
     BENCH_PGPASSWORD=$PGPASS /usr/bin/time -f '%e %M %U %S' -o "$work/pgs.time" \
     timeout "$pgs_timeout" node "$here/pg-structure.js" $user_schema_list \
     >"$work/pgs.out" 2>"$work/pgs.err" || rc=$?
-  t1=$(date +%s.%N); sleep 0.1; s1=$(server_ticks)
+  t1=$(date +%s.%N); server_settle; s1=$(server_ticks)
   PGS_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   PGS_SRV=$(awk -v a="$s0" -v b="$s1" -v hz="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / hz }')
   read -r _ PGS_RSS u s < <(tail -n 1 "$work/pgs.time")
