@@ -18,10 +18,12 @@
 # writes it to bench/out/docs.md.  docs/performance.md records the latest figures.
 #
 # Usage: bash bench/docs.sh [--schemas N] [--tables N] [--columns N] [--repeat N]
-#                           [--quick] [--binary PATH] [--no-autodoc]
-#                           [--autodoc-timeout SECONDS]
+#                           [--quick] [--size Nx | --huge] [--binary PATH]
+#                           [--no-autodoc] [--autodoc-timeout SECONDS]
 #
 #   --quick        smoke run: 2 x 50 x 10, repeat 1
+#   --size Nx      N times the catalog: N times the schemas, as bench/run.sh (--size 10x:
+#                  200 x 500 x 40 = 4,000,000 columns); --huge is --size 10x
 #   --binary PATH  the metacrawl to measure (default build-bench/metacrawl, built with
 #                  -Dbuildtype=release when missing, as bench/run.sh does)
 #   --no-autodoc   skip postgresql_autodoc (it takes minutes on 10,000 tables)
@@ -41,7 +43,7 @@ pgctl=$root/tests/integration/pgctl.sh
 die() { echo "bench/docs: $*" >&2; exit 1; }
 say() { echo "bench/docs: $*" >&2; }
 
-schemas=20 tables=500 columns=40 repeat=3 binary= autodoc=1 autodoc_timeout=3600
+schemas=20 tables=500 columns=40 repeat=3 binary= autodoc=1 autodoc_timeout=3600 size=1
 while (($#)); do
   case $1 in
     --schemas) schemas=${2-}; shift 2 ;;
@@ -49,6 +51,8 @@ while (($#)); do
     --columns) columns=${2-}; shift 2 ;;
     --repeat) repeat=${2-}; shift 2 ;;
     --quick) schemas=2 tables=50 columns=10 repeat=1; shift ;;
+    --size) size=${2-}; size=${size%x}; shift 2 ;;
+    --huge) size=10; shift ;;
     --binary) binary=${2-}; shift 2 ;;
     --no-autodoc) autodoc=; shift ;;
     --autodoc-timeout) autodoc_timeout=${2-}; shift 2 ;;
@@ -56,9 +60,10 @@ while (($#)); do
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
-for v in schemas tables columns repeat autodoc_timeout; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--$v takes a positive number"
+for v in schemas tables columns repeat autodoc_timeout size; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v//_/-} takes a positive number"
 done
+schemas=$((schemas * size))
 ((columns >= 3)) || die "--columns must be at least 3"
 
 need_pkg() { # command package
