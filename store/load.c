@@ -521,6 +521,7 @@ struct store_cursor {
     mc_catalog *one;         /* the container last returned, with its fields */
     sqlite3_stmt *containers; /* CONTAINER_COLUMNS, by (schema, name) */
     sqlite3_stmt *fields;    /* the fields of one container */
+    sqlite3_stmt *count;     /* or how many there are (store_cursor_counts_only) */
     int64_t run;
     bool own_read;           /* the cursor began the read snapshot */
     bool done;
@@ -567,6 +568,22 @@ fail:
     return -1;
 }
 
+/* The number of fields of one container, current or as of run ?2. */
+static const char *const sql_count_of[2] = {
+    "SELECT count(*) FROM field_versions fv WHERE fv.container_id = ?1 "
+    "AND fv.valid_to IS NULL",
+    "SELECT count(*) FROM field_versions fv WHERE fv.container_id = ?1 AND "
+    VALID_AT("fv"),
+};
+
+int store_cursor_counts_only(store_cursor *c, mc_error *err)
+{
+    if (c->count || c->done)
+        return 0;
+    c->count = st_prep(c->s, sql_count_of[c->run != 0], "read the catalog", err);
+    return c->count ? 0 : -1;
+}
+
 const mc_catalog *store_cursor_schemas(const store_cursor *c)
 {
     return c->schemas;
@@ -592,6 +609,17 @@ int store_cursor_next(store_cursor *c, const mc_catalog **out, mc_error *err)
     if (read_container(c->containers, one, err) < 0)
         return -1;
     mc_container *k = &one->containers[0];
+    if (c->count) {
+        sqlite3_reset(c->count);
+        if (st_bind_i64(c->count, 1, k->store_key) ||
+            (c->run && st_bind_i64(c->count, 2, c->run)))
+            return st_bind_fail(c->s, err, what);
+        if (sqlite3_step(c->count) != SQLITE_ROW)
+            return st_db_fail(c->s, err, what);
+        k->n_fields = (size_t)st_col_i64(c->count, 0);
+        *out = one;
+        return 0;
+    }
     key_index map = {k->store_key, 0};
     k->fields_loaded = true;
     sqlite3_reset(c->fields);
@@ -610,9 +638,152 @@ void store_cursor_close(store_cursor *c)
         return;
     sqlite3_finalize(c->containers);
     sqlite3_finalize(c->fields);
+    sqlite3_finalize(c->count);
     if (c->own_read)
         store_read_end(c->s);
     mc_catalog_free(c->one);
     mc_catalog_free(c->schemas);
     free(c);
+}
+
+/* ---- catalogs without fields (store_load_skeleton) ------------------------- */
+
+/* The number of fields of every container of a datastore, current or as of
+ * run ?2, grouped by container (the field indexes give that order). */
+static const char *const sql_field_counts[2] = {
+    "SELECT fv.container_id, count(*) FROM field_versions fv "
+    "WHERE fv.container_id IN (SELECT id FROM containers WHERE datastore_id = ?1) "
+    "AND fv.valid_to IS NULL GROUP BY fv.container_id",
+    "SELECT fv.container_id, count(*) FROM field_versions fv "
+    "WHERE fv.container_id IN (SELECT id FROM containers WHERE datastore_id = ?1) "
+    "AND " VALID_AT("fv") " GROUP BY fv.container_id",
+};
+
+/* A container-id index of cat, sorted (the caller frees it). */
+static key_index *key_map_of(const mc_catalog *cat)
+{
+    key_index *map = mc_malloc((cat->n_containers + 1) * sizeof *map);
+    for (size_t i = 0; i < cat->n_containers; i++) {
+        map[i].key = cat->containers[i].store_key;
+        map[i].idx = i;
+    }
+    qsort(map, cat->n_containers, sizeof *map, key_index_cmp);
+    return map;
+}
+
+static int count_fields(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                        mc_error *err)
+{
+    const char *what = "count the fields";
+    sqlite3_stmt *st = st_prep(s, sql_field_counts[run != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    key_index *map = key_map_of(cat);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const key_index *hit = key_find(map, cat->n_containers, st_col_i64(st, 0));
+        if (hit)
+            cat->containers[hit->idx].n_fields = (size_t)st_col_i64(st, 1);
+    }
+    free(map);
+    int ret = rc == SQLITE_DONE ? 0 : st_db_fail(s, err, what);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_hash_containers(store *s, mc_catalog *cat, int64_t run_id, mc_error *err)
+{
+    const char *what = "hash the containers";
+    sqlite3_stmt *st = st_prep(s, sql_fields_of[run_id != 0], what, err);
+    if (!st)
+        return -1;
+    int ret = 0;
+    for (size_t i = 0; i < cat->n_containers && ret == 0; i++) {
+        mc_container *k = &cat->containers[i];
+        if (k->store_key <= 0)
+            continue;
+        /* the container as cat has it, with its fields in a catalog of
+         * its own that goes before the next one comes */
+        mc_catalog *one = mc_catalog_new();
+        mc_container *k1 = mc_catalog_add_container(one);
+        *k1 = *k;
+        k1->first_field = 0;
+        k1->n_fields = 0;
+        key_index map = {k->store_key, 0};
+        sqlite3_reset(st);
+        if (st_bind_i64(st, 1, k->store_key) || (run_id && st_bind_i64(st, 2, run_id)))
+            ret = st_bind_fail(s, err, what);
+        else if ((ret = append_field_groups(s, st, one, &map, 1, what, err)) == 0)
+            k->hash = mc_container_hash(one, k1);
+        mc_catalog_free(one);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_load_skeleton(store *s, const char *datastore, int64_t run_id, unsigned what,
+                        mc_catalog **out, mc_error *err)
+{
+    *out = NULL;
+    int64_t ds = 0;
+    if (store_datastore_id(s, datastore, &ds, err) < 0 ||
+        check_run_of(s, datastore, ds, run_id, err) < 0)
+        return -1;
+    mc_catalog *cat = mc_catalog_new();
+    if (ds && (load_schemas(s, cat, ds, run_id, err) < 0 ||
+               load_containers(s, cat, ds, run_id, err) < 0 ||
+               ((what & STORE_SKELETON_HASHES) &&
+                store_hash_containers(s, cat, run_id, err) < 0) ||
+               ((what & STORE_SKELETON_COUNTS) && count_fields(s, cat, ds, run_id, err) < 0))) {
+        mc_catalog_free(cat);
+        return -1;
+    }
+    if (!(what & STORE_SKELETON_HASHES) && run_id != 0)
+        for (size_t i = 0; i < cat->n_containers; i++)
+            cat->containers[i].hash = 0; /* the current one says nothing of then */
+    *out = cat;
+    return 0;
+}
+
+int store_load_fields_at(store *s, mc_catalog *cat, int64_t run_id,
+                         const size_t *container_idx, size_t n, mc_error *err)
+{
+    const char *what = "load fields";
+    sqlite3_stmt *st = st_prep(s, sql_fields_of[run_id != 0], what, err);
+    if (!st)
+        return -1;
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        size_t ci = container_idx[i];
+        if (ci >= cat->n_containers) {
+            ret = mc_error_set(err, MC_EXIT_STORE, "store: cannot load fields: "
+                               "container index %zu out of range", ci);
+            break;
+        }
+        mc_container *k = &cat->containers[ci];
+        if (k->fields_loaded)
+            continue;
+        if (k->store_key <= 0) {
+            ret = mc_error_set(err, MC_EXIT_STORE, "store: cannot load fields of "
+                               "%s.%s: it did not come from the store", k->schema, k->name);
+            break;
+        }
+        key_index map = {k->store_key, ci};
+        k->first_field = cat->n_fields;
+        k->n_fields = 0;
+        k->fields_loaded = true;
+        sqlite3_reset(st);
+        if (st_bind_i64(st, 1, k->store_key) || (run_id && st_bind_i64(st, 2, run_id)))
+            ret = st_bind_fail(s, err, what);
+        else
+            ret = append_field_groups(s, st, cat, &map, 1, what, err);
+        if (ret < 0) {
+            k->fields_loaded = false;
+            k->n_fields = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret;
 }
