@@ -213,6 +213,31 @@ static int pick_sides(cli_ctx *ctx, store *st, diff_sides *d)
     return 0;
 }
 
+static int oid_cmp(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* The containers' database ids, sorted (the caller frees them). */
+static int64_t *sorted_oids(const mc_catalog *c)
+{
+    int64_t *o = mc_malloc((c->n_containers + 1) * sizeof *o);
+    for (size_t i = 0; i < c->n_containers; i++)
+        o[i] = c->containers[i].oid;
+    qsort(o, c->n_containers, sizeof *o, oid_cmp);
+    return o;
+}
+
+/* Unknown (0), or held by one container. */
+static bool oid_once(const int64_t *sorted, size_t n, int64_t oid)
+{
+    if (oid == 0)
+        return true;
+    const int64_t *hit = bsearch(&oid, sorted, n, sizeof *sorted, oid_cmp);
+    return hit && !(hit > sorted && hit[-1] == oid) && !(hit + 1 < sorted + n && hit[1] == oid);
+}
+
 /*
  * The two catalogs, in memory that grows with their containers, not their
  * columns: both are read without fields, with each container's hash
@@ -242,10 +267,15 @@ static int load_sides(store *st, const diff_sides *sd, const char *map, mc_catal
     mc_catalog *A = *a, *B = *b;
     bool *twin_a = mc_calloc(A->n_containers + 1, sizeof *twin_a);
     bool *twin_b = mc_calloc(B->n_containers + 1, sizeof *twin_b);
+    int64_t *oids_a = sorted_oids(A), *oids_b = sorted_oids(B);
     for (size_t i = 0; i < A->n_containers; i++) {
         const mc_container *k = &A->containers[i];
         const mc_container *t = mc_catalog_find(B, k->schema, k->name);
-        if (t && t->hash == k->hash && (by_name || t->oid == k->oid)) {
+        /* pairing by id comes first: an id both sides hold once pairs the
+         * twins with each other */
+        if (t && t->hash == k->hash &&
+            (by_name || (t->oid == k->oid && oid_once(oids_a, A->n_containers, k->oid) &&
+                         oid_once(oids_b, B->n_containers, k->oid)))) {
             twin_a[i] = true;
             twin_b[t - B->containers] = true;
         }
@@ -267,6 +297,8 @@ static int load_sides(store *st, const diff_sides *sd, const char *map, mc_catal
     free(need);
     free(twin_a);
     free(twin_b);
+    free(oids_a);
+    free(oids_b);
     if (!bad)
         return 0;
 fail:
