@@ -141,13 +141,27 @@ static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t 
     return ret;
 }
 
+/* Column i as text in arena a, or the previous container's same text:
+ * consecutive containers mostly share their schema, owner and key texts,
+ * and a catalog of 100,000 containers then holds each once per run. */
+static const char *col_text_as(sqlite3_stmt *st, int i, mc_arena *a, const char *prev)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (t && prev && (size_t)sqlite3_column_bytes(st, i) == strlen(prev) &&
+        memcmp(prev, t, strlen(prev)) == 0)
+        return prev;
+    return st_col_text(st, i, a);
+}
+
 /* One row of CONTAINER_COLUMNS appended to cat as a container. */
 static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
 {
     mc_container *k = mc_catalog_add_container(cat);
+    const mc_container none = {0};
+    const mc_container *p = cat->n_containers > 1 ? k - 1 : &none;
     k->store_id = st_col_i64(st, 0);
     k->store_key = st_col_i64(st, 1);
-    k->schema = st_col_text(st, 2, cat->arena);
+    k->schema = col_text_as(st, 2, cat->arena, p->schema);
     k->name = st_col_text(st, 3, cat->arena);
     k->oid = st_col_i64(st, 4);
     const char *kind = (const char *)sqlite3_column_text(st, 5);
@@ -157,17 +171,17 @@ static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
                             "an unknown kind '%s'", k->schema, k->name,
                             kind ? kind : "");
     k->kind = (mc_kind)kv;
-    k->owner = st_col_text(st, 6, cat->arena);
+    k->owner = col_text_as(st, 6, cat->arena, p->owner);
     k->comment = st_col_text(st, 7, cat->arena);
     k->definition = st_col_text(st, 8, cat->arena);
-    k->primary_key = st_col_text(st, 9, cat->arena);
+    k->primary_key = col_text_as(st, 9, cat->arena, p->primary_key);
     k->foreign_keys = st_col_text(st, 10, cat->arena);
-    k->dist_style = st_col_text(st, 11, cat->arena);
-    k->sort_key = st_col_text(st, 12, cat->arena);
+    k->dist_style = col_text_as(st, 11, cat->arena, p->dist_style);
+    k->sort_key = col_text_as(st, 12, cat->arena, p->sort_key);
     k->hash = (uint64_t)st_col_i64(st, 13);
     k->row_estimate = sqlite3_column_type(st, 14) == SQLITE_NULL
                           ? -1 : sqlite3_column_double(st, 14);
-    k->extension = st_col_text(st, 15, cat->arena);
+    k->extension = col_text_as(st, 15, cat->arena, p->extension);
     k->legacy = sqlite3_column_int(st, 16) < STORE_READ_RULES_IDENTITY;
     k->depends_unread = sqlite3_column_int(st, 16) < STORE_READ_RULES_DEPENDS;
     k->partitions = st_col_text(st, 17, cat->arena);

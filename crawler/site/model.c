@@ -176,7 +176,6 @@ int ds_load(store *s, ds_data *d, mc_error *err)
 {
     d->s = s;
     if (store_load_skeleton(s, d->name, 0, STORE_SKELETON_COUNTS, &d->cat, err) < 0 ||
-        store_load_facts(s, d->cat, err) < 0 ||
         store_list_runs(s, d->name, 0, &d->runs, err) < 0 ||
         store_hist_changes(s, d->name, &d->ch, err) < 0 ||
         store_hist_containers(s, d->name, &d->hc, err) < 0 ||
@@ -319,4 +318,25 @@ int ds_fields_check(const ds_data *d, mc_error *err)
         return 0;
     *err = d->fc->err;
     return -1;
+}
+
+const mc_facts *ds_facts(const ds_data *d, size_t ci)
+{
+    ds_field_cache *fc = d->fc;
+    size_t n;
+    ds_fields(d, ci, &n);
+    if (fc->failed)
+        return NULL;
+    mc_catalog *one = mc_catalog_new();
+    *mc_catalog_add_container(one) = d->cat->containers[ci];
+    const mc_facts *got = NULL;
+    if (store_load_facts(d->s, one, &fc->err) < 0) {
+        fc->failed = true;
+    } else if (one->containers[0].facts) {
+        mc_facts *f = mc_arena_alloc(fc->cat->arena, sizeof *f);
+        *f = *one->containers[0].facts;
+        got = f;
+    }
+    mc_catalog_free(one);
+    return got;
 }

@@ -511,7 +511,9 @@ int write_container(site *S, ds_data *d, size_t ci, mc_error *err)
         p_text(&p, k->comment);
         p_para_end(&p);
     }
-    write_facts_section(&p, k);
+    mc_container with_facts = *k; /* the facts are read for this page alone */
+    with_facts.facts = ds_facts(d, ci);
+    write_facts_section(&p, &with_facts);
 
     json_t *pk = k->primary_key ? json_loads(k->primary_key, 0, NULL) : NULL;
     json_t *fks = d->fks[ci];

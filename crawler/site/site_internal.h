@@ -124,6 +124,9 @@ ptrdiff_t cont_of_key(const ds_data *d, int64_t key);
  * container's fields are read, the strings stay.  NULL with *n 0 when the
  * read failed (ds_fields_check says why). */
 const mc_field *ds_fields(const ds_data *d, size_t ci, size_t *n);
+/* The table facts of container ci (NULL = none, or the read failed),
+ * read from the store for its page and kept as its fields are. */
+const mc_facts *ds_facts(const ds_data *d, size_t ci);
 /* Forgets every container's fields read so far (their strings too). */
 void ds_fields_release(const ds_data *d);
 /* -1 with the error when a read of fields failed since the build began. */
