@@ -110,7 +110,17 @@ static const char *const sql_container_named[2] = {
 
 static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t run,
                                  const char *schema, const char *name, mc_error *err);
-static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err);
+/* Another catalog whose texts a load shares (store_load_skeleton_like),
+ * walked in step: both are in (schema, name) order. */
+typedef struct like_walk {
+    const mc_catalog *cat;
+    size_t at;
+} like_walk;
+
+static int read_container(sqlite3_stmt *st, mc_catalog *cat, like_walk *like,
+                          mc_error *err);
+static int load_containers_like(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                                like_walk *like, mc_error *err);
 
 static int load_containers(store *s, mc_catalog *cat, int64_t ds, int64_t run,
                            mc_error *err)
@@ -133,7 +143,7 @@ static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t 
     }
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if ((ret = read_container(st, cat, err)) < 0)
+        if ((ret = read_container(st, cat, NULL, err)) < 0)
             break;
     if (ret == 0 && rc != SQLITE_DONE)
         ret = st_db_fail(s, err, what);
@@ -141,28 +151,54 @@ static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t 
     return ret;
 }
 
-/* Column i as text in arena a, or the previous container's same text:
+/* Column i as text in arena a, or the same text already held by the
+ * previous container (a, b: its and the like catalog's twin's, NULL = none):
  * consecutive containers mostly share their schema, owner and key texts,
- * and a catalog of 100,000 containers then holds each once per run. */
-static const char *col_text_as(sqlite3_stmt *st, int i, mc_arena *a, const char *prev)
+ * and the second catalog of a diff most of its texts with the first, so a
+ * catalog of 100,000 containers holds each text once. */
+static const char *col_text_as(sqlite3_stmt *st, int i, mc_arena *arena, const char *a,
+                               const char *b)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
-    if (t && prev && (size_t)sqlite3_column_bytes(st, i) == strlen(prev) &&
-        memcmp(prev, t, strlen(prev)) == 0)
-        return prev;
-    return st_col_text(st, i, a);
+    if (!t)
+        return NULL;
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    if (a && strlen(a) == n && memcmp(a, t, n) == 0)
+        return a;
+    if (b && strlen(b) == n && memcmp(b, t, n) == 0)
+        return b;
+    return st_col_text(st, i, arena);
+}
+
+static int name_cmp(const mc_container *k, const char *schema, const char *name)
+{
+    int c = strcmp(k->schema, schema);
+    return c ? c : strcmp(k->name, name);
 }
 
 /* One row of CONTAINER_COLUMNS appended to cat as a container. */
-static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
+static int read_container(sqlite3_stmt *st, mc_catalog *cat, like_walk *like,
+                          mc_error *err)
 {
     mc_container *k = mc_catalog_add_container(cat);
     const mc_container none = {0};
     const mc_container *p = cat->n_containers > 1 ? k - 1 : &none;
+    const mc_container *t = &none; /* the like catalog's container of this name */
+    const char *schema = (const char *)sqlite3_column_text(st, 2);
+    const char *name = (const char *)sqlite3_column_text(st, 3);
+    if (like && schema && name) {
+        const mc_catalog *lc = like->cat;
+        while (like->at < lc->n_containers &&
+               name_cmp(&lc->containers[like->at], schema, name) < 0)
+            like->at++;
+        if (like->at < lc->n_containers &&
+            name_cmp(&lc->containers[like->at], schema, name) == 0)
+            t = &lc->containers[like->at];
+    }
     k->store_id = st_col_i64(st, 0);
     k->store_key = st_col_i64(st, 1);
-    k->schema = col_text_as(st, 2, cat->arena, p->schema);
-    k->name = st_col_text(st, 3, cat->arena);
+    k->schema = col_text_as(st, 2, cat->arena, p->schema, t->schema);
+    k->name = col_text_as(st, 3, cat->arena, NULL, t->name);
     k->oid = st_col_i64(st, 4);
     const char *kind = (const char *)sqlite3_column_text(st, 5);
     int kv = mc_kind_parse(kind);
@@ -171,21 +207,21 @@ static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
                             "an unknown kind '%s'", k->schema, k->name,
                             kind ? kind : "");
     k->kind = (mc_kind)kv;
-    k->owner = col_text_as(st, 6, cat->arena, p->owner);
-    k->comment = st_col_text(st, 7, cat->arena);
-    k->definition = st_col_text(st, 8, cat->arena);
-    k->primary_key = col_text_as(st, 9, cat->arena, p->primary_key);
-    k->foreign_keys = st_col_text(st, 10, cat->arena);
-    k->dist_style = col_text_as(st, 11, cat->arena, p->dist_style);
-    k->sort_key = col_text_as(st, 12, cat->arena, p->sort_key);
+    k->owner = col_text_as(st, 6, cat->arena, p->owner, t->owner);
+    k->comment = col_text_as(st, 7, cat->arena, NULL, t->comment);
+    k->definition = col_text_as(st, 8, cat->arena, NULL, t->definition);
+    k->primary_key = col_text_as(st, 9, cat->arena, p->primary_key, t->primary_key);
+    k->foreign_keys = col_text_as(st, 10, cat->arena, NULL, t->foreign_keys);
+    k->dist_style = col_text_as(st, 11, cat->arena, p->dist_style, t->dist_style);
+    k->sort_key = col_text_as(st, 12, cat->arena, p->sort_key, t->sort_key);
     k->hash = (uint64_t)st_col_i64(st, 13);
     k->row_estimate = sqlite3_column_type(st, 14) == SQLITE_NULL
                           ? -1 : sqlite3_column_double(st, 14);
-    k->extension = col_text_as(st, 15, cat->arena, p->extension);
+    k->extension = col_text_as(st, 15, cat->arena, p->extension, t->extension);
     k->legacy = sqlite3_column_int(st, 16) < STORE_READ_RULES_IDENTITY;
     k->depends_unread = sqlite3_column_int(st, 16) < STORE_READ_RULES_DEPENDS;
-    k->partitions = st_col_text(st, 17, cat->arena);
-    k->depends_on = st_col_text(st, 18, cat->arena);
+    k->partitions = col_text_as(st, 17, cat->arena, NULL, t->partitions);
+    k->depends_on = col_text_as(st, 18, cat->arena, NULL, t->depends_on);
     return 0;
 }
 
@@ -620,7 +656,7 @@ int store_cursor_next(store_cursor *c, const mc_catalog **out, mc_error *err)
         return st_db_fail(c->s, err, what);
     mc_catalog *one = mc_catalog_new();
     c->one = one;
-    if (read_container(c->containers, one, err) < 0)
+    if (read_container(c->containers, one, NULL, err) < 0)
         return -1;
     mc_container *k = &one->containers[0];
     if (c->count) {
@@ -737,8 +773,34 @@ int store_hash_containers(store *s, mc_catalog *cat, int64_t run_id, mc_error *e
     return ret;
 }
 
+static int load_containers_like(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                                like_walk *like, mc_error *err)
+{
+    const char *what = "load containers";
+    sqlite3_stmt *st = st_prep(s, sql_containers[run != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((ret = read_container(st, cat, like, err)) < 0)
+            break;
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = st_db_fail(s, err, what);
+    sqlite3_finalize(st);
+    return ret;
+}
+
 int store_load_skeleton(store *s, const char *datastore, int64_t run_id, unsigned what,
                         mc_catalog **out, mc_error *err)
+{
+    return store_load_skeleton_like(s, datastore, run_id, what, NULL, out, err);
+}
+
+int store_load_skeleton_like(store *s, const char *datastore, int64_t run_id,
+                             unsigned what, const mc_catalog *like, mc_catalog **out,
+                             mc_error *err)
 {
     *out = NULL;
     int64_t ds = 0;
@@ -746,8 +808,9 @@ int store_load_skeleton(store *s, const char *datastore, int64_t run_id, unsigne
         check_run_of(s, datastore, ds, run_id, err) < 0)
         return -1;
     mc_catalog *cat = mc_catalog_new();
+    like_walk walk = {like, 0};
     if (ds && (load_schemas(s, cat, ds, run_id, err) < 0 ||
-               load_containers(s, cat, ds, run_id, err) < 0 ||
+               load_containers_like(s, cat, ds, run_id, like ? &walk : NULL, err) < 0 ||
                ((what & STORE_SKELETON_HASHES) &&
                 store_hash_containers(s, cat, run_id, err) < 0) ||
                ((what & STORE_SKELETON_COUNTS) && count_fields(s, cat, ds, run_id, err) < 0))) {

@@ -414,6 +414,15 @@ int store_cursor_counts_only(store_cursor *c, mc_error *err);
 #define STORE_SKELETON_HASHES 2u
 int store_load_skeleton(store *s, const char *datastore, int64_t run_id, unsigned what,
                         mc_catalog **out, mc_error *err);
+/* store_load_skeleton, where a container's texts equal to those of the
+ * container of the same schema and name in like (a catalog in (schema,
+ * name) order, e.g. the other side of a diff) point to like's instead of
+ * being copied: like must outlive *out, and nobody may change either's
+ * texts in place.  The second catalog of a diff then costs little more than
+ * its containers' structs. */
+int store_load_skeleton_like(store *s, const char *datastore, int64_t run_id,
+                             unsigned what, const mc_catalog *like, mc_catalog **out,
+                             mc_error *err);
 /* Sets the hash of every container of cat that came from the store to
  * mc_container_hash of the container as cat has it (its names, keys and
  * texts, e.g. after a schema was renamed) with its fields as of run_id (0 =

@@ -255,7 +255,8 @@ static int load_sides(store *st, const diff_sides *sd, const char *map, mc_catal
     bool by_name = sd->b != NULL;
     int rc = 0;
     if (store_load_skeleton(st, sd->a, sd->from, STORE_SKELETON_HASHES, a, &err) != 0 ||
-        store_load_skeleton(st, bname, sd->to, map ? 0 : STORE_SKELETON_HASHES, b, &err) != 0)
+        store_load_skeleton_like(st, bname, sd->to, map ? 0 : STORE_SKELETON_HASHES, *a, b,
+                                 &err) != 0)
         goto fail;
     if (map) {
         /* B's containers are hashed under the names they take */
@@ -368,8 +369,8 @@ static int cmd_diff(cli_ctx *ctx)
         rc = MC_EXIT_CHANGES;
 out:
     diff_result_free(&dr);
+    mc_catalog_free(b); /* shares a's texts */
     mc_catalog_free(a);
-    mc_catalog_free(b);
     free(sd.a);
     free(sd.b);
     store_close(st);

@@ -2104,6 +2104,15 @@ static void check_skeleton(store *s, int64_t run)
     cr_assert_eq(store_load_fields_at(s, sk, run, all, sk->n_containers, &err), 0, "%s",
                  err.message);
     assert_catalog_eq(sk, full, true);
+    /* sharing another catalog's texts changes nothing read */
+    mc_catalog *other = NULL, *shared = NULL;
+    cr_assert_eq(store_load_skeleton(s, "dw", 0, 0, &other, &err), 0, "%s", err.message);
+    cr_assert_eq(store_load_skeleton_like(s, "dw", run, STORE_SKELETON_HASHES, other,
+                                          &shared, &err), 0, "%s", err.message);
+    cr_assert_eq(store_load_fields_at(s, shared, run, all, shared->n_containers, &err), 0);
+    assert_catalog_eq(shared, full, true);
+    mc_catalog_free(shared);
+    mc_catalog_free(other);
     /* a renamed container hashes under its new name, with the same fields */
     if (sk->n_containers) {
         mc_catalog *one = mc_catalog_new();
