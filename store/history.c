@@ -172,6 +172,22 @@ static int hist_field_cmp(const void *pa, const void *pb)
     return strcmp(a->name, b->name);
 }
 
+/* The field versions of a datastore (?1 its id), or of one container (?1
+ * its id): index order (container_id, valid_from) costs no sort in SQLite;
+ * the grouping into lives is a qsort here. */
+#define FIELD_LIVES_SQL(where)                                                  \
+    "SELECT fv.container_id, fv.attnum, fv.position, fv.name, "               \
+    "fv.valid_from, coalesce(rf.finished_at, rf.started_at), "                \
+    "fv.valid_to, coalesce(rt.finished_at, rt.started_at) "                   \
+    "FROM containers c "                                                       \
+    "JOIN field_versions fv ON fv.container_id = c.id "                        \
+    "JOIN runs rf ON rf.id = fv.valid_from "                                   \
+    "LEFT JOIN runs rt ON rt.id = fv.valid_to "                                \
+    "WHERE " where
+
+static int hist_fields_from(store *s, sqlite3_stmt *st, const char *what,
+                            mc_hist_fields *out, mc_error *err);
+
 int store_hist_fields(store *s, const char *datastore, mc_hist_fields *out,
                       mc_error *err)
 {
@@ -179,19 +195,34 @@ int store_hist_fields(store *s, const char *datastore, mc_hist_fields *out,
     memset(out, 0, sizeof *out);
     out->arena = mc_arena_new();
     int64_t ds;
-    /* Index order (container_id, valid_from) costs no sort in SQLite; the
-     * grouping into lives is a qsort here. */
-    sqlite3_stmt *st = prep_for_ds(s, datastore,
-        "SELECT fv.container_id, fv.attnum, fv.position, fv.name, "
-        "fv.valid_from, coalesce(rf.finished_at, rf.started_at), "
-        "fv.valid_to, coalesce(rt.finished_at, rt.started_at) "
-        "FROM containers c "
-        "JOIN field_versions fv ON fv.container_id = c.id "
-        "JOIN runs rf ON rf.id = fv.valid_from "
-        "LEFT JOIN runs rt ON rt.id = fv.valid_to "
-        "WHERE c.datastore_id = ?1", what, &ds, err);
+    sqlite3_stmt *st = prep_for_ds(s, datastore, FIELD_LIVES_SQL("c.datastore_id = ?1"),
+                                   what, &ds, err);
     if (!st)
         return mc_error_is_set(err) ? -1 : 0;
+    return hist_fields_from(s, st, what, out, err);
+}
+
+int store_hist_fields_of(store *s, int64_t container_id, mc_hist_fields *out,
+                         mc_error *err)
+{
+    const char *what = "read the field history";
+    memset(out, 0, sizeof *out);
+    out->arena = mc_arena_new();
+    sqlite3_stmt *st = st_prep(s, FIELD_LIVES_SQL("c.id = ?1"), what, err);
+    if (!st)
+        return -1;
+    if (sqlite3_bind_int64(st, 1, (sqlite3_int64)container_id) != SQLITE_OK) {
+        st_db_fail(s, err, what);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    return hist_fields_from(s, st, what, out, err);
+}
+
+/* Steps st (FIELD_LIVES_SQL) into out and finalizes it. */
+static int hist_fields_from(store *s, sqlite3_stmt *st, const char *what,
+                            mc_hist_fields *out, mc_error *err)
+{
     fv_row *rows = NULL;
     size_t n = 0, cap = 0;
     int rc;

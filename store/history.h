@@ -72,6 +72,10 @@ typedef struct mc_hist_fields {
 
 int store_hist_fields(store *s, const char *datastore, mc_hist_fields *out,
                       mc_error *err);
+/* The field lives of one container (containers.id): what its page shows,
+ * without reading the datastore's whole history. */
+int store_hist_fields_of(store *s, int64_t container_id, mc_hist_fields *out,
+                         mc_error *err);
 void mc_hist_fields_free(mc_hist_fields *f);
 
 /* The first run that saw each container of a datastore, current or not. */

@@ -110,7 +110,17 @@ static const char *const sql_container_named[2] = {
 
 static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t run,
                                  const char *schema, const char *name, mc_error *err);
-static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err);
+/* Another catalog whose texts a load shares (store_load_skeleton_like),
+ * walked in step: both are in (schema, name) order. */
+typedef struct like_walk {
+    const mc_catalog *cat;
+    size_t at;
+} like_walk;
+
+static int read_container(sqlite3_stmt *st, mc_catalog *cat, like_walk *like,
+                          mc_error *err);
+static int load_containers_like(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                                like_walk *like, mc_error *err);
 
 static int load_containers(store *s, mc_catalog *cat, int64_t ds, int64_t run,
                            mc_error *err)
@@ -133,7 +143,7 @@ static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t 
     }
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if ((ret = read_container(st, cat, err)) < 0)
+        if ((ret = read_container(st, cat, NULL, err)) < 0)
             break;
     if (ret == 0 && rc != SQLITE_DONE)
         ret = st_db_fail(s, err, what);
@@ -141,14 +151,54 @@ static int load_containers_where(store *s, mc_catalog *cat, int64_t ds, int64_t 
     return ret;
 }
 
+/* Column i as text in arena a, or the same text already held by the
+ * previous container (a, b: its and the like catalog's twin's, NULL = none):
+ * consecutive containers mostly share their schema, owner and key texts,
+ * and the second catalog of a diff most of its texts with the first, so a
+ * catalog of 100,000 containers holds each text once. */
+static const char *col_text_as(sqlite3_stmt *st, int i, mc_arena *arena, const char *a,
+                               const char *b)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t)
+        return NULL;
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    if (a && strlen(a) == n && memcmp(a, t, n) == 0)
+        return a;
+    if (b && strlen(b) == n && memcmp(b, t, n) == 0)
+        return b;
+    return st_col_text(st, i, arena);
+}
+
+static int name_cmp(const mc_container *k, const char *schema, const char *name)
+{
+    int c = strcmp(k->schema, schema);
+    return c ? c : strcmp(k->name, name);
+}
+
 /* One row of CONTAINER_COLUMNS appended to cat as a container. */
-static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
+static int read_container(sqlite3_stmt *st, mc_catalog *cat, like_walk *like,
+                          mc_error *err)
 {
     mc_container *k = mc_catalog_add_container(cat);
+    const mc_container none = {0};
+    const mc_container *p = cat->n_containers > 1 ? k - 1 : &none;
+    const mc_container *t = &none; /* the like catalog's container of this name */
+    const char *schema = (const char *)sqlite3_column_text(st, 2);
+    const char *name = (const char *)sqlite3_column_text(st, 3);
+    if (like && schema && name) {
+        const mc_catalog *lc = like->cat;
+        while (like->at < lc->n_containers &&
+               name_cmp(&lc->containers[like->at], schema, name) < 0)
+            like->at++;
+        if (like->at < lc->n_containers &&
+            name_cmp(&lc->containers[like->at], schema, name) == 0)
+            t = &lc->containers[like->at];
+    }
     k->store_id = st_col_i64(st, 0);
     k->store_key = st_col_i64(st, 1);
-    k->schema = st_col_text(st, 2, cat->arena);
-    k->name = st_col_text(st, 3, cat->arena);
+    k->schema = col_text_as(st, 2, cat->arena, p->schema, t->schema);
+    k->name = col_text_as(st, 3, cat->arena, NULL, t->name);
     k->oid = st_col_i64(st, 4);
     const char *kind = (const char *)sqlite3_column_text(st, 5);
     int kv = mc_kind_parse(kind);
@@ -157,22 +207,22 @@ static int read_container(sqlite3_stmt *st, mc_catalog *cat, mc_error *err)
                             "an unknown kind '%s'", k->schema, k->name,
                             kind ? kind : "");
     k->kind = (mc_kind)kv;
-    k->owner = st_col_text(st, 6, cat->arena);
-    k->comment = st_col_text(st, 7, cat->arena);
-    k->definition = st_col_text(st, 8, cat->arena);
-    k->primary_key = st_col_text(st, 9, cat->arena);
-    k->foreign_keys = st_col_text(st, 10, cat->arena);
-    k->dist_style = st_col_text(st, 11, cat->arena);
-    k->sort_key = st_col_text(st, 12, cat->arena);
+    k->owner = col_text_as(st, 6, cat->arena, p->owner, t->owner);
+    k->comment = col_text_as(st, 7, cat->arena, NULL, t->comment);
+    k->definition = col_text_as(st, 8, cat->arena, NULL, t->definition);
+    k->primary_key = col_text_as(st, 9, cat->arena, p->primary_key, t->primary_key);
+    k->foreign_keys = col_text_as(st, 10, cat->arena, NULL, t->foreign_keys);
+    k->dist_style = col_text_as(st, 11, cat->arena, p->dist_style, t->dist_style);
+    k->sort_key = col_text_as(st, 12, cat->arena, p->sort_key, t->sort_key);
     k->hash = (uint64_t)st_col_i64(st, 13);
     k->row_estimate = sqlite3_column_type(st, 14) == SQLITE_NULL
                           ? -1 : sqlite3_column_double(st, 14);
-    k->extension = st_col_text(st, 15, cat->arena);
+    k->extension = col_text_as(st, 15, cat->arena, p->extension, t->extension);
     k->legacy = sqlite3_column_int(st, 16) < STORE_READ_RULES_IDENTITY;
     k->depends_unread = sqlite3_column_int(st, 16) < STORE_READ_RULES_DEPENDS;
-    k->partitions = st_col_text(st, 17, cat->arena);
-    k->depends_on = st_col_text(st, 18, cat->arena);
-    k->fingerprint = st_col_text(st, 19, cat->arena);
+    k->partitions = col_text_as(st, 17, cat->arena, NULL, t->partitions);
+    k->depends_on = col_text_as(st, 18, cat->arena, NULL, t->depends_on);
+    k->fingerprint = col_text_as(st, 19, cat->arena, NULL, NULL);
     return 0;
 }
 
@@ -522,6 +572,7 @@ struct store_cursor {
     mc_catalog *one;         /* the container last returned, with its fields */
     sqlite3_stmt *containers; /* CONTAINER_COLUMNS, by (schema, name) */
     sqlite3_stmt *fields;    /* the fields of one container */
+    sqlite3_stmt *count;     /* or how many there are (store_cursor_counts_only) */
     int64_t run;
     bool own_read;           /* the cursor began the read snapshot */
     bool done;
@@ -568,6 +619,22 @@ fail:
     return -1;
 }
 
+/* The number of fields of one container, current or as of run ?2. */
+static const char *const sql_count_of[2] = {
+    "SELECT count(*) FROM field_versions fv WHERE fv.container_id = ?1 "
+    "AND fv.valid_to IS NULL",
+    "SELECT count(*) FROM field_versions fv WHERE fv.container_id = ?1 AND "
+    VALID_AT("fv"),
+};
+
+int store_cursor_counts_only(store_cursor *c, mc_error *err)
+{
+    if (c->count || c->done)
+        return 0;
+    c->count = st_prep(c->s, sql_count_of[c->run != 0], "read the catalog", err);
+    return c->count ? 0 : -1;
+}
+
 const mc_catalog *store_cursor_schemas(const store_cursor *c)
 {
     return c->schemas;
@@ -590,9 +657,20 @@ int store_cursor_next(store_cursor *c, const mc_catalog **out, mc_error *err)
         return st_db_fail(c->s, err, what);
     mc_catalog *one = mc_catalog_new();
     c->one = one;
-    if (read_container(c->containers, one, err) < 0)
+    if (read_container(c->containers, one, NULL, err) < 0)
         return -1;
     mc_container *k = &one->containers[0];
+    if (c->count) {
+        sqlite3_reset(c->count);
+        if (st_bind_i64(c->count, 1, k->store_key) ||
+            (c->run && st_bind_i64(c->count, 2, c->run)))
+            return st_bind_fail(c->s, err, what);
+        if (sqlite3_step(c->count) != SQLITE_ROW)
+            return st_db_fail(c->s, err, what);
+        k->n_fields = (size_t)st_col_i64(c->count, 0);
+        *out = one;
+        return 0;
+    }
     key_index map = {k->store_key, 0};
     k->fields_loaded = true;
     sqlite3_reset(c->fields);
@@ -611,9 +689,179 @@ void store_cursor_close(store_cursor *c)
         return;
     sqlite3_finalize(c->containers);
     sqlite3_finalize(c->fields);
+    sqlite3_finalize(c->count);
     if (c->own_read)
         store_read_end(c->s);
     mc_catalog_free(c->one);
     mc_catalog_free(c->schemas);
     free(c);
+}
+
+/* ---- catalogs without fields (store_load_skeleton) ------------------------- */
+
+/* The number of fields of every container of a datastore, current or as of
+ * run ?2, grouped by container (the field indexes give that order). */
+static const char *const sql_field_counts[2] = {
+    "SELECT fv.container_id, count(*) FROM field_versions fv "
+    "WHERE fv.container_id IN (SELECT id FROM containers WHERE datastore_id = ?1) "
+    "AND fv.valid_to IS NULL GROUP BY fv.container_id",
+    "SELECT fv.container_id, count(*) FROM field_versions fv "
+    "WHERE fv.container_id IN (SELECT id FROM containers WHERE datastore_id = ?1) "
+    "AND " VALID_AT("fv") " GROUP BY fv.container_id",
+};
+
+/* A container-id index of cat, sorted (the caller frees it). */
+static key_index *key_map_of(const mc_catalog *cat)
+{
+    key_index *map = mc_malloc((cat->n_containers + 1) * sizeof *map);
+    for (size_t i = 0; i < cat->n_containers; i++) {
+        map[i].key = cat->containers[i].store_key;
+        map[i].idx = i;
+    }
+    qsort(map, cat->n_containers, sizeof *map, key_index_cmp);
+    return map;
+}
+
+static int count_fields(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                        mc_error *err)
+{
+    const char *what = "count the fields";
+    sqlite3_stmt *st = st_prep(s, sql_field_counts[run != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    key_index *map = key_map_of(cat);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const key_index *hit = key_find(map, cat->n_containers, st_col_i64(st, 0));
+        if (hit)
+            cat->containers[hit->idx].n_fields = (size_t)st_col_i64(st, 1);
+    }
+    free(map);
+    int ret = rc == SQLITE_DONE ? 0 : st_db_fail(s, err, what);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_hash_containers(store *s, mc_catalog *cat, int64_t run_id, mc_error *err)
+{
+    const char *what = "hash the containers";
+    sqlite3_stmt *st = st_prep(s, sql_fields_of[run_id != 0], what, err);
+    if (!st)
+        return -1;
+    int ret = 0;
+    for (size_t i = 0; i < cat->n_containers && ret == 0; i++) {
+        mc_container *k = &cat->containers[i];
+        if (k->store_key <= 0)
+            continue;
+        /* the container as cat has it, with its fields in a catalog of
+         * its own that goes before the next one comes */
+        mc_catalog *one = mc_catalog_new();
+        mc_container *k1 = mc_catalog_add_container(one);
+        *k1 = *k;
+        k1->first_field = 0;
+        k1->n_fields = 0;
+        key_index map = {k->store_key, 0};
+        sqlite3_reset(st);
+        if (st_bind_i64(st, 1, k->store_key) || (run_id && st_bind_i64(st, 2, run_id)))
+            ret = st_bind_fail(s, err, what);
+        else if ((ret = append_field_groups(s, st, one, &map, 1, what, err)) == 0)
+            k->hash = mc_container_hash(one, k1);
+        mc_catalog_free(one);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int load_containers_like(store *s, mc_catalog *cat, int64_t ds, int64_t run,
+                                like_walk *like, mc_error *err)
+{
+    const char *what = "load containers";
+    sqlite3_stmt *st = st_prep(s, sql_containers[run != 0], what, err);
+    if (!st || bind_ds_run(s, st, ds, run, what, err) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((ret = read_container(st, cat, like, err)) < 0)
+            break;
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = st_db_fail(s, err, what);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_load_skeleton(store *s, const char *datastore, int64_t run_id, unsigned what,
+                        mc_catalog **out, mc_error *err)
+{
+    return store_load_skeleton_like(s, datastore, run_id, what, NULL, out, err);
+}
+
+int store_load_skeleton_like(store *s, const char *datastore, int64_t run_id,
+                             unsigned what, const mc_catalog *like, mc_catalog **out,
+                             mc_error *err)
+{
+    *out = NULL;
+    int64_t ds = 0;
+    if (store_datastore_id(s, datastore, &ds, err) < 0 ||
+        check_run_of(s, datastore, ds, run_id, err) < 0)
+        return -1;
+    mc_catalog *cat = mc_catalog_new();
+    like_walk walk = {like, 0};
+    if (ds && (load_schemas(s, cat, ds, run_id, err) < 0 ||
+               load_containers_like(s, cat, ds, run_id, like ? &walk : NULL, err) < 0 ||
+               ((what & STORE_SKELETON_HASHES) &&
+                store_hash_containers(s, cat, run_id, err) < 0) ||
+               ((what & STORE_SKELETON_COUNTS) && count_fields(s, cat, ds, run_id, err) < 0))) {
+        mc_catalog_free(cat);
+        return -1;
+    }
+    if (!(what & STORE_SKELETON_HASHES) && run_id != 0)
+        for (size_t i = 0; i < cat->n_containers; i++)
+            cat->containers[i].hash = 0; /* the current one says nothing of then */
+    *out = cat;
+    return 0;
+}
+
+int store_load_fields_at(store *s, mc_catalog *cat, int64_t run_id,
+                         const size_t *container_idx, size_t n, mc_error *err)
+{
+    const char *what = "load fields";
+    sqlite3_stmt *st = st_prep(s, sql_fields_of[run_id != 0], what, err);
+    if (!st)
+        return -1;
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        size_t ci = container_idx[i];
+        if (ci >= cat->n_containers) {
+            ret = mc_error_set(err, MC_EXIT_STORE, "store: cannot load fields: "
+                               "container index %zu out of range", ci);
+            break;
+        }
+        mc_container *k = &cat->containers[ci];
+        if (k->fields_loaded)
+            continue;
+        if (k->store_key <= 0) {
+            ret = mc_error_set(err, MC_EXIT_STORE, "store: cannot load fields of "
+                               "%s.%s: it did not come from the store", k->schema, k->name);
+            break;
+        }
+        key_index map = {k->store_key, ci};
+        k->first_field = cat->n_fields;
+        k->n_fields = 0;
+        k->fields_loaded = true;
+        sqlite3_reset(st);
+        if (st_bind_i64(st, 1, k->store_key) || (run_id && st_bind_i64(st, 2, run_id)))
+            ret = st_bind_fail(s, err, what);
+        else
+            ret = append_field_groups(s, st, cat, &map, 1, what, err);
+        if (ret < 0) {
+            k->fields_loaded = false;
+            k->n_fields = 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return ret;
 }

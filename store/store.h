@@ -410,6 +410,49 @@ const mc_catalog *store_cursor_schemas(const store_cursor *c);
 int store_cursor_next(store_cursor *c, const mc_catalog **out, mc_error *err);
 void store_cursor_close(store_cursor *c); /* NULL is a no-op */
 
+/* Makes store_cursor_next give each container without its fields: the
+ * container's n_fields says how many it has, fields_loaded stays false and
+ * the catalog holds no field (what `show DS.SCHEMA` lists).  Call it before
+ * the first store_cursor_next. */
+int store_cursor_counts_only(store_cursor *c, mc_error *err);
+
+/*
+ * A datastore's catalog as it is (run_id 0) or was after run_id, without
+ * fields: its schemas and containers (sorted), each container with
+ * fields_loaded false and no field in the catalog — memory grows with the
+ * containers, not with their columns.  The run check is store_load_as_of's.
+ * what asks for more:
+ *   STORE_SKELETON_COUNTS  n_fields is each container's number of fields
+ *                          (still none in the catalog: do not pass such a
+ *                          catalog where fields are read);
+ *   STORE_SKELETON_HASHES  hash is computed from the run's versions, as
+ *                          store_load_as_of has it for a past run (the fields
+ *                          are read one container at a time, none is kept).
+ * Otherwise hash is the recorded one for run_id 0, and 0 for a past run.
+ */
+#define STORE_SKELETON_COUNTS 1u
+#define STORE_SKELETON_HASHES 2u
+int store_load_skeleton(store *s, const char *datastore, int64_t run_id, unsigned what,
+                        mc_catalog **out, mc_error *err);
+/* store_load_skeleton, where a container's texts equal to those of the
+ * container of the same schema and name in like (a catalog in (schema,
+ * name) order, e.g. the other side of a diff) point to like's instead of
+ * being copied: like must outlive *out, and nobody may change either's
+ * texts in place.  The second catalog of a diff then costs little more than
+ * its containers' structs. */
+int store_load_skeleton_like(store *s, const char *datastore, int64_t run_id,
+                             unsigned what, const mc_catalog *like, mc_catalog **out,
+                             mc_error *err);
+/* Sets the hash of every container of cat that came from the store to
+ * mc_container_hash of the container as cat has it (its names, keys and
+ * texts, e.g. after a schema was renamed) with its fields as of run_id (0 =
+ * current), read one container at a time. */
+int store_hash_containers(store *s, mc_catalog *cat, int64_t run_id, mc_error *err);
+/* store_load_fields for a catalog as of run_id (0 = current): the fields of
+ * the given containers, one index probe each, appended to cat->fields. */
+int store_load_fields_at(store *s, mc_catalog *cat, int64_t run_id,
+                         const size_t *container_idx, size_t n, mc_error *err);
+
 typedef struct mc_run_summary {
     mc_run_status status;       /* OK or PARTIAL */
     const char *dialect;

@@ -213,6 +213,100 @@ static int pick_sides(cli_ctx *ctx, store *st, diff_sides *d)
     return 0;
 }
 
+static int oid_cmp(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* The containers' database ids, sorted (the caller frees them). */
+static int64_t *sorted_oids(const mc_catalog *c)
+{
+    int64_t *o = mc_malloc((c->n_containers + 1) * sizeof *o);
+    for (size_t i = 0; i < c->n_containers; i++)
+        o[i] = c->containers[i].oid;
+    qsort(o, c->n_containers, sizeof *o, oid_cmp);
+    return o;
+}
+
+/* Unknown (0), or held by one container. */
+static bool oid_once(const int64_t *sorted, size_t n, int64_t oid)
+{
+    if (oid == 0)
+        return true;
+    const int64_t *hit = bsearch(&oid, sorted, n, sizeof *sorted, oid_cmp);
+    return hit && !(hit > sorted && hit[-1] == oid) && !(hit + 1 < sorted + n && hit[1] == oid);
+}
+
+/*
+ * The two catalogs, in memory that grows with their containers, not their
+ * columns: both are read without fields, with each container's hash
+ * computed from its run's versions (one container at a time), and only
+ * the containers the comparison will look into get their fields — those
+ * without a twin on the other side of the same name, database id (when ids
+ * pair, as for one datastore) and hash.  A twin pair is paired by
+ * diff_catalogs and skipped as equal, so its fields are never read.
+ */
+static int load_sides(store *st, const diff_sides *sd, const char *map, mc_catalog **a,
+                      mc_catalog **b)
+{
+    mc_error err = {0};
+    const char *bname = sd->b ? sd->b : sd->a;
+    bool by_name = sd->b != NULL;
+    int rc = 0;
+    if (store_load_skeleton(st, sd->a, sd->from, STORE_SKELETON_HASHES, a, &err) != 0 ||
+        store_load_skeleton_like(st, bname, sd->to, map ? 0 : STORE_SKELETON_HASHES, *a, b,
+                                 &err) != 0)
+        goto fail;
+    if (map) {
+        /* B's containers are hashed under the names they take */
+        if ((rc = apply_map(*b, map, sd->b)) != 0)
+            return rc;
+        if (store_hash_containers(st, *b, sd->to, &err) != 0)
+            goto fail;
+    }
+    mc_catalog *A = *a, *B = *b;
+    bool *twin_a = mc_calloc(A->n_containers + 1, sizeof *twin_a);
+    bool *twin_b = mc_calloc(B->n_containers + 1, sizeof *twin_b);
+    int64_t *oids_a = sorted_oids(A), *oids_b = sorted_oids(B);
+    for (size_t i = 0; i < A->n_containers; i++) {
+        const mc_container *k = &A->containers[i];
+        const mc_container *t = mc_catalog_find(B, k->schema, k->name);
+        /* pairing by id comes first: an id both sides hold once pairs the
+         * twins with each other */
+        if (t && t->hash == k->hash &&
+            (by_name || (t->oid == k->oid && oid_once(oids_a, A->n_containers, k->oid) &&
+                         oid_once(oids_b, B->n_containers, k->oid)))) {
+            twin_a[i] = true;
+            twin_b[t - B->containers] = true;
+        }
+    }
+    size_t *need = mc_calloc((A->n_containers > B->n_containers ? A->n_containers
+                                                                 : B->n_containers) + 1,
+                             sizeof *need);
+    size_t n = 0;
+    for (size_t i = 0; i < A->n_containers; i++)
+        if (!twin_a[i])
+            need[n++] = i;
+    int bad = store_load_fields_at(st, A, sd->from, need, n, &err);
+    n = 0;
+    for (size_t i = 0; i < B->n_containers && !bad; i++)
+        if (!twin_b[i])
+            need[n++] = i;
+    if (!bad)
+        bad = store_load_fields_at(st, B, sd->to, need, n, &err);
+    free(need);
+    free(twin_a);
+    free(twin_b);
+    free(oids_a);
+    free(oids_b);
+    if (!bad)
+        return 0;
+fail:
+    report_error(&err);
+    return err.code;
+}
+
 static int cmd_diff(cli_ctx *ctx)
 {
     cfg *c = NULL;
@@ -229,13 +323,7 @@ static int cmd_diff(cli_ctx *ctx)
         goto out;
     if (cli_flag(ctx, "all"))
         report_change_cap = 0, report_impact_cap = 0;
-    if (store_load_as_of(st, sd.a, sd.from, &a, &err) != 0 ||
-        store_load_as_of(st, sd.b ? sd.b : sd.a, sd.to, &b, &err) != 0) {
-        report_error(&err);
-        rc = err.code;
-        goto out;
-    }
-    if (sd.b && cli_value(ctx, "map") && (rc = apply_map(b, cli_value(ctx, "map"), sd.b)) != 0)
+    if ((rc = load_sides(st, &sd, sd.b ? cli_value(ctx, "map") : NULL, &a, &b)) != 0)
         goto out;
     diff_opts o = {.allow_removals = true, .max_removed_pct = 100, .accept_removals = true,
                    .by_name_only = sd.b != NULL};
@@ -281,8 +369,8 @@ static int cmd_diff(cli_ctx *ctx)
         rc = MC_EXIT_CHANGES;
 out:
     diff_result_free(&dr);
+    mc_catalog_free(b); /* shares a's texts */
     mc_catalog_free(a);
-    mc_catalog_free(b);
     free(sd.a);
     free(sd.b);
     store_close(st);

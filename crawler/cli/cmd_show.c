@@ -191,6 +191,7 @@ static int cmd_show(cli_ctx *ctx)
     cfg *c = NULL;
     store *st = NULL;
     mc_catalog *cat = NULL;
+    store_cursor *cur = NULL;
     mc_error err = {0};
     char *parts[3] = {0};
     int n_parts = split_path(ctx->args[0], parts);
@@ -208,17 +209,15 @@ static int cmd_show(cli_ctx *ctx)
         (rc = cmd_open_store_read(ctx, c, &st)) != 0 ||
         (rc = cmd_pick_datastore(st, parts[0], NULL)) != 0)
         goto out;
-    /* One container: read it alone, not the datastore's whole catalog. */
-    if ((n_parts == 3 ? store_load_container(st, parts[0], as_of, parts[1], parts[2],
-                                             &cat, &err)
-                      : store_load_as_of(st, parts[0], as_of, &cat, &err)) != 0 ||
-        (n_parts >= 2 && store_load_facts(st, cat, &err) != 0)) {
-        report_error(&err);
-        rc = err.code;
-        goto out;
-    }
     mc_buf j = {0};
     if (n_parts == 3) {
+        /* One container: read it alone, not the datastore's whole catalog. */
+        if (store_load_container(st, parts[0], as_of, parts[1], parts[2], &cat, &err) != 0 ||
+            store_load_facts(st, cat, &err) != 0) {
+            report_error(&err);
+            rc = err.code;
+            goto out;
+        }
         const mc_container *k = mc_catalog_find(cat, parts[1], parts[2]);
         if (!k) {
             mc_buf a = {0}, b = {0};
@@ -236,8 +235,22 @@ static int cmd_show(cli_ctx *ctx)
         } else {
             show_container_text(cat, k);
         }
-    } else if (n_parts == 2) {
-        if (!mc_catalog_find_schema(cat, parts[1])) {
+        mc_buf_free(&j);
+        goto out;
+    }
+    /* A schema's containers, or the schemas: one container at a time,
+     * without its fields (their number is all that is shown), so memory
+     * does not grow with the catalog. */
+    if (store_cursor_open(st, parts[0], as_of, &cur, &err) != 0 ||
+        store_cursor_counts_only(cur, &err) != 0) {
+        report_error(&err);
+        rc = err.code;
+        goto out;
+    }
+    const mc_catalog *sch = store_cursor_schemas(cur);
+    const mc_catalog *one;
+    if (n_parts == 2) {
+        if (!mc_catalog_find_schema(sch, parts[1])) {
             mc_buf a = {0};
             mc_term_escape(&a, parts[1]);
             rc = cmd_fail(MC_EXIT_USAGE, NULL, "%s has no schema %s%s", parts[0],
@@ -247,14 +260,22 @@ static int cmd_show(cli_ctx *ctx)
         }
         mc_buf_puts(&j, "{\"containers\":[");
         bool any = false;
-        for (size_t i = 0; i < cat->n_containers; i++) {
-            const mc_container *k = &cat->containers[i];
+        while ((rc = store_cursor_next(cur, &one, &err)) == 0 && one) {
+            const mc_container *k = &one->containers[0];
             if (strcmp(k->schema, parts[1]) != 0)
                 continue;
             if (ctx->json) {
-                if (any)
-                    mc_buf_putc(&j, ',');
-                show_json_container(&j, cat, k, false);
+                /* its facts, in a catalog of its own (the cursor's is read-only) */
+                mc_catalog *with = mc_catalog_new();
+                *mc_catalog_add_container(with) = *k;
+                if ((rc = store_load_facts(st, with, &err)) == 0) {
+                    if (any)
+                        mc_buf_putc(&j, ',');
+                    show_json_container(&j, with, &with->containers[0], false);
+                }
+                mc_catalog_free(with);
+                if (rc != 0)
+                    break;
             } else {
                 printf("%-20s %6zu fields  ", mc_kind_name(k->kind), k->n_fields);
                 report_put_safe(stdout, k->name);
@@ -266,16 +287,36 @@ static int cmd_show(cli_ctx *ctx)
             }
             any = true;
         }
+        if (rc != 0) {
+            report_error(&err);
+            rc = err.code;
+            mc_buf_free(&j);
+            goto out;
+        }
         mc_buf_puts(&j, "]}");
         if (ctx->json)
             cmd_print_json(&j);
     } else {
+        /* containers per schema, counted as they come (both by name) */
+        size_t *n_of = mc_calloc(sch->n_schemas + 1, sizeof *n_of);
+        size_t si = 0;
+        while ((rc = store_cursor_next(cur, &one, &err)) == 0 && one) {
+            const char *schema = one->containers[0].schema;
+            while (si < sch->n_schemas && strcmp(sch->schemas[si].name, schema) < 0)
+                si++;
+            if (si < sch->n_schemas && strcmp(sch->schemas[si].name, schema) == 0)
+                n_of[si]++;
+        }
+        if (rc != 0) {
+            report_error(&err);
+            rc = err.code;
+            free(n_of);
+            goto out;
+        }
         mc_buf_puts(&j, "{\"schemas\":[");
-        for (size_t i = 0; i < cat->n_schemas; i++) {
-            const mc_schema *s = &cat->schemas[i];
-            size_t n = 0;
-            for (size_t k = 0; k < cat->n_containers; k++)
-                n += strcmp(cat->containers[k].schema, s->name) == 0;
+        for (size_t i = 0; i < sch->n_schemas; i++) {
+            const mc_schema *s = &sch->schemas[i];
+            size_t n = n_of[i];
             if (ctx->json) {
                 bool first = true;
                 if (i)
@@ -296,6 +337,7 @@ static int cmd_show(cli_ctx *ctx)
                 putchar('\n');
             }
         }
+        free(n_of);
         mc_buf_puts(&j, "]}");
         if (ctx->json)
             cmd_print_json(&j);
@@ -305,6 +347,7 @@ out:
     for (int i = 0; i < 3; i++)
         free(parts[i]);
     mc_catalog_free(cat);
+    store_cursor_close(cur);
     store_close(st);
     cfg_free(c);
     return rc;

@@ -350,8 +350,10 @@ static void er_nodes(gbuild *g, size_t si)
         const mc_container *k = &d->cat->containers[ci];
         json_t *pk = k->primary_key ? json_loads(k->primary_key, 0, NULL) : NULL;
         size_t n_rows = 0, n_keys = 0;
-        for (size_t f = 0; f < k->n_fields; f++) {
-            const mc_field *fl = &d->cat->fields[k->first_field + f];
+        size_t nf;
+        const mc_field *fs = ds_fields(d, ci, &nf); /* kept until the diagram is out */
+        for (size_t f = 0; f < nf; f++) {
+            const mc_field *fl = &fs[f];
             bool is_pk = false, is_fk = false;
             size_t x, y;
             json_t *v, *fk;

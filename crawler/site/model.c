@@ -157,6 +157,13 @@ void ds_free(ds_data *d)
     free(d->by_key);
     free(d->ch_by_cont);
     free(d->file);
+    if (d->fc) {
+        mc_catalog_free(d->fc->cat);
+        free(d->fc->of);
+        free(d->fc->which);
+        free(d->fc);
+        d->fc = NULL;
+    }
     mc_hist_changes_free(&d->ch);
     mc_hist_fields_free(&d->hf);
     mc_hist_containers_free(&d->hc);
@@ -167,11 +174,10 @@ void ds_free(ds_data *d)
 
 int ds_load(store *s, ds_data *d, mc_error *err)
 {
-    if (store_load_as_of(s, d->name, 0, &d->cat, err) < 0 ||
-        store_load_facts(s, d->cat, err) < 0 ||
+    d->s = s;
+    if (store_load_skeleton(s, d->name, 0, STORE_SKELETON_COUNTS, &d->cat, err) < 0 ||
         store_list_runs(s, d->name, 0, &d->runs, err) < 0 ||
         store_hist_changes(s, d->name, &d->ch, err) < 0 ||
-        store_hist_fields(s, d->name, &d->hf, err) < 0 ||
         store_hist_containers(s, d->name, &d->hc, err) < 0 ||
         store_datastore_state(s, d->name, &d->state, err) < 0)
         return -1;
@@ -182,6 +188,8 @@ int ds_load(store *s, ds_data *d, mc_error *err)
 
     mc_catalog *cat = d->cat;
     size_t nc = cat->n_containers;
+    d->fc = mc_calloc(1, sizeof *d->fc);
+    d->fc->of = mc_calloc(nc + 1, sizeof *d->fc->of);
     d->cont_schema = mc_calloc(nc + 1, sizeof *d->cont_schema);
     d->cont_file = mc_calloc(nc + 1, sizeof *d->cont_file);
     d->fks = mc_calloc(nc + 1, sizeof *d->fks);
@@ -261,4 +269,74 @@ int ds_load(store *s, ds_data *d, mc_error *err)
         qsort(d->ch_by_cont, d->n_ch_by_cont, sizeof *d->ch_by_cont, ch_by_cont_cmp);
     sort_changes = NULL;
     return 0;
+}
+
+/* ---- fields on demand ------------------------------------------------------------ */
+
+const mc_field *ds_fields(const ds_data *d, size_t ci, size_t *n)
+{
+    ds_field_cache *fc = d->fc;
+    *n = 0;
+    if (fc->failed || ci >= d->cat->n_containers)
+        return NULL;
+    if (!fc->of[ci]) {
+        if (!fc->cat)
+            fc->cat = mc_catalog_new();
+        size_t at = fc->cat->n_containers;
+        mc_container *k = mc_catalog_add_container(fc->cat);
+        *k = d->cat->containers[ci];
+        k->first_field = 0;
+        k->n_fields = 0;
+        k->fields_loaded = false;
+        if (store_load_fields_at(d->s, fc->cat, 0, &at, 1, &fc->err) < 0) {
+            fc->failed = true;
+            return NULL;
+        }
+        fc->which = mc_realloc(fc->which, (at + 1) * sizeof *fc->which);
+        fc->which[at] = ci;
+        fc->of[ci] = at + 1;
+    }
+    const mc_container *k = &fc->cat->containers[fc->of[ci] - 1];
+    *n = k->n_fields;
+    return fc->cat->fields ? fc->cat->fields + k->first_field : NULL;
+}
+
+void ds_fields_release(const ds_data *d)
+{
+    ds_field_cache *fc = d->fc;
+    if (!fc->cat)
+        return;
+    for (size_t i = 0; i < fc->cat->n_containers; i++)
+        fc->of[fc->which[i]] = 0;
+    mc_catalog_free(fc->cat);
+    fc->cat = NULL;
+}
+
+int ds_fields_check(const ds_data *d, mc_error *err)
+{
+    if (!d->fc || !d->fc->failed)
+        return 0;
+    *err = d->fc->err;
+    return -1;
+}
+
+const mc_facts *ds_facts(const ds_data *d, size_t ci)
+{
+    ds_field_cache *fc = d->fc;
+    size_t n;
+    ds_fields(d, ci, &n);
+    if (fc->failed)
+        return NULL;
+    mc_catalog *one = mc_catalog_new();
+    *mc_catalog_add_container(one) = d->cat->containers[ci];
+    const mc_facts *got = NULL;
+    if (store_load_facts(d->s, one, &fc->err) < 0) {
+        fc->failed = true;
+    } else if (one->containers[0].facts) {
+        mc_facts *f = mc_arena_alloc(fc->cat->arena, sizeof *f);
+        *f = *one->containers[0].facts;
+        got = f;
+    }
+    mc_catalog_free(one);
+    return got;
 }

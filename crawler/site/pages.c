@@ -511,13 +511,17 @@ int write_container(site *S, ds_data *d, size_t ci, mc_error *err)
         p_text(&p, k->comment);
         p_para_end(&p);
     }
-    write_facts_section(&p, k);
+    mc_container with_facts = *k; /* the facts are read for this page alone */
+    with_facts.facts = ds_facts(d, ci);
+    write_facts_section(&p, &with_facts);
 
     json_t *pk = k->primary_key ? json_loads(k->primary_key, 0, NULL) : NULL;
     json_t *fks = d->fks[ci];
     bool any_encoding = false;
-    for (size_t i = 0; i < k->n_fields; i++)
-        any_encoding = any_encoding || d->cat->fields[k->first_field + i].encoding;
+    size_t nf;
+    const mc_field *fs = ds_fields(d, ci, &nf);
+    for (size_t i = 0; i < nf; i++)
+        any_encoding = any_encoding || fs[i].encoding;
 
     p_h(&p, 2, "columns");
     p_plain(&p, "Columns");
@@ -528,8 +532,8 @@ int write_container(site *S, ds_data *d, size_t ci, mc_error *err)
                                                "Default", "Comment", NULL};
     p_table(&p, "columns", any_encoding ? heads : heads_no_enc, "rlllllll");
     mc_buf id = {0};
-    for (size_t i = 0; i < k->n_fields; i++) {
-        const mc_field *f = &d->cat->fields[k->first_field + i];
+    for (size_t i = 0; i < nf; i++) {
+        const mc_field *f = &fs[i];
         mc_buf_reset(&id);
         put_id(&id, "col-", f->name);
         p_tr(&p, mc_buf_str(&id));
@@ -649,11 +653,19 @@ int write_container(site *S, ds_data *d, size_t ci, mc_error *err)
         }
     }
 
-    p_history(S, &p, d, k);
-    page_end(&p);
-    char *path = cont_path(S, d, ci);
-    int rc = emit_buf(S, path, &p.b, err);
-    free(path);
+    /* the lives of this container's fields, read for its page alone */
+    mc_hist_fields_free(&d->hf);
+    int rc = store_hist_fields_of(d->s, k->store_key, &d->hf, err);
+    if (rc == 0)
+        rc = ds_fields_check(d, err);
+    ds_fields_release(d);
+    if (rc == 0) {
+        p_history(S, &p, d, k);
+        page_end(&p);
+        char *path = cont_path(S, d, ci);
+        rc = emit_buf(S, path, &p.b, err);
+        free(path);
+    }
     mc_buf_free(&p.b);
     free(qual);
     free(spath);

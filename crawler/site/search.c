@@ -79,8 +79,10 @@ int write_search_index(site *S, mc_error *err)
             mc_buf_putc(&b, ',');
             json_put_str_script(&b, k->comment);
             mc_buf_puts(&b, ",[");
-            for (size_t i = 0; i < k->n_fields; i++) {
-                const mc_field *f = &d->cat->fields[k->first_field + i];
+            size_t nf;
+            const mc_field *fs = ds_fields(d, ci, &nf);
+            for (size_t i = 0; i < nf; i++) {
+                const mc_field *f = &fs[i];
                 if (i)
                     mc_buf_putc(&b, ',');
                 json_put_str_script(&b, f->name);
@@ -93,6 +95,9 @@ int write_search_index(site *S, mc_error *err)
                     mc_buf_putc(&b, '0'); /* shorter than null, and as falsy */
             }
             mc_buf_puts(&b, "]]");
+            ds_fields_release(d);
+            if (ds_fields_check(d, err) < 0)
+                goto fail;
             n_cont++;
             n_fields += k->n_fields;
             /* Chunk ends depend on the names at the cut, not on offsets, and

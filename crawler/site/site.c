@@ -15,11 +15,16 @@
  *                (embed_assets.py writes site_assets.c from them)
  *     site_internal.h   what these files share
  *
- * One pass reads everything it needs inside one read snapshot of the store
- * (the current catalog of each datastore with fields, its runs, every change
- * event and the life of every field: a constant number of queries, whatever
- * the number of tables), then renders pages in memory and hands each to the
- * writer.  Pages are written through a small output layer (page_*) that has
+ * The whole build reads inside one read snapshot of the store.  First what
+ * the pages share, in a constant number of queries whatever the number of
+ * tables: the current catalog of each datastore without its fields (each
+ * container with its number of columns), its runs and every change event.
+ * Then, as the pages are written, each container's fields and field lives
+ * for its own page, a schema's key columns for its diagram and each
+ * container's fields for the search index, one container at a time and
+ * released after use: memory grows with the number of containers, not of
+ * columns (docs/performance.md).  Each page is rendered in memory and handed
+ * to the writer.  Pages are written through a small output layer (page_*) that has
  * an HTML and a Markdown back end, so both formats share one page structure.
  *
  * Invariants:
@@ -224,9 +229,13 @@ static int build_pages(site *S, mc_error *err)
         return -1;
     for (size_t di = 0; di < S->n_ds; di++) {
         ds_data *d = &S->ds[di];
-        for (size_t si = 0; si < d->n_schemas; si++)
-            if (write_schema(S, d, si, err) < 0 || write_schema_erd(S, d, si, err) < 0)
+        for (size_t si = 0; si < d->n_schemas; si++) {
+            /* the key columns of the schema's diagram are read for it */
+            if (write_schema(S, d, si, err) < 0 || write_schema_erd(S, d, si, err) < 0 ||
+                ds_fields_check(d, err) < 0)
                 return -1;
+            ds_fields_release(d);
+        }
         for (size_t ci = 0; ci < d->cat->n_containers; ci++)
             if (write_container(S, d, ci, err) < 0)
                 return -1;
@@ -293,9 +302,11 @@ int site_build(store *s, const char *const *datastores, size_t n_datastores,
             goto out;
         }
     }
+    /* The pages read their containers' fields and field lives as they are
+     * written, in the same snapshot as the rest. */
+    int built = build_pages(&S, err);
     store_read_end(s);
-
-    if (build_pages(&S, err) < 0)
+    if (built < 0)
         goto out;
     if (S.n_paths)
         qsort(S.paths, S.n_paths, sizeof *S.paths, path_cmp);

@@ -53,10 +53,25 @@ typedef struct key_idx {
     size_t idx;
 } key_idx;
 
+/* The fields of the containers being written, read from the store when a
+ * page, a diagram or the search index first asks (ds_fields). */
+typedef struct ds_field_cache {
+    mc_catalog *cat;           /* copies of those containers, with their fields */
+    size_t *of;                /* container index -> 1 + its index in cat; 0 = not read */
+    size_t *which;             /* cat's containers -> container index */
+    mc_error err;              /* the first read that failed */
+    bool failed;
+} ds_field_cache;
+
 typedef struct ds_data {
     const char *name;
     char *file;
+    /* the current catalog without fields (store_load_skeleton): each
+     * container's n_fields is its number of columns, its fields come from
+     * ds_fields, so memory grows with containers, not columns */
     mc_catalog *cat;
+    store *s;                  /* read inside the build's snapshot */
+    ds_field_cache *fc;
     mc_run_list runs;          /* newest first */
     const mc_run *last_done;   /* the latest ok/partial run; NULL = none */
     mc_ds_state state;         /* staleness and pause as recorded by the scheduling
@@ -64,7 +79,8 @@ typedef struct ds_data {
     mc_hist_changes ch;        /* by id */
     size_t *ch_by_cont;        /* container events, by (container_id, id) */
     size_t n_ch_by_cont;
-    mc_hist_fields hf;
+    mc_hist_fields hf;         /* the field lives of the container whose page is
+                                  being written (write_container) */
     mc_hist_containers hc;
     schema_ref *schemas;
     size_t n_schemas;
@@ -103,6 +119,18 @@ int ds_load(store *s, ds_data *d, mc_error *err);
 void ds_free(ds_data *d);
 /* The current container index of a container id, or -1. */
 ptrdiff_t cont_of_key(const ds_data *d, int64_t key);
+/* The fields of container ci (*n of them), read from the store on first
+ * use and kept until ds_fields_release; the array may move when another
+ * container's fields are read, the strings stay.  NULL with *n 0 when the
+ * read failed (ds_fields_check says why). */
+const mc_field *ds_fields(const ds_data *d, size_t ci, size_t *n);
+/* The table facts of container ci (NULL = none, or the read failed),
+ * read from the store for its page and kept as its fields are. */
+const mc_facts *ds_facts(const ds_data *d, size_t ci);
+/* Forgets every container's fields read so far (their strings too). */
+void ds_fields_release(const ds_data *d);
+/* -1 with the error when a read of fields failed since the build began. */
+int ds_fields_check(const ds_data *d, mc_error *err);
 
 /* ---- escapers (escape.c; the public ones are in site.h) ----------------------------- */
 

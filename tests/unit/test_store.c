@@ -2266,6 +2266,92 @@ Test(store, cursor_walks_the_catalog_one_container_at_a_time)
     store_close(s);
 }
 
+/* store_load_skeleton (issue 19): what store_load_as_of gives, without the
+ * fields until they are asked for, one container at a time */
+static void check_skeleton(store *s, int64_t run)
+{
+    mc_error err = {0};
+    mc_catalog *full = load_as_of(s, "dw", run);
+    mc_catalog *sk = NULL, *counted = NULL;
+    cr_assert_eq(store_load_skeleton(s, "dw", run, STORE_SKELETON_HASHES, &sk, &err), 0,
+                 "%s", err.message);
+    cr_assert_eq(store_load_skeleton(s, "dw", run, STORE_SKELETON_COUNTS, &counted, &err),
+                 0, "%s", err.message);
+    cr_assert_eq(sk->n_fields, 0, "no field is held");
+    cr_assert_eq(counted->n_fields, 0, "counts are no fields");
+    cr_assert_eq(sk->n_containers, full->n_containers);
+    size_t *all = calloc(sk->n_containers + 1, sizeof *all);
+    for (size_t i = 0; i < sk->n_containers; i++) {
+        cr_assert_not(sk->containers[i].fields_loaded);
+        cr_assert_eq(sk->containers[i].hash, full->containers[i].hash, "%s hash",
+                     full->containers[i].name);
+        cr_assert_eq(counted->containers[i].n_fields, full->containers[i].n_fields,
+                     "%s count", full->containers[i].name);
+        all[i] = sk->n_containers - 1 - i; /* any order */
+    }
+    cr_assert_eq(store_load_fields_at(s, sk, run, all, sk->n_containers, &err), 0, "%s",
+                 err.message);
+    assert_catalog_eq(sk, full, true);
+    /* sharing another catalog's texts changes nothing read */
+    mc_catalog *other = NULL, *shared = NULL;
+    cr_assert_eq(store_load_skeleton(s, "dw", 0, 0, &other, &err), 0, "%s", err.message);
+    cr_assert_eq(store_load_skeleton_like(s, "dw", run, STORE_SKELETON_HASHES, other,
+                                          &shared, &err), 0, "%s", err.message);
+    cr_assert_eq(store_load_fields_at(s, shared, run, all, shared->n_containers, &err), 0);
+    assert_catalog_eq(shared, full, true);
+    mc_catalog_free(shared);
+    mc_catalog_free(other);
+    /* a renamed container hashes under its new name, with the same fields */
+    if (sk->n_containers) {
+        mc_catalog *one = mc_catalog_new();
+        mc_container *k = mc_catalog_add_container(one);
+        *k = full->containers[0];
+        k->name = "renamed";
+        k->first_field = 0;
+        for (size_t j = 0; j < full->containers[0].n_fields; j++)
+            *mc_catalog_add_field(one) = full->fields[full->containers[0].first_field + j];
+        uint64_t want = mc_container_hash(one, k);
+        sk->containers[0].name = "renamed";
+        cr_assert_eq(store_hash_containers(s, sk, run, &err), 0, "%s", err.message);
+        cr_assert_eq(sk->containers[0].hash, want);
+        mc_catalog_free(one);
+    }
+    free(all);
+    mc_catalog_free(full);
+    mc_catalog_free(sk);
+    mc_catalog_free(counted);
+}
+
+Test(store, skeleton_is_the_catalog_without_its_fields)
+{
+    store *s = open_ok();
+    int64_t r1 = record_first_run(s, "dw");
+    size_t n_changes = 0;
+    record_second_run(s, "dw", &n_changes);
+    check_skeleton(s, r1);
+    mc_run_list l = {0};
+    mc_error err = {0};
+    cr_assert_eq(store_list_runs(s, "dw", 1, &l, &err), 0);
+    check_skeleton(s, l.runs[0].id);
+    mc_run_list_free(&l);
+    /* the cursor without fields counts them */
+    store_cursor *c = NULL;
+    cr_assert_eq(store_cursor_open(s, "dw", r1, &c, &err), 0, "%s", err.message);
+    cr_assert_eq(store_cursor_counts_only(c, &err), 0);
+    mc_catalog *old = load_as_of(s, "dw", r1);
+    const mc_catalog *one;
+    size_t n = 0;
+    while (store_cursor_next(c, &one, &err) == 0 && one) {
+        cr_assert_eq(one->n_fields, 0);
+        cr_assert_eq(one->containers[0].n_fields, old->containers[n].n_fields);
+        n++;
+    }
+    cr_assert_eq(n, old->n_containers);
+    store_cursor_close(c);
+    mc_catalog_free(old);
+    store_close(s);
+}
+
 /* ---- table facts: beside the catalog, never a version ------------------------------ */
 
 static void commit_with_facts(store *s, int64_t run, const mc_catalog *prev,
