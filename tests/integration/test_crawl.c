@@ -360,6 +360,36 @@ static long file_size(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
+/* Runs ARGS (env ENV, output to LOG) and kills it with SIGKILL once the
+ * store's WAL has grown by 256 KiB, up to five attempts; true when a kill
+ * left the last run "running", i.e. it came before the commit. */
+static bool kill_while_writing(const char *const *args, const char *const *env,
+                               const char *store, const char *wal, const char *log)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        long wal0 = file_size(wal);
+        pid_t pid = itest_spawn(args, env, log);
+        bool saw_growth = false;
+        for (int i = 0; i < 60000 && !saw_growth; i++) { /* up to 5 minutes */
+            if (file_size(wal) > wal0 + 256 * 1024)
+                saw_growth = true;
+            else if (waitpid(pid, NULL, WNOHANG) == pid)
+                break;
+            else
+                usleep(5000);
+        }
+        if (!saw_growth)
+            continue;
+        kill(pid, SIGKILL);
+        itest_wait(pid);
+        /* Killed before the commit?  Then the last run is still "running". */
+        char *status = itest_sqlite_value(store, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
+        if (status && strcmp(status, "running") == 0)
+            return true;
+    }
+    return false;
+}
+
 Test(crawl, sigkill_while_writing_leaves_the_store_intact, .timeout = 600)
 {
     char *db = itest_create_db("kill");
@@ -383,29 +413,8 @@ Test(crawl, sigkill_while_writing_leaves_the_store_intact, .timeout = 600)
     char *wal = itest_strf("%s/catalog.db-wal", dir);
     char *log = itest_strf("%s/kill.log", dir);
 
-    bool killed_mid_write = false;
-    for (int attempt = 0; attempt < 5 && !killed_mid_write; attempt++) {
-        long wal0 = file_size(wal);
-        pid_t pid = itest_spawn(args, env, log);
-        bool saw_growth = false;
-        for (int i = 0; i < 60000 && !saw_growth; i++) { /* up to 5 minutes */
-            if (file_size(wal) > wal0 + 256 * 1024)
-                saw_growth = true;
-            else if (waitpid(pid, NULL, WNOHANG) == pid)
-                break;
-            else
-                usleep(5000);
-        }
-        if (!saw_growth)
-            continue;
-        kill(pid, SIGKILL);
-        itest_wait(pid);
-        /* Killed before the commit?  Then the last run is still "running". */
-        char *status = itest_sqlite_value(store, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
-        if (status && strcmp(status, "running") == 0)
-            killed_mid_write = true;
-    }
-    cr_assert(killed_mid_write, "never managed to kill the crawl while it wrote");
+    cr_assert(kill_while_writing(args, env, store, wal, log),
+              "never managed to kill the crawl while it wrote");
 
     char *ok = itest_sqlite_value(store, "PRAGMA integrity_check");
     cr_assert_str_eq(ok, "ok");
@@ -1224,28 +1233,8 @@ Test(crawl, sigkill_during_a_first_crawls_streamed_write, .timeout = 600)
     char *wal = itest_strf("%s/catalog.db-wal", dir);
     char *log = itest_strf("%s/kill.log", dir);
 
-    bool killed_mid_write = false;
-    for (int attempt = 0; attempt < 5 && !killed_mid_write; attempt++) {
-        long wal0 = file_size(wal);
-        pid_t pid = itest_spawn(args, env, log);
-        bool saw_growth = false;
-        for (int i = 0; i < 60000 && !saw_growth; i++) { /* up to 5 minutes */
-            if (file_size(wal) > wal0 + 256 * 1024)
-                saw_growth = true;
-            else if (waitpid(pid, NULL, WNOHANG) == pid)
-                break;
-            else
-                usleep(5000);
-        }
-        if (!saw_growth)
-            continue;
-        kill(pid, SIGKILL);
-        itest_wait(pid);
-        char *status = itest_sqlite_value(store, "SELECT status FROM runs ORDER BY id DESC LIMIT 1");
-        if (status && strcmp(status, "running") == 0)
-            killed_mid_write = true;
-    }
-    cr_assert(killed_mid_write, "never managed to kill the first crawl while it wrote");
+    cr_assert(kill_while_writing(args, env, store, wal, log),
+              "never managed to kill the first crawl while it wrote");
 
     cr_assert_str_eq(itest_sqlite_value(store, "PRAGMA integrity_check"), "ok");
     /* nothing of the catalog was recorded, and the spool went with the process */
